@@ -1,0 +1,93 @@
+# drwatch: plain Makefile with pkg-config (DEVELOPERS.md). `make help` lists the targets.
+CC      ?= gcc
+BUILD   ?= build
+BIN     ?= drwatch
+PKGS    := libmicrohttpd libcurl libcares libpq lua5.4 jansson zlib openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -I. -Iexporter -Icollectors $(PKG_CFLAGS) \
+              -DDRWATCH_VERSION='"$(VERSION)"' -DDRWATCH_REVISION='"$(REVISION)"' -MMD -MP
+LDLIBS  := $(PKG_LIBS) -lpthread -lm
+
+CORE_SRC := $(filter-out exporter/main.c,$(wildcard exporter/*.c)) $(wildcard collectors/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/exporter/main.o
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%.t)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/tests/replay_%.t)
+
+.PHONY: all deps run test unit integration asan lint bench fuzz clean help format
+all: $(BIN)
+
+help:
+	@echo "make          build ./drwatch"
+	@echo "make run      install packages, build, start drwatch on the demo config"
+	@echo "make test     install packages, build, run every test through prove"
+	@echo "make asan     the whole suite on an ASan+UBSan build"
+	@echo "make lint     clang-format check and cppcheck"
+	@echo "make bench    benchmarks in bench/ (installs the peers it compares against)"
+	@echo "make fuzz     libFuzzer targets (clang), FUZZ_SECONDS each"
+
+deps:
+	@./.ci/deps
+
+# `make V=1` shows the full command lines.
+Q := $(if $(V),,@)
+
+$(BIN): $(CORE_OBJ) $(MAIN_OBJ)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.t: tests/unit/%.c tests/lib/tap.h $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< $(CORE_OBJ) $(LDLIBS)
+
+$(BUILD)/tests/replay_%.t: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  REPLAY  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib -DFUZZ_CORPUS='"$(abspath tests/fuzz/corpus/$*)"' -o $@ $< \
+	    tests/fuzz/replay_main.c $(CORE_OBJ) $(LDLIBS)
+
+tests-build: $(BIN) $(UNIT_BIN) $(REPLAY_BIN)
+
+run: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@./examples/run-demo
+
+test: deps
+	@$(MAKE) --no-print-directory tests-build
+	@DRWATCH_BIN=$(abspath $(BIN)) DRWATCH_BUILD=$(abspath $(BUILD)) \
+	    prove $(PROVE_FLAGS) $(UNIT_BIN) $(REPLAY_BIN) tests/integration/*.t
+
+asan: deps
+	@$(MAKE) --no-print-directory test BUILD=build-asan BIN=drwatch-asan OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+
+lint:
+	@clang-format --dry-run --Werror $(CORE_SRC) exporter/main.c exporter/*.h collectors/*.h \
+	    $(UNIT_SRC) $(FUZZ_SRC) tests/fuzz/replay_main.c tests/lib/*.h
+	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --std=c11 --inline-suppr -D__GNUC__ -I exporter -I . $(CORE_SRC) exporter/main.c
+	@echo "lint: clean"
+
+format:
+	@clang-format -i $(CORE_SRC) exporter/main.c exporter/*.h collectors/*.h $(UNIT_SRC) \
+	    $(FUZZ_SRC) tests/fuzz/replay_main.c tests/lib/*.h
+
+clean:
+	rm -rf build build-asan build-fuzz drwatch drwatch-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,10 @@
+/* collectors.h: every collector's ops, for the table in collectors.c. */
+#ifndef DRWATCH_COLLECTORS_H
+#define DRWATCH_COLLECTORS_H
+
+#include "collector.h"
+
+extern const struct collector_ops textfile_collector;
+extern const struct collector_ops self_collector;
+
+#endif

@@ -1,0 +1,177 @@
+/* self.c: drwatch's own health: build info, the process (CPU, memory, file descriptors, start
+ * time, under the names every Prometheus client library uses), config reloads, HTTP requests
+ * and snapshot publication. Per-target scrape health (drwatch_collector_*) is the scheduler's,
+ * which owns that state.
+ *
+ * Uses: /proc/self, getrusage, and struct drwatch_stats (exporter/stats.h). */
+#include <curl/curl.h>
+#include <dirent.h>
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "collectors.h"
+#include "stats.h"
+#include "util.h"
+
+struct self_config {
+    int64_t interval_ms;
+};
+
+static const struct cfg_key self_keys[] = {
+    {.name = "interval", .type = CFG_DURATION, .offset = offsetof(struct self_config, interval_ms),
+     .expect = "how often to read drwatch's own metrics, 1s to 1h", .min = 1000, .max = 3600000},
+    CFG_END,
+};
+
+struct self {
+    const struct drwatch_stats *stats;
+};
+
+static struct metric_family *gauge(struct metric_set *m, const char *name, const char *help,
+                                   const char *unit)
+{
+    struct metric_family *f = mset_family(m, name, METRIC_GAUGE, help);
+    if (unit) mset_family_set_unit(m, f, unit);
+    return f;
+}
+
+static int count_open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n - 1; /* not the descriptor opendir itself holds */
+}
+
+static void add_process(struct metric_set *m, const struct drwatch_stats *st)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    struct metric_family *f = mset_family(m, "process_cpu_seconds_total", METRIC_COUNTER,
+                                          "Total user and system CPU time spent in seconds.");
+    mset_family_set_unit(m, f, "seconds");
+    mset_addv(m, f, cpu, NULL);
+    char *statm = NULL;
+    size_t len;
+    unsigned long vsz = 0, rss = 0;
+    if (file_read_all("/proc/self/statm", 4096, &statm, &len) == 0 &&
+        sscanf(statm, "%lu %lu", &vsz, &rss) == 2) {
+        double page = (double)sysconf(_SC_PAGESIZE);
+        mset_addv(m, gauge(m, "process_resident_memory_bytes", "Resident memory size in bytes.",
+                           "bytes"),
+                  (double)rss * page, NULL);
+        mset_addv(m, gauge(m, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                           "bytes"),
+                  (double)vsz * page, NULL);
+    }
+    free(statm);
+    int fds = count_open_fds();
+    if (fds >= 0)
+        mset_addv(m, gauge(m, "process_open_fds", "Number of open file descriptors.", NULL), fds,
+                  NULL);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        mset_addv(m, gauge(m, "process_max_fds", "Maximum number of open file descriptors.", NULL),
+                  (double)rl.rlim_cur, NULL);
+    mset_addv(m, gauge(m, "process_start_time_seconds",
+                       "Start time of the process since unix epoch in seconds.", "seconds"),
+              st->start_time, NULL);
+}
+
+static void add_build_info(struct metric_set *m)
+{
+    struct metric_family *f = mset_family(
+        m, "drwatch_build_info", METRIC_INFO,
+        "drwatch's version, git revision and the versions of the libraries it runs on.");
+    char lua[16];
+    snprintf(lua, sizeof(lua), "%d.%d", LUA_VERSION_NUM / 100, LUA_VERSION_NUM % 100);
+    mset_addv(m, f, 1, "version", DRWATCH_VERSION, "revision", DRWATCH_REVISION, "lua", lua,
+              "libcurl", curl_version_info(CURLVERSION_NOW)->version, "compiler",
+              __VERSION__, NULL);
+}
+
+static void add_daemon(struct metric_set *m, const struct drwatch_stats *st)
+{
+    mset_addv(m, gauge(m, "drwatch_config_last_reload_successful",
+                       "1 if the last configuration load (start, SIGHUP or /-/reload) succeeded.",
+                       NULL),
+              atomic_load(&st->last_reload_ok), NULL);
+    mset_addv(m, gauge(m, "drwatch_config_last_reload_success_timestamp_seconds",
+                       "When the configuration was last loaded successfully (Unix time).",
+                       "seconds"),
+              atomic_load(&st->last_reload_success), NULL);
+    struct metric_family *rl = mset_family(m, "drwatch_config_reloads_total", METRIC_COUNTER,
+                                           "Configuration reloads, by result.");
+    mset_addv(m, rl, (double)atomic_load(&st->reloads_ok), "result", "success", NULL);
+    mset_addv(m, rl, (double)atomic_load(&st->reloads_failed), "result", "failure", NULL);
+    struct metric_family *hr = mset_family(m, "drwatch_http_requests_total", METRIC_COUNTER,
+                                           "HTTP requests served, by handler and status code.");
+    for (int h = 0; h < HANDLER_COUNT; h++) {
+        for (int c = 0; c < CODE_COUNT; c++) {
+            uint64_t n = atomic_load(&st->http_requests[h][c]);
+            if (n)
+                mset_addv(m, hr, (double)n, "handler", http_handler_name((enum http_handler)h),
+                          "code", http_code_text((enum http_code)c), NULL);
+        }
+    }
+    struct metric_family *sp = mset_family(m, "drwatch_snapshots_published_total",
+                                            METRIC_COUNTER,
+                                            "Snapshots of all collectors' samples published.");
+    mset_addv(m, sp, (double)atomic_load(&st->snapshots_published), NULL);
+    mset_addv(m, gauge(m, "drwatch_snapshot_series", "Series in the last published snapshot.",
+                       NULL),
+              (double)atomic_load(&st->snapshot_series), NULL);
+    mset_addv(m, gauge(m, "drwatch_snapshot_publish_duration_seconds",
+                       "Time to merge and pre-render the last snapshot.", "seconds"),
+              atomic_load(&st->last_publish_seconds), NULL);
+    struct metric_family *cf = mset_family(
+        m, "drwatch_snapshot_family_conflicts_total", METRIC_COUNTER,
+        "Metric families left out of a snapshot because two collectors gave them different "
+        "types.");
+    mset_addv(m, cf, (double)atomic_load(&st->snapshot_conflicts_total), NULL);
+}
+
+static void self_start(void *state, struct scrape *s)
+{
+    struct self *self = state;
+    struct metric_set *m = scrape_set(s);
+    add_build_info(m);
+    add_process(m, self->stats);
+    add_daemon(m, self->stats);
+    scrape_done(s, true, NULL, NULL);
+}
+
+static int self_create(const void *config, const struct collector_env *env,
+                       struct target_list *out, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    const struct self_config *c = config;
+    struct self *self = xcalloc(1, sizeof(*self));
+    self->stats = env->stats;
+    int64_t interval = c->interval_ms ? c->interval_ms : env->fast_interval_ms;
+    target_list_add(out, self, "drwatch", "", interval, interval);
+    return 0;
+}
+
+static void self_free(void *state)
+{
+    free(state);
+}
+
+const struct collector_ops self_collector = {
+    .name = "self",
+    .module = {.name = "self", .keys = self_keys, .size = sizeof(struct self_config)},
+    .enabled_by_default = true,
+    .create = self_create,
+    .start = self_start,
+    .free = self_free,
+};

@@ -1,0 +1,86 @@
+/* collector.h: the one small interface every collector implements (STYLE.md).
+ *
+ * A collector is one .c file in collectors/ exporting one `const struct collector_ops`. Its
+ * config section is a struct cfg_module; `create` turns a loaded section into targets, each
+ * with its own site, interval and timeout. The scheduler (scheduler.h) then calls `start` for each
+ * target on its interval, on the loop thread; the collector fills the scrape's metric set and
+ * calls scrape_done exactly once, from `start` or later from a loop callback. If the deadline
+ * passes first, the scheduler calls `cancel` and reports a timeout; the collector must then
+ * drop the scrape without calling scrape_done.
+ *
+ * The scheduler, not the collector, owns drwatch_collector_up, _scrape_duration_seconds,
+ * _errors_total{reason} and _last_success_timestamp_seconds, labelled collector, target and
+ * site. */
+#ifndef DRWATCH_COLLECTOR_H
+#define DRWATCH_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "registry.h"
+
+struct loop;
+struct httpc;
+struct dns;
+struct drwatch_stats;
+struct scrape;
+
+/* What a collector may use; owned by the daemon, valid while its targets live. */
+struct collector_env {
+    struct loop *loop;
+    struct httpc *http;
+    const char *site;              /* the site this drwatch runs in */
+    const struct drwatch_stats *stats; /* daemon counters, for the self collector */
+    int64_t default_interval_ms;
+    int64_t fast_interval_ms;      /* for GSLB, Patroni and peer (DESIGN.md) */
+};
+
+struct collector_target {
+    void *state; /* the collector's, freed with ops->free */
+    char *name;  /* target label: a URL, a path, a name from the config */
+    char *site;  /* site label, or "" when the target is not about a site */
+    int64_t interval_ms;
+    int64_t timeout_ms;
+};
+
+/* Targets that `create` fills; the scheduler takes ownership of names and states. */
+struct target_list {
+    struct collector_target *v;
+    size_t n;
+};
+
+/* Adds a target (name and site are copied). */
+void target_list_add(struct target_list *l, void *state, const char *name, const char *site,
+                     int64_t interval_ms, int64_t timeout_ms);
+
+struct collector_ops {
+    const char *name;             /* collector label and config section */
+    struct cfg_module module;     /* the section's schema */
+    bool enabled_by_default;      /* runs even without a section (self) */
+    /* Makes the targets of a loaded section. Returns 0, or -1 with err filled. */
+    int (*create)(const void *config, const struct collector_env *env, struct target_list *out,
+                  char *err, size_t errlen);
+    void (*start)(void *state, struct scrape *s);
+    void (*cancel)(void *state); /* may be NULL if start always finishes at once */
+    void (*free)(void *state);
+};
+
+/* The set this scrape fills; owned by the scrape. */
+struct metric_set *scrape_set(struct scrape *s);
+const char *scrape_target_site(const struct scrape *s);
+/* Replaces the scrape's set with an existing one (takes a reference): for collectors that
+ * found nothing changed since their last scrape. */
+void scrape_reuse_set(struct scrape *s, struct metric_set *set);
+/* Counts an error that did not fail the scrape (a bad file among good ones). */
+void scrape_count_error(struct scrape *s, const char *reason);
+/* Ends the scrape: ok keeps its samples and sets up = 1; otherwise up = 0, the error counted
+ * under reason and logged (once while it repeats) with detail. */
+void scrape_done(struct scrape *s, bool ok, const char *reason, const char *detail);
+
+/* The table of every collector, in collectors/collectors.c. */
+extern const struct collector_ops *const collector_table[];
+extern const size_t collector_table_len;
+
+#endif

@@ -1,0 +1,524 @@
+/* config.c: runs the config file in a Lua sandbox, then converts each module's table into its
+ * C struct by the module's key schema. Every refusal carries file:line (config_locate.c) and
+ * says what was expected. The sandbox has a 32 MiB heap and a 2 s budget: a config cannot hang
+ * or exhaust the daemon. */
+#include "config.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "luabox.h"
+#include "util.h"
+
+#define CONFIG_MAX_BYTES (1u << 20)
+#define CONFIG_MEM_LIMIT (32u << 20)
+#define CONFIG_TIMEOUT_MS 2000
+#define PATH_MAX_DEPTH 12
+
+struct module_slot {
+    const struct cfg_module *mod;
+    void *data;
+    bool present;
+};
+
+struct config {
+    char *path;
+    struct module_slot *mods;
+    size_t nmods;
+};
+
+/* Conversion context: where we are in the file, for messages. */
+struct conv {
+    lua_State *L;
+    const char *src;
+    size_t len;
+    const char *file;
+    char *err;
+    size_t errlen;
+    size_t depth;
+    char path[PATH_MAX_DEPTH][64];
+};
+
+static void path_push(struct conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void path_push(struct conv *c, const char *fmt, ...)
+{
+    if (c->depth < PATH_MAX_DEPTH) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->path[c->depth], sizeof(c->path[0]), fmt, ap);
+        va_end(ap);
+    }
+    c->depth++;
+}
+
+static void path_pop(struct conv *c)
+{
+    c->depth--;
+}
+
+static int conv_fail(struct conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int conv_fail(struct conv *c, const char *fmt, ...)
+{
+    const char *parts[PATH_MAX_DEPTH];
+    size_t depth = c->depth < PATH_MAX_DEPTH ? c->depth : PATH_MAX_DEPTH;
+    char dotted[512] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < depth; i++) {
+        parts[i] = c->path[i];
+        n += (size_t)snprintf(dotted + n, sizeof(dotted) - n, "%s%s",
+                              (i && c->path[i][0] != '[') ? "." : "", c->path[i]);
+        if (n >= sizeof(dotted)) n = sizeof(dotted) - 1;
+    }
+    unsigned line = 0;
+    for (size_t d = depth; d > 0 && !line; d--) line = config_locate(c->src, c->len, parts, d);
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (line) snprintf(c->err, c->errlen, "%s:%u: %s: %s", c->file, line, dotted, msg);
+    else snprintf(c->err, c->errlen, "%s: %s: %s", c->file, dotted, msg);
+    return -1;
+}
+
+static const char *lua_type_desc(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) == LUA_TNUMBER) return lua_isinteger(L, idx) ? "an integer" : "a number";
+    return luaL_typename(L, idx);
+}
+
+static int conv_table(struct conv *c, int idx, const struct cfg_key *keys, void *dst);
+
+static int expect_type(struct conv *c, const struct cfg_key *k, int idx, int type,
+                       const char *what)
+{
+    if (lua_type(c->L, idx) == type) return 0;
+    return conv_fail(c, "expected %s%s%s%s, got %s", what, k->expect ? " (" : "",
+                     k->expect ? k->expect : "", k->expect ? ")" : "", lua_type_desc(c->L, idx));
+}
+
+static int check_range(struct conv *c, const struct cfg_key *k, double v, const char *shown)
+{
+    if (k->max > k->min && (v < k->min || v > k->max))
+        return conv_fail(c, "%s is out of range (%s)", shown, k->expect ? k->expect : "");
+    return 0;
+}
+
+static int conv_number_like(struct conv *c, const struct cfg_key *k, int idx, void *dst)
+{
+    lua_State *L = c->L;
+    if (k->type == CFG_DURATION) {
+        int64_t ms;
+        if (lua_type(L, idx) == LUA_TNUMBER) {
+            ms = (int64_t)llround(lua_tonumber(L, idx) * 1000.0);
+        } else if (lua_type(L, idx) == LUA_TSTRING) {
+            if (parse_duration_ms(lua_tostring(L, idx), &ms) < 0)
+                return conv_fail(c, "expected a duration such as \"15s\", \"1m30s\" or \"500ms\","
+                                    " got \"%s\"", lua_tostring(L, idx));
+        } else {
+            return expect_type(c, k, idx, LUA_TSTRING, "a duration");
+        }
+        char shown[64];
+        snprintf(shown, sizeof(shown), "%gs", (double)ms / 1000.0);
+        if (check_range(c, k, (double)ms, shown)) return -1;
+        *(int64_t *)dst = ms;
+        return 0;
+    }
+    if (expect_type(c, k, idx, LUA_TNUMBER, k->type == CFG_INT ? "an integer" : "a number"))
+        return -1;
+    double v = lua_tonumber(L, idx);
+    char shown[64];
+    snprintf(shown, sizeof(shown), "%g", v);
+    if (k->type == CFG_INT) {
+        lua_Integer i;
+        if (!lua_isinteger(L, idx) && (v != floor(v) || fabs(v) > 9e15))
+            return conv_fail(c, "expected an integer, got %g", v);
+        i = lua_isinteger(L, idx) ? lua_tointeger(L, idx) : (lua_Integer)v;
+        if (check_range(c, k, (double)i, shown)) return -1;
+        *(int64_t *)dst = (int64_t)i;
+        return 0;
+    }
+    if (check_range(c, k, v, shown)) return -1;
+    *(double *)dst = v;
+    return 0;
+}
+
+static int conv_enum(struct conv *c, const struct cfg_key *k, int idx, void *dst)
+{
+    char list[256] = "";
+    size_t n = 0;
+    for (size_t i = 0; k->choices[i]; i++)
+        n += (size_t)snprintf(list + n, sizeof(list) - n, "%s\"%s\"", i ? ", " : "",
+                              k->choices[i]);
+    if (lua_type(c->L, idx) != LUA_TSTRING)
+        return conv_fail(c, "expected one of %s, got %s", list, lua_type_desc(c->L, idx));
+    const char *s = lua_tostring(c->L, idx);
+    for (int i = 0; k->choices[i]; i++) {
+        if (strcmp(s, k->choices[i]) == 0) {
+            *(int *)dst = i;
+            return 0;
+        }
+    }
+    return conv_fail(c, "expected one of %s, got \"%s\"", list, s);
+}
+
+static int conv_list(struct conv *c, const struct cfg_key *k, int idx, void *dst)
+{
+    lua_State *L = c->L;
+    idx = lua_absindex(L, idx);
+    const char *what = k->type == CFG_LIST ? "a list of tables" : "a list of strings";
+    if (expect_type(c, k, idx, LUA_TTABLE, what)) return -1;
+    size_t n = (size_t)lua_rawlen(L, idx), count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        count++;
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
+            (size_t)lua_tointeger(L, -1) > n) {
+            lua_pop(L, 1);
+            return conv_fail(c, "expected %s ({ ..., ... }), found a named key", what);
+        }
+    }
+    if (k->type == CFG_STRINGS) {
+        struct cfg_strings *out = dst;
+        out->v = xcalloc(n ? n : 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+            lua_rawgeti(L, idx, (lua_Integer)i + 1);
+            path_push(c, "[%zu]", i + 1);
+            int rc = lua_type(L, -1) == LUA_TSTRING ? 0 : expect_type(c, k, -1, LUA_TSTRING, "a string");
+            if (rc == 0) out->v[out->n++] = xstrdup(lua_tostring(L, -1));
+            path_pop(c);
+            lua_pop(L, 1);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    struct cfg_list *out = dst;
+    out->items = xcalloc(n ? n : 1, k->sub_size);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i + 1);
+        path_push(c, "[%zu]", i + 1);
+        out->n++; /* counted before conversion so config_free releases a half-filled item */
+        int rc = expect_type(c, k, -1, LUA_TTABLE, "a table");
+        if (rc == 0) rc = conv_table(c, -1, k->sub, (char *)out->items + i * k->sub_size);
+        path_pop(c);
+        lua_pop(L, 1);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int conv_labels(struct conv *c, const struct cfg_key *k, int idx, void *dst)
+{
+    lua_State *L = c->L;
+    idx = lua_absindex(L, idx);
+    if (expect_type(c, k, idx, LUA_TTABLE, "a table of label = \"value\"")) return -1;
+    struct cfg_labels *out = dst;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+            lua_pop(L, 2);
+            return conv_fail(c, "expected label names mapped to string values");
+        }
+        out->names = xrealloc(out->names, (out->n + 1) * sizeof(char *));
+        out->values = xrealloc(out->values, (out->n + 1) * sizeof(char *));
+        out->names[out->n] = xstrdup(lua_tostring(L, -2));
+        out->values[out->n] = xstrdup(lua_tostring(L, -1));
+        out->n++;
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+static int conv_value(struct conv *c, const struct cfg_key *k, int idx, void *dst)
+{
+    lua_State *L = c->L;
+    switch (k->type) {
+    case CFG_STRING:
+        if (expect_type(c, k, idx, LUA_TSTRING, "a string")) return -1;
+        free(*(char **)dst);
+        *(char **)dst = xstrdup(lua_tostring(L, idx));
+        return 0;
+    case CFG_BOOL:
+        if (expect_type(c, k, idx, LUA_TBOOLEAN, "true or false")) return -1;
+        *(bool *)dst = lua_toboolean(L, idx);
+        return 0;
+    case CFG_INT:
+    case CFG_NUMBER:
+    case CFG_DURATION: return conv_number_like(c, k, idx, dst);
+    case CFG_ENUM: return conv_enum(c, k, idx, dst);
+    case CFG_TABLE:
+        if (expect_type(c, k, idx, LUA_TTABLE, "a table")) return -1;
+        return conv_table(c, idx, k->sub, dst);
+    case CFG_LIST:
+    case CFG_STRINGS: return conv_list(c, k, idx, dst);
+    case CFG_LABELS: return conv_labels(c, k, idx, dst);
+    }
+    return -1;
+}
+
+/* Pushes a key's default as the Lua value the file would have written. */
+static void push_default(lua_State *L, const struct cfg_key *k)
+{
+    switch (k->type) {
+    case CFG_BOOL: lua_pushboolean(L, strcmp(k->def, "true") == 0); break;
+    case CFG_INT: lua_pushinteger(L, strtoll(k->def, NULL, 10)); break;
+    case CFG_NUMBER: lua_pushnumber(L, strtod(k->def, NULL)); break;
+    default: lua_pushstring(L, k->def); break;
+    }
+}
+
+static const struct cfg_key *find_key(const struct cfg_key *keys, const char *name)
+{
+    for (const struct cfg_key *k = keys; k->name; k++)
+        if (strcmp(k->name, name) == 0) return k;
+    return NULL;
+}
+
+static int check_unknown_keys(struct conv *c, int idx, const struct cfg_key *keys)
+{
+    lua_State *L = c->L;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING && find_key(keys, lua_tostring(L, -1))) continue;
+        char known[400] = "";
+        size_t n = 0;
+        for (const struct cfg_key *k = keys; k->name && n < sizeof(known); k++)
+            n += (size_t)snprintf(known + n, sizeof(known) - n, "%s%s", n ? ", " : "", k->name);
+        if (lua_type(L, -1) == LUA_TSTRING) path_push(c, "%s", lua_tostring(L, -1));
+        else path_push(c, "[%s]", luaL_tolstring(L, -1, NULL)), lua_pop(L, 1);
+        int rc = conv_fail(c, "unknown key (known keys: %s)", known);
+        path_pop(c);
+        lua_pop(L, 1);
+        return rc;
+    }
+    return 0;
+}
+
+static int conv_table(struct conv *c, int idx, const struct cfg_key *keys, void *dst)
+{
+    lua_State *L = c->L;
+    idx = lua_absindex(L, idx);
+    if (check_unknown_keys(c, idx, keys)) return -1;
+    for (const struct cfg_key *k = keys; k->name; k++) {
+        void *field = (char *)dst + k->offset;
+        lua_getfield(L, idx, k->name);
+        path_push(c, "%s", k->name);
+        int rc = 0;
+        if (!lua_isnil(L, -1)) {
+            rc = conv_value(c, k, -1, field);
+        } else if (k->required) {
+            rc = conv_fail(c, "missing, and required%s%s%s", k->expect ? " (" : "",
+                           k->expect ? k->expect : "", k->expect ? ")" : "");
+        } else if (k->type == CFG_TABLE) {
+            lua_newtable(L);
+            rc = conv_table(c, -1, k->sub, field);
+            lua_pop(L, 1);
+        } else if (k->def) {
+            push_default(L, k);
+            rc = conv_value(c, k, -1, field);
+            lua_pop(L, 1);
+        }
+        path_pop(c);
+        lua_pop(L, 1);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* ---- freeing by schema ---- */
+
+static void free_by_keys(const struct cfg_key *keys, void *data)
+{
+    for (const struct cfg_key *k = keys; k->name; k++) {
+        void *f = (char *)data + k->offset;
+        if (k->type == CFG_STRING) {
+            free(*(char **)f);
+        } else if (k->type == CFG_TABLE) {
+            free_by_keys(k->sub, f);
+        } else if (k->type == CFG_LIST) {
+            struct cfg_list *l = f;
+            for (size_t i = 0; i < l->n; i++) free_by_keys(k->sub, (char *)l->items + i * k->sub_size);
+            free(l->items);
+        } else if (k->type == CFG_STRINGS) {
+            struct cfg_strings *s = f;
+            for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+            free(s->v);
+        } else if (k->type == CFG_LABELS) {
+            struct cfg_labels *l = f;
+            for (size_t i = 0; i < l->n; i++) free(l->names[i]), free(l->values[i]);
+            free(l->names);
+            free(l->values);
+        }
+    }
+}
+
+void config_free(struct config *c)
+{
+    if (!c) return;
+    for (size_t i = 0; i < c->nmods; i++) {
+        if (c->mods[i].data) free_by_keys(c->mods[i].mod->keys, c->mods[i].data);
+        free(c->mods[i].data);
+    }
+    free(c->mods);
+    free(c->path);
+    free(c);
+}
+
+const void *config_module(const struct config *c, const char *name, bool *present)
+{
+    for (size_t i = 0; i < c->nmods; i++) {
+        if (strcmp(c->mods[i].mod->name, name) != 0) continue;
+        if (present) *present = c->mods[i].present;
+        return c->mods[i].data;
+    }
+    if (present) *present = false;
+    return NULL;
+}
+
+const char *config_path(const struct config *c)
+{
+    return c->path;
+}
+
+/* ---- the sandbox the file runs in ---- */
+
+static int env_index(lua_State *L)
+{
+    return luaL_error(L, "undefined variable '%s' (helpers must be declared 'local')",
+                      luaL_tolstring(L, 2, NULL));
+}
+
+static int env_newindex(lua_State *L)
+{
+    lua_getfield(L, lua_upvalueindex(1), luaL_tolstring(L, 2, NULL));
+    bool known = !lua_isnil(L, -1);
+    lua_pop(L, 2);
+    if (!known)
+        return luaL_error(L, "unknown section '%s' (sections are: %s; helpers must be "
+                             "declared 'local')",
+                          luaL_tolstring(L, 2, NULL), lua_tostring(L, lua_upvalueindex(2)));
+    lua_rawset(L, 1);
+    return 0;
+}
+
+/* env(name [, default]): an environment variable, so one file can serve both sites. */
+static int env_getenv(lua_State *L)
+{
+    const char *v = getenv(luaL_checkstring(L, 1));
+    if (v) lua_pushstring(L, v);
+    else if (lua_gettop(L) >= 2) lua_pushvalue(L, 2);
+    else return luaL_error(L, "environment variable '%s' is not set", lua_tostring(L, 1));
+    return 1;
+}
+
+static void push_config_env(struct luabox *box, const struct cfg_module *const *mods, size_t n)
+{
+    lua_State *L = luabox_state(box);
+    luabox_new_env(box);
+    lua_pushcfunction(L, env_getenv);
+    lua_setfield(L, -2, "env");
+    lua_newtable(L); /* metatable */
+    lua_pushcfunction(L, env_index);
+    lua_setfield(L, -2, "__index");
+    lua_newtable(L); /* set of section names, upvalue 1 */
+    char names[512] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, mods[i]->name);
+        len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", i ? ", " : "",
+                                mods[i]->name);
+        if (len >= sizeof(names)) len = sizeof(names) - 1;
+    }
+    lua_pushstring(L, names);
+    lua_pushcclosure(L, env_newindex, 2);
+    lua_setfield(L, -2, "__newindex");
+    lua_setmetatable(L, -2);
+}
+
+static int convert_modules(struct conv *c, struct config *cfg, int env)
+{
+    lua_State *L = c->L;
+    for (size_t i = 0; i < cfg->nmods; i++) {
+        struct module_slot *m = &cfg->mods[i];
+        lua_rawget(L, (lua_pushstring(L, m->mod->name), env));
+        m->present = !lua_isnil(L, -1);
+        if (!m->present) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+        }
+        path_push(c, "%s", m->mod->name);
+        int rc = 0;
+        if (lua_type(L, -1) != LUA_TTABLE)
+            rc = conv_fail(c, "expected a table { key = value, ... }, got %s",
+                           lua_type_desc(L, -1));
+        else rc = conv_table(c, -1, m->mod->keys, m->data);
+        path_pop(c);
+        lua_pop(L, 1);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+struct config *config_load_buffer(const char *src, size_t len, const char *name,
+                                  const struct cfg_module *const *mods, size_t nmods, char *err,
+                                  size_t errlen)
+{
+    struct config *cfg = xcalloc(1, sizeof(*cfg));
+    cfg->path = xstrdup(name);
+    cfg->nmods = nmods;
+    cfg->mods = xcalloc(nmods ? nmods : 1, sizeof(*cfg->mods));
+    for (size_t i = 0; i < nmods; i++) {
+        cfg->mods[i].mod = mods[i];
+        cfg->mods[i].data = xcalloc(1, mods[i]->size ? mods[i]->size : 1);
+    }
+    struct luabox *box = luabox_new(CONFIG_MEM_LIMIT);
+    if (!box) {
+        snprintf(err, errlen, "%s: cannot create the Lua state", name);
+        config_free(cfg);
+        return NULL;
+    }
+    lua_State *L = luabox_state(box);
+    push_config_env(box, mods, nmods);
+    int env = lua_gettop(L);
+    char chunk[512];
+    snprintf(chunk, sizeof(chunk), "@%s", name);
+    int rc = -1;
+    if (luabox_load(box, src, len, chunk, env, err, errlen) == LUABOX_OK) {
+        enum luabox_outcome o = luabox_call(box, 0, 0, CONFIG_TIMEOUT_MS, err, errlen);
+        if (o == LUABOX_OK) {
+            struct conv c = {.L = L, .src = src, .len = len, .file = name, .err = err,
+                             .errlen = errlen};
+            rc = convert_modules(&c, cfg, env);
+        }
+    }
+    luabox_free(box);
+    if (rc) {
+        config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+struct config *config_load(const char *path, const struct cfg_module *const *mods, size_t nmods,
+                           char *err, size_t errlen)
+{
+    char *src;
+    size_t len;
+    int rc = file_read_all(path, CONFIG_MAX_BYTES, &src, &len);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: cannot read: %s", path,
+                 rc == -E2BIG ? "larger than 1 MiB" : strerror(-rc));
+        return NULL;
+    }
+    struct config *c = config_load_buffer(src, len, path, mods, nmods, err, errlen);
+    free(src);
+    return c;
+}

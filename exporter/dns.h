@@ -1,0 +1,43 @@
+/* dns.h: A-record lookups with c-ares on the loop.
+ *
+ * One struct dns is one resolver configuration (the system's, or explicit servers), with its
+ * own timeout and tries. Answers report every A record with its TTL, and failures are told
+ * apart (NXDOMAIN, SERVFAIL, REFUSED, timeout...): an error is never an empty answer. */
+#ifndef DRWATCH_DNS_H
+#define DRWATCH_DNS_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+
+#include "loop.h"
+
+struct dns;
+
+struct dns_opts {
+    const char *servers; /* "ip[:port],..." or NULL for the system's resolv.conf */
+    int timeout_ms;      /* per try; 0 means 2000 */
+    int tries;           /* 0 means 2 */
+};
+
+#define DNS_MAX_ADDRS 32
+
+struct dns_answer {
+    const char *status; /* "ok", "nodata", "nxdomain", "servfail", "refused", "timeout",
+                           "formerr", "connrefused", "error" */
+    const char *detail; /* c-ares' text for the status */
+    struct in_addr addrs[DNS_MAX_ADDRS];
+    int ttls[DNS_MAX_ADDRS];
+    size_t naddrs;
+    double duration_s;
+};
+
+typedef void (*dns_done_fn)(void *arg, const struct dns_answer *a);
+
+/* Returns NULL with a message in err when the options are refused (bad server list). */
+struct dns *dns_new(struct loop *l, const struct dns_opts *o, char *err, size_t errlen);
+/* Cancels pending queries without calling their callbacks. NULL-safe. */
+void dns_free(struct dns *d);
+/* Starts an A query for name; fn runs once on the loop thread. */
+void dns_query_a(struct dns *d, const char *name, dns_done_fn fn, void *arg);
+
+#endif

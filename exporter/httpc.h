@@ -1,0 +1,64 @@
+/* httpc.h: asynchronous HTTP(S) requests on the loop through libcurl's multi interface.
+ *
+ * Each request has a deadline, a body cap, TLS settings and optional bearer auth. The result
+ * comes back once, on the loop thread, through the callback; a request can be cancelled before
+ * then (the callback is not called). Failures are classified into the `reason` label values
+ * used by drwatch_collector_errors_total. */
+#ifndef DRWATCH_HTTPC_H
+#define DRWATCH_HTTPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "util.h"
+
+struct httpc;
+struct httpc_req;
+
+struct httpc_tls {
+    const char *ca_file;   /* NULL: the system's CAs */
+    const char *cert_file; /* client certificate (mTLS), or NULL */
+    const char *key_file;
+    int insecure; /* 1: skip certificate and host name verification */
+};
+
+struct httpc_opts {
+    const char *method; /* NULL: GET */
+    const char *url;
+    const char *const *headers; /* "Name: value", NULL-terminated, or NULL */
+    const char *bearer_token;   /* adds Authorization: Bearer ..., or NULL */
+    const char *body;           /* request body, or NULL */
+    size_t body_len;
+    int64_t timeout_ms; /* whole transfer, connect included */
+    size_t max_body;    /* response cap in bytes; 0 means 16 MiB */
+    struct httpc_tls tls;
+    int accept_gzip; /* ask for and decode gzip */
+};
+
+struct httpc_result {
+    int ok;         /* 1 when a response arrived (any status), 0 on transport failure */
+    long status;    /* HTTP status, 0 when none */
+    const char *reason; /* failure class: "timeout", "connect", "tls", "dns", "body_too_large",
+                           "transport", "http_<status>" is left to the caller */
+    const char *error;  /* human-readable detail (curl's error buffer) */
+    const char *body;   /* NUL-terminated, valid during the callback */
+    size_t body_len;
+    const char *content_type; /* or NULL */
+    double duration_s;
+    double retry_after_s; /* parsed Retry-After header, -1 when absent */
+};
+
+typedef void (*httpc_done_fn)(void *arg, const struct httpc_result *r);
+
+struct httpc *httpc_new(struct loop *l);
+/* Cancels every request still in flight (their callbacks are not called). NULL-safe. */
+void httpc_free(struct httpc *h);
+
+/* Starts a request. Returns a handle valid until the callback returns or httpc_cancel; NULL
+ * when curl refuses the options (the callback is then never called). */
+struct httpc_req *httpc_start(struct httpc *h, const struct httpc_opts *o, httpc_done_fn fn,
+                              void *arg);
+void httpc_cancel(struct httpc_req *r); /* NULL-safe */
+
+#endif

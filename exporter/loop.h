@@ -1,0 +1,56 @@
+/* loop.h: the one event loop (epoll + timerfd) that every collector runs on.
+ *
+ * Nothing on the loop blocks: curl multi (httpc.h), c-ares (dns.h) and libpq (pgconn.h)
+ * register their sockets and timers here. The loop runs on one thread; only loop_async_send
+ * and loop_stop may be called from other threads. */
+#ifndef DRWATCH_LOOP_H
+#define DRWATCH_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define LOOP_READ 1u
+#define LOOP_WRITE 2u
+#define LOOP_ERROR 4u /* reported, never asked for: EPOLLERR or EPOLLHUP */
+
+struct loop;
+struct loop_watch;
+struct loop_timer;
+struct loop_async;
+
+typedef void (*loop_io_fn)(void *arg, int fd, unsigned events);
+typedef void (*loop_fn)(void *arg);
+
+struct loop *loop_new(void);
+/* Frees the loop; every watch, timer and async must be gone already. NULL-safe. */
+void loop_free(struct loop *l);
+
+/* Runs until loop_stop. Returns 0, or -errno if epoll fails. */
+int loop_run(struct loop *l);
+void loop_stop(struct loop *l); /* any thread */
+/* Monotonic milliseconds, read once per loop iteration. */
+int64_t loop_now(const struct loop *l);
+/* How many times the loop has woken up; /-/healthy watches it move. */
+uint64_t loop_iterations(const struct loop *l);
+
+/* Watches fd for events (LOOP_READ | LOOP_WRITE). The watch is owned by the caller and ends
+ * with loop_watch_del, which is safe from inside any callback. Returns NULL on epoll failure. */
+struct loop_watch *loop_watch_add(struct loop *l, int fd, unsigned events, loop_io_fn fn,
+                                  void *arg);
+int loop_watch_set(struct loop_watch *w, unsigned events);
+void loop_watch_del(struct loop_watch *w); /* NULL-safe */
+
+/* One-shot timers; start again from the callback to repeat. */
+struct loop_timer *loop_timer_new(struct loop *l, loop_fn fn, void *arg);
+void loop_timer_start(struct loop_timer *t, int64_t delay_ms);
+void loop_timer_stop(struct loop_timer *t);
+bool loop_timer_active(const struct loop_timer *t);
+void loop_timer_free(struct loop_timer *t); /* NULL-safe; stops it first */
+
+/* Cross-thread wake-up: fn runs on the loop thread soon after loop_async_send, once for any
+ * number of sends before it runs. */
+struct loop_async *loop_async_new(struct loop *l, loop_fn fn, void *arg);
+void loop_async_send(struct loop_async *a); /* any thread */
+void loop_async_free(struct loop_async *a); /* NULL-safe */
+
+#endif

@@ -1,0 +1,470 @@
+/* main.c: wires the modules together (and is the only file that does).
+ *
+ * The daemon: flags, the config, the loop with its scheduler and HTTP client, the HTTP
+ * server, signals (SIGHUP reloads, SIGTERM and SIGINT stop), and the two places where threads
+ * meet: publishing a snapshot (loop to HTTP) and /-/reload (HTTP to loop). */
+#include <ares.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector.h"
+#include "config.h"
+#include "http.h"
+#include "httpc.h"
+#include "log.h"
+#include "loop.h"
+#include "registry.h"
+#include "scheduler.h"
+#include "stats.h"
+#include "util.h"
+
+#define HEARTBEAT_MS 1000
+#define UNHEALTHY_AFTER_MS 10000
+#define RELOAD_WAIT_S 30
+
+static const char *const site_names[] = {"gold", "golddr", NULL};
+
+/* The `drwatch` section: what this instance is and its default intervals. */
+struct global_config {
+    int site;
+    int64_t interval_ms;
+    int64_t fast_interval_ms;
+};
+
+static const struct cfg_key global_keys[] = {
+    {.name = "site", .type = CFG_ENUM, .offset = offsetof(struct global_config, site),
+     .choices = site_names, .required = true, .expect = "the site this drwatch runs in"},
+    {.name = "interval", .type = CFG_DURATION, .def = "15s",
+     .offset = offsetof(struct global_config, interval_ms),
+     .expect = "default collection interval, 1s to 1h", .min = 1000, .max = 3600000},
+    {.name = "fast_interval", .type = CFG_DURATION, .def = "5s",
+     .offset = offsetof(struct global_config, fast_interval_ms),
+     .expect = "interval for GSLB, Patroni and peer, 1s to 1h", .min = 1000, .max = 3600000},
+    CFG_END,
+};
+
+static const struct cfg_module global_module = {"drwatch", global_keys,
+                                                sizeof(struct global_config)};
+
+/* A /-/reload request from an HTTP thread, answered by the loop thread. */
+struct reload_request {
+    pthread_mutex_t serial; /* one request at a time */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool pending, done;
+    int rc;
+    char err[1024];
+};
+
+struct daemon {
+    const char *config_path;
+    const char *listen;
+    struct loop *loop;
+    struct httpc *httpc;
+    struct sched *sched;
+    struct http_server *http;
+    struct config *cfg;
+    struct collector_env env;
+    struct drwatch_stats stats;
+    struct loop_watch *sigwatch;
+    int sigfd;
+    struct loop_timer *heartbeat;
+    atomic_int_fast64_t heartbeat_ms;
+    atomic_bool ready;
+    struct loop_async *reload_async;
+    struct reload_request reload;
+    uint64_t generation;
+};
+
+/* ---- config ---- */
+
+static size_t config_modules(const struct cfg_module **mods)
+{
+    size_t n = 0;
+    mods[n++] = &global_module;
+    for (size_t i = 0; i < collector_table_len; i++) mods[n++] = &collector_table[i]->module;
+    return n;
+}
+
+static struct config *load_config(const char *path, char *err, size_t errlen)
+{
+    const struct cfg_module *mods[64];
+    size_t n = config_modules(mods);
+    return config_load(path, mods, n, err, errlen);
+}
+
+static void env_from_config(struct collector_env *env, const struct config *cfg)
+{
+    const struct global_config *g = config_module(cfg, "drwatch", NULL);
+    env->site = site_names[g->site];
+    env->default_interval_ms = g->interval_ms;
+    env->fast_interval_ms = g->fast_interval_ms;
+}
+
+/* Loads the config file and applies it as a whole, or keeps the old one. Loop thread. */
+static int daemon_reload(struct daemon *d, char *err, size_t errlen)
+{
+    struct config *cfg = load_config(d->config_path, err, errlen);
+    int rc = -1;
+    if (cfg) {
+        struct collector_env env = d->env;
+        env_from_config(&env, cfg);
+        rc = sched_apply(d->sched, cfg, &env, err, errlen);
+        if (rc == 0) {
+            config_free(d->cfg);
+            d->cfg = cfg;
+            d->env = env;
+        } else {
+            config_free(cfg);
+        }
+    }
+    atomic_store(&d->stats.last_reload_ok, rc == 0);
+    if (rc == 0) {
+        atomic_fetch_add(&d->stats.reloads_ok, 1);
+        atomic_store(&d->stats.last_reload_success, time_wall_s());
+        log_info("config", "loaded %s: %zu targets", d->config_path, sched_job_count(d->sched));
+    } else {
+        atomic_fetch_add(&d->stats.reloads_failed, 1);
+        log_error("config", "keeping the previous configuration: %s", err);
+    }
+    return rc;
+}
+
+/* ---- publishing (loop thread) ---- */
+
+static void on_publish(void *arg, struct metric_set *const *sets, size_t n)
+{
+    struct daemon *d = arg;
+    double t0 = time_mono_s();
+    struct snapshot *snap = snapshot_new(sets, n, ++d->generation);
+    /* Pre-render what scrapers asked for from the previous snapshot, so they never wait. */
+    struct snapshot *prev = http_current_snapshot(d->http);
+    for (int f = 0; prev && f < 2; f++) {
+        for (int g = 0; g < 2; g++) {
+            const char *data;
+            size_t len;
+            if (snapshot_variant_used(prev, (enum expo_format)f, g))
+                snapshot_render(snap, (enum expo_format)f, g, &data, &len);
+        }
+    }
+    snapshot_unref(prev);
+    http_publish(d->http, snap);
+    atomic_fetch_add(&d->stats.snapshots_published, 1);
+    atomic_store(&d->stats.snapshot_series, snapshot_series(snap));
+    atomic_fetch_add(&d->stats.snapshot_conflicts_total, snapshot_conflicts(snap));
+    atomic_store(&d->stats.last_publish_seconds, time_mono_s() - t0);
+    if (!atomic_load(&d->ready) && sched_all_ran(d->sched)) {
+        atomic_store(&d->ready, true);
+        log_info("main", "ready: every target has been collected once");
+    }
+    snapshot_unref(snap);
+}
+
+/* ---- HTTP routes (HTTP threads) ---- */
+
+static void route_healthy(void *ctx, const struct http_request *req, struct http_reply *rep)
+{
+    (void)req;
+    struct daemon *d = ctx;
+    int64_t age = time_mono_ms() - atomic_load(&d->heartbeat_ms);
+    if (age > UNHEALTHY_AFTER_MS) {
+        rep->status = 503;
+        buf_printf(&rep->body, "drwatch is unhealthy: the collection loop has not run for %.1fs\n",
+                   (double)age / 1000.0);
+        return;
+    }
+    buf_puts(&rep->body, "drwatch is healthy.\n");
+}
+
+static void route_ready(void *ctx, const struct http_request *req, struct http_reply *rep)
+{
+    (void)req;
+    struct daemon *d = ctx;
+    if (!atomic_load(&d->ready)) {
+        rep->status = 503;
+        buf_puts(&rep->body, "drwatch is not ready: the first collection is still running.\n");
+        return;
+    }
+    buf_puts(&rep->body, "drwatch is ready.\n");
+}
+
+static void route_reload(void *ctx, const struct http_request *req, struct http_reply *rep)
+{
+    (void)req;
+    struct daemon *d = ctx;
+    struct reload_request *r = &d->reload;
+    pthread_mutex_lock(&r->serial);
+    pthread_mutex_lock(&r->lock);
+    r->pending = true;
+    r->done = false;
+    loop_async_send(d->reload_async);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += RELOAD_WAIT_S;
+    while (!r->done && pthread_cond_timedwait(&r->cond, &r->lock, &until) != ETIMEDOUT) {}
+    if (!r->done) {
+        rep->status = 503;
+        buf_puts(&rep->body, "reload did not finish in time; see the log\n");
+    } else if (r->rc) {
+        rep->status = 500;
+        buf_printf(&rep->body, "failed to reload config: %s\n", r->err);
+    } else {
+        buf_puts(&rep->body, "config reloaded\n");
+    }
+    r->pending = false;
+    pthread_mutex_unlock(&r->lock);
+    pthread_mutex_unlock(&r->serial);
+}
+
+static void route_index(void *ctx, const struct http_request *req, struct http_reply *rep)
+{
+    (void)req;
+    struct daemon *d = ctx;
+    rep->content_type = "text/html; charset=utf-8";
+    buf_printf(&rep->body,
+               "<!doctype html><html><head><title>drwatch</title></head><body>\n"
+               "<h1>drwatch %s</h1>\n<p>Site <b>%s</b>, config <code>%s</code>.</p>\n"
+               "<ul><li><a href=\"/metrics\">/metrics</a></li>\n"
+               "<li><a href=\"/-/healthy\">/-/healthy</a></li>\n"
+               "<li><a href=\"/-/ready\">/-/ready</a></li></ul>\n</body></html>\n",
+               DRWATCH_VERSION, d->env.site, d->config_path);
+}
+
+/* ---- loop-side handlers ---- */
+
+static void on_reload_async(void *arg)
+{
+    struct daemon *d = arg;
+    struct reload_request *r = &d->reload;
+    pthread_mutex_lock(&r->lock);
+    bool pending = r->pending && !r->done;
+    pthread_mutex_unlock(&r->lock);
+    if (!pending) return;
+    char err[1024];
+    int rc = daemon_reload(d, err, sizeof(err));
+    pthread_mutex_lock(&r->lock);
+    r->rc = rc;
+    snprintf(r->err, sizeof(r->err), "%s", rc ? err : "");
+    r->done = true;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void on_signal(void *arg, int fd, unsigned events)
+{
+    (void)events;
+    struct daemon *d = arg;
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            char err[1024];
+            log_info("main", "SIGHUP: reloading %s", d->config_path);
+            daemon_reload(d, err, sizeof(err));
+        } else {
+            log_info("main", "%s: shutting down", strsignal((int)si.ssi_signo));
+            loop_stop(d->loop);
+        }
+    }
+}
+
+static void on_heartbeat(void *arg)
+{
+    struct daemon *d = arg;
+    atomic_store(&d->heartbeat_ms, time_mono_ms());
+    loop_timer_start(d->heartbeat, HEARTBEAT_MS);
+}
+
+/* ---- start and stop ---- */
+
+static int setup_signals(struct daemon *d)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    /* Blocked before any thread starts, so every thread inherits the mask. */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (d->sigfd < 0) return -1;
+    d->sigwatch = loop_watch_add(d->loop, d->sigfd, LOOP_READ, on_signal, d);
+    return d->sigwatch ? 0 : -1;
+}
+
+static int daemon_start(struct daemon *d)
+{
+    char err[1024];
+    d->stats.start_time = time_wall_s();
+    d->cfg = load_config(d->config_path, err, sizeof(err));
+    if (!d->cfg) {
+        log_error("config", "%s", err);
+        return -1;
+    }
+    d->loop = loop_new();
+    if (!d->loop || setup_signals(d) < 0) return -1;
+    d->httpc = httpc_new(d->loop);
+    d->env = (struct collector_env){.loop = d->loop, .http = d->httpc, .stats = &d->stats};
+    env_from_config(&d->env, d->cfg);
+    d->http = http_server_new(d->listen, &d->stats, err, sizeof(err));
+    if (!d->http) {
+        log_error("http", "%s", err);
+        return -1;
+    }
+    http_route_add(d->http, "/-/healthy", "GET,HEAD", HANDLER_HEALTHY, route_healthy, d);
+    http_route_add(d->http, "/-/ready", "GET,HEAD", HANDLER_READY, route_ready, d);
+    http_route_add(d->http, "/-/reload", "POST,PUT", HANDLER_RELOAD, route_reload, d);
+    http_route_add(d->http, "/", "GET,HEAD", HANDLER_STATUS_PAGE, route_index, d);
+    pthread_mutex_init(&d->reload.serial, NULL);
+    pthread_mutex_init(&d->reload.lock, NULL);
+    pthread_cond_init(&d->reload.cond, NULL);
+    d->reload_async = loop_async_new(d->loop, on_reload_async, d);
+    d->sched = sched_new(d->loop, on_publish, d);
+    if (sched_apply(d->sched, d->cfg, &d->env, err, sizeof(err)) < 0) {
+        log_error("config", "%s", err);
+        return -1;
+    }
+    atomic_store(&d->stats.last_reload_ok, 1);
+    atomic_store(&d->stats.last_reload_success, time_wall_s());
+    d->heartbeat = loop_timer_new(d->loop, on_heartbeat, d);
+    on_heartbeat(d);
+    if (http_server_start(d->http, err, sizeof(err)) < 0) {
+        log_error("http", "%s: %s", d->listen, err);
+        return -1;
+    }
+    log_info("main", "drwatch %s (%s) for site %s listening on %s (port %u) with %zu targets",
+             DRWATCH_VERSION, DRWATCH_REVISION, d->env.site, d->listen,
+             http_server_port(d->http), sched_job_count(d->sched));
+    return 0;
+}
+
+static void daemon_stop(struct daemon *d)
+{
+    http_server_free(d->http); /* first: no HTTP thread may wait on the loop any more */
+    sched_free(d->sched);
+    httpc_free(d->httpc);
+    loop_timer_free(d->heartbeat);
+    loop_async_free(d->reload_async);
+    loop_watch_del(d->sigwatch);
+    if (d->sigfd > 0) close(d->sigfd);
+    loop_free(d->loop);
+    config_free(d->cfg);
+    if (d->reload_async || d->sched) {
+        pthread_mutex_destroy(&d->reload.serial);
+        pthread_mutex_destroy(&d->reload.lock);
+        pthread_cond_destroy(&d->reload.cond);
+    }
+}
+
+/* ---- check-config ---- */
+
+static int check_config(const char *path)
+{
+    char err[1024];
+    struct config *cfg = load_config(path, err, sizeof(err));
+    if (!cfg) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    /* Collectors may refuse what the schema allows (e.g. two targets with one name). */
+    struct loop *l = loop_new();
+    struct collector_env env = {.loop = l};
+    env_from_config(&env, cfg);
+    size_t targets = 0;
+    int rc = 0;
+    for (size_t i = 0; i < collector_table_len && rc == 0; i++) {
+        const struct collector_ops *ops = collector_table[i];
+        bool present;
+        const void *section = config_module(cfg, ops->module.name, &present);
+        if (!present && !ops->enabled_by_default) continue;
+        struct target_list tl = {0};
+        if (ops->create(section, &env, &tl, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            rc = 1;
+        }
+        for (size_t t = 0; t < tl.n; t++) {
+            ops->free(tl.v[t].state);
+            free(tl.v[t].name);
+            free(tl.v[t].site);
+        }
+        targets += tl.n;
+        free(tl.v);
+    }
+    if (rc == 0) printf("%s: ok, site %s, %zu targets\n", path, env.site, targets);
+    loop_free(l);
+    config_free(cfg);
+    return rc;
+}
+
+/* ---- flags ---- */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: drwatch [flags]\n"
+            "       drwatch check-config FILE\n"
+            "\n"
+            "flags:\n"
+            "  --config.file=FILE           Lua config file (default drwatch.lua)\n"
+            "  --web.listen-address=ADDR    where to serve /metrics and the API (default :8488)\n"
+            "  --log.level=LEVEL            debug, info, warn or error (default info)\n"
+            "  --version                    print the version and exit\n"
+            "  --help                       this text\n");
+}
+
+int main(int argc, char **argv)
+{
+    struct daemon d = {.config_path = "drwatch.lua", .listen = ":8488", .sigfd = -1};
+    static const struct option opts[] = {
+        {"config.file", required_argument, NULL, 'c'},
+        {"web.listen-address", required_argument, NULL, 'l'},
+        {"log.level", required_argument, NULL, 'v'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
+        switch (c) {
+        case 'c': d.config_path = optarg; break;
+        case 'l': d.listen = optarg; break;
+        case 'v':
+            if (log_set_level_name(optarg) < 0) {
+                fprintf(stderr, "drwatch: --log.level must be debug, info, warn or error\n");
+                return 2;
+            }
+            break;
+        case 'V': printf("drwatch %s (revision %s)\n", DRWATCH_VERSION, DRWATCH_REVISION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc && strcmp(argv[optind], "check-config") == 0) {
+        if (optind + 2 != argc) {
+            usage(stderr);
+            return 2;
+        }
+        return check_config(argv[optind + 1]);
+    }
+    if (optind < argc) {
+        fprintf(stderr, "drwatch: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    ares_library_init(ARES_LIB_INIT_ALL);
+    int rc = daemon_start(&d) == 0 ? 0 : 1;
+    if (rc == 0 && loop_run(d.loop) < 0) rc = 1;
+    daemon_stop(&d);
+    ares_library_cleanup();
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,128 @@
+/* registry.h: metric sets (one producer's samples) and snapshots (what /metrics serves).
+ *
+ * A metric_set is built by one thread (a collector on the loop), then sealed and shared
+ * read-only, reference counted. Labels are stored once per series as canonical text: pairs
+ * sorted by name, values escaped as the exposition formats want (\\, \" and \n), without
+ * braces, e.g. `code="200",service="a"`. Rendering is then a memcpy, and two series are the
+ * same exactly when family, suffix and label text are equal.
+ *
+ * A snapshot takes references to the current set of every producer, merges their families by
+ * name, and renders each exposition variant at most once (snapshot_render). */
+#ifndef DRWATCH_REGISTRY_H
+#define DRWATCH_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metric.h"
+#include "textparse.h"
+#include "util.h"
+
+struct metric_sample {
+    const char *labels; /* canonical label text, arena-owned, "" for none */
+    uint32_t labels_len;
+    uint8_t suffix; /* enum metric_suffix */
+    double value;
+};
+
+struct metric_family {
+    const char *name; /* as in text 0.0.4: counters keep _total, info keeps _info */
+    const char *help; /* unescaped */
+    const char *unit; /* NULL, or e.g. "seconds" (OpenMetrics UNIT) */
+    enum metric_type type;
+    struct metric_sample *samples;
+    size_t nsamples, cap;
+    uint32_t set_index; /* position in its set; the set's own bookkeeping */
+};
+
+struct label_pair {
+    const char *name;
+    const char *value; /* unescaped */
+};
+
+struct metric_set;
+
+struct metric_set *mset_new(void);
+void mset_ref(struct metric_set *s);
+/* Drops a reference; the last one frees the set. NULL-safe. */
+void mset_unref(struct metric_set *s);
+
+/* Gets the family `name`, creating it. Returns NULL if it exists with another type (help
+ * and unit of the first call are kept). name must be a valid metric name. */
+struct metric_family *mset_family(struct metric_set *s, const char *name, enum metric_type type,
+                                  const char *help);
+struct metric_family *mset_family_find(const struct metric_set *s, const char *name,
+                                       size_t name_len);
+void mset_family_set_unit(struct metric_set *s, struct metric_family *f, const char *unit);
+
+/* Adds a sample with unescaped label values. Returns 0, or -EEXIST when the series is already
+ * in the set (the set keeps the first), or -EINVAL for a bad label name. */
+int mset_add(struct metric_set *s, struct metric_family *f, enum metric_suffix suffix,
+             const struct label_pair *labels, size_t nlabels, double value);
+/* Convenience: labels as name, value, ..., NULL. */
+int mset_addv(struct metric_set *s, struct metric_family *f, double value, ...)
+    __attribute__((sentinel));
+/* Adds a sample as the text parser reported it (values still escaped). Optional extra labels
+ * (unescaped, e.g. site) are merged in; a parsed label of the same name is replaced. */
+int mset_add_parsed(struct metric_set *s, struct metric_family *f, const struct tp_sample *ps,
+                    const struct label_pair *extra, size_t nextra);
+
+size_t mset_family_count(const struct metric_set *s);
+struct metric_family *mset_family_at(const struct metric_set *s, size_t i);
+size_t mset_sample_count(const struct metric_set *s);
+/* Bytes the set holds (arena, arrays, index), for self-metrics. */
+size_t mset_memory_bytes(const struct metric_set *s);
+/* Arena helpers for producers that attach strings to a set's lifetime. */
+char *mset_strdup(struct metric_set *s, const char *str);
+
+/* Escapes a label value into out (the text format rules). */
+void label_value_escape(struct buf *out, const char *v, size_t n);
+
+/* Walks canonical label text: on each call sets name and the still-escaped value of the next
+ * pair and advances *pos. Returns false at the end. */
+bool labels_next(const char *text, size_t len, size_t *pos, const char **name, size_t *name_len,
+                 const char **value, size_t *value_len);
+
+/* ---- snapshots ---- */
+
+enum expo_format { EXPO_TEXT, EXPO_OPENMETRICS };
+
+#define EXPO_CONTENT_TYPE_TEXT "text/plain; version=0.0.4; charset=utf-8"
+#define EXPO_CONTENT_TYPE_OPENMETRICS "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+struct snapshot;
+
+/* Builds a snapshot from sets (each gets a reference; NULL entries are skipped). Families of
+ * the same name merge; when types disagree the first set wins and the rest of that family
+ * is left out and counted in snapshot_conflicts. */
+struct snapshot *snapshot_new(struct metric_set *const *sets, size_t nsets, uint64_t generation);
+void snapshot_ref(struct snapshot *s);
+void snapshot_unref(struct snapshot *s); /* NULL-safe */
+uint64_t snapshot_generation(const struct snapshot *s);
+size_t snapshot_conflicts(const struct snapshot *s);
+size_t snapshot_series(const struct snapshot *s);
+
+/* Returns the rendered body of one variant, rendering it on first use (thread-safe). The
+ * memory lives as long as the snapshot. Returns 0 or a negative errno. */
+int snapshot_render(struct snapshot *s, enum expo_format f, bool gzip, const char **data,
+                    size_t *len);
+/* Whether a variant has been rendered, so a publisher can pre-render what scrapers used. */
+bool snapshot_variant_used(const struct snapshot *s, enum expo_format f, bool gzip);
+
+/* A family as the snapshot merged it: metadata from the first part, samples from all parts
+ * (one per set that has the family), in set order. */
+struct family_view {
+    const struct metric_family *const *parts;
+    size_t nparts;
+};
+
+/* The merged families in name order, valid as long as the snapshot. */
+const struct family_view *snapshot_families(const struct snapshot *s, size_t *n);
+
+/* Renders families in format f into out, gzip-compressed when gzip is set. Returns 0, or
+ * -E2BIG when out's cap is reached, or -EIO when zlib fails. */
+int render_exposition(struct buf *out, enum expo_format f, bool gzip,
+                      const struct family_view *fams, size_t n);
+
+#endif

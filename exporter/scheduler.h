@@ -1,0 +1,41 @@
+/* scheduler.h: runs every collector target on its interval, on the loop, all concurrently, and
+ * publishes what they found.
+ *
+ * Each target ("job") starts at once, then every interval; its scrape has a deadline (the
+ * target's timeout, never more than its interval). When scrapes finish, the scheduler gathers
+ * the last good set of every job plus its own drwatch_collector_* families and hands them to
+ * the publish callback, at most once per SCHED_PUBLISH_DELAY_MS so that a burst of concurrent
+ * scrapes makes one snapshot. */
+#ifndef DRWATCH_SCHEDULER_H
+#define DRWATCH_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "collector.h"
+#include "config.h"
+#include "loop.h"
+#include "registry.h"
+
+#define SCHED_PUBLISH_DELAY_MS 50
+
+struct sched;
+
+/* Receives the sets to publish (borrowed: take references to keep them). */
+typedef void (*sched_publish_fn)(void *arg, struct metric_set *const *sets, size_t n);
+
+struct sched *sched_new(struct loop *l, sched_publish_fn publish, void *arg);
+/* Cancels every scrape and frees every target. NULL-safe. */
+void sched_free(struct sched *s);
+
+/* Replaces the jobs with the targets the collectors make from cfg. Jobs with the same
+ * collector, target and site keep their counters and last samples. If any collector refuses
+ * its section, nothing changes and -1 is returned with err filled. */
+int sched_apply(struct sched *s, const struct config *cfg, const struct collector_env *env,
+                char *err, size_t errlen);
+
+/* True once every job has finished at least one scrape. */
+bool sched_all_ran(const struct sched *s);
+size_t sched_job_count(const struct sched *s);
+
+#endif

@@ -1,0 +1,31 @@
+/* stats.c: label values for the daemon counters of stats.h. */
+#include "stats.h"
+
+const char *http_handler_name(enum http_handler h)
+{
+    static const char *const names[HANDLER_COUNT] = {"/metrics", "/-/healthy", "/-/ready",
+                                                     "/-/reload", "/api",       "/",
+                                                     "other"};
+    return names[h];
+}
+
+const char *http_code_text(enum http_code c)
+{
+    static const char *const codes[CODE_COUNT] = {"200", "400", "401", "404",
+                                                  "405", "413", "500", "503"};
+    return codes[c];
+}
+
+enum http_code http_code_of(unsigned status)
+{
+    switch (status) {
+    case 200: return CODE_200;
+    case 400: return CODE_400;
+    case 401: return CODE_401;
+    case 404: return CODE_404;
+    case 405: return CODE_405;
+    case 413: return CODE_413;
+    case 503: return CODE_503;
+    default: return status < 300 ? CODE_200 : CODE_500;
+    }
+}

@@ -1,0 +1,50 @@
+/* stats.h: the daemon's own counters, written by the modules that do the work (HTTP threads,
+ * the loop) and read by the self collector. Owned by main; every field is atomic because the
+ * HTTP server runs on its own threads. */
+#ifndef DRWATCH_STATS_H
+#define DRWATCH_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+enum http_handler {
+    HANDLER_METRICS,
+    HANDLER_HEALTHY,
+    HANDLER_READY,
+    HANDLER_RELOAD,
+    HANDLER_API,
+    HANDLER_STATUS_PAGE,
+    HANDLER_OTHER,
+    HANDLER_COUNT
+};
+
+/* Response classes counted per handler: the codes drwatch answers with. */
+enum http_code {
+    CODE_200,
+    CODE_400,
+    CODE_401,
+    CODE_404,
+    CODE_405,
+    CODE_413,
+    CODE_500,
+    CODE_503,
+    CODE_COUNT
+};
+
+struct drwatch_stats {
+    double start_time; /* wall clock seconds, set once before threads start */
+    atomic_uint_fast64_t reloads_ok, reloads_failed;
+    atomic_int last_reload_ok;           /* 1 or 0 */
+    _Atomic double last_reload_success;  /* wall clock seconds */
+    atomic_uint_fast64_t http_requests[HANDLER_COUNT][CODE_COUNT];
+    atomic_uint_fast64_t snapshots_published;
+    _Atomic double last_publish_seconds; /* time to merge and pre-render the last snapshot */
+    atomic_uint_fast64_t snapshot_series;
+    atomic_uint_fast64_t snapshot_conflicts_total;
+};
+
+const char *http_handler_name(enum http_handler h);
+const char *http_code_text(enum http_code c);
+enum http_code http_code_of(unsigned status);
+
+#endif

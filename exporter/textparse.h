@@ -1,0 +1,89 @@
+/* textparse.h: a zero-copy parser for the Prometheus text exposition format 0.0.4.
+ *
+ * It reads a whole body in memory and reports HELP, TYPE and samples through callbacks, with
+ * pointers into the input (valid only during the callback). It checks every rule of the format
+ * (reference/prometheus-format.md §2) and stops at the first error with line, column and a
+ * message worded like prometheus/common's TextParser.
+ *
+ * Two modes. Strict (textfiles: a human or cron job wrote them) refuses a second HELP or TYPE
+ * for a family. Tolerant (scraped targets) accepts repeated metadata when it agrees, because
+ * Kong with stream listeners appends a second exposition that repeats HELP and TYPE (kong.md
+ * §6); it counts them in textparse_stats.repeated_metadata. */
+#ifndef DRWATCH_TEXTPARSE_H
+#define DRWATCH_TEXTPARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metric.h"
+
+struct tp_label {
+    const char *name;
+    size_t name_len;
+    const char *value; /* as written between the quotes: escapes not yet undone */
+    size_t value_len;
+};
+
+struct tp_sample {
+    const char *name; /* the whole sample name, e.g. "http_latency_bucket" */
+    size_t name_len;
+    size_t family_len;            /* name[0..family_len) is the family, e.g. "http_latency" */
+    enum metric_suffix suffix;    /* what name adds to the family */
+    enum metric_type family_type; /* the family's TYPE, untyped when none was given */
+    const struct tp_label *labels;
+    size_t nlabels;
+    double value;
+    bool has_timestamp;
+    int64_t timestamp_ms;
+    unsigned line;
+};
+
+/* Callbacks return 0 to go on; anything else stops the parse and is returned by
+ * textparse_run (set err->msg with textparse_error_set first to say why). Any may be NULL. */
+struct textparse_handler {
+    int (*help)(void *ctx, const char *name, size_t name_len, const char *text, size_t text_len,
+                unsigned line); /* text still escaped: \\ and \n */
+    int (*type)(void *ctx, const char *name, size_t name_len, enum metric_type type,
+                unsigned line);
+    int (*sample)(void *ctx, const struct tp_sample *s);
+};
+
+struct textparse_opts {
+    bool strict;
+    size_t max_labels; /* per sample; 0 means 128 */
+};
+
+struct textparse_error {
+    unsigned line;
+    unsigned col;
+    char msg[200];
+};
+
+struct textparse_stats {
+    size_t lines;
+    size_t samples;
+    size_t families;
+    size_t repeated_metadata;
+};
+
+#define TEXTPARSE_ESYNTAX (-1000) /* returned for errors in the input */
+
+/* Parses buf[0..len). Returns 0, TEXTPARSE_ESYNTAX with err filled, or what a callback
+ * returned. opts and stats may be NULL. */
+int textparse_run(const char *buf, size_t len, const struct textparse_handler *h, void *ctx,
+                  const struct textparse_opts *opts, struct textparse_error *err,
+                  struct textparse_stats *stats);
+
+void textparse_error_set(struct textparse_error *err, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Undoes the text format's escapes (\\, \" and \n) of src into dst, which needs src_len + 1
+ * bytes. Returns the length written. The input must have passed the parser. */
+size_t textparse_unescape(char *dst, const char *src, size_t src_len);
+
+/* Parses a float as Go's strconv.ParseFloat does for the text format (decimal, exponent,
+ * NaN, Inf with sign, any case). Returns 0 or -1. */
+int textparse_float(const char *s, size_t n, double *out);
+
+#endif

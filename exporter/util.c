@@ -1,0 +1,365 @@
+/* util.c: the small helpers every module uses: aborting allocators for core data, capped
+ * buffers for outside data (modelled on curl's dynbuf), a bump arena for metric sets, clocks,
+ * number formatting that matches what Prometheus' parsers read back exactly, and durations. */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "level=error component=util msg=\"out of memory\" bytes=%zu\n", n);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) oom(n * size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) oom(n);
+    return q;
+}
+
+char *xstrdup(const char *s)
+{
+    return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+/* ---- struct buf ---- */
+
+void buf_init(struct buf *b, size_t max)
+{
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->max = max;
+}
+
+void buf_free(struct buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void buf_reset(struct buf *b)
+{
+    b->len = 0;
+    if (b->data) b->data[0] = '\0';
+}
+
+int buf_reserve(struct buf *b, size_t extra)
+{
+    if (b->max && (extra > b->max || b->len > b->max - extra)) return -E2BIG;
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need) cap *= 2;
+    if (b->max && cap > b->max + 1) cap = b->max + 1;
+    b->data = xrealloc(b->data, cap);
+    b->cap = cap;
+    return 0;
+}
+
+int buf_append(struct buf *b, const void *p, size_t n)
+{
+    int rc = buf_reserve(b, n);
+    if (rc) return rc;
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int buf_puts(struct buf *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
+
+int buf_putc(struct buf *b, char c)
+{
+    return buf_append(b, &c, 1);
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0) return -EINVAL;
+    if ((size_t)n < sizeof(small)) return buf_append(b, small, (size_t)n);
+    int rc = buf_reserve(b, (size_t)n);
+    if (rc) return rc;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+char *buf_steal(struct buf *b, size_t *len)
+{
+    char *p = b->data ? b->data : xstrdup("");
+    if (len) *len = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+/* ---- arena ---- */
+
+struct arena_chunk {
+    struct arena_chunk *next;
+    size_t used, size;
+    max_align_t data[];
+};
+
+#define ARENA_CHUNK_MIN (64 * 1024)
+
+void arena_init(struct arena *a)
+{
+    a->head = NULL;
+    a->used_total = 0;
+}
+
+void arena_free(struct arena *a)
+{
+    struct arena_chunk *c = a->head;
+    while (c) {
+        struct arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    a->head = NULL;
+    a->used_total = 0;
+}
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    struct arena_chunk *c = a->head;
+    if (!c || c->size - c->used < n) {
+        size_t size = n > ARENA_CHUNK_MIN / 4 ? n : ARENA_CHUNK_MIN;
+        c = xmalloc(sizeof(*c) + size);
+        c->size = size;
+        c->used = 0;
+        if (a->head && n > ARENA_CHUNK_MIN / 4) {
+            /* A big block goes behind the current chunk so its free space stays usable. */
+            c->next = a->head->next;
+            a->head->next = c;
+        } else {
+            c->next = a->head;
+            a->head = c;
+        }
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += n;
+    a->used_total += n;
+    return p;
+}
+
+char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+    char *p = arena_alloc(a, n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *arena_strdup(struct arena *a, const char *s)
+{
+    return arena_strndup(a, s, strlen(s));
+}
+
+/* ---- clocks ---- */
+
+int64_t time_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double time_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double time_wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- numbers ---- */
+
+static size_t fmt_int64(char *out, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t len = 0;
+    if (v < 0) out[len++] = '-';
+    while (n) out[len++] = tmp[--n];
+    out[len] = '\0';
+    return len;
+}
+
+size_t fmt_double(char *out, double v)
+{
+    if (isnan(v)) return (size_t)(memcpy(out, "NaN", 4), 3);
+    if (isinf(v)) return (size_t)(memcpy(out, v > 0 ? "+Inf" : "-Inf", 5), 4);
+    /* Most samples are counts: print them as integers, fast and exact. */
+    if (v == trunc(v) && fabs(v) < 1e15) return fmt_int64(out, (int64_t)v);
+    for (int prec = 15; prec <= 17; prec++) {
+        int n = snprintf(out, 32, "%.*g", prec, v);
+        if (prec == 17 || strtod(out, NULL) == v) return (size_t)n;
+    }
+    return strlen(out);
+}
+
+size_t fmt_double_canonical(char *out, double v)
+{
+    size_t n = fmt_double(out, v);
+    if (!isfinite(v) || strpbrk(out, ".e")) return n;
+    memcpy(out + n, ".0", 3);
+    return n + 2;
+}
+
+int parse_duration_ms(const char *s, int64_t *out_ms)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"ms", 1},          {"s", 1000},           {"m", 60000},
+                 {"h", 3600000},     {"d", 86400000},       {"w", 7 * 86400000LL},
+                 {"y", 365 * 86400000LL}};
+    if (!s || !*s) return -EINVAL;
+    int64_t total = 0;
+    const char *p = s;
+    while (*p) {
+        if (*p < '0' || *p > '9') return -EINVAL;
+        int64_t n = 0;
+        while (*p >= '0' && *p <= '9') {
+            if (n > INT64_MAX / 10 - 10) return -EINVAL;
+            n = n * 10 + (*p++ - '0');
+        }
+        size_t best = ARRAY_LEN(units);
+        for (size_t i = 0; i < ARRAY_LEN(units); i++) {
+            size_t ul = strlen(units[i].unit);
+            if (strncmp(p, units[i].unit, ul) == 0 && (best == ARRAY_LEN(units) ||
+                                                      ul > strlen(units[best].unit)))
+                best = i;
+        }
+        if (best == ARRAY_LEN(units)) return -EINVAL;
+        if (n > INT64_MAX / units[best].ms) return -EINVAL;
+        total += n * units[best].ms;
+        p += strlen(units[best].unit);
+    }
+    *out_ms = total;
+    return 0;
+}
+
+uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
+{
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ULL ^ seed;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+int file_read_all(const char *path, size_t max, char **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    struct buf b;
+    buf_init(&b, max);
+    int rc = 0;
+    for (;;) {
+        size_t want = 65536;
+        if (max && b.len == max) {
+            char probe;
+            ssize_t r = read(fd, &probe, 1);
+            rc = r > 0 ? -E2BIG : (r < 0 ? -errno : 0);
+            break;
+        }
+        if (max && want > max - b.len) want = max - b.len;
+        buf_reserve(&b, want); /* cannot fail: want fits under max */
+        ssize_t r = read(fd, b.data + b.len, want);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) rc = -errno;
+        if (r <= 0) break;
+        b.len += (size_t)r;
+        b.data[b.len] = '\0';
+    }
+    close(fd);
+    if (rc < 0) {
+        buf_free(&b);
+        return rc;
+    }
+    *out = buf_steal(&b, len);
+    return 0;
+}
+
+bool str_has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool str_has_suffix(const char *s, const char *suffix)
+{
+    size_t ls = strlen(s), lx = strlen(suffix);
+    return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
+}
