@@ -23,7 +23,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%.t)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/tests/replay_%.t)
 
-.PHONY: all deps run test unit integration asan lint bench fuzz clean help format
+.PHONY: all deps run test tests-build fuzz-bins asan lint bench fuzz clean help format
 all: $(BIN)
 
 help:
@@ -63,6 +63,20 @@ $(BUILD)/tests/replay_%.t: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(CORE_O
 
 tests-build: $(BIN) $(UNIT_BIN) $(REPLAY_BIN)
 
+# libFuzzer binaries (clang); `make fuzz` builds them in build-fuzz and runs each one.
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/%)
+fuzz-bins: $(FUZZ_BIN)
+$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(CORE_OBJ) $(LDLIBS)
+
+# Benchmark helpers are C programs in bench/ linked with the core.
+$(BUILD)/bench/%: bench/%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
+
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@./examples/run-demo
@@ -75,6 +89,22 @@ test: deps
 asan: deps
 	@$(MAKE) --no-print-directory test BUILD=build-asan BIN=drwatch-asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@./.ci/deps fuzz
+	@$(MAKE) --no-print-directory fuzz-bins BUILD=build-fuzz CC=clang OPT=-O1 \
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer"
+	@for t in $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%); do \
+	    mkdir -p fuzz-out/$$t; echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	    build-fuzz/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        fuzz-out/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+bench: deps
+	@./.ci/deps bench
+	@$(MAKE) --no-print-directory $(BIN) $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+	@./bench/run
 
 lint:
 	@clang-format --dry-run --Werror $(CORE_SRC) exporter/main.c exporter/*.h collectors/*.h \

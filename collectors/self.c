@@ -22,8 +22,12 @@ struct self_config {
 };
 
 static const struct cfg_key self_keys[] = {
-    {.name = "interval", .type = CFG_DURATION, .offset = offsetof(struct self_config, interval_ms),
-     .expect = "how often to read drwatch's own metrics, 1s to 1h", .min = 1000, .max = 3600000},
+    {.name = "interval",
+     .type = CFG_DURATION,
+     .offset = offsetof(struct self_config, interval_ms),
+     .expect = "how often to read drwatch's own metrics, 1s to 1h",
+     .min = 1000,
+     .max = 3600000},
     CFG_END,
 };
 
@@ -66,12 +70,12 @@ static void add_process(struct metric_set *m, const struct drwatch_stats *st)
     if (file_read_all("/proc/self/statm", 4096, &statm, &len) == 0 &&
         sscanf(statm, "%lu %lu", &vsz, &rss) == 2) {
         double page = (double)sysconf(_SC_PAGESIZE);
-        mset_addv(m, gauge(m, "process_resident_memory_bytes", "Resident memory size in bytes.",
-                           "bytes"),
-                  (double)rss * page, NULL);
-        mset_addv(m, gauge(m, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
-                           "bytes"),
-                  (double)vsz * page, NULL);
+        mset_addv(
+            m, gauge(m, "process_resident_memory_bytes", "Resident memory size in bytes.", "bytes"),
+            (double)rss * page, NULL);
+        mset_addv(
+            m, gauge(m, "process_virtual_memory_bytes", "Virtual memory size in bytes.", "bytes"),
+            (double)vsz * page, NULL);
     }
     free(statm);
     int fds = count_open_fds();
@@ -82,8 +86,9 @@ static void add_process(struct metric_set *m, const struct drwatch_stats *st)
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
         mset_addv(m, gauge(m, "process_max_fds", "Maximum number of open file descriptors.", NULL),
                   (double)rl.rlim_cur, NULL);
-    mset_addv(m, gauge(m, "process_start_time_seconds",
-                       "Start time of the process since unix epoch in seconds.", "seconds"),
+    mset_addv(m,
+              gauge(m, "process_start_time_seconds",
+                    "Start time of the process since unix epoch in seconds.", "seconds"),
               st->start_time, NULL);
 }
 
@@ -95,19 +100,20 @@ static void add_build_info(struct metric_set *m)
     char lua[16];
     snprintf(lua, sizeof(lua), "%d.%d", LUA_VERSION_NUM / 100, LUA_VERSION_NUM % 100);
     mset_addv(m, f, 1, "version", DRWATCH_VERSION, "revision", DRWATCH_REVISION, "lua", lua,
-              "libcurl", curl_version_info(CURLVERSION_NOW)->version, "compiler",
-              __VERSION__, NULL);
+              "libcurl", curl_version_info(CURLVERSION_NOW)->version, "compiler", __VERSION__,
+              NULL);
 }
 
 static void add_daemon(struct metric_set *m, const struct drwatch_stats *st)
 {
-    mset_addv(m, gauge(m, "drwatch_config_last_reload_successful",
-                       "1 if the last configuration load (start, SIGHUP or /-/reload) succeeded.",
-                       NULL),
+    mset_addv(m,
+              gauge(m, "drwatch_config_last_reload_successful",
+                    "1 if the last configuration load (start, SIGHUP or /-/reload) succeeded.",
+                    NULL),
               atomic_load(&st->last_reload_ok), NULL);
-    mset_addv(m, gauge(m, "drwatch_config_last_reload_success_timestamp_seconds",
-                       "When the configuration was last loaded successfully (Unix time).",
-                       "seconds"),
+    mset_addv(m,
+              gauge(m, "drwatch_config_last_reload_success_timestamp_seconds",
+                    "When the configuration was last loaded successfully (Unix time).", "seconds"),
               atomic_load(&st->last_reload_success), NULL);
     struct metric_family *rl = mset_family(m, "drwatch_config_reloads_total", METRIC_COUNTER,
                                            "Configuration reloads, by result.");
@@ -123,15 +129,15 @@ static void add_daemon(struct metric_set *m, const struct drwatch_stats *st)
                           "code", http_code_text((enum http_code)c), NULL);
         }
     }
-    struct metric_family *sp = mset_family(m, "drwatch_snapshots_published_total",
-                                            METRIC_COUNTER,
-                                            "Snapshots of all collectors' samples published.");
+    struct metric_family *sp = mset_family(m, "drwatch_snapshots_published_total", METRIC_COUNTER,
+                                           "Snapshots of all collectors' samples published.");
     mset_addv(m, sp, (double)atomic_load(&st->snapshots_published), NULL);
-    mset_addv(m, gauge(m, "drwatch_snapshot_series", "Series in the last published snapshot.",
-                       NULL),
+    mset_addv(m,
+              gauge(m, "drwatch_snapshot_series", "Series in the last published snapshot.", NULL),
               (double)atomic_load(&st->snapshot_series), NULL);
-    mset_addv(m, gauge(m, "drwatch_snapshot_publish_duration_seconds",
-                       "Time to merge and pre-render the last snapshot.", "seconds"),
+    mset_addv(m,
+              gauge(m, "drwatch_snapshot_publish_duration_seconds",
+                    "Time to merge and pre-render the last snapshot.", "seconds"),
               atomic_load(&st->last_publish_seconds), NULL);
     struct metric_family *cf = mset_family(
         m, "drwatch_snapshot_family_conflicts_total", METRIC_COUNTER,
@@ -150,8 +156,8 @@ static void self_start(void *state, struct scrape *s)
     scrape_done(s, true, NULL, NULL);
 }
 
-static int self_create(const void *config, const struct collector_env *env,
-                       struct target_list *out, char *err, size_t errlen)
+static int self_create(const void *config, const struct collector_env *env, struct target_list *out,
+                       char *err, size_t errlen)
 {
     (void)err, (void)errlen;
     const struct self_config *c = config;

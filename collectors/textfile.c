@@ -29,14 +29,24 @@ struct textfile_config {
 };
 
 static const struct cfg_key textfile_keys[] = {
-    {.name = "directory", .type = CFG_STRING, .required = true,
+    {.name = "directory",
+     .type = CFG_STRING,
+     .required = true,
      .offset = offsetof(struct textfile_config, directory),
      .expect = "a directory holding *.prom files"},
-    {.name = "interval", .type = CFG_DURATION, .offset = offsetof(struct textfile_config, interval_ms),
-     .expect = "how often to read the directory, 1s to 1h", .min = 1000, .max = 3600000},
-    {.name = "max_file_bytes", .type = CFG_INT, .def = "67108864",
+    {.name = "interval",
+     .type = CFG_DURATION,
+     .offset = offsetof(struct textfile_config, interval_ms),
+     .expect = "how often to read the directory, 1s to 1h",
+     .min = 1000,
+     .max = 3600000},
+    {.name = "max_file_bytes",
+     .type = CFG_INT,
+     .def = "67108864",
      .offset = offsetof(struct textfile_config, max_file_bytes),
-     .expect = "the largest file read, in bytes, 1 KiB to 1 GiB", .min = 1024, .max = 1 << 30},
+     .expect = "the largest file read, in bytes, 1 KiB to 1 GiB",
+     .min = 1024,
+     .max = 1 << 30},
     CFG_END,
 };
 
@@ -73,8 +83,9 @@ struct file_pass {
 static int check_family(struct file_pass *p, const struct tp_sample *s)
 {
     if (s->has_timestamp) {
-        textparse_error_set(p->err, s->line, "sample \"%.*s\" has a timestamp; textfiles must "
-                                             "not carry timestamps (node_exporter refuses them too)",
+        textparse_error_set(p->err, s->line,
+                            "sample \"%.*s\" has a timestamp; textfiles must "
+                            "not carry timestamps (node_exporter refuses them too)",
                             (int)s->name_len, s->name);
         return TEXTPARSE_ESYNTAX;
     }
@@ -151,8 +162,8 @@ static int add_file(struct textfile *t, struct metric_set *set, struct file_seen
     struct textparse_error err = {0};
     int rc = file_read_all(path, t->max_bytes, &data, &len);
     if (rc < 0) {
-        snprintf(err.msg, sizeof(err.msg), "%s", rc == -E2BIG ? "file larger than max_file_bytes"
-                                                              : strerror(-rc));
+        snprintf(err.msg, sizeof(err.msg), "%s",
+                 rc == -E2BIG ? "file larger than max_file_bytes" : strerror(-rc));
     } else {
         static const struct textparse_handler h = {.help = on_help, .sample = on_sample};
         struct textparse_opts opts = {.strict = true};
@@ -163,15 +174,19 @@ static int add_file(struct textfile *t, struct metric_set *set, struct file_seen
             rc = textparse_run(data, len, &h, &pass, &opts, &err, NULL);
         }
         if (rc == 0 && pass.duplicates) {
-            log_warn("textfile", "%s: %zu series already given by an earlier file (first: %s); "
-                                 "keeping the first", path, pass.duplicates, pass.first_dup);
+            log_warn("textfile",
+                     "%s: %zu series already given by an earlier file (first: %s); "
+                     "keeping the first",
+                     path, pass.duplicates, pass.first_dup);
             *duplicates += pass.duplicates;
         }
     }
     if (rc != 0) {
-        if (err.line) log_complain(&fs->complaint, LOG_WARN, "textfile", "skipping %s:%u:%u: %s",
-                                   path, err.line, err.col, err.msg);
-        else log_complain(&fs->complaint, LOG_WARN, "textfile", "skipping %s: %s", path, err.msg);
+        if (err.line)
+            log_complain(&fs->complaint, LOG_WARN, "textfile", "skipping %s:%u:%u: %s", path,
+                         err.line, err.col, err.msg);
+        else
+            log_complain(&fs->complaint, LOG_WARN, "textfile", "skipping %s: %s", path, err.msg);
     } else {
         log_complain_clear(&fs->complaint, "textfile", "%s is valid again", path);
     }
@@ -202,8 +217,8 @@ static int list_files(const char *dir, struct file_seen **out, size_t *n, char *
         struct stat st;
         if (fstatat(dirfd(d), e->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode)) continue;
         v = xrealloc(v, (cnt + 1) * sizeof(*v));
-        v[cnt++] = (struct file_seen){.name = xstrdup(e->d_name), .ino = st.st_ino,
-                                      .size = st.st_size, .mtime = st.st_mtim};
+        v[cnt++] = (struct file_seen){
+            .name = xstrdup(e->d_name), .ino = st.st_ino, .size = st.st_size, .mtime = st.st_mtim};
     }
     closedir(d);
     if (cnt) qsort(v, cnt, sizeof(*v), name_cmp);
@@ -268,7 +283,8 @@ static void textfile_start(void *state, struct scrape *s)
         /* Carry the complaints over so a bad file is logged once, not at every change. */
         for (size_t i = 0; i < n; i++)
             for (size_t k = 0; k < t->nfiles; k++)
-                if (strcmp(v[i].name, t->files[k].name) == 0) v[i].complaint = t->files[k].complaint;
+                if (strcmp(v[i].name, t->files[k].name) == 0)
+                    v[i].complaint = t->files[k].complaint;
         struct metric_set *set = scrape_set(s);
         size_t duplicates = 0;
         for (size_t i = 0; i < n; i++) v[i].bad = add_file(t, set, &v[i], &duplicates) < 0;

@@ -31,10 +31,10 @@ struct scrape;
 struct collector_env {
     struct loop *loop;
     struct httpc *http;
-    const char *site;              /* the site this drwatch runs in */
+    const char *site;                  /* the site this drwatch runs in */
     const struct drwatch_stats *stats; /* daemon counters, for the self collector */
     int64_t default_interval_ms;
-    int64_t fast_interval_ms;      /* for GSLB, Patroni and peer (DESIGN.md) */
+    int64_t fast_interval_ms; /* for GSLB, Patroni and peer (DESIGN.md) */
 };
 
 struct collector_target {
@@ -56,9 +56,9 @@ void target_list_add(struct target_list *l, void *state, const char *name, const
                      int64_t interval_ms, int64_t timeout_ms);
 
 struct collector_ops {
-    const char *name;             /* collector label and config section */
-    struct cfg_module module;     /* the section's schema */
-    bool enabled_by_default;      /* runs even without a section (self) */
+    const char *name;         /* collector label and config section */
+    struct cfg_module module; /* the section's schema */
+    bool enabled_by_default;  /* runs even without a section (self) */
     /* Makes the targets of a loaded section. Returns 0, or -1 with err filled. */
     int (*create)(const void *config, const struct collector_env *env, struct target_list *out,
                   char *err, size_t errlen);

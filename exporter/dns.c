@@ -38,7 +38,8 @@ static void rearm_timer(struct dns *d)
     struct timeval tv;
     if (ares_timeout(d->channel, NULL, &tv))
         loop_timer_start(d->timer, (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000 + 1);
-    else loop_timer_stop(d->timer);
+    else
+        loop_timer_stop(d->timer);
 }
 
 static void on_io(void *arg, int fd, unsigned events)
@@ -62,8 +63,10 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writab
     struct dns *d = data;
     struct dns_sock *slot = NULL, *free_slot = NULL;
     for (size_t i = 0; i < DNS_MAX_SOCKS; i++) {
-        if (d->socks[i].watch && d->socks[i].fd == fd) slot = &d->socks[i];
-        else if (!d->socks[i].watch && !free_slot) free_slot = &d->socks[i];
+        if (d->socks[i].watch && d->socks[i].fd == fd)
+            slot = &d->socks[i];
+        else if (!d->socks[i].watch && !free_slot)
+            free_slot = &d->socks[i];
     }
     unsigned ev = (readable ? LOOP_READ : 0u) | (writable ? LOOP_WRITE : 0u);
     if (!ev) {

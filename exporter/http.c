@@ -18,8 +18,8 @@
 #include "log.h"
 
 #define HTTP_MAX_BODY (1u << 20)
-#define HTTP_THREADS 4
-#define MAX_ROUTES 32
+#define HTTP_THREADS  4
+#define MAX_ROUTES    32
 
 struct route {
     char *path;
@@ -245,8 +245,8 @@ static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connectio
                             "503 service unavailable: no collection has finished yet\n");
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
     const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
-    struct MHD_Response *r = served_response(sv, http_negotiate_format(accept),
-                                              http_accepts_gzip(ae));
+    struct MHD_Response *r =
+        served_response(sv, http_negotiate_format(accept), http_accepts_gzip(ae));
     enum MHD_Result ret;
     if (r) {
         count(s, HANDLER_METRICS, 200);
@@ -323,8 +323,8 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     (void)version;
     struct http_server *s = cls;
@@ -427,8 +427,8 @@ void http_route_add(struct http_server *s, const char *path, const char *methods
 static struct MHD_Daemon *start_mhd(struct http_server *s, unsigned flags)
 {
     return MHD_start_daemon(
-        flags | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, s->port,
-        NULL, NULL, on_request, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        flags | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, s->port, NULL,
+        NULL, on_request, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)30, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         s->addrlen ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, (struct sockaddr *)&s->addr,
@@ -444,8 +444,7 @@ int http_server_start(struct http_server *s, char *err, size_t errlen)
         s->mhd = start_mhd(s, s->addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     }
     if (!s->mhd) {
-        snprintf(err, errlen, "cannot listen on port %u: address in use or not permitted",
-                 s->port);
+        snprintf(err, errlen, "cannot listen on port %u: address in use or not permitted", s->port);
         return -1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);

@@ -55,7 +55,8 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
         curl_multi_assign(h->multi, s, NULL);
         return 0;
     }
-    unsigned ev = ((what & CURL_POLL_IN) ? LOOP_READ : 0u) | ((what & CURL_POLL_OUT) ? LOOP_WRITE : 0u);
+    unsigned ev =
+        ((what & CURL_POLL_IN) ? LOOP_READ : 0u) | ((what & CURL_POLL_OUT) ? LOOP_WRITE : 0u);
     if (!w) {
         w = loop_watch_add(h->loop, s, ev, on_socket_event, h);
         if (!w) return -1;
@@ -78,8 +79,10 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
     struct httpc *h = userp;
-    if (timeout_ms < 0) loop_timer_stop(h->timer);
-    else loop_timer_start(h->timer, timeout_ms);
+    if (timeout_ms < 0)
+        loop_timer_stop(h->timer);
+    else
+        loop_timer_start(h->timer, timeout_ms);
     return 0;
 }
 
@@ -99,8 +102,10 @@ struct httpc *httpc_new(struct loop *l)
 static void req_free(struct httpc_req *r)
 {
     struct httpc *h = r->h;
-    if (r->prev) r->prev->next = r->next;
-    else h->reqs = r->next;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        h->reqs = r->next;
     if (r->next) r->next->prev = r->prev;
     curl_multi_remove_handle(h->multi, r->easy);
     curl_easy_cleanup(r->easy);

@@ -37,8 +37,8 @@ struct httpc_opts {
 };
 
 struct httpc_result {
-    int ok;         /* 1 when a response arrived (any status), 0 on transport failure */
-    long status;    /* HTTP status, 0 when none */
+    int ok;             /* 1 when a response arrived (any status), 0 on transport failure */
+    long status;        /* HTTP status, 0 when none */
     const char *reason; /* failure class: "timeout", "connect", "tls", "dns", "body_too_large",
                            "transport", "http_<status>" is left to the caller */
     const char *error;  /* human-readable detail (curl's error buffer) */

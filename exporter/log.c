@@ -63,8 +63,8 @@ static void log_vmsg(enum log_level level, const char *component, const char *fm
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof(line),
                      "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s component=%s msg=",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], component);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, level_names[level], component);
     size_t len = (size_t)n + quote_into(line + n, sizeof(line) - (size_t)n - 1, msg);
     line[len++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, len);
@@ -80,8 +80,8 @@ void log_msg(enum log_level level, const char *component, const char *fmt, ...)
     va_end(ap);
 }
 
-void log_complain(struct complaint *c, enum log_level level, const char *component,
-                  const char *fmt, ...)
+void log_complain(struct complaint *c, enum log_level level, const char *component, const char *fmt,
+                  ...)
 {
     if (c->active) {
         c->repeats++;

@@ -31,8 +31,8 @@ struct complaint {
 };
 
 /* Logs at `level` only when the complaint was not already active; otherwise counts. */
-void log_complain(struct complaint *c, enum log_level level, const char *component,
-                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void log_complain(struct complaint *c, enum log_level level, const char *component, const char *fmt,
+                  ...) __attribute__((format(printf, 4, 5)));
 /* Logs at info, once, that the failure cleared (with how often it repeated), if it was active. */
 void log_complain_clear(struct complaint *c, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -128,8 +128,7 @@ static uint32_t to_epoll(unsigned events)
     return ((events & LOOP_READ) ? EPOLLIN : 0u) | ((events & LOOP_WRITE) ? EPOLLOUT : 0u);
 }
 
-struct loop_watch *loop_watch_add(struct loop *l, int fd, unsigned events, loop_io_fn fn,
-                                  void *arg)
+struct loop_watch *loop_watch_add(struct loop *l, int fd, unsigned events, loop_io_fn fn, void *arg)
 {
     struct loop_watch *w = xcalloc(1, sizeof(*w));
     *w = (struct loop_watch){.loop = l, .fd = fd, .fn = fn, .arg = arg};
@@ -260,7 +259,7 @@ static void run_due_timers(struct loop *l)
 {
     uint64_t expirations;
     ssize_t r = read(l->tfd, &expirations, sizeof(expirations));
-    (void)r; /* EAGAIN when a rearm raced the read: the heap below is the truth */
+    (void)r;                  /* EAGAIN when a rearm raced the read: the heap below is the truth */
     l->armed_due = INT64_MAX; /* the expired setting is spent */
     update_now(l);
     while (l->nheap && l->heap[0]->due <= l->now) {
@@ -350,5 +349,6 @@ int loop_run(struct loop *l)
         }
         free_dead(l);
     }
+    atomic_store(&l->stop, false); /* spent: a later loop_run runs again (tests do) */
     return 0;
 }

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define LOOP_READ 1u
+#define LOOP_READ  1u
 #define LOOP_WRITE 2u
 #define LOOP_ERROR 4u /* reported, never asked for: EPOLLERR or EPOLLHUP */
 
@@ -25,7 +25,8 @@ struct loop *loop_new(void);
 /* Frees the loop; every watch, timer and async must be gone already. NULL-safe. */
 void loop_free(struct loop *l);
 
-/* Runs until loop_stop. Returns 0, or -errno if epoll fails. */
+/* Runs until loop_stop (which it then forgets, so it can run again). Returns 0, or -errno
+ * if epoll fails. */
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l); /* any thread */
 /* Monotonic milliseconds, read once per loop iteration. */

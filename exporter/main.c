@@ -27,9 +27,9 @@
 #include "stats.h"
 #include "util.h"
 
-#define HEARTBEAT_MS 1000
+#define HEARTBEAT_MS       1000
 #define UNHEALTHY_AFTER_MS 10000
-#define RELOAD_WAIT_S 30
+#define RELOAD_WAIT_S      30
 
 static const char *const site_names[] = {"gold", "golddr", NULL};
 
@@ -41,14 +41,26 @@ struct global_config {
 };
 
 static const struct cfg_key global_keys[] = {
-    {.name = "site", .type = CFG_ENUM, .offset = offsetof(struct global_config, site),
-     .choices = site_names, .required = true, .expect = "the site this drwatch runs in"},
-    {.name = "interval", .type = CFG_DURATION, .def = "15s",
+    {.name = "site",
+     .type = CFG_ENUM,
+     .offset = offsetof(struct global_config, site),
+     .choices = site_names,
+     .required = true,
+     .expect = "the site this drwatch runs in"},
+    {.name = "interval",
+     .type = CFG_DURATION,
+     .def = "15s",
      .offset = offsetof(struct global_config, interval_ms),
-     .expect = "default collection interval, 1s to 1h", .min = 1000, .max = 3600000},
-    {.name = "fast_interval", .type = CFG_DURATION, .def = "5s",
+     .expect = "default collection interval, 1s to 1h",
+     .min = 1000,
+     .max = 3600000},
+    {.name = "fast_interval",
+     .type = CFG_DURATION,
+     .def = "5s",
      .offset = offsetof(struct global_config, fast_interval_ms),
-     .expect = "interval for GSLB, Patroni and peer, 1s to 1h", .min = 1000, .max = 3600000},
+     .expect = "interval for GSLB, Patroni and peer, 1s to 1h",
+     .min = 1000,
+     .max = 3600000},
     CFG_END,
 };
 
@@ -210,7 +222,8 @@ static void route_reload(void *ctx, const struct http_request *req, struct http_
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += RELOAD_WAIT_S;
-    while (!r->done && pthread_cond_timedwait(&r->cond, &r->lock, &until) != ETIMEDOUT) {}
+    while (!r->done && pthread_cond_timedwait(&r->cond, &r->lock, &until) != ETIMEDOUT) {
+    }
     if (!r->done) {
         rep->status = 503;
         buf_puts(&rep->body, "reload did not finish in time; see the log\n");
@@ -342,8 +355,8 @@ static int daemon_start(struct daemon *d)
         return -1;
     }
     log_info("main", "drwatch %s (%s) for site %s listening on %s (port %u) with %zu targets",
-             DRWATCH_VERSION, DRWATCH_REVISION, d->env.site, d->listen,
-             http_server_port(d->http), sched_job_count(d->sched));
+             DRWATCH_VERSION, DRWATCH_REVISION, d->env.site, d->listen, http_server_port(d->http),
+             sched_job_count(d->sched));
     return 0;
 }
 

@@ -86,24 +86,24 @@ static void count_error(struct job_stats *st, const char *reason)
 static void add_job_series(struct metric_set *m, struct metric_family *f, const struct job *j,
                            double v)
 {
-    struct label_pair l[3] = {{"collector", j->ops->name}, {"target", j->t.name},
-                              {"site", j->t.site}};
+    struct label_pair l[3] = {
+        {"collector", j->ops->name}, {"target", j->t.name}, {"site", j->t.site}};
     mset_add(m, f, SUFFIX_NONE, l, j->t.site[0] ? 3 : 2, v);
 }
 
 static struct metric_set *status_set(const struct sched *s)
 {
     struct metric_set *m = mset_new();
-    struct metric_family *up = mset_family(
-        m, "drwatch_collector_up", METRIC_GAUGE,
-        "1 if the last scrape of this collector target succeeded, 0 if it failed.");
-    struct metric_family *dur = mset_family(m, "drwatch_collector_scrape_duration_seconds",
-                                            METRIC_GAUGE,
-                                            "How long the last scrape of this target took.");
+    struct metric_family *up =
+        mset_family(m, "drwatch_collector_up", METRIC_GAUGE,
+                    "1 if the last scrape of this collector target succeeded, 0 if it failed.");
+    struct metric_family *dur =
+        mset_family(m, "drwatch_collector_scrape_duration_seconds", METRIC_GAUGE,
+                    "How long the last scrape of this target took.");
     mset_family_set_unit(m, dur, "seconds");
-    struct metric_family *last = mset_family(
-        m, "drwatch_collector_last_success_timestamp_seconds", METRIC_GAUGE,
-        "When this target was last scraped successfully (Unix time); shows staleness.");
+    struct metric_family *last =
+        mset_family(m, "drwatch_collector_last_success_timestamp_seconds", METRIC_GAUGE,
+                    "When this target was last scraped successfully (Unix time); shows staleness.");
     mset_family_set_unit(m, last, "seconds");
     struct metric_family *err = mset_family(m, "drwatch_collector_errors_total", METRIC_COUNTER,
                                             "Scrape errors of this target, by reason.");
@@ -114,8 +114,10 @@ static struct metric_set *status_set(const struct sched *s)
         add_job_series(m, dur, j, j->st.duration_s);
         if (j->st.last_success > 0) add_job_series(m, last, j, j->st.last_success);
         for (size_t e = 0; e < j->st.nerrors; e++) {
-            struct label_pair l[4] = {{"collector", j->ops->name}, {"target", j->t.name},
-                                      {"reason", j->st.errors[e].reason}, {"site", j->t.site}};
+            struct label_pair l[4] = {{"collector", j->ops->name},
+                                      {"target", j->t.name},
+                                      {"reason", j->st.errors[e].reason},
+                                      {"site", j->t.site}};
             mset_add(m, err, SUFFIX_NONE, l, j->t.site[0] ? 4 : 3, (double)j->st.errors[e].count);
         }
     }

@@ -3,9 +3,8 @@
 
 const char *http_handler_name(enum http_handler h)
 {
-    static const char *const names[HANDLER_COUNT] = {"/metrics", "/-/healthy", "/-/ready",
-                                                     "/-/reload", "/api",       "/",
-                                                     "other"};
+    static const char *const names[HANDLER_COUNT] = {
+        "/metrics", "/-/healthy", "/-/ready", "/-/reload", "/api", "/", "other"};
     return names[h];
 }
 

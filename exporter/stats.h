@@ -34,8 +34,8 @@ enum http_code {
 struct drwatch_stats {
     double start_time; /* wall clock seconds, set once before threads start */
     atomic_uint_fast64_t reloads_ok, reloads_failed;
-    atomic_int last_reload_ok;           /* 1 or 0 */
-    _Atomic double last_reload_success;  /* wall clock seconds */
+    atomic_int last_reload_ok;          /* 1 or 0 */
+    _Atomic double last_reload_success; /* wall clock seconds */
     atomic_uint_fast64_t http_requests[HANDLER_COUNT][CODE_COUNT];
     atomic_uint_fast64_t snapshots_published;
     _Atomic double last_publish_seconds; /* time to merge and pre-render the last snapshot */

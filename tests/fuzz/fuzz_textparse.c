@@ -41,8 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (snapshot_render(snap, EXPO_TEXT, false, &out, &len) == 0) {
                 /* What we render must parse again (tolerant mode: families may repeat). */
                 struct textparse_opts t = {.strict = false};
-                if (textparse_run(out, len, &(struct textparse_handler){0}, NULL, &t, &err,
-                                  NULL) != 0)
+                if (textparse_run(out, len, &(struct textparse_handler){0}, NULL, &t, &err, NULL) !=
+                    0)
                     abort();
             }
             snapshot_render(snap, EXPO_OPENMETRICS, true, &out, &len);

@@ -12,12 +12,14 @@ static int tap_count, tap_failed;
 __attribute__((format(printf, 2, 3))) static int ok(int cond, const char *fmt, ...)
 {
     va_list ap;
+    char name[1024];
     tap_count++;
-    printf("%sok %d - ", cond ? "" : "not ", tap_count);
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    vsnprintf(name, sizeof(name), fmt, ap);
     va_end(ap);
-    printf("\n");
+    for (char *p = name; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '#') *p = *p == '#' ? '_' : ' ';
+    printf("%sok %d - %s\n", cond ? "" : "not ", tap_count, name);
     if (!cond) tap_failed++;
     fflush(stdout);
     return cond;
@@ -34,18 +36,18 @@ static void diag(const char *fmt, ...)
     printf("\n");
 }
 
-#define is_int(got, want, ...)                                                                 \
-    do {                                                                                       \
-        long long g_ = (long long)(got), w_ = (long long)(want);                               \
-        if (!ok(g_ == w_, __VA_ARGS__)) diag("  got %lld, want %lld", g_, w_);                 \
+#define is_int(got, want, ...)                                                 \
+    do {                                                                       \
+        long long g_ = (long long)(got), w_ = (long long)(want);               \
+        if (!ok(g_ == w_, __VA_ARGS__)) diag("  got %lld, want %lld", g_, w_); \
     } while (0)
 
-#define is_str(got, want, ...)                                                                 \
-    do {                                                                                       \
-        const char *g_ = (got), *w_ = (want);                                                  \
-        int same_ = (g_ && w_) ? strcmp(g_, w_) == 0 : g_ == w_;                              \
-        if (!ok(same_, __VA_ARGS__)) diag("  got:\n%s\n# want:\n%s", g_ ? g_ : "(null)",       \
-                                          w_ ? w_ : "(null)");                                 \
+#define is_str(got, want, ...)                                                       \
+    do {                                                                             \
+        const char *g_ = (got), *w_ = (want);                                        \
+        int same_ = (g_ && w_) ? strcmp(g_, w_) == 0 : g_ == w_;                     \
+        if (!ok(same_, __VA_ARGS__))                                                 \
+            diag("  got:\n%s\n# want:\n%s", g_ ? g_ : "(null)", w_ ? w_ : "(null)"); \
     } while (0)
 
 static int done_testing(void)

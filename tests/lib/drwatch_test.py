@@ -1,0 +1,231 @@
+"""Helpers for drwatch's integration tests (Python stdlib only, TAP on stdout).
+
+A test is an executable tests/integration/*.t script that prove runs from the repo root. It
+starts the real drwatch binary ($DRWATCH_BIN, default ./drwatch) and real servers on free
+loopback ports in 20000-29999, and tears every process down at exit, also when it fails.
+"""
+import atexit
+import gzip
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("DRWATCH_BIN", os.path.join(ROOT, "drwatch"))
+
+
+class Tap:
+    """Minimal TAP producer; the plan is printed at the end."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name):
+        self.n += 1
+        print("%sok %d - %s" % ("" if cond else "not ", self.n, name), flush=True)
+        if not cond:
+            self.failed += 1
+        return bool(cond)
+
+    def is_(self, got, want, name):
+        if not self.ok(got == want, name):
+            self.diag("  got:  %r\n  want: %r" % (got, want))
+
+    def diag(self, text):
+        for line in str(text).splitlines():
+            print("# " + line, flush=True)
+
+    def done(self):
+        print("1..%d" % self.n, flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+_procs = []
+_dirs = []
+
+
+def _cleanup():
+    for p in _procs:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            p.wait()
+    for d in _dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_cleanup)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
+
+
+def tmpdir():
+    d = tempfile.mkdtemp(prefix="drwatch-test-")
+    _dirs.append(d)
+    return d
+
+
+def free_port():
+    """A TCP and UDP port free on 127.0.0.1, in the range the tests own."""
+    for _ in range(500):
+        port = random.randint(20000, 29999)
+        try:
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                s = socket.socket(socket.AF_INET, kind)
+                s.bind(("127.0.0.1", port))
+                s.close()
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port in 20000-29999")
+
+
+def spawn(argv, log_path, env=None):
+    """Starts a process in its own process group, output to log_path; killed at exit."""
+    log = open(log_path, "ab")
+    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                         start_new_session=True)
+    _procs.append(p)
+    return p
+
+
+def http(method, url, headers=None, body=None, timeout=10):
+    """Returns (status, headers dict with lower-case names, body bytes); never raises on 4xx/5xx."""
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def wait_for(pred, timeout=10.0, step=0.05):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            v = pred()
+            if v:
+                return v
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(step)
+    return None
+
+
+class Drwatch:
+    """One drwatch process with its config file in its own directory."""
+
+    def __init__(self, config, name="drwatch", extra_args=()):
+        self.dir = tmpdir()
+        self.config_path = os.path.join(self.dir, "drwatch.lua")
+        self.log_path = os.path.join(self.dir, name + ".log")
+        self.write_config(config)
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.extra_args = list(extra_args)
+        self.proc = None
+
+    def write_config(self, text):
+        with open(self.config_path + ".tmp", "w") as f:
+            f.write(text)
+        os.rename(self.config_path + ".tmp", self.config_path)
+
+    def start(self, wait_ready=True):
+        argv = [BIN, "--config.file=" + self.config_path,
+                "--web.listen-address=127.0.0.1:%d" % self.port] + self.extra_args
+        self.proc = spawn(argv, self.log_path)
+        if wait_ready and not wait_for(lambda: self.get("/-/ready")[0] == 200):
+            raise RuntimeError("drwatch did not become ready; log:\n" + self.log())
+        return self
+
+    def get(self, path, headers=None):
+        return http("GET", self.url + path, headers)
+
+    def post(self, path, body=b"", headers=None):
+        return http("POST", self.url + path, headers, body)
+
+    def metrics(self):
+        """The /metrics body parsed into {series text: value}, series text as rendered."""
+        status, _, body = self.get("/metrics")
+        out = {}
+        for line in body.decode().splitlines():
+            if line and not line.startswith("#"):
+                series, value = line.rsplit(" ", 1)
+                out[series] = float(value)
+        return out
+
+    def sample(self, series):
+        return self.metrics().get(series)
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                return self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                return self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+
+class Prometheus:
+    """A real Prometheus (Debian's) scraping the given targets every second."""
+
+    def __init__(self, targets, scrape_interval="1s"):
+        self.dir = tmpdir()
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        jobs = "".join("""
+  - job_name: %s
+    scrape_interval: %s
+    static_configs:
+      - targets: ['%s']
+""" % (job, scrape_interval, target) for job, target in targets)
+        with open(os.path.join(self.dir, "prometheus.yml"), "w") as f:
+            f.write("global:\n  evaluation_interval: 1s\nscrape_configs:%s" % jobs)
+        self.log_path = os.path.join(self.dir, "prometheus.log")
+
+    def start(self):
+        binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+        self.proc = spawn([binary, "--config.file=" + os.path.join(self.dir, "prometheus.yml"),
+                           "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
+                           "--web.listen-address=127.0.0.1:%d" % self.port,
+                           "--web.enable-lifecycle"], self.log_path)
+        if not wait_for(lambda: http("GET", self.url + "/-/ready")[0] == 200, timeout=60):
+            raise RuntimeError("prometheus did not start; log:\n" + open(self.log_path).read())
+        return self
+
+    def query(self, expr):
+        q = urllib.parse.urlencode({"query": expr})
+        status, _, body = http("GET", self.url + "/api/v1/query?" + q)
+        data = json.loads(body)
+        if data.get("status") != "success":
+            raise RuntimeError("query %s: %s" % (expr, body[:300]))
+        return data["data"]["result"]
+
+    def targets(self):
+        status, _, body = http("GET", self.url + "/api/v1/targets")
+        return json.loads(body)["data"]["activeTargets"]
+
+
+def gunzip(data):
+    return gzip.decompress(data)

@@ -1,0 +1,167 @@
+/* test_httpc.c: the curl-multi HTTP client on the loop against tests/fakes/http_fake.py:
+ * statuses, deadlines, body caps, gzip, truncated and dropped connections, Retry-After, bearer
+ * auth, cancellation, and concurrency (ten 300 ms requests take about 300 ms, not 3 s). */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake.h"
+#include "httpc.h"
+#include "loop.h"
+#include "tap.h"
+#include "util.h"
+
+struct call {
+    struct loop *loop;
+    int *pending;
+    int done;
+    int ok;
+    long status;
+    char reason[32];
+    char body[256];
+    size_t body_len;
+    double retry_after;
+};
+
+static void on_done(void *arg, const struct httpc_result *r)
+{
+    struct call *c = arg;
+    c->done++;
+    c->ok = r->ok;
+    c->status = r->status;
+    snprintf(c->reason, sizeof(c->reason), "%s", r->reason ? r->reason : "");
+    snprintf(c->body, sizeof(c->body), "%s", r->body);
+    c->body_len = r->body_len;
+    c->retry_after = r->retry_after_s;
+    if (--*c->pending == 0) loop_stop(c->loop);
+}
+
+/* Runs one request to completion. */
+static struct call fetch(struct loop *l, struct httpc *h, struct httpc_opts o)
+{
+    int pending = 1;
+    struct call c = {.loop = l, .pending = &pending};
+    if (!o.timeout_ms) o.timeout_ms = 3000;
+    if (!httpc_start(h, &o, on_done, &c)) return c;
+    loop_run(l);
+    return c;
+}
+
+static char *url(int port, const char *path)
+{
+    return xasprintf("http://127.0.0.1:%d%s", port, path);
+}
+
+static void test_basic(struct loop *l, struct httpc *h, int port)
+{
+    char *u = url(port, "/ok");
+    struct call c = fetch(l, h, (struct httpc_opts){.url = u});
+    ok(c.done == 1 && c.ok && c.status == 200 && strcmp(c.body, "hello\n") == 0,
+       "GET /ok: 200 hello");
+    free(u);
+    u = url(port, "/status/503");
+    c = fetch(l, h, (struct httpc_opts){.url = u});
+    ok(c.ok && c.status == 503, "a 503 is a response, not a transport failure");
+    free(u);
+    u = url(port, "/retry-after");
+    c = fetch(l, h, (struct httpc_opts){.url = u});
+    ok(c.status == 429 && c.retry_after == 7, "429 with Retry-After: 7 (%g)", c.retry_after);
+    free(u);
+    u = url(port, "/headers");
+    c = fetch(l, h, (struct httpc_opts){.url = u, .bearer_token = "s3cret"});
+    ok(strstr(c.body, "Authorization: Bearer s3cret") != NULL, "bearer token sent");
+    free(u);
+    u = url(port, "/echo");
+    c = fetch(l, h, (struct httpc_opts){.url = u, .method = "POST", .body = "ping", .body_len = 4});
+    ok(c.status == 200 && strcmp(c.body, "ping") == 0, "POST body sent");
+    free(u);
+}
+
+static void test_failures(struct loop *l, struct httpc *h, int port)
+{
+    char *u = url(port, "/slow?ms=2000");
+    int64_t t0 = time_mono_ms();
+    struct call c = fetch(l, h, (struct httpc_opts){.url = u, .timeout_ms = 300});
+    int64_t took = time_mono_ms() - t0;
+    ok(!c.ok && strcmp(c.reason, "timeout") == 0 && took < 1500,
+       "a slow target times out at the deadline (%s, %lld ms)", c.reason, (long long)took);
+    free(u);
+    u = url(port, "/hang");
+    c = fetch(l, h, (struct httpc_opts){.url = u, .timeout_ms = 300});
+    ok(!c.ok && strcmp(c.reason, "timeout") == 0, "a hanging target times out");
+    free(u);
+    u = url(port, "/big?bytes=2000000");
+    c = fetch(l, h, (struct httpc_opts){.url = u, .max_body = 100000});
+    ok(!c.ok && strcmp(c.reason, "body_too_large") == 0, "a body over the cap is refused (%s)",
+       c.reason);
+    free(u);
+    u = url(port, "/truncate");
+    c = fetch(l, h, (struct httpc_opts){.url = u});
+    ok(!c.ok && strcmp(c.reason, "truncated") == 0, "a body cut short is reported (%s)", c.reason);
+    free(u);
+    u = url(port, "/close");
+    c = fetch(l, h, (struct httpc_opts){.url = u});
+    ok(!c.ok && strcmp(c.reason, "connection") == 0, "a dropped connection is reported (%s)",
+       c.reason);
+    free(u);
+    u = url(fake_free_port(), "/ok");
+    c = fetch(l, h, (struct httpc_opts){.url = u});
+    ok(!c.ok && strcmp(c.reason, "connect") == 0, "a closed port is a connect error (%s)",
+       c.reason);
+    free(u);
+}
+
+static void test_gzip(struct loop *l, struct httpc *h, int port)
+{
+    char *u = url(port, "/gzip");
+    struct call c = fetch(l, h, (struct httpc_opts){.url = u, .accept_gzip = 1});
+    ok(c.ok && c.body_len == 100000, "a gzip body is decoded (%zu bytes)", c.body_len);
+    c = fetch(l, h, (struct httpc_opts){.url = u, .accept_gzip = 1, .max_body = 50000});
+    ok(!c.ok && strcmp(c.reason, "body_too_large") == 0,
+       "the cap applies to decoded bytes (a gzip bomb stops at the cap)");
+    free(u);
+}
+
+static void test_concurrency_and_cancel(struct loop *l, struct httpc *h, int port)
+{
+    char *u = url(port, "/slow?ms=300");
+    int pending = 10;
+    struct call c[11];
+    int64_t t0 = time_mono_ms();
+    for (int i = 0; i < 10; i++) {
+        c[i] = (struct call){.loop = l, .pending = &pending};
+        httpc_start(h, &(struct httpc_opts){.url = u, .timeout_ms = 3000}, on_done, &c[i]);
+    }
+    /* One more, cancelled at once: its callback must never run. */
+    c[10] = (struct call){.loop = l, .pending = &pending};
+    httpc_cancel(
+        httpc_start(h, &(struct httpc_opts){.url = u, .timeout_ms = 3000}, on_done, &c[10]));
+    loop_run(l);
+    int64_t took = time_mono_ms() - t0;
+    int all = 1;
+    for (int i = 0; i < 10; i++) all &= c[i].done == 1 && c[i].status == 200;
+    ok(all, "ten concurrent requests all answered");
+    ok(took < 1500, "ten 300 ms requests ran concurrently: %lld ms", (long long)took);
+    ok(c[10].done == 0, "a cancelled request never calls back");
+    free(u);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int port = fake_free_port();
+    pid_t fake = fake_start("http_fake.py", port);
+    if (!ok(fake > 0, "http fake started on port %d", port)) return done_testing();
+    struct loop *l = loop_new();
+    struct httpc *h = httpc_new(l);
+    test_basic(l, h, port);
+    test_failures(l, h, port);
+    test_gzip(l, h, port);
+    test_concurrency_and_cancel(l, h, port);
+    httpc_free(h);
+    loop_free(l);
+    fake_stop(fake);
+    curl_global_cleanup();
+    return done_testing();
+}
