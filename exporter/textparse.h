@@ -6,9 +6,15 @@
  * message worded like prometheus/common's TextParser.
  *
  * Two modes. Strict (textfiles: a human or cron job wrote them) refuses a second HELP or TYPE
- * for a family. Tolerant (scraped targets) accepts repeated metadata when it agrees, because
- * Kong with stream listeners appends a second exposition that repeats HELP and TYPE (kong.md
- * §6); it counts them in textparse_stats.repeated_metadata. */
+ * for a family. Tolerant (scraped targets) accepts repeated metadata, because Kong with stream
+ * listeners appends a second exposition that repeats HELP and TYPE (kong.md §6): a repeated
+ * TYPE must agree with the first, a repeated HELP is dropped (the first one wins); both are
+ * counted in textparse_stats.repeated_metadata. A TYPE after samples of its family is refused
+ * in both modes.
+ *
+ * Family resolution follows Go's TextParser: a sample name that is already a family (it had
+ * its own HELP, TYPE or samples) belongs to it; otherwise a name ending in _bucket, _sum or
+ * _count joins a histogram (or, except _bucket, a summary) of the shorter name. */
 #ifndef DRWATCH_TEXTPARSE_H
 #define DRWATCH_TEXTPARSE_H
 
@@ -40,12 +46,12 @@ struct tp_sample {
 };
 
 /* Callbacks return 0 to go on; anything else stops the parse and is returned by
- * textparse_run (set err->msg with textparse_error_set first to say why). Any may be NULL. */
+ * textparse_run (set err->msg with textparse_error_set first to say why). Any may be NULL,
+ * and so may the handler itself. */
 struct textparse_handler {
     int (*help)(void *ctx, const char *name, size_t name_len, const char *text, size_t text_len,
                 unsigned line); /* text still escaped: \\ and \n */
-    int (*type)(void *ctx, const char *name, size_t name_len, enum metric_type type,
-                unsigned line);
+    int (*type)(void *ctx, const char *name, size_t name_len, enum metric_type type, unsigned line);
     int (*sample)(void *ctx, const struct tp_sample *s);
 };
 
@@ -55,8 +61,8 @@ struct textparse_opts {
 };
 
 struct textparse_error {
-    unsigned line;
-    unsigned col;
+    unsigned line; /* 1-based */
+    unsigned col;  /* 1-based byte column of the fault in its line, 0 if not known */
     char msg[200];
 };
 
@@ -70,7 +76,9 @@ struct textparse_stats {
 #define TEXTPARSE_ESYNTAX (-1000) /* returned for errors in the input */
 
 /* Parses buf[0..len). Returns 0, TEXTPARSE_ESYNTAX with err filled, or what a callback
- * returned. opts and stats may be NULL. */
+ * returned. err is cleared first; opts, err and stats may be NULL. Every line must end with
+ * "\n" ("\r\n" is tolerated); only blanks may follow the last one. stats->samples counts
+ * the samples that passed the checks, including one whose callback stopped the parse. */
 int textparse_run(const char *buf, size_t len, const struct textparse_handler *h, void *ctx,
                   const struct textparse_opts *opts, struct textparse_error *err,
                   struct textparse_stats *stats);
@@ -82,8 +90,11 @@ void textparse_error_set(struct textparse_error *err, unsigned line, const char 
  * bytes. Returns the length written. The input must have passed the parser. */
 size_t textparse_unescape(char *dst, const char *src, size_t src_len);
 
-/* Parses a float as Go's strconv.ParseFloat does for the text format (decimal, exponent,
- * NaN, Inf with sign, any case). Returns 0 or -1. */
+/* Parses a sample value as Prometheus' text parser does: Go's strconv.ParseFloat (decimal with
+ * optional exponent, Inf/Infinity with an optional sign and NaN without one, in any case, any
+ * length) minus what prometheus/common refuses on top: hex floats and underscores ("0x1p-2",
+ * "1_000"). Also refuses blanks, "nan(...)" and values out of range ("1e400"). Returns 0 or
+ * -1. */
 int textparse_float(const char *s, size_t n, double *out);
 
 #endif
