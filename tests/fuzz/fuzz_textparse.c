@@ -15,12 +15,10 @@ struct ctx {
 static int on_sample(void *arg, const struct tp_sample *s)
 {
     struct ctx *c = arg;
-    char name[256];
-    size_t n = s->family_len < sizeof(name) - 1 ? s->family_len : sizeof(name) - 1;
-    memcpy(name, s->name, n);
-    name[n] = '\0';
+    char *name = xstrndup(s->name, s->family_len);
     struct metric_family *f = mset_family(c->set, name, s->family_type, "fuzz");
     if (f) mset_add_parsed(c->set, f, s, NULL, 0);
+    free(name);
     return 0;
 }
 
