@@ -63,7 +63,7 @@ static void add_process(struct metric_set *m, const struct drwatch_stats *st)
     struct metric_family *f = mset_family(m, "process_cpu_seconds_total", METRIC_COUNTER,
                                           "Total user and system CPU time spent in seconds.");
     mset_family_set_unit(m, f, "seconds");
-    mset_addv(m, f, cpu, NULL);
+    mset_addv(m, f, cpu, LABELS_END);
     char *statm = NULL;
     size_t len;
     unsigned long vsz = 0, rss = 0;
@@ -72,24 +72,24 @@ static void add_process(struct metric_set *m, const struct drwatch_stats *st)
         double page = (double)sysconf(_SC_PAGESIZE);
         mset_addv(
             m, gauge(m, "process_resident_memory_bytes", "Resident memory size in bytes.", "bytes"),
-            (double)rss * page, NULL);
+            (double)rss * page, LABELS_END);
         mset_addv(
             m, gauge(m, "process_virtual_memory_bytes", "Virtual memory size in bytes.", "bytes"),
-            (double)vsz * page, NULL);
+            (double)vsz * page, LABELS_END);
     }
     free(statm);
     int fds = count_open_fds();
     if (fds >= 0)
         mset_addv(m, gauge(m, "process_open_fds", "Number of open file descriptors.", NULL), fds,
-                  NULL);
+                  LABELS_END);
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
         mset_addv(m, gauge(m, "process_max_fds", "Maximum number of open file descriptors.", NULL),
-                  (double)rl.rlim_cur, NULL);
+                  (double)rl.rlim_cur, LABELS_END);
     mset_addv(m,
               gauge(m, "process_start_time_seconds",
                     "Start time of the process since unix epoch in seconds.", "seconds"),
-              st->start_time, NULL);
+              st->start_time, LABELS_END);
 }
 
 static void add_build_info(struct metric_set *m)
@@ -101,7 +101,7 @@ static void add_build_info(struct metric_set *m)
     snprintf(lua, sizeof(lua), "%d.%d", LUA_VERSION_NUM / 100, LUA_VERSION_NUM % 100);
     mset_addv(m, f, 1, "version", DRWATCH_VERSION, "revision", DRWATCH_REVISION, "lua", lua,
               "libcurl", curl_version_info(CURLVERSION_NOW)->version, "compiler", __VERSION__,
-              NULL);
+              LABELS_END);
 }
 
 static void add_daemon(struct metric_set *m, const struct drwatch_stats *st)
@@ -110,15 +110,15 @@ static void add_daemon(struct metric_set *m, const struct drwatch_stats *st)
               gauge(m, "drwatch_config_last_reload_successful",
                     "1 if the last configuration load (start, SIGHUP or /-/reload) succeeded.",
                     NULL),
-              atomic_load(&st->last_reload_ok), NULL);
+              atomic_load(&st->last_reload_ok), LABELS_END);
     mset_addv(m,
               gauge(m, "drwatch_config_last_reload_success_timestamp_seconds",
                     "When the configuration was last loaded successfully (Unix time).", "seconds"),
-              atomic_load(&st->last_reload_success), NULL);
+              atomic_load(&st->last_reload_success), LABELS_END);
     struct metric_family *rl = mset_family(m, "drwatch_config_reloads_total", METRIC_COUNTER,
                                            "Configuration reloads, by result.");
-    mset_addv(m, rl, (double)atomic_load(&st->reloads_ok), "result", "success", NULL);
-    mset_addv(m, rl, (double)atomic_load(&st->reloads_failed), "result", "failure", NULL);
+    mset_addv(m, rl, (double)atomic_load(&st->reloads_ok), "result", "success", LABELS_END);
+    mset_addv(m, rl, (double)atomic_load(&st->reloads_failed), "result", "failure", LABELS_END);
     struct metric_family *hr = mset_family(m, "drwatch_http_requests_total", METRIC_COUNTER,
                                            "HTTP requests served, by handler and status code.");
     for (int h = 0; h < HANDLER_COUNT; h++) {
@@ -126,24 +126,24 @@ static void add_daemon(struct metric_set *m, const struct drwatch_stats *st)
             uint64_t n = atomic_load(&st->http_requests[h][c]);
             if (n)
                 mset_addv(m, hr, (double)n, "handler", http_handler_name((enum http_handler)h),
-                          "code", http_code_text((enum http_code)c), NULL);
+                          "code", http_code_text((enum http_code)c), LABELS_END);
         }
     }
     struct metric_family *sp = mset_family(m, "drwatch_snapshots_published_total", METRIC_COUNTER,
                                            "Snapshots of all collectors' samples published.");
-    mset_addv(m, sp, (double)atomic_load(&st->snapshots_published), NULL);
+    mset_addv(m, sp, (double)atomic_load(&st->snapshots_published), LABELS_END);
     mset_addv(m,
               gauge(m, "drwatch_snapshot_series", "Series in the last published snapshot.", NULL),
-              (double)atomic_load(&st->snapshot_series), NULL);
+              (double)atomic_load(&st->snapshot_series), LABELS_END);
     mset_addv(m,
               gauge(m, "drwatch_snapshot_publish_duration_seconds",
                     "Time to merge and pre-render the last snapshot.", "seconds"),
-              atomic_load(&st->last_publish_seconds), NULL);
+              atomic_load(&st->last_publish_seconds), LABELS_END);
     struct metric_family *cf = mset_family(
         m, "drwatch_snapshot_family_conflicts_total", METRIC_COUNTER,
-        "Metric families left out of a snapshot because two collectors gave them different "
-        "types.");
-    mset_addv(m, cf, (double)atomic_load(&st->snapshot_conflicts_total), NULL);
+        "Families and series left out of snapshots because two collectors gave a family "
+        "different types, or the same series.");
+    mset_addv(m, cf, (double)atomic_load(&st->snapshot_conflicts_total), LABELS_END);
 }
 
 static void self_start(void *state, struct scrape *s)

@@ -75,12 +75,13 @@ bool utf8_valid(const char *str, size_t n)
             i++;
             continue;
         }
-        size_t len;
-        uint32_t cp;
-        if (c >= 0xc2 && c <= 0xdf) len = 2, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef) len = 3, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4) len = 4, cp = c & 0x07;
-        else return false;
+        /* The lead byte gives the length; C0, C1 and F5..FF never start a valid sequence. */
+        size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                     : c >= 0xe0 && c <= 0xef ? 3
+                     : c >= 0xf0 && c <= 0xf4 ? 4
+                                              : 0;
+        if (len == 0) return false;
+        uint32_t cp = c & (0x7f >> len);
         if (i + len > n) return false;
         for (size_t k = 1; k < len; k++) {
             if ((s[i + k] & 0xc0) != 0x80) return false;

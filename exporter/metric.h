@@ -24,9 +24,9 @@ enum metric_suffix {
     SUFFIX_COUNT,
 };
 
-const char *metric_type_name(enum metric_type t);          /* text 0.0.4 TYPE word */
+const char *metric_type_name(enum metric_type t); /* text 0.0.4 TYPE word */
 const char *metric_type_name_openmetrics(enum metric_type t);
-const char *metric_suffix_text(enum metric_suffix s);       /* "", "_bucket", "_sum", "_count" */
+const char *metric_suffix_text(enum metric_suffix s); /* "", "_bucket", "_sum", "_count" */
 
 /* [a-zA-Z_:][a-zA-Z0-9_:]* */
 bool metric_name_valid(const char *s, size_t n);

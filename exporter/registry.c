@@ -1,7 +1,11 @@
 /* registry.c: metric sets. Strings live in one arena per set and are freed with it; sample
  * arrays grow with realloc. Two open-addressing indexes make lookups O(1): family by name,
  * and series by (family, suffix, canonical labels) so that a duplicate is refused, not
- * emitted twice. */
+ * emitted twice.
+ *
+ * Canonical label text leaves out labels with an empty value: Prometheus drops them on
+ * ingestion (labels.Builder), so `x{a=""}` and `x` are one series and must not both be
+ * exposed. */
 #include "registry.h"
 
 #include <errno.h>
@@ -36,6 +40,7 @@ struct label_in {
     const char *value;
     size_t value_len;
     bool escaped;
+    bool extra; /* from mset_add_parsed's extra labels: replaces a parsed label */
 };
 
 struct metric_set *mset_new(void)
@@ -71,8 +76,7 @@ char *mset_strdup(struct metric_set *s, const char *str)
 
 /* ---- family index ---- */
 
-static void fam_index_insert(uint32_t *idx, size_t cap, const struct metric_family *f,
-                             uint32_t num)
+static void fam_index_insert(uint32_t *idx, size_t cap, const struct metric_family *f, uint32_t num)
 {
     size_t mask = cap - 1;
     size_t i = hash_bytes(f->name, strlen(f->name), 0) & mask;
@@ -95,8 +99,11 @@ struct metric_family *mset_family_find(const struct metric_set *s, const char *n
 struct metric_family *mset_family(struct metric_set *s, const char *name, enum metric_type type,
                                   const char *help)
 {
-    struct metric_family *f = mset_family_find(s, name, strlen(name));
+    size_t name_len = strlen(name);
+    struct metric_family *f = mset_family_find(s, name, name_len);
     if (f) return f->type == type ? f : NULL;
+    /* A bad name would make the whole exposition unparsable: refuse it here, once. */
+    if (!metric_name_valid(name, name_len)) return NULL;
     if (s->nfams == s->fams_cap) {
         s->fams_cap = s->fams_cap ? s->fams_cap * 2 : 16;
         s->fams = xrealloc(s->fams, s->fams_cap * sizeof(*s->fams));
@@ -106,7 +113,8 @@ struct metric_family *mset_family(struct metric_set *s, const char *name, enum m
         free(s->fam_index);
         s->fam_index = xcalloc(cap, sizeof(*s->fam_index));
         s->fam_index_cap = cap;
-        for (size_t i = 0; i < s->nfams; i++) fam_index_insert(s->fam_index, cap, s->fams[i], (uint32_t)i);
+        for (size_t i = 0; i < s->nfams; i++)
+            fam_index_insert(s->fam_index, cap, s->fams[i], (uint32_t)i);
     }
     f = arena_alloc(&s->arena, sizeof(*f));
     *f = (struct metric_family){.name = arena_strdup(&s->arena, name),
@@ -141,8 +149,9 @@ size_t mset_sample_count(const struct metric_set *s)
 
 size_t mset_memory_bytes(const struct metric_set *s)
 {
-    size_t n = s->arena.used_total + s->series_cap * sizeof(*s->series) +
-               s->fam_index_cap * sizeof(*s->fam_index);
+    size_t n = sizeof(*s) + s->arena.used_total + s->series_cap * sizeof(*s->series) +
+               s->fam_index_cap * sizeof(*s->fam_index) + s->fams_cap * sizeof(*s->fams) +
+               s->scratch.cap;
     for (size_t i = 0; i < s->nfams; i++) n += s->fams[i]->cap * sizeof(struct metric_sample);
     return n;
 }
@@ -169,9 +178,10 @@ static int label_cmp(const struct label_in *a, const struct label_in *b)
     return c ? c : (a->name_len > b->name_len) - (a->name_len < b->name_len);
 }
 
-/* Sorts by name (insertion sort: label sets are small) and writes the canonical text. A later
- * label with the same name replaces an earlier one. */
-static void labels_canonical(struct buf *out, struct label_in *l, size_t n)
+/* Sorts by name (insertion sort: label sets are small, and it is stable) and writes the
+ * canonical text, without the labels whose value is empty. Two labels of the same name are an
+ * error (-EINVAL), except that an extra label replaces a parsed one. */
+static int labels_canonical(struct buf *out, struct label_in *l, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
         struct label_in key = l[i];
@@ -185,15 +195,41 @@ static void labels_canonical(struct buf *out, struct label_in *l, size_t n)
     buf_reset(out);
     bool first = true;
     for (size_t i = 0; i < n; i++) {
-        if (i + 1 < n && label_cmp(&l[i], &l[i + 1]) == 0) continue;
+        if (i + 1 < n && label_cmp(&l[i], &l[i + 1]) == 0) {
+            if (l[i].extra || !l[i + 1].extra) return -EINVAL;
+            continue; /* the extra label that follows wins */
+        }
+        if (l[i].value_len == 0) continue;
         if (!first) buf_putc(out, ',');
         first = false;
         buf_append(out, l[i].name, l[i].name_len);
         buf_append(out, "=\"", 2);
-        if (l[i].escaped) buf_append(out, l[i].value, l[i].value_len);
-        else label_value_escape(out, l[i].value, l[i].value_len);
+        if (l[i].escaped)
+            buf_append(out, l[i].value, l[i].value_len);
+        else
+            label_value_escape(out, l[i].value, l[i].value_len);
         buf_putc(out, '"');
     }
+    return 0;
+}
+
+/* A label a producer may set: a valid name that is not reserved (__ prefix). */
+static bool label_name_usable(const char *name, size_t len)
+{
+    return label_name_valid(name, len) && !(len >= 2 && name[0] == '_' && name[1] == '_');
+}
+
+/* Which suffixes a family's samples may have: histograms _bucket, _sum and _count, summaries
+ * their quantiles, _sum and _count, every other type the bare name. */
+static bool suffix_fits(enum metric_type t, enum metric_suffix sfx)
+{
+    switch (sfx) {
+    case SUFFIX_NONE: return t != METRIC_HISTOGRAM;
+    case SUFFIX_BUCKET: return t == METRIC_HISTOGRAM;
+    case SUFFIX_SUM:
+    case SUFFIX_COUNT: return t == METRIC_HISTOGRAM || t == METRIC_SUMMARY;
+    }
+    return false;
 }
 
 static uint32_t family_number(const struct metric_set *s, const struct metric_family *f)
@@ -205,16 +241,17 @@ bool labels_next(const char *text, size_t len, size_t *pos, const char **name, s
                  const char **value, size_t *value_len)
 {
     size_t i = *pos;
+    if (i < len && text[i] == ',') i++;
     if (i >= len) return false;
-    if (text[i] == ',') i++;
     size_t n0 = i;
     while (i < len && text[i] != '=') i++;
-    if (i + 1 >= len) return false;
+    if (i + 1 >= len || text[i + 1] != '"') return false; /* not canonical text */
     *name = text + n0;
     *name_len = i - n0;
     i += 2; /* past =" */
     size_t v0 = i;
     while (i < len && text[i] != '"') i += text[i] == '\\' ? 2 : 1;
+    if (i >= len) return false; /* no closing quote */
     *value = text + v0;
     *value_len = i - v0;
     *pos = i + 1;
@@ -239,8 +276,9 @@ static void series_grow(struct metric_set *s)
 static int series_insert(struct metric_set *s, struct metric_family *f, enum metric_suffix suffix,
                          double value)
 {
-    uint32_t fnum = family_number(s, f);
-    if (fnum == UINT32_MAX) return -EINVAL;
+    /* f may be NULL when mset_family refused it: the sample is refused too, not a crash. */
+    uint32_t fnum = f ? family_number(s, f) : UINT32_MAX;
+    if (fnum == UINT32_MAX || !suffix_fits(f->type, suffix)) return -EINVAL;
     if ((s->nseries + 1) * 4 > s->series_cap * 3) series_grow(s);
     const char *lt = s->scratch.data ? s->scratch.data : "";
     size_t ll = s->scratch.len;
@@ -258,7 +296,7 @@ static int series_insert(struct metric_set *s, struct metric_family *f, enum met
         f->samples = xrealloc(f->samples, f->cap * sizeof(*f->samples));
     }
     struct metric_sample *m = &f->samples[f->nsamples];
-    m->labels = arena_strndup(&s->arena, lt, ll);
+    m->labels = ll ? arena_strndup(&s->arena, lt, ll) : "";
     m->labels_len = (uint32_t)ll;
     m->suffix = (uint8_t)suffix;
     m->value = value;
@@ -278,12 +316,10 @@ int mset_add(struct metric_set *s, struct metric_family *f, enum metric_suffix s
                                  .name_len = strlen(labels[i].name),
                                  .value = labels[i].value ? labels[i].value : "",
                                  .value_len = labels[i].value ? strlen(labels[i].value) : 0};
-        if (!label_name_valid(l[i].name, l[i].name_len)) rc = -EINVAL;
+        if (!label_name_usable(l[i].name, l[i].name_len)) rc = -EINVAL;
     }
-    if (rc == 0) {
-        labels_canonical(&s->scratch, l, nlabels);
-        rc = series_insert(s, f, suffix, value);
-    }
+    if (rc == 0) rc = labels_canonical(&s->scratch, l, nlabels);
+    if (rc == 0) rc = series_insert(s, f, suffix, value);
     if (l != small) free(l);
     return rc;
 }
@@ -311,15 +347,21 @@ int mset_add_parsed(struct metric_set *s, struct metric_family *f, const struct 
 {
     size_t n = ps->nlabels + nextra;
     struct label_in small[32], *l = n <= 32 ? small : xmalloc(n * sizeof(*l));
-    for (size_t i = 0; i < ps->nlabels; i++)
-        l[i] = (struct label_in){ps->labels[i].name, ps->labels[i].name_len, ps->labels[i].value,
-                                 ps->labels[i].value_len, true};
+    int rc = 0;
+    for (size_t i = 0; i < ps->nlabels; i++) {
+        const struct tp_label *pl = &ps->labels[i];
+        l[i] = (struct label_in){pl->name, pl->name_len, pl->value, pl->value_len, true, false};
+        if (!label_name_valid(pl->name, pl->name_len)) rc = -EINVAL;
+    }
     /* Extra labels come after the parsed ones so that, after the stable sort, they win. */
-    for (size_t i = 0; i < nextra; i++)
-        l[ps->nlabels + i] = (struct label_in){extra[i].name, strlen(extra[i].name),
-                                               extra[i].value, strlen(extra[i].value), false};
-    labels_canonical(&s->scratch, l, n);
-    int rc = series_insert(s, f, ps->suffix, ps->value);
+    for (size_t i = 0; i < nextra; i++) {
+        const char *v = extra[i].value ? extra[i].value : "";
+        l[ps->nlabels + i] =
+            (struct label_in){extra[i].name, strlen(extra[i].name), v, strlen(v), false, true};
+        if (!label_name_usable(extra[i].name, strlen(extra[i].name))) rc = -EINVAL;
+    }
+    if (rc == 0) rc = labels_canonical(&s->scratch, l, n);
+    if (rc == 0) rc = series_insert(s, f, ps->suffix, ps->value);
     if (l != small) free(l);
     return rc;
 }

@@ -49,15 +49,18 @@ void mset_ref(struct metric_set *s);
 void mset_unref(struct metric_set *s);
 
 /* Gets the family `name`, creating it. Returns NULL if it exists with another type (help
- * and unit of the first call are kept). name must be a valid metric name. */
+ * and unit of the first call are kept), or for a name that is not a valid metric name. */
 struct metric_family *mset_family(struct metric_set *s, const char *name, enum metric_type type,
                                   const char *help);
 struct metric_family *mset_family_find(const struct metric_set *s, const char *name,
                                        size_t name_len);
 void mset_family_set_unit(struct metric_set *s, struct metric_family *f, const char *unit);
 
-/* Adds a sample with unescaped label values. Returns 0, or -EEXIST when the series is already
- * in the set (the set keeps the first), or -EINVAL for a bad label name. */
+/* Adds a sample with unescaped label values. A label with an empty value is left out, as
+ * Prometheus drops it on ingestion (x{a=""} and x are one series). Returns 0, -EEXIST when the
+ * series is already in the set (the set keeps the first), or -EINVAL for a NULL family, an
+ * invalid or reserved (__*) label name, a label given twice, or a suffix the family's type does
+ * not have. */
 int mset_add(struct metric_set *s, struct metric_family *f, enum metric_suffix suffix,
              const struct label_pair *labels, size_t nlabels, double value);
 /* Convenience: labels as name, value, ..., NULL. */
@@ -88,14 +91,15 @@ bool labels_next(const char *text, size_t len, size_t *pos, const char **name, s
 
 enum expo_format { EXPO_TEXT, EXPO_OPENMETRICS };
 
-#define EXPO_CONTENT_TYPE_TEXT "text/plain; version=0.0.4; charset=utf-8"
+#define EXPO_CONTENT_TYPE_TEXT        "text/plain; version=0.0.4; charset=utf-8"
 #define EXPO_CONTENT_TYPE_OPENMETRICS "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 struct snapshot;
 
 /* Builds a snapshot from sets (each gets a reference; NULL entries are skipped). Families of
  * the same name merge; when types disagree the first set wins and the rest of that family
- * is left out and counted in snapshot_conflicts. */
+ * is left out, and a series present in two sets is kept from the first: both are counted in
+ * snapshot_conflicts. */
 struct snapshot *snapshot_new(struct metric_set *const *sets, size_t nsets, uint64_t generation);
 void snapshot_ref(struct snapshot *s);
 void snapshot_unref(struct snapshot *s); /* NULL-safe */

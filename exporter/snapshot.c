@@ -1,8 +1,16 @@
 /* snapshot.c: merges the current metric set of every producer into one immutable view, and
  * renders each exposition variant (text or OpenMetrics, plain or gzip) at most once, on first
- * use or when the publisher pre-renders what scrapers asked for last time. */
+ * use or when the publisher pre-renders what scrapers asked for last time.
+ *
+ * Merge rules, per family name, in set order: a family without samples says nothing and
+ * claims nothing (a textfile HELP placeholder must not decide the type); the first family
+ * with samples decides the type, and later ones of another type are left out and counted as
+ * conflicts. A set refuses duplicate series, but two sets can both have one: the first set
+ * keeps it, the later copy is left out and counted as a conflict too, because an exposition
+ * with a series twice is one Prometheus refuses samples of. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +32,8 @@ struct snapshot {
     struct family_view *views;
     size_t nviews;
     const struct metric_family **parts; /* storage behind views[].parts */
+    struct metric_family **merged;      /* families rebuilt without cross-set duplicates */
+    size_t nmerged;
     size_t conflicts, series;
     struct variant variants[2][2]; /* [format][gzip] */
 };
@@ -41,6 +51,60 @@ static int part_cmp(const void *a, const void *b)
     return (x->order > y->order) - (x->order < y->order);
 }
 
+static bool sample_same(const struct metric_sample *a, const struct metric_sample *b)
+{
+    return a->suffix == b->suffix && a->labels_len == b->labels_len &&
+           memcmp(a->labels, b->labels, a->labels_len) == 0;
+}
+
+/* A family found in several sets: leaves out the series an earlier set already has. Rare, so
+ * the common case only builds a hash table and throws it away. */
+static void view_dedup(struct snapshot *s, struct family_view *v, const struct metric_family **p)
+{
+    size_t total = 0, cap = 16;
+    for (size_t i = 0; i < v->nparts; i++) total += p[i]->nsamples;
+    while (cap < total * 2) cap *= 2;
+    struct slot {
+        uint64_t hash;
+        const struct metric_sample *m;
+    } *tab = xcalloc(cap, sizeof(*tab));
+    bool *drop = NULL;
+    size_t dups = 0, idx = 0;
+    for (size_t i = 0; i < v->nparts; i++) {
+        for (size_t j = 0; j < p[i]->nsamples; j++, idx++) {
+            const struct metric_sample *m = &p[i]->samples[j];
+            uint64_t h = hash_bytes(m->labels, m->labels_len, m->suffix) | 1;
+            size_t k = h & (cap - 1);
+            while (tab[k].hash && !(tab[k].hash == h && sample_same(tab[k].m, m)))
+                k = (k + 1) & (cap - 1);
+            if (!tab[k].hash) {
+                tab[k] = (struct slot){h, m};
+                continue;
+            }
+            if (!drop) drop = xcalloc(total, sizeof(*drop));
+            drop[idx] = true;
+            dups++;
+        }
+    }
+    free(tab);
+    if (!dups) return;
+    struct metric_family *f = xmalloc(sizeof(*f));
+    *f = *p[0];
+    f->nsamples = 0;
+    f->cap = total - dups;
+    f->samples = xmalloc(f->cap * sizeof(*f->samples));
+    idx = 0;
+    for (size_t i = 0; i < v->nparts; i++)
+        for (size_t j = 0; j < p[i]->nsamples; j++, idx++)
+            if (!drop[idx]) f->samples[f->nsamples++] = p[i]->samples[j];
+    free(drop);
+    s->merged = xrealloc(s->merged, (s->nmerged + 1) * sizeof(*s->merged));
+    s->merged[s->nmerged++] = f;
+    p[0] = f;
+    v->nparts = 1;
+    s->conflicts += dups;
+}
+
 static void snapshot_merge(struct snapshot *s)
 {
     size_t total = 0;
@@ -52,25 +116,33 @@ static void snapshot_merge(struct snapshot *s)
             refs[n] = (struct part_ref){mset_family_at(s->sets[i], f), n};
             n++;
         }
-        s->series += mset_sample_count(s->sets[i]);
     }
     qsort(refs, n, sizeof(*refs), part_cmp);
     s->parts = xmalloc((n ? n : 1) * sizeof(*s->parts));
     s->views = xmalloc((n ? n : 1) * sizeof(*s->views));
     size_t np = 0;
-    for (size_t i = 0; i < n;) {
+    for (size_t i = 0, end; i < n; i = end) {
+        const char *name = refs[i].fam->name;
+        size_t win = SIZE_MAX;
+        for (end = i; end < n && strcmp(refs[end].fam->name, name) == 0; end++)
+            if (win == SIZE_MAX && refs[end].fam->nsamples) win = end;
+        if (win == SIZE_MAX) win = i; /* all empty: keep the first, it renders nothing */
         struct family_view *v = &s->views[s->nviews++];
-        const struct metric_family *first = refs[i].fam;
-        v->parts = &s->parts[np];
-        v->nparts = 0;
-        for (; i < n && strcmp(refs[i].fam->name, first->name) == 0; i++) {
-            if (refs[i].fam->type != first->type) {
+        size_t first = np;
+        s->parts[np++] = refs[win].fam;
+        for (size_t k = win + 1; k < end; k++) {
+            const struct metric_family *f = refs[k].fam;
+            if (!f->nsamples) continue;
+            if (f->type != refs[win].fam->type) {
                 s->conflicts++;
                 continue;
             }
-            s->parts[np++] = refs[i].fam;
-            v->nparts++;
+            s->parts[np++] = f;
         }
+        v->parts = &s->parts[first];
+        v->nparts = np - first;
+        if (v->nparts > 1) view_dedup(s, v, &s->parts[first]);
+        for (size_t k = 0; k < v->nparts; k++) s->series += v->parts[k]->nsamples;
     }
     free(refs);
 }
@@ -111,6 +183,11 @@ void snapshot_unref(struct snapshot *s)
             buf_free(&s->variants[f][g].body);
         }
     }
+    for (size_t i = 0; i < s->nmerged; i++) {
+        free(s->merged[i]->samples);
+        free(s->merged[i]);
+    }
+    free(s->merged);
     for (size_t i = 0; i < s->nsets; i++) mset_unref(s->sets[i]);
     free(s->sets);
     free(s->views);
