@@ -1,9 +1,11 @@
 /* config.c: runs the config file in a Lua sandbox, then converts each module's table into its
  * C struct by the module's key schema. Every refusal carries file:line (config_locate.c) and
  * says what was expected. The sandbox has a 32 MiB heap and a 2 s budget: a config cannot hang
- * or exhaust the daemon. */
+ * or exhaust the daemon. The conversion runs in protected mode too (it pushes strings on a
+ * heap the script may have filled), so a memory error there is a refusal, not a panic. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <lauxlib.h>
 #include <math.h>
@@ -15,10 +17,11 @@
 #include "luabox.h"
 #include "util.h"
 
-#define CONFIG_MAX_BYTES (1u << 20)
-#define CONFIG_MEM_LIMIT (32u << 20)
+#define CONFIG_MAX_BYTES  (1u << 20)
+#define CONFIG_MEM_LIMIT  (32u << 20)
 #define CONFIG_TIMEOUT_MS 2000
-#define PATH_MAX_DEPTH 12
+#define PATH_MAX_DEPTH    12
+#define PATH_PART_MAX     128
 
 struct module_slot {
     const struct cfg_module *mod;
@@ -41,7 +44,7 @@ struct conv {
     char *err;
     size_t errlen;
     size_t depth;
-    char path[PATH_MAX_DEPTH][64];
+    char path[PATH_MAX_DEPTH][PATH_PART_MAX];
 };
 
 static void path_push(struct conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -81,8 +84,10 @@ static int conv_fail(struct conv *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (line) snprintf(c->err, c->errlen, "%s:%u: %s: %s", c->file, line, dotted, msg);
-    else snprintf(c->err, c->errlen, "%s: %s: %s", c->file, dotted, msg);
+    if (line)
+        snprintf(c->err, c->errlen, "%s:%u: %s: %s", c->file, line, dotted, msg);
+    else
+        snprintf(c->err, c->errlen, "%s: %s: %s", c->file, dotted, msg);
     return -1;
 }
 
@@ -94,55 +99,108 @@ static const char *lua_type_desc(lua_State *L, int idx)
 
 static int conv_table(struct conv *c, int idx, const struct cfg_key *keys, void *dst);
 
-static int expect_type(struct conv *c, const struct cfg_key *k, int idx, int type,
-                       const char *what)
+static int expect_type(struct conv *c, const struct cfg_key *k, int idx, int type, const char *what)
 {
     if (lua_type(c->L, idx) == type) return 0;
     return conv_fail(c, "expected %s%s%s%s, got %s", what, k->expect ? " (" : "",
                      k->expect ? k->expect : "", k->expect ? ")" : "", lua_type_desc(c->L, idx));
 }
 
+/* A duration in milliseconds as people write it: "1h", "1m30s", "1s500ms", "0s". */
+static void format_duration(int64_t ms, char *out, size_t outlen)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
+    size_t n = 0;
+    out[0] = '\0';
+    if (ms < 0) {
+        snprintf(out, outlen, "%lldms", (long long)ms);
+        return;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(units) && n < outlen; i++) {
+        if (ms < units[i].ms && !(ms == 0 && i == 2 && n == 0)) continue;
+        n += (size_t)snprintf(out + n, outlen - n, "%lld%s", (long long)(ms / units[i].ms),
+                              units[i].unit);
+        ms %= units[i].ms;
+    }
+}
+
+static void format_limit(const struct cfg_key *k, double v, char *out, size_t outlen)
+{
+    if (k->type == CFG_DURATION)
+        format_duration((int64_t)v, out, outlen);
+    else
+        snprintf(out, outlen, "%.15g", v);
+}
+
+/* Refuses v when the key has a range and v is outside it; shown is v as the file wrote it. */
 static int check_range(struct conv *c, const struct cfg_key *k, double v, const char *shown)
 {
-    if (k->max > k->min && (v < k->min || v > k->max))
-        return conv_fail(c, "%s is out of range (%s)", shown, k->expect ? k->expect : "");
+    if (!(k->max > k->min) || (v >= k->min && v <= k->max)) return 0;
+    if (k->expect) return conv_fail(c, "%s is out of range (%s)", shown, k->expect);
+    char lo[48], hi[48];
+    format_limit(k, k->min, lo, sizeof(lo));
+    format_limit(k, k->max, hi, sizeof(hi));
+    return conv_fail(c, "%s is out of range: expected %s to %s", shown, lo, hi);
+}
+
+static int conv_duration(struct conv *c, const struct cfg_key *k, int idx, void *dst)
+{
+    lua_State *L = c->L;
+    int64_t ms;
+    char shown[96];
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        double v = lua_tonumber(L, idx);
+        snprintf(shown, sizeof(shown), "%.15g", v);
+        /* Seconds; past ~292 million years the milliseconds no longer fit in 64 bits. */
+        if (!(v >= 0 && v <= 9e15))
+            return conv_fail(c, "expected a duration of 0 or more seconds%s%s%s, got %s",
+                             k->expect ? " (" : "", k->expect ? k->expect : "",
+                             k->expect ? ")" : "", shown);
+        ms = (int64_t)llround(v * 1000.0);
+    } else if (lua_type(L, idx) == LUA_TSTRING) {
+        const char *s = lua_tostring(L, idx);
+        if (strlen(s) != lua_rawlen(L, idx) || parse_duration_ms(s, &ms) < 0)
+            return conv_fail(c,
+                             "expected a duration such as \"15s\", \"1m30s\" or \"500ms\","
+                             " got \"%.60s\"",
+                             s);
+        snprintf(shown, sizeof(shown), "\"%.60s\"", s);
+    } else {
+        return expect_type(c, k, idx, LUA_TSTRING, "a duration");
+    }
+    if (check_range(c, k, (double)ms, shown)) return -1;
+    *(int64_t *)dst = ms;
     return 0;
 }
 
 static int conv_number_like(struct conv *c, const struct cfg_key *k, int idx, void *dst)
 {
     lua_State *L = c->L;
-    if (k->type == CFG_DURATION) {
-        int64_t ms;
-        if (lua_type(L, idx) == LUA_TNUMBER) {
-            ms = (int64_t)llround(lua_tonumber(L, idx) * 1000.0);
-        } else if (lua_type(L, idx) == LUA_TSTRING) {
-            if (parse_duration_ms(lua_tostring(L, idx), &ms) < 0)
-                return conv_fail(c, "expected a duration such as \"15s\", \"1m30s\" or \"500ms\","
-                                    " got \"%s\"", lua_tostring(L, idx));
-        } else {
-            return expect_type(c, k, idx, LUA_TSTRING, "a duration");
-        }
-        char shown[64];
-        snprintf(shown, sizeof(shown), "%gs", (double)ms / 1000.0);
-        if (check_range(c, k, (double)ms, shown)) return -1;
-        *(int64_t *)dst = ms;
-        return 0;
-    }
+    if (k->type == CFG_DURATION) return conv_duration(c, k, idx, dst);
     if (expect_type(c, k, idx, LUA_TNUMBER, k->type == CFG_INT ? "an integer" : "a number"))
         return -1;
     double v = lua_tonumber(L, idx);
     char shown[64];
-    snprintf(shown, sizeof(shown), "%g", v);
+    if (lua_isinteger(L, idx))
+        snprintf(shown, sizeof(shown), "%lld", (long long)lua_tointeger(L, idx));
+    else
+        snprintf(shown, sizeof(shown), "%.15g", v);
     if (k->type == CFG_INT) {
         lua_Integer i;
         if (!lua_isinteger(L, idx) && (v != floor(v) || fabs(v) > 9e15))
-            return conv_fail(c, "expected an integer, got %g", v);
+            return conv_fail(c, "expected an integer%s%s%s, got %s", k->expect ? " (" : "",
+                             k->expect ? k->expect : "", k->expect ? ")" : "", shown);
         i = lua_isinteger(L, idx) ? lua_tointeger(L, idx) : (lua_Integer)v;
         if (check_range(c, k, (double)i, shown)) return -1;
         *(int64_t *)dst = (int64_t)i;
         return 0;
     }
+    if (!isfinite(v))
+        return conv_fail(c, "expected a finite number%s%s%s, got %s", k->expect ? " (" : "",
+                         k->expect ? k->expect : "", k->expect ? ")" : "", shown);
     if (check_range(c, k, v, shown)) return -1;
     *(double *)dst = v;
     return 0;
@@ -152,9 +210,8 @@ static int conv_enum(struct conv *c, const struct cfg_key *k, int idx, void *dst
 {
     char list[256] = "";
     size_t n = 0;
-    for (size_t i = 0; k->choices[i]; i++)
-        n += (size_t)snprintf(list + n, sizeof(list) - n, "%s\"%s\"", i ? ", " : "",
-                              k->choices[i]);
+    for (size_t i = 0; k->choices[i] && n < sizeof(list); i++)
+        n += (size_t)snprintf(list + n, sizeof(list) - n, "%s\"%s\"", i ? ", " : "", k->choices[i]);
     if (lua_type(c->L, idx) != LUA_TSTRING)
         return conv_fail(c, "expected one of %s, got %s", list, lua_type_desc(c->L, idx));
     const char *s = lua_tostring(c->L, idx);
@@ -164,33 +221,72 @@ static int conv_enum(struct conv *c, const struct cfg_key *k, int idx, void *dst
             return 0;
         }
     }
-    return conv_fail(c, "expected one of %s, got \"%s\"", list, s);
+    return conv_fail(c, "expected one of %s, got \"%.60s\"", list, s);
+}
+
+/* Pushes a non-string key to the path as "[key]". */
+static void path_push_key(struct conv *c, int idx)
+{
+    lua_State *L = c->L;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        path_push(c, "%s", lua_tostring(L, idx));
+    } else {
+        path_push(c, "[%s]", luaL_tolstring(L, idx, NULL));
+        lua_pop(L, 1);
+    }
+}
+
+/* The length of the list at idx: every key must be 1..n with none missing. */
+static int list_length(struct conv *c, int idx, const char *what, size_t *len)
+{
+    lua_State *L = c->L;
+    size_t count = 0;
+    lua_Integer max = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1) {
+            path_push_key(c, -1);
+            int rc = conv_fail(c, "expected %s, found a named key", what);
+            path_pop(c);
+            lua_pop(L, 1);
+            return rc;
+        }
+        count++;
+        if (lua_tointeger(L, -1) > max) max = lua_tointeger(L, -1);
+    }
+    if ((lua_Integer)count != max) { /* a hole: the first one is at count + 1 at the latest */
+        size_t i = 1;
+        while (lua_rawgeti(L, idx, (lua_Integer)i) != LUA_TNIL) {
+            lua_pop(L, 1);
+            i++;
+        }
+        lua_pop(L, 1);
+        path_push(c, "[%zu]", i);
+        int rc = conv_fail(c, "missing item: expected %s without holes (nil)", what);
+        path_pop(c);
+        return rc;
+    }
+    *len = count;
+    return 0;
 }
 
 static int conv_list(struct conv *c, const struct cfg_key *k, int idx, void *dst)
 {
     lua_State *L = c->L;
     idx = lua_absindex(L, idx);
-    const char *what = k->type == CFG_LIST ? "a list of tables" : "a list of strings";
+    const char *what = k->type == CFG_LIST ? "a list of tables ({ {...}, {...} })"
+                                           : "a list of strings ({ \"...\", \"...\" })";
     if (expect_type(c, k, idx, LUA_TTABLE, what)) return -1;
-    size_t n = (size_t)lua_rawlen(L, idx), count = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        count++;
-        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
-            (size_t)lua_tointeger(L, -1) > n) {
-            lua_pop(L, 1);
-            return conv_fail(c, "expected %s ({ ..., ... }), found a named key", what);
-        }
-    }
+    size_t n = 0;
+    if (list_length(c, idx, what, &n)) return -1;
     if (k->type == CFG_STRINGS) {
         struct cfg_strings *out = dst;
         out->v = xcalloc(n ? n : 1, sizeof(char *));
         for (size_t i = 0; i < n; i++) {
             lua_rawgeti(L, idx, (lua_Integer)i + 1);
             path_push(c, "[%zu]", i + 1);
-            int rc = lua_type(L, -1) == LUA_TSTRING ? 0 : expect_type(c, k, -1, LUA_TSTRING, "a string");
+            int rc = expect_type(c, k, -1, LUA_TSTRING, "a string");
             if (rc == 0) out->v[out->n++] = xstrdup(lua_tostring(L, -1));
             path_pop(c);
             lua_pop(L, 1);
@@ -213,6 +309,16 @@ static int conv_list(struct conv *c, const struct cfg_key *k, int idx, void *dst
     return 0;
 }
 
+/* A Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*, and not "__..." (reserved). */
+static bool label_name_ok(const char *s, size_t len)
+{
+    if (len == 0 || strlen(s) != len || isdigit((unsigned char)s[0])) return false;
+    if (len >= 2 && s[0] == '_' && s[1] == '_') return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_') return false;
+    return true;
+}
+
 static int conv_labels(struct conv *c, const struct cfg_key *k, int idx, void *dst)
 {
     lua_State *L = c->L;
@@ -221,9 +327,19 @@ static int conv_labels(struct conv *c, const struct cfg_key *k, int idx, void *d
     struct cfg_labels *out = dst;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+        int rc = 0;
+        path_push_key(c, -2);
+        if (lua_type(L, -2) != LUA_TSTRING)
+            rc = conv_fail(c, "expected label = \"value\", found a key that is not a name");
+        else if (!label_name_ok(lua_tostring(L, -2), lua_rawlen(L, -2)))
+            rc = conv_fail(c, "expected a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting "
+                              "with \"__\")");
+        else if (lua_type(L, -1) != LUA_TSTRING)
+            rc = conv_fail(c, "expected a string value, got %s", lua_type_desc(L, -1));
+        path_pop(c);
+        if (rc) {
             lua_pop(L, 2);
-            return conv_fail(c, "expected label names mapped to string values");
+            return rc;
         }
         out->names = xrealloc(out->names, (out->n + 1) * sizeof(char *));
         out->values = xrealloc(out->values, (out->n + 1) * sizeof(char *));
@@ -231,6 +347,17 @@ static int conv_labels(struct conv *c, const struct cfg_key *k, int idx, void *d
         out->values[out->n] = xstrdup(lua_tostring(L, -1));
         out->n++;
         lua_pop(L, 1);
+    }
+    /* Sorted by name, so that the result does not depend on Lua's table order. */
+    for (size_t i = 1; i < out->n; i++) {
+        for (size_t j = i; j > 0 && strcmp(out->names[j - 1], out->names[j]) > 0; j--) {
+            char *t = out->names[j];
+            out->names[j] = out->names[j - 1];
+            out->names[j - 1] = t;
+            t = out->values[j];
+            out->values[j] = out->values[j - 1];
+            out->values[j - 1] = t;
+        }
     }
     return 0;
 }
@@ -291,8 +418,7 @@ static int check_unknown_keys(struct conv *c, int idx, const struct cfg_key *key
         size_t n = 0;
         for (const struct cfg_key *k = keys; k->name && n < sizeof(known); k++)
             n += (size_t)snprintf(known + n, sizeof(known) - n, "%s%s", n ? ", " : "", k->name);
-        if (lua_type(L, -1) == LUA_TSTRING) path_push(c, "%s", lua_tostring(L, -1));
-        else path_push(c, "[%s]", luaL_tolstring(L, -1, NULL)), lua_pop(L, 1);
+        path_push_key(c, -1);
         int rc = conv_fail(c, "unknown key (known keys: %s)", known);
         path_pop(c);
         lua_pop(L, 1);
@@ -308,7 +434,8 @@ static int conv_table(struct conv *c, int idx, const struct cfg_key *keys, void 
     if (check_unknown_keys(c, idx, keys)) return -1;
     for (const struct cfg_key *k = keys; k->name; k++) {
         void *field = (char *)dst + k->offset;
-        lua_getfield(L, idx, k->name);
+        lua_pushstring(L, k->name);
+        lua_rawget(L, idx);
         path_push(c, "%s", k->name);
         int rc = 0;
         if (!lua_isnil(L, -1)) {
@@ -344,7 +471,8 @@ static void free_by_keys(const struct cfg_key *keys, void *data)
             free_by_keys(k->sub, f);
         } else if (k->type == CFG_LIST) {
             struct cfg_list *l = f;
-            for (size_t i = 0; i < l->n; i++) free_by_keys(k->sub, (char *)l->items + i * k->sub_size);
+            for (size_t i = 0; i < l->n; i++)
+                free_by_keys(k->sub, (char *)l->items + i * k->sub_size);
             free(l->items);
         } else if (k->type == CFG_STRINGS) {
             struct cfg_strings *s = f;
@@ -401,8 +529,9 @@ static int env_newindex(lua_State *L)
     bool known = !lua_isnil(L, -1);
     lua_pop(L, 2);
     if (!known)
-        return luaL_error(L, "unknown section '%s' (sections are: %s; helpers must be "
-                             "declared 'local')",
+        return luaL_error(L,
+                          "unknown section '%s' (sections are: %s; helpers must be "
+                          "declared 'local')",
                           luaL_tolstring(L, 2, NULL), lua_tostring(L, lua_upvalueindex(2)));
     lua_rawset(L, 1);
     return 0;
@@ -412,9 +541,12 @@ static int env_newindex(lua_State *L)
 static int env_getenv(lua_State *L)
 {
     const char *v = getenv(luaL_checkstring(L, 1));
-    if (v) lua_pushstring(L, v);
-    else if (lua_gettop(L) >= 2) lua_pushvalue(L, 2);
-    else return luaL_error(L, "environment variable '%s' is not set", lua_tostring(L, 1));
+    if (v)
+        lua_pushstring(L, v);
+    else if (lua_gettop(L) >= 2)
+        lua_pushvalue(L, 2);
+    else
+        return luaL_error(L, "environment variable '%s' is not set", lua_tostring(L, 1));
     return 1;
 }
 
@@ -448,7 +580,8 @@ static int convert_modules(struct conv *c, struct config *cfg, int env)
     lua_State *L = c->L;
     for (size_t i = 0; i < cfg->nmods; i++) {
         struct module_slot *m = &cfg->mods[i];
-        lua_rawget(L, (lua_pushstring(L, m->mod->name), env));
+        lua_pushstring(L, m->mod->name);
+        lua_rawget(L, env);
         m->present = !lua_isnil(L, -1);
         if (!m->present) {
             lua_pop(L, 1);
@@ -457,14 +590,58 @@ static int convert_modules(struct conv *c, struct config *cfg, int env)
         path_push(c, "%s", m->mod->name);
         int rc = 0;
         if (lua_type(L, -1) != LUA_TTABLE)
-            rc = conv_fail(c, "expected a table { key = value, ... }, got %s",
-                           lua_type_desc(L, -1));
-        else rc = conv_table(c, -1, m->mod->keys, m->data);
+            rc =
+                conv_fail(c, "expected a table { key = value, ... }, got %s", lua_type_desc(L, -1));
+        else
+            rc = conv_table(c, -1, m->mod->keys, m->data);
         path_pop(c);
         lua_pop(L, 1);
         if (rc) return rc;
     }
     return 0;
+}
+
+struct convert_call {
+    struct conv *c;
+    struct config *cfg;
+    int rc;
+};
+
+/* lua_pcall'd with the convert_call and the environment table. */
+static int convert_protected(lua_State *L)
+{
+    struct convert_call *cc = lua_touserdata(L, 1);
+    lua_gc(L, LUA_GCCOLLECT); /* what the script left as garbage is headroom for this */
+    cc->rc = convert_modules(cc->c, cc->cfg, 2);
+    return 0;
+}
+
+/* Lua shortens source names past LUA_IDSIZE ("...tail/drwatch.lua"): put the whole name back
+ * in err wherever Lua wrote the short one. */
+static void restore_source_name(lua_State *L, const char *chunk, const char *name, char *err,
+                                size_t errlen)
+{
+    lua_Debug ar;
+    if (luaL_loadbufferx(L, "", 0, chunk, "t") != LUA_OK) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (!lua_getinfo(L, ">S", &ar) || strcmp(ar.short_src, name) == 0) return;
+    size_t slen = strlen(ar.short_src);
+    char *out = xcalloc(1, errlen);
+    size_t n = 0;
+    for (const char *p = err; *p && n + 1 < errlen;) {
+        if (strncmp(p, ar.short_src, slen) == 0 && p[slen] == ':') {
+            n += (size_t)snprintf(out + n, errlen - n, "%s", name);
+            if (n >= errlen) n = errlen - 1;
+            p += slen;
+        } else {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = '\0';
+    memcpy(err, out, n + 1);
+    free(out);
 }
 
 struct config *config_load_buffer(const char *src, size_t len, const char *name,
@@ -479,6 +656,10 @@ struct config *config_load_buffer(const char *src, size_t len, const char *name,
         cfg->mods[i].mod = mods[i];
         cfg->mods[i].data = xcalloc(1, mods[i]->size ? mods[i]->size : 1);
     }
+    if (len >= 3 && memcmp(src, "\xef\xbb\xbf", 3) == 0) { /* a UTF-8 byte order mark */
+        src += 3;
+        len -= 3;
+    }
     struct luabox *box = luabox_new(CONFIG_MEM_LIMIT);
     if (!box) {
         snprintf(err, errlen, "%s: cannot create the Lua state", name);
@@ -488,17 +669,34 @@ struct config *config_load_buffer(const char *src, size_t len, const char *name,
     lua_State *L = luabox_state(box);
     push_config_env(box, mods, nmods);
     int env = lua_gettop(L);
-    char chunk[512];
-    snprintf(chunk, sizeof(chunk), "@%s", name);
+    char *chunk = xasprintf("@%s", name);
     int rc = -1;
     if (luabox_load(box, src, len, chunk, env, err, errlen) == LUABOX_OK) {
         enum luabox_outcome o = luabox_call(box, 0, 0, CONFIG_TIMEOUT_MS, err, errlen);
         if (o == LUABOX_OK) {
-            struct conv c = {.L = L, .src = src, .len = len, .file = name, .err = err,
-                             .errlen = errlen};
-            rc = convert_modules(&c, cfg, env);
+            struct conv c = {
+                .L = L, .src = src, .len = len, .file = name, .err = err, .errlen = errlen};
+            struct convert_call cc = {.c = &c, .cfg = cfg, .rc = -1};
+            lua_pushcfunction(L, convert_protected);
+            lua_pushlightuserdata(L, &cc);
+            lua_pushvalue(L, env);
+            int status = lua_pcall(L, 2, 0, 0);
+            if (status == LUA_OK) {
+                rc = cc.rc;
+            } else {
+                snprintf(err, errlen, "%s: %s while reading the values", name,
+                         status == LUA_ERRMEM || !lua_tostring(L, -1)
+                             ? "out of memory (more than 32 MiB)"
+                             : lua_tostring(L, -1));
+                lua_pop(L, 1);
+            }
+        } else {
+            restore_source_name(L, chunk, name, err, errlen);
         }
+    } else {
+        restore_source_name(L, chunk, name, err, errlen);
     }
+    free(chunk);
     luabox_free(box);
     if (rc) {
         config_free(cfg);

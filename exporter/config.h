@@ -53,7 +53,7 @@ struct cfg_key {
     const char *name;
     enum cfg_type type;
     size_t offset;
-    const char *def;  /* default as text ("15s", "true", "gold"); NULL: zero/empty */
+    const char *def;    /* default as text ("15s", "true", "gold"); NULL: zero/empty */
     const char *expect; /* what a good value looks like, for error messages */
     bool required;
     const char *const *choices; /* CFG_ENUM, NULL-terminated */
@@ -62,7 +62,9 @@ struct cfg_key {
     double min, max;            /* CFG_INT, CFG_NUMBER, CFG_DURATION (ms): checked if max > min */
 };
 
+/* clang-format off */
 #define CFG_END {.name = NULL}
+/* clang-format on */
 
 /* A top-level section of the file. */
 struct cfg_module {

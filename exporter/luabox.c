@@ -1,8 +1,20 @@
 /* luabox.c: the Lua sandbox (see luabox.h). The budget follows HAProxy's hlua.c and redis'
  * script_lua.c: a lua_Alloc that counts, and a LUA_MASKCOUNT hook that compares a monotonic
- * clock with the deadline every LUABOX_HOOK_EVERY instructions. */
+ * clock with the deadline every LUABOX_HOOK_EVERY instructions.
+ *
+ * Three things keep the budget honest where the hook alone would not:
+ * - pcall and xpcall are replaced by versions that re-raise a timeout or a memory error, so a
+ *   script cannot catch either (a memory error is only known for sure where it is caught: Lua
+ *   retries a failed allocation after an emergency collection, so a failed allocation alone
+ *   does not mean the script failed);
+ * - C functions that can loop long without returning to the VM (string patterns, string.rep,
+ *   table.move) are the budgeted ones of luabox_string.c and below, which check the deadline;
+ * - past the deadline, large allocations fail, so a C function copying a lot gives up soon.
+ * The string metatable's __index is the sandbox's string table too, so ("").dump and the like
+ * are not reachable through a string value. */
 #include "luabox.h"
 
+#include <ctype.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdbool.h>
@@ -10,16 +22,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "luabox_string.h"
 #include "util.h"
 
-#define LUABOX_HOOK_EVERY 1000
+#define LUABOX_HOOK_EVERY       1000
+#define LUABOX_BIG_ALLOC        (64u << 10) /* past the deadline, allocations this large fail */
+#define LUABOX_STRING_KEY       "drwatch.luabox.string"
+#define LUABOX_MOVE_CHECK_EVERY 4096
 
 struct luabox {
     lua_State *L;
     size_t used, limit;
     int64_t deadline_ms; /* 0: none */
-    bool timed_out, out_of_memory;
+    int64_t budget_ms;
+    bool timed_out, out_of_memory, alloc_failed;
+    char where[LUA_IDSIZE + 32]; /* "source:line: " where the timeout was noticed */
 };
+
+static struct luabox *box_of(lua_State *L)
+{
+    void *ud;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
+static bool past_deadline(struct luabox *b)
+{
+    return b->deadline_ms && (b->timed_out || time_mono_ms() > b->deadline_ms);
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar);
 
 static void *box_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
@@ -30,31 +62,177 @@ static void *box_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         b->used -= osize;
         return NULL;
     }
-    if (nsize > osize && b->used + (nsize - osize) > b->limit) {
-        b->out_of_memory = true;
-        return NULL;
+    if (nsize > osize) {
+        if (nsize - osize >= LUABOX_BIG_ALLOC && b->L && past_deadline(b)) {
+            b->timed_out = true;
+            lua_sethook(b->L, count_hook, LUA_MASKCOUNT, 1); /* signal-safe, so fine here */
+            return NULL;
+        }
+        if (nsize - osize > b->limit - b->used) {
+            b->alloc_failed = true; /* Lua may still succeed after collecting garbage */
+            return NULL;
+        }
     }
     void *p = realloc(ptr, nsize);
     if (!p) {
-        b->out_of_memory = true;
+        b->alloc_failed = true;
         return NULL;
     }
     b->used = b->used - osize + nsize;
     return p;
 }
 
+/* Raises the timeout error; from now on every instruction raises it again. */
+static void raise_timeout(lua_State *L, struct luabox *b, const char *where)
+{
+    if (!b->where[0]) snprintf(b->where, sizeof(b->where), "%s", where);
+    b->timed_out = true;
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+    lua_pushfstring(L, "%stimeout: script ran past its time budget (%d ms)", where,
+                    (int)b->budget_ms);
+    lua_error(L);
+}
+
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
-    (void)ar;
-    struct luabox *b;
-    lua_getallocf(L, (void **)&b);
-    if (!b->deadline_ms) return;
-    if (b->timed_out || time_mono_ms() > b->deadline_ms) {
-        b->timed_out = true;
-        /* From now on every instruction raises, so a script's own pcall cannot recover. */
-        lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
-        luaL_error(L, "timeout: script ran past its time budget");
+    struct luabox *b = box_of(L);
+    if (!past_deadline(b)) return;
+    char where[sizeof(b->where)] = "";
+    if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
+        snprintf(where, sizeof(where), "%s:%d: ", ar->short_src, ar->currentline);
+    raise_timeout(L, b, where);
+}
+
+void luabox_check_budget(lua_State *L)
+{
+    struct luabox *b = box_of(L);
+    if (!past_deadline(b)) return;
+    b->timed_out = true;
+    char where[sizeof(b->where)] = "";
+    lua_Debug ar;
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0)
+        snprintf(where, sizeof(where), "%s:%d: ", ar.short_src, ar.currentline);
+    raise_timeout(L, b, where);
+}
+
+/* ---- budget-aware replacements ---- */
+
+/* After a protected call inside the script: a timeout or a memory error goes on up. */
+static void rethrow_fatal(lua_State *L, int status)
+{
+    struct luabox *b = box_of(L);
+    if (status == LUA_ERRMEM) b->out_of_memory = true;
+    if (b->timed_out || b->out_of_memory) lua_error(L); /* the error object is on top */
+}
+
+static int box_pcall(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    lua_pushboolean(L, 1); /* the first result if all goes well */
+    lua_insert(L, 1);
+    int status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
+    if (status == LUA_OK) return lua_gettop(L);
+    rethrow_fatal(L, status);
+    lua_pushboolean(L, 0);
+    lua_pushvalue(L, -2);
+    return 2;
+}
+
+/* xpcall's message handler around the script's own: once the budget is spent the script's
+ * handler is not called. (The timeout is raised from the count hook, and Lua runs message
+ * handlers for it with hooks still disabled: a handler that loops would never be stopped.) */
+static int xpcall_handler(lua_State *L)
+{
+    struct luabox *b = box_of(L);
+    if (b->timed_out || b->out_of_memory) {
+        lua_settop(L, 1);
+        return 1;
     }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+static int box_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, xpcall_handler, 1);
+    lua_replace(L, 2);
+    /* f, handler, args -> f, handler, true, f, args: the handler stays at 2. */
+    lua_pushboolean(L, 1);
+    lua_pushvalue(L, 1);
+    lua_rotate(L, 3, 2);
+    int status = lua_pcall(L, n - 2, LUA_MULTRET, 2);
+    if (status == LUA_OK) return lua_gettop(L) - 2;
+    rethrow_fatal(L, status);
+    lua_pushboolean(L, 0);
+    lua_pushvalue(L, -2);
+    return 2;
+}
+
+/* table.move(a1, f, e, t [, a2]): Lua's loops over the range even when it holds nothing. */
+static int box_move(lua_State *L)
+{
+    lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+    lua_Integer t = luaL_checkinteger(L, 4);
+    int dst = lua_isnoneornil(L, 5) ? 1 : 5;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, dst, LUA_TTABLE);
+    if (e >= f) {
+        luaL_argcheck(L, f > 0 || e < LUA_MAXINTEGER + f, 3, "too many elements to move");
+        lua_Integer n = e - f; /* elements to move, minus one */
+        luaL_argcheck(L, t <= LUA_MAXINTEGER - n, 4, "destination wrap around");
+        bool forward = t > e || t <= f || (dst != 1 && !lua_compare(L, 1, dst, LUA_OPEQ));
+        for (lua_Integer i = 0; i <= n; i++) {
+            lua_Integer k = forward ? i : n - i;
+            lua_geti(L, 1, f + k);
+            lua_seti(L, dst, t + k);
+            if (i % LUABOX_MOVE_CHECK_EVERY == LUABOX_MOVE_CHECK_EVERY - 1) luabox_check_budget(L);
+        }
+    }
+    lua_pushvalue(L, dst);
+    return 1;
+}
+
+/* ---- states and environments ---- */
+
+static void copy_fields(lua_State *L, const char *const *names)
+{
+    for (const char *const *n = names; *n; n++) {
+        lua_getfield(L, -1, *n);
+        lua_setfield(L, -3, *n);
+    }
+}
+
+/* Opens the libraries the allow-lists copy from (they never reach a script's _ENV whole) and
+ * builds the sandbox's string table, which is also every string's __index. Protected. */
+static int open_libs(lua_State *L)
+{
+    static const char *const str[] = {"byte",    "char", "format", "len", "lower",
+                                      "reverse", "sub",  "upper",  NULL};
+    luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+    luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+    luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+    luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
+    luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
+    luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 1);
+    lua_settop(L, 0);
+    lua_newtable(L);
+    lua_getglobal(L, LUA_STRLIBNAME);
+    copy_fields(L, str);
+    lua_pop(L, 1);
+    luabox_string_register(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, LUABOX_STRING_KEY);
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "__index");
+    lua_settop(L, 0);
+    return 0;
 }
 
 struct luabox *luabox_new(size_t mem_limit)
@@ -66,14 +244,12 @@ struct luabox *luabox_new(size_t mem_limit)
         free(b);
         return NULL;
     }
-    /* Only the libraries the allow-lists copy from; they never reach a script's _ENV whole. */
-    luaL_requiref(b->L, LUA_GNAME, luaopen_base, 1);
-    luaL_requiref(b->L, LUA_STRLIBNAME, luaopen_string, 1);
-    luaL_requiref(b->L, LUA_TABLIBNAME, luaopen_table, 1);
-    luaL_requiref(b->L, LUA_MATHLIBNAME, luaopen_math, 1);
-    luaL_requiref(b->L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
-    luaL_requiref(b->L, LUA_OSLIBNAME, luaopen_os, 1);
-    lua_settop(b->L, 0);
+    lua_pushcfunction(b->L, open_libs);
+    if (lua_pcall(b->L, 0, 0, 0) != LUA_OK) {
+        lua_close(b->L);
+        free(b);
+        return NULL;
+    }
     return b;
 }
 
@@ -94,50 +270,81 @@ size_t luabox_mem_used(const struct luabox *b)
     return b->used;
 }
 
-static void copy_fields(lua_State *L, const char *lib, const char *const *names)
+/* A new table holding copies of lib's names. */
+static void copy_lib(lua_State *L, const char *lib, const char *const *names)
 {
     lua_newtable(L);
     lua_getglobal(L, lib);
-    for (const char *const *n = names; *n; n++) {
-        lua_getfield(L, -1, *n);
-        lua_setfield(L, -3, *n);
+    copy_fields(L, names);
+    lua_pop(L, 1);
+}
+
+static int build_env(lua_State *L)
+{
+    static const char *const base[] = {"assert",   "error",    "ipairs", "next",
+                                       "pairs",    "rawequal", "rawlen", "select",
+                                       "tonumber", "tostring", "type",   NULL};
+    static const char *const tab[] = {"concat", "insert", "remove", "sort", "unpack", NULL};
+    static const char *const mth[] = {"abs",  "ceil",       "floor", "fmod",       "huge", "log",
+                                      "max",  "maxinteger", "min",   "mininteger", "modf", "pi",
+                                      "sqrt", "tointeger",  "type",  "ult",        "exp",  NULL};
+    static const char *const utf[] = {"char", "charpattern", "codepoint", "codes",
+                                      "len",  "offset",      NULL};
+    static const char *const os[] = {"time", "clock", "date", NULL};
+    lua_newtable(L);
+    lua_pushglobaltable(L);
+    copy_fields(L, base);
+    lua_pop(L, 1);
+    lua_pushcfunction(L, box_pcall);
+    lua_setfield(L, -2, "pcall");
+    lua_pushcfunction(L, box_xpcall);
+    lua_setfield(L, -2, "xpcall");
+    /* The script's own copy of the sandbox's string table. */
+    lua_newtable(L);
+    lua_getfield(L, LUA_REGISTRYINDEX, LUABOX_STRING_KEY);
+    for (lua_pushnil(L); lua_next(L, -2);) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_settable(L, -5);
     }
     lua_pop(L, 1);
+    lua_setfield(L, -2, "string");
+    copy_lib(L, LUA_TABLIBNAME, tab);
+    lua_pushcfunction(L, box_move);
+    lua_setfield(L, -2, "move");
+    lua_setfield(L, -2, "table");
+    copy_lib(L, LUA_MATHLIBNAME, mth);
+    lua_setfield(L, -2, "math");
+    copy_lib(L, LUA_UTF8LIBNAME, utf);
+    lua_setfield(L, -2, "utf8");
+    copy_lib(L, LUA_OSLIBNAME, os);
+    lua_setfield(L, -2, "os");
+    return 1;
 }
 
 void luabox_new_env(struct luabox *b)
 {
-    static const char *const base[] = {"assert", "error", "ipairs", "next", "pairs", "pcall",
-                                       "rawequal", "rawlen", "select", "tonumber", "tostring",
-                                       "type", "xpcall", NULL};
-    static const char *const str[] = {"byte", "char", "find", "format", "gmatch", "gsub", "len",
-                                      "lower", "match", "rep", "reverse", "sub", "upper", NULL};
-    static const char *const tab[] = {"concat", "insert", "move", "remove", "sort", "unpack",
-                                      NULL};
-    static const char *const mth[] = {"abs", "ceil", "floor", "fmod", "huge", "log", "max",
-                                      "maxinteger", "min", "mininteger", "modf", "pi", "sqrt",
-                                      "tointeger", "type", "ult", "exp", NULL};
-    static const char *const utf[] = {"char", "charpattern", "codepoint", "codes", "len",
-                                      "offset", NULL};
-    static const char *const os[] = {"time", "clock", "date", NULL};
     lua_State *L = b->L;
-    lua_newtable(L);
-    lua_pushglobaltable(L);
-    for (const char *const *n = base; *n; n++) {
-        lua_getfield(L, -1, *n);
-        lua_setfield(L, -3, *n);
+    lua_pushcfunction(L, build_env);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) { /* out of memory: a nil _ENV fails the script */
+        lua_pop(L, 1);
+        lua_pushnil(L);
     }
-    lua_pop(L, 1);
-    copy_fields(L, "string", str);
-    lua_setfield(L, -2, "string");
-    copy_fields(L, "table", tab);
-    lua_setfield(L, -2, "table");
-    copy_fields(L, "math", mth);
-    lua_setfield(L, -2, "math");
-    copy_fields(L, "utf8", utf);
-    lua_setfield(L, -2, "utf8");
-    copy_fields(L, "os", os);
-    lua_setfield(L, -2, "os");
+}
+
+/* Whether msg starts with a position, "source:line:". */
+static bool has_position(const char *msg)
+{
+    const char *c = strchr(msg, ':');
+    if (!c || c == msg || !isdigit((unsigned char)c[1])) return false;
+    for (c++; isdigit((unsigned char)*c);) c++;
+    return *c == ':';
+}
+
+/* The source name as Lua shows it, for a chunk name passed to luabox_load. */
+static void short_source(const char *name, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s", (name[0] == '@' || name[0] == '=') ? name + 1 : name);
 }
 
 enum luabox_outcome luabox_load(struct luabox *b, const char *src, size_t len, const char *name,
@@ -147,19 +354,49 @@ enum luabox_outcome luabox_load(struct luabox *b, const char *src, size_t len, c
     env_index = lua_absindex(L, env_index);
     int rc = luaL_loadbufferx(L, src, len, name, "t");
     if (rc != LUA_OK) {
-        snprintf(err, errlen, "%s", lua_tostring(L, -1));
+        const char *m = lua_tostring(L, -1);
+        char where[LUA_IDSIZE] = "";
+        if (!m) m = "not enough memory";
+        /* "attempt to load a binary chunk" comes without a source: add it. */
+        if (!has_position(m)) short_source(name, where, sizeof(where));
+        snprintf(err, errlen, "%s%s%s", where, where[0] ? ": " : "", m);
         lua_pop(L, 1);
         return rc == LUA_ERRMEM ? LUABOX_NOMEM : LUABOX_ERROR;
     }
     lua_pushvalue(L, env_index);
-    lua_setupvalue(L, -2, 1);
+    if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
     return LUABOX_OK;
 }
 
-static int traceback_position(lua_State *L)
+/* Whether msg starts with "src:<line>:". */
+static bool starts_with_position(const char *msg, const char *src)
 {
-    /* Keep the message as Lua made it ("source:line: msg"); non-string errors get a type. */
-    if (!lua_isstring(L, 1)) lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    size_t n = strlen(src);
+    if (strncmp(msg, src, n) != 0 || msg[n] != ':' || !isdigit((unsigned char)msg[n + 1]))
+        return false;
+    const char *c = msg + n + 1;
+    while (isdigit((unsigned char)*c)) c++;
+    return *c == ':';
+}
+
+/* Message handler: every error leaves with "source:line: " of the innermost Lua function,
+ * unless it already starts with that function's source and a line. */
+static int add_position(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    char where[LUA_IDSIZE + 32] = "";
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+            if (msg && starts_with_position(msg, ar.short_src)) return 1;
+            snprintf(where, sizeof(where), "%s:%d: ", ar.short_src, ar.currentline);
+            break;
+        }
+    }
+    if (msg)
+        lua_pushfstring(L, "%s%s", where, msg);
+    else
+        lua_pushfstring(L, "%s(error object is a %s value)", where, luaL_typename(L, 1));
     return 1;
 }
 
@@ -168,9 +405,15 @@ enum luabox_outcome luabox_call(struct luabox *b, int nargs, int nresults, int64
 {
     lua_State *L = b->L;
     int base = lua_gettop(L) - nargs;
-    lua_pushcfunction(L, traceback_position);
+    char src[LUA_IDSIZE] = "?";
+    lua_Debug ar;
+    lua_pushvalue(L, base);
+    if (lua_getinfo(L, ">S", &ar)) snprintf(src, sizeof(src), "%s", ar.short_src);
+    lua_pushcfunction(L, add_position);
     lua_insert(L, base);
-    b->timed_out = b->out_of_memory = false;
+    b->timed_out = b->out_of_memory = b->alloc_failed = false;
+    b->where[0] = '\0';
+    b->budget_ms = timeout_ms;
     b->deadline_ms = timeout_ms > 0 ? time_mono_ms() + timeout_ms : 0;
     lua_sethook(L, count_hook, LUA_MASKCOUNT, LUABOX_HOOK_EVERY);
     int rc = lua_pcall(L, nargs, nresults, base);
@@ -178,19 +421,27 @@ enum luabox_outcome luabox_call(struct luabox *b, int nargs, int nresults, int64
     b->deadline_ms = 0;
     lua_remove(L, base);
     enum luabox_outcome o = LUABOX_OK;
-    if (b->timed_out) o = LUABOX_TIMEOUT;
-    else if (b->out_of_memory || rc == LUA_ERRMEM) o = LUABOX_NOMEM;
-    else if (rc != LUA_OK) o = LUABOX_ERROR;
-    if (rc != LUA_OK) {
+    if (b->timed_out)
+        o = LUABOX_TIMEOUT;
+    else if (b->out_of_memory || rc == LUA_ERRMEM || (rc == LUA_ERRERR && b->alloc_failed))
+        o = LUABOX_NOMEM;
+    else if (rc != LUA_OK)
+        o = LUABOX_ERROR;
+    if (o == LUABOX_TIMEOUT) {
+        snprintf(err, errlen, "%s%stimeout: script ran past its time budget (%lld ms)",
+                 b->where[0] ? b->where : src, b->where[0] ? "" : ": ", (long long)timeout_ms);
+    } else if (o == LUABOX_NOMEM) {
+        bool mib = b->limit % (1u << 20) == 0;
+        snprintf(err, errlen, "%s: not enough memory: the script's heap is limited to %zu %s", src,
+                 mib ? b->limit >> 20 : b->limit >> 10, mib ? "MiB" : "KiB");
+    } else if (o == LUABOX_ERROR) {
         const char *m = lua_tostring(L, -1);
-        snprintf(err, errlen, "%s", m ? m : "not enough memory");
-        lua_pop(L, 1);
-    } else if (o != LUABOX_OK) {
-        /* The script caught the failure itself and returned: its results don't count. */
-        snprintf(err, errlen, "%s", o == LUABOX_TIMEOUT ? "timeout: script ran past its time budget"
-                                                        : "not enough memory");
-        lua_pop(L, nresults == LUA_MULTRET ? lua_gettop(L) - base + 1 : nresults);
+        snprintf(err, errlen, "%s", m ? m : "error");
     }
+    if (rc != LUA_OK)
+        lua_pop(L, 1);
+    else if (o != LUABOX_OK) /* the script caught the failure itself: its results don't count */
+        lua_pop(L, nresults == LUA_MULTRET ? lua_gettop(L) - base + 1 : nresults);
     return o;
 }
 

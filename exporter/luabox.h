@@ -1,11 +1,15 @@
 /* luabox.h: a sandboxed Lua 5.4 state with an explicit budget (STYLE.md, Lua).
  *
  * - A counting allocator with a hard cap: past it, allocations fail and Lua raises a memory
- *   error; the outcome is reported as LUABOX_NOMEM even if a script's pcall caught it.
+ *   error; the outcome is reported as LUABOX_NOMEM even if a script's pcall caught it (the
+ *   sandbox's pcall and xpcall re-raise memory errors and timeouts).
  * - A count hook that checks a monotonic deadline. Once past it, every hook call raises
- *   again, so a pcall in the script cannot swallow the timeout.
+ *   again, so a pcall in the script cannot swallow the timeout. C functions that can loop long
+ *   without returning to the VM (string patterns, string.rep, table.move) are replaced by
+ *   versions that check the deadline themselves (luabox_string.h).
  * - Environments built from allow-lists (luabox_new_env), never by removing things from
- *   luaL_openlibs. Scripts load in text mode only.
+ *   luaL_openlibs; strings' metatable leads to the same restricted string table. Scripts load
+ *   in text mode only.
  * Used by the config loader and by the rules engine. */
 #ifndef DRWATCH_LUABOX_H
 #define DRWATCH_LUABOX_H
@@ -27,7 +31,9 @@ size_t luabox_mem_used(const struct luabox *b);
 
 /* Pushes a fresh environment table holding only safe functions: assert, error, ipairs, next,
  * pairs, pcall, rawequal, rawlen, select, tonumber, tostring, type, xpcall, and copies of
- * string, table, math, utf8 and os.{time, clock, date}. The caller adds its own API. */
+ * string (byte, char, find, format, gmatch, gsub, len, lower, match, rep, reverse, sub, upper),
+ * table, math, utf8 and os.{time, clock, date}. The caller adds its own API. If even that
+ * does not fit in the heap, pushes nil (the script then fails). */
 void luabox_new_env(struct luabox *b);
 
 /* Loads src (text only) as chunk `name` ("@file" for files) and sets its first upvalue
@@ -37,10 +43,17 @@ enum luabox_outcome luabox_load(struct luabox *b, const char *src, size_t len, c
                                 int env_index, char *err, size_t errlen);
 
 /* The one wrapper around lua_pcall: runs the function below nargs arguments with a deadline
- * of timeout_ms, adding a traceback position to errors. Returns the outcome; on failure err
- * holds "source:line: message" and nothing is left on the stack. */
+ * of timeout_ms (none if <= 0), adding a position to errors. Returns the outcome; on failure
+ * nothing is left on the stack and err holds "source:line: message" (LUABOX_ERROR, where a
+ * line is known), "source:line: timeout: ..." (LUABOX_TIMEOUT) or "source: not enough
+ * memory: ..." (LUABOX_NOMEM). */
 enum luabox_outcome luabox_call(struct luabox *b, int nargs, int nresults, int64_t timeout_ms,
                                 char *err, size_t errlen);
+
+/* For C functions given to scripts that can loop long: raises the timeout error (as the count
+ * hook does) once the running luabox_call is past its deadline; returns otherwise. L must be
+ * a luabox state. */
+void luabox_check_budget(lua_State *L);
 
 const char *luabox_outcome_name(enum luabox_outcome o);
 

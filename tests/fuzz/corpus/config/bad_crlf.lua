@@ -1,0 +1,4 @@
+main = {
+  name = "crlf",
+  count = "x",
+}

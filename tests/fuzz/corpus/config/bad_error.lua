@@ -1,0 +1,1 @@
+error("fuzz.lua:99: fake position", 0)

@@ -1,0 +1,2 @@
+main = { name = "x" }
+error(setmetatable and {} or { "t" })

@@ -1,0 +1,2 @@
+function helper() return 1 end
+main = { name = undefined_thing }

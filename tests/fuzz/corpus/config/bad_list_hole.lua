@@ -1,0 +1,1 @@
+main = { name = "x", tags = { "a", nil, "c" }, items = { [1e9] = {} } }

@@ -1,0 +1,1 @@
+main = { name = "x", sub = { x = 0/0 }, ratio = 1/0 }

@@ -1,0 +1,4 @@
+main = {
+  name = "x",
+  count = 101,
+}

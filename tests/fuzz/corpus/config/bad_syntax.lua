@@ -1,0 +1,3 @@
+main = {
+  name = "x"
+  count = 1,

@@ -1,0 +1,4 @@
+main = {
+  name = "x",
+  cuont = 3,
+}

@@ -1,0 +1,2 @@
+main = { name = "x" }
+foo = { bar = 1 }
