@@ -107,10 +107,12 @@ bench: deps
 	@./bench/run
 
 lint:
+	@./.ci/deps lint
 	@clang-format --dry-run --Werror $(CORE_SRC) exporter/main.c exporter/*.h collectors/*.h \
 	    $(UNIT_SRC) $(FUZZ_SRC) tests/fuzz/replay_main.c tests/lib/*.h
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	    --std=c11 --inline-suppr -D__GNUC__ -I exporter -I . $(CORE_SRC) exporter/main.c
+	    --std=c11 --inline-suppr -D__GNUC__ -I exporter -I collectors -I . \
+	    $(CORE_SRC) exporter/main.c
 	@echo "lint: clean"
 
 format:

@@ -260,10 +260,10 @@ static void add_file_metrics(struct metric_set *set, const struct file_seen *v, 
         "Series given by more than one *.prom file (or twice in one); the first is exported.");
     for (size_t i = 0; i < n; i++) {
         mset_addv(set, mt, (double)v[i].mtime.tv_sec + (double)v[i].mtime.tv_nsec / 1e9, "file",
-                  v[i].name, NULL);
-        mset_addv(set, valid, v[i].bad ? 0 : 1, "file", v[i].name, NULL);
+                  v[i].name, LABELS_END);
+        mset_addv(set, valid, v[i].bad ? 0 : 1, "file", v[i].name, LABELS_END);
     }
-    mset_addv(set, dup, (double)duplicates, NULL);
+    mset_addv(set, dup, (double)duplicates, LABELS_END);
 }
 
 static void textfile_start(void *state, struct scrape *s)

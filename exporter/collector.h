@@ -79,6 +79,9 @@ void scrape_count_error(struct scrape *s, const char *reason);
  * under reason and logged (once while it repeats) with detail. */
 void scrape_done(struct scrape *s, bool ok, const char *reason, const char *detail);
 
+/* Ends the label list of mset_addv: a typed NULL, as variadic functions need. */
+#define LABELS_END ((const char *)NULL)
+
 /* The table of every collector, in collectors/collectors.c. */
 extern const struct collector_ops *const collector_table[];
 extern const size_t collector_table_len;

@@ -36,6 +36,7 @@ struct served {
     struct snapshot *snap;
     pthread_mutex_t lock;
     struct MHD_Response *resp[2][2]; /* [openmetrics][gzip] */
+    bool retired;                    /* replaced: responses made now are not kept */
 };
 
 struct http_server {
@@ -75,6 +76,7 @@ static void response_released(void *cls)
 static void served_retire(struct served *sv)
 {
     pthread_mutex_lock(&sv->lock);
+    sv->retired = true;
     for (int f = 0; f < 2; f++) {
         for (int g = 0; g < 2; g++) {
             if (sv->resp[f][g]) MHD_destroy_response(sv->resp[f][g]);
@@ -85,10 +87,14 @@ static void served_retire(struct served *sv)
     served_unref(sv);
 }
 
-static struct MHD_Response *served_response(struct served *sv, enum expo_format f, bool gzip)
+/* The response for a variant, made on first use. *transient is set when sv was retired
+ * meanwhile: the caller then destroys its reference after queueing the response. */
+static struct MHD_Response *served_response(struct served *sv, enum expo_format f, bool gzip,
+                                            bool *transient)
 {
     pthread_mutex_lock(&sv->lock);
     struct MHD_Response *r = sv->resp[f == EXPO_OPENMETRICS][gzip];
+    *transient = false;
     if (!r) {
         const char *data;
         size_t len;
@@ -101,7 +107,10 @@ static struct MHD_Response *served_response(struct served *sv, enum expo_format 
                                                           : EXPO_CONTENT_TYPE_TEXT);
             MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding");
             if (gzip) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-            sv->resp[f == EXPO_OPENMETRICS][gzip] = r;
+            if (sv->retired)
+                *transient = true;
+            else
+                sv->resp[f == EXPO_OPENMETRICS][gzip] = r;
         }
     }
     pthread_mutex_unlock(&sv->lock);
@@ -245,12 +254,14 @@ static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connectio
                             "503 service unavailable: no collection has finished yet\n");
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
     const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
+    bool transient;
     struct MHD_Response *r =
-        served_response(sv, http_negotiate_format(accept), http_accepts_gzip(ae));
+        served_response(sv, http_negotiate_format(accept), http_accepts_gzip(ae), &transient);
     enum MHD_Result ret;
     if (r) {
         count(s, HANDLER_METRICS, 200);
         ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+        if (transient) MHD_destroy_response(r);
     } else {
         ret = simple_reply(s, c, HANDLER_METRICS, 500, NULL,
                            "500 internal server error: rendering the metrics failed\n");

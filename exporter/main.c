@@ -25,13 +25,12 @@
 #include "registry.h"
 #include "scheduler.h"
 #include "stats.h"
+#include "target.h"
 #include "util.h"
 
 #define HEARTBEAT_MS       1000
 #define UNHEALTHY_AFTER_MS 10000
 #define RELOAD_WAIT_S      30
-
-static const char *const site_names[] = {"gold", "golddr", NULL};
 
 /* The `drwatch` section: what this instance is and its default intervals. */
 struct global_config {
@@ -44,7 +43,7 @@ static const struct cfg_key global_keys[] = {
     {.name = "site",
      .type = CFG_ENUM,
      .offset = offsetof(struct global_config, site),
-     .choices = site_names,
+     .choices = drwatch_sites,
      .required = true,
      .expect = "the site this drwatch runs in"},
     {.name = "interval",
@@ -117,7 +116,7 @@ static struct config *load_config(const char *path, char *err, size_t errlen)
 static void env_from_config(struct collector_env *env, const struct config *cfg)
 {
     const struct global_config *g = config_module(cfg, "drwatch", NULL);
-    env->site = site_names[g->site];
+    env->site = drwatch_sites[g->site];
     env->default_interval_ms = g->interval_ms;
     env->fast_interval_ms = g->fast_interval_ms;
 }

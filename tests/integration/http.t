@@ -74,5 +74,5 @@ dw.write_config(good)
 dw.signal(signal.SIGHUP)
 t.ok(wait_for(lambda: dw.sample("drwatch_config_last_reload_successful") == 1),
      "SIGHUP with a good config recovers")
-t.is_(dw.stop(), 0, "SIGTERM stops drwatch cleanly (exit 0)")
+dw.stop_clean(t)
 t.done()

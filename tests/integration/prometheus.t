@@ -55,4 +55,5 @@ t.ok(res, "counters keep their _total names when scraped as OpenMetrics")
 targets = prom.targets()
 t.ok(targets and targets[0]["health"] == "up" and not targets[0]["lastError"],
      "the target shows no scrape error (%s)" % (targets[0]["lastError"] if targets else "none"))
+dw.stop_clean(t)
 t.done()

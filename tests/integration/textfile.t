@@ -80,4 +80,5 @@ t.ok(m.get('drwatch_collector_errors_total{collector="textfile",reason="read_dir
 t.is_(m.get('drwatch_collector_up{collector="self",target="drwatch"}'), 1.0,
       "the self collector is unaffected")
 t.ok(not any(k.startswith("job_ok") for k in m), "a failed target's samples are not served stale")
+dw.stop_clean(t)
 t.done()

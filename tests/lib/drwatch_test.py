@@ -176,6 +176,16 @@ class Drwatch:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
+    def stop_clean(self, t):
+        """Stops drwatch and asserts it exits 0 with no sanitizer report (make asan)."""
+        rc = self.stop()
+        log = self.log()
+        bad = [l for l in log.splitlines()
+               if "Sanitizer" in l or "runtime error:" in l or "LeakSanitizer" in l]
+        t.ok(rc == 0 and not bad, "drwatch stops cleanly on SIGTERM (exit %s)" % rc)
+        for line in bad[:20]:
+            t.diag(line)
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
