@@ -57,6 +57,9 @@ struct conn_state {
     bool too_large;
 };
 
+/* What *con_cls points at between the two calls for a GET or HEAD (no state to keep). */
+static const char bodyless_marker;
+
 /* ---- served snapshots ---- */
 
 static void served_unref(struct served *sv)
@@ -340,7 +343,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     struct http_server *s = cls;
     bool bodyless = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    if (bodyless) return dispatch(s, c, url, method, NULL);
+    if (bodyless) {
+        /* libmicrohttpd 0.9.75 closes the connection after a response queued on the first
+         * call (before it has finished reading the request): answer on the second call so
+         * that scrapers keep their connection alive. */
+        if (*con_cls != &bodyless_marker) {
+            *con_cls = (void *)&bodyless_marker;
+            return MHD_YES;
+        }
+        return dispatch(s, c, url, method, NULL);
+    }
     struct conn_state *cs = *con_cls;
     if (!cs) {
         cs = xcalloc(1, sizeof(*cs));
@@ -361,7 +373,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     (void)cls, (void)c, (void)toe;
     struct conn_state *cs = *con_cls;
-    if (!cs) return;
+    if (!cs || *con_cls == &bodyless_marker) return;
     buf_free(&cs->body);
     free(cs);
     *con_cls = NULL;
