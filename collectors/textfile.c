@@ -152,34 +152,73 @@ static int on_sample(void *ctx, const struct tp_sample *s)
     return 0;
 }
 
-/* Reads and adds one file; returns 0, or -1 with the reason logged (once while it repeats). */
+#define READ_CHUNK (1u << 20)
+
+/* One parser pass over an open file, read READ_CHUNK at a time: a 12 MB file never sits in
+ * memory whole next to the set it becomes. Returns 0, a parse error, or -1 with err filled. */
+static int parse_fd(int fd, size_t max_bytes, void *pass, struct textparse_error *err)
+{
+    static const struct textparse_handler h = {.help = on_help, .sample = on_sample};
+    struct textparse_opts opts = {.strict = true};
+    struct textparse *tp = textparse_begin(&h, pass, &opts, err, NULL);
+    struct buf b;
+    buf_init(&b, 0);
+    size_t total = 0;
+    int rc = 0;
+    if (lseek(fd, 0, SEEK_SET) < 0) rc = -1;
+    while (rc == 0) {
+        buf_reserve(&b, READ_CHUNK);
+        ssize_t r = read(fd, b.data + b.len, READ_CHUNK);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            if (r < 0) rc = -1;
+            break;
+        }
+        b.len += (size_t)r;
+        total += (size_t)r;
+        if (total > max_bytes) {
+            snprintf(err->msg, sizeof(err->msg), "file larger than max_file_bytes (%zu)",
+                     max_bytes);
+            rc = -1;
+            break;
+        }
+        size_t used;
+        rc = textparse_feed(tp, b.data, b.len, &used);
+        memmove(b.data, b.data + used, b.len - used);
+        b.len -= used;
+    }
+    if (rc == -1 && !err->msg[0]) snprintf(err->msg, sizeof(err->msg), "%s", strerror(errno));
+    int end_rc = textparse_end(tp, b.data, rc ? 0 : b.len);
+    buf_free(&b);
+    return rc ? rc : end_rc;
+}
+
+/* Checks one file, then adds it; returns 0, or -1 with the reason logged (once while it
+ * repeats). Both passes read the same open file, so a file replaced meanwhile (a rename) is
+ * never checked in one version and added in another. */
 static int add_file(struct textfile *t, struct metric_set *set, struct file_seen *fs,
                     size_t *duplicates)
 {
     char *path = xasprintf("%s/%s", t->dir, fs->name);
-    char *data = NULL;
-    size_t len = 0;
     struct textparse_error err = {0};
-    int rc = file_read_all(path, t->max_bytes, &data, &len);
-    if (rc < 0) {
-        snprintf(err.msg, sizeof(err.msg), "%s",
-                 rc == -E2BIG ? "file larger than max_file_bytes" : strerror(-rc));
+    struct file_pass pass = {.set = set, .file = fs->name, .err = &err};
+    int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err.msg, sizeof(err.msg), "%s", strerror(errno));
+        rc = -1;
     } else {
-        static const struct textparse_handler h = {.help = on_help, .sample = on_sample};
-        struct textparse_opts opts = {.strict = true};
-        struct file_pass pass = {.set = set, .file = fs->name, .err = &err};
-        rc = textparse_run(data, len, &h, &pass, &opts, &err, NULL);
+        rc = parse_fd(fd, t->max_bytes, &pass, &err);
         if (rc == 0) {
             pass.adding = true;
-            rc = textparse_run(data, len, &h, &pass, &opts, &err, NULL);
+            rc = parse_fd(fd, t->max_bytes, &pass, &err);
         }
-        if (rc == 0 && pass.duplicates) {
-            log_warn("textfile",
-                     "%s: %zu series already given by an earlier file (first: %s); "
-                     "keeping the first",
-                     path, pass.duplicates, pass.first_dup);
-            *duplicates += pass.duplicates;
-        }
+        close(fd);
+    }
+    if (rc == 0 && pass.duplicates) {
+        log_warn("textfile",
+                 "%s: %zu series already given by an earlier file (first: %s); keeping the first",
+                 path, pass.duplicates, pass.first_dup);
+        *duplicates += pass.duplicates;
     }
     if (rc != 0) {
         if (err.line)
@@ -190,7 +229,6 @@ static int add_file(struct textfile *t, struct metric_set *set, struct file_seen
     } else {
         log_complain_clear(&fs->complaint, "textfile", "%s is valid again", path);
     }
-    free(data);
     free(path);
     return rc == 0 ? 0 : -1;
 }

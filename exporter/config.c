@@ -45,6 +45,7 @@ struct conv {
     size_t errlen;
     size_t depth;
     char path[PATH_MAX_DEPTH][PATH_PART_MAX];
+    bool absent; /* converting the defaults of a section the file does not have */
 };
 
 static void path_push(struct conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -440,7 +441,7 @@ static int conv_table(struct conv *c, int idx, const struct cfg_key *keys, void 
         int rc = 0;
         if (!lua_isnil(L, -1)) {
             rc = conv_value(c, k, -1, field);
-        } else if (k->required) {
+        } else if (k->required && !c->absent) {
             rc = conv_fail(c, "missing, and required%s%s%s", k->expect ? " (" : "",
                            k->expect ? k->expect : "", k->expect ? ")" : "");
         } else if (k->type == CFG_TABLE) {
@@ -588,12 +589,18 @@ static int convert_modules(struct conv *c, struct config *cfg, int env)
             lua_newtable(L);
         }
         path_push(c, "%s", m->mod->name);
+        /* A section the file leaves out is off: its defaults are filled in, but its required
+         * keys are not asked for. */
+        c->absent = !m->present && !m->mod->required;
         int rc = 0;
-        if (lua_type(L, -1) != LUA_TTABLE)
+        if (!m->present && m->mod->required)
+            rc = conv_fail(c, "missing section (required: %s = { ... })", m->mod->name);
+        else if (lua_type(L, -1) != LUA_TTABLE)
             rc =
                 conv_fail(c, "expected a table { key = value, ... }, got %s", lua_type_desc(L, -1));
         else
             rc = conv_table(c, -1, m->mod->keys, m->data);
+        c->absent = false;
         path_pop(c);
         lua_pop(L, 1);
         if (rc) return rc;

@@ -70,7 +70,9 @@ struct cfg_key {
 struct cfg_module {
     const char *name;
     const struct cfg_key *keys;
-    size_t size; /* sizeof the module's C struct */
+    size_t size;   /* sizeof the module's C struct */
+    bool required; /* the file must have this section; otherwise a missing section is off: its
+                      defaults are filled in and its required keys are not asked for */
 };
 
 struct config;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -99,12 +100,16 @@ static struct MHD_Response *served_response(struct served *sv, enum expo_format 
     struct MHD_Response *r = sv->resp[f == EXPO_OPENMETRICS][gzip];
     *transient = false;
     if (!r) {
-        const char *data;
-        size_t len;
-        if (snapshot_render(sv->snap, f, gzip, &data, &len) == 0) {
+        const struct iovec *iov;
+        size_t n, total;
+        if (snapshot_render_iov(sv->snap, f, gzip, &iov, &n, &total) == 0) {
+            /* MHD copies the vector, not the pieces, which the snapshot keeps alive. */
+            struct MHD_IoVec *mv = xmalloc((n ? n : 1) * sizeof(*mv));
+            for (size_t i = 0; i < n; i++)
+                mv[i] = (struct MHD_IoVec){iov[i].iov_base, iov[i].iov_len};
             atomic_fetch_add(&sv->refs, 1);
-            r = MHD_create_response_from_buffer_with_free_callback_cls(len, (void *)data,
-                                                                       response_released, sv);
+            r = MHD_create_response_from_iovec(mv, (unsigned)n, response_released, sv);
+            free(mv);
             MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                                     f == EXPO_OPENMETRICS ? EXPO_CONTENT_TYPE_OPENMETRICS
                                                           : EXPO_CONTENT_TYPE_TEXT);

@@ -7,12 +7,14 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,7 +66,7 @@ static const struct cfg_key global_keys[] = {
 };
 
 static const struct cfg_module global_module = {"drwatch", global_keys,
-                                                sizeof(struct global_config)};
+                                                sizeof(struct global_config), true};
 
 /* A /-/reload request from an HTTP thread, answered by the loop thread. */
 struct reload_request {
@@ -156,15 +158,16 @@ static void on_publish(void *arg, struct metric_set *const *sets, size_t n)
 {
     struct daemon *d = arg;
     double t0 = time_mono_s();
-    struct snapshot *snap = snapshot_new(sets, n, ++d->generation);
-    /* Pre-render what scrapers asked for from the previous snapshot, so they never wait. */
+    /* Families that did not change keep their rendering from the previous snapshot; then
+     * pre-render what scrapers asked for, so that they never wait. */
     struct snapshot *prev = http_current_snapshot(d->http);
+    struct snapshot *snap = snapshot_new_reusing(sets, n, ++d->generation, prev);
     for (int f = 0; prev && f < 2; f++) {
         for (int g = 0; g < 2; g++) {
-            const char *data;
-            size_t len;
+            const struct iovec *iov;
+            size_t niov, total;
             if (snapshot_variant_used(prev, (enum expo_format)f, g))
-                snapshot_render(snap, (enum expo_format)f, g, &data, &len);
+                snapshot_render_iov(snap, (enum expo_format)f, g, &iov, &niov, &total);
         }
     }
     snapshot_unref(prev);
@@ -471,6 +474,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* Blocks of 1 MiB and more (rendered bodies, a textfile read whole, large arena chunks)
+     * come from mmap and go back to the system when freed: RSS follows what is live instead
+     * of glibc's high-water mark. A fixed threshold also stops glibc from raising it. */
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     ares_library_init(ARES_LIB_INIT_ALL);
     int rc = daemon_start(&d) == 0 ? 0 : 1;

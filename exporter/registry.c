@@ -273,16 +273,58 @@ static void series_grow(struct metric_set *s)
     s->series_cap = cap;
 }
 
+static uint64_t series_hash(const char *labels, size_t len, uint32_t fnum,
+                            enum metric_suffix suffix)
+{
+    return hash_bytes(labels, len, ((uint64_t)fnum << 8) | (uint64_t)suffix) | 1;
+}
+
+/* Rebuilds the duplicate index that mset_seal dropped, for a set that grows again. */
+static void series_reindex(struct metric_set *s)
+{
+    size_t cap = 256;
+    while (cap * 3 < (s->nseries + 1) * 4) cap *= 2;
+    s->series = xcalloc(cap, sizeof(*s->series));
+    s->series_cap = cap;
+    for (uint32_t fnum = 0; fnum < s->nfams; fnum++) {
+        const struct metric_family *f = s->fams[fnum];
+        for (uint32_t k = 0; k < f->nsamples; k++) {
+            const struct metric_sample *m = &f->samples[k];
+            uint64_t h = series_hash(m->labels, m->labels_len, fnum, m->suffix);
+            size_t j = h & (cap - 1);
+            while (s->series[j].hash) j = (j + 1) & (cap - 1);
+            s->series[j] = (struct series_slot){.hash = h, .fam = fnum, .sample = k};
+        }
+    }
+}
+
+void mset_seal(struct metric_set *s)
+{
+    free(s->series);
+    s->series = NULL;
+    s->series_cap = 0;
+    buf_free(&s->scratch);
+    for (size_t i = 0; i < s->nfams; i++) {
+        struct metric_family *f = s->fams[i];
+        if (f->cap > f->nsamples) {
+            f->samples = f->nsamples ? xrealloc(f->samples, f->nsamples * sizeof(*f->samples))
+                                     : (free(f->samples), NULL);
+            f->cap = f->nsamples;
+        }
+    }
+}
+
 static int series_insert(struct metric_set *s, struct metric_family *f, enum metric_suffix suffix,
                          double value)
 {
+    if (!s->series_cap && s->nseries) series_reindex(s);
     /* f may be NULL when mset_family refused it: the sample is refused too, not a crash. */
     uint32_t fnum = f ? family_number(s, f) : UINT32_MAX;
     if (fnum == UINT32_MAX || !suffix_fits(f->type, suffix)) return -EINVAL;
     if ((s->nseries + 1) * 4 > s->series_cap * 3) series_grow(s);
     const char *lt = s->scratch.data ? s->scratch.data : "";
     size_t ll = s->scratch.len;
-    uint64_t h = hash_bytes(lt, ll, ((uint64_t)fnum << 8) | (uint64_t)suffix) | 1;
+    uint64_t h = series_hash(lt, ll, fnum, suffix);
     size_t mask = s->series_cap - 1, i = h & mask;
     for (; s->series[i].hash; i = (i + 1) & mask) {
         const struct series_slot *sl = &s->series[i];
@@ -348,10 +390,10 @@ int mset_add_parsed(struct metric_set *s, struct metric_family *f, const struct 
     size_t n = ps->nlabels + nextra;
     struct label_in small[32], *l = n <= 32 ? small : xmalloc(n * sizeof(*l));
     int rc = 0;
+    /* Parsed names and values were checked by the parser (textparse_run): not again. */
     for (size_t i = 0; i < ps->nlabels; i++) {
         const struct tp_label *pl = &ps->labels[i];
         l[i] = (struct label_in){pl->name, pl->name_len, pl->value, pl->value_len, true, false};
-        if (!label_name_valid(pl->name, pl->name_len)) rc = -EINVAL;
     }
     /* Extra labels come after the parsed ones so that, after the stable sort, they win. */
     for (size_t i = 0; i < nextra; i++) {

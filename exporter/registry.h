@@ -71,6 +71,10 @@ int mset_addv(struct metric_set *s, struct metric_family *f, double value, ...)
 int mset_add_parsed(struct metric_set *s, struct metric_family *f, const struct tp_sample *ps,
                     const struct label_pair *extra, size_t nextra);
 
+/* Says the set is complete: drops what only adding needs (the duplicate index, spare array
+ * room), about a quarter of a large set. Adding later still works (the index is rebuilt). */
+void mset_seal(struct metric_set *s);
+
 size_t mset_family_count(const struct metric_set *s);
 struct metric_family *mset_family_at(const struct metric_set *s, size_t i);
 size_t mset_sample_count(const struct metric_set *s);
@@ -107,8 +111,17 @@ uint64_t snapshot_generation(const struct snapshot *s);
 size_t snapshot_conflicts(const struct snapshot *s);
 size_t snapshot_series(const struct snapshot *s);
 
-/* Returns the rendered body of one variant, rendering it on first use (thread-safe). The
- * memory lives as long as the snapshot. Returns 0 or a negative errno. */
+/* Like snapshot_new, and takes over prev's rendered pieces of every family that did not
+ * change, so that only what changed is rendered again. prev may be NULL. */
+struct snapshot *snapshot_new_reusing(struct metric_set *const *sets, size_t nsets,
+                                      uint64_t generation, const struct snapshot *prev);
+
+struct iovec;
+/* The body of one variant as an iovec, rendering it on first use (thread-safe); what /metrics
+ * serves. The memory lives as long as the snapshot. Returns 0 or a negative errno. */
+int snapshot_render_iov(struct snapshot *s, enum expo_format f, bool gzip, const struct iovec **iov,
+                        size_t *niov, size_t *total);
+/* The same body in one contiguous buffer (made on first use, for tests and tools). */
 int snapshot_render(struct snapshot *s, enum expo_format f, bool gzip, const char **data,
                     size_t *len);
 /* Whether a variant has been rendered, so a publisher can pre-render what scrapers used. */
@@ -123,6 +136,29 @@ struct family_view {
 
 /* The merged families in name order, valid as long as the snapshot. */
 const struct family_view *snapshot_families(const struct snapshot *s, size_t *n);
+
+/* One family rendered on its own, so that snapshots can reuse what did not change: plain
+ * text, or a raw deflate segment ending in a full flush (byte-aligned, not final), which can be
+ * concatenated with others between a gzip header and trailer into one valid gzip stream (as
+ * pigz does). crc and plain_len are of the text. */
+struct render_piece {
+    struct buf data;
+    uint32_t crc;
+    uint64_t plain_len;
+    uint32_t om_key; /* what the OpenMetrics text depends on beyond the family itself */
+};
+
+/* Renders view i of fams (i == n: the tail, "# EOF" for OpenMetrics, empty for text) into
+ * out->data, which must be empty. Returns 0, or -EIO if zlib fails. */
+int render_piece(struct render_piece *out, enum expo_format f, bool gzip,
+                 const struct family_view *fams, size_t n, size_t i);
+/* The om_key render_piece would record for view i: two views with equal parts and equal keys
+ * render the same OpenMetrics text. */
+uint32_t render_om_key(const struct family_view *fams, size_t n, size_t i);
+void render_gzip_header(unsigned char out[10]);
+/* The final empty deflate block, then crc32 and length of the whole text (gzip trailer). */
+void render_gzip_trailer(unsigned char out[10], uint32_t crc, uint64_t len);
+uint32_t render_crc_combine(uint32_t a, uint32_t b, uint64_t b_len);
 
 /* Renders families in format f into out, gzip-compressed when gzip is set. Returns 0, or
  * -E2BIG when out's cap is reached, or -EIO when zlib fails. */

@@ -54,9 +54,18 @@ struct sample_ref {
     double le;
 };
 
+enum sink_mode {
+    SINK_PLAIN,   /* text appended to out */
+    SINK_GZIP,    /* one whole gzip stream */
+    SINK_SEGMENT, /* a raw deflate segment ending in a full flush, with the text's crc32 */
+};
+
 struct sink {
     struct buf *out;
-    bool gzip;
+    bool gzip; /* any deflating mode */
+    enum sink_mode mode;
+    uint32_t crc; /* SINK_SEGMENT: crc32 and length of the text that went in */
+    uint64_t plain_len;
     z_stream z;
     int err;
     size_t len;
@@ -103,6 +112,7 @@ static void sink_deflate(struct sink *k, const char *p, size_t n, int flush)
         o->len += before - k->z.avail_out;
         o->data[o->len] = '\0';
         if (rc == Z_STREAM_END) return;
+        if (flush == Z_FULL_FLUSH && k->z.avail_out > 0) return; /* flushed, byte-aligned */
         if (flush == Z_NO_FLUSH && k->z.avail_in == 0) {
             /* All input taken; a full output buffer may still leave output pending. */
             unsigned pending = 0;
@@ -113,9 +123,17 @@ static void sink_deflate(struct sink *k, const char *p, size_t n, int flush)
     }
 }
 
+static void sink_count(struct sink *k, const char *p, size_t n)
+{
+    if (k->mode != SINK_SEGMENT) return;
+    k->crc = (uint32_t)crc32(k->crc, (const Bytef *)p, (uInt)n);
+    k->plain_len += n;
+}
+
 static void sink_flush(struct sink *k)
 {
     if (k->len == 0 || k->err) return;
+    sink_count(k, k->stage, k->len);
     if (k->gzip)
         sink_deflate(k, k->stage, k->len, Z_NO_FLUSH);
     else if (buf_append(k->out, k->stage, k->len) < 0)
@@ -136,6 +154,7 @@ static void sink_put(struct sink *k, const char *p, size_t n)
         memcpy(k->stage, p, n);
         k->len = n;
     } else if (k->gzip) {
+        sink_count(k, p, n);
         sink_deflate(k, p, n, Z_NO_FLUSH);
     } else if (buf_append(k->out, p, n) < 0) {
         k->err = -E2BIG;
@@ -511,44 +530,111 @@ static void put_grouped(struct sink *k, const struct fam_out *fo, size_t total)
     for (uint32_t i = 0; i < n; i++) put_sample(k, fo, k->refs[i].m);
 }
 
-int render_exposition(struct buf *out, enum expo_format fmt, bool gzip,
-                      const struct family_view *fams, size_t n)
+/* Metadata and samples of family view i; nothing for a family without samples. */
+static void render_view(struct sink *k, enum expo_format fmt, const struct family_view *fams,
+                        size_t n, size_t i)
+{
+    const struct family_view *v = &fams[i];
+    size_t total = 0;
+    for (size_t p = 0; p < v->nparts; p++) total += v->parts[p]->nsamples;
+    if (total == 0) return; /* a family without samples says nothing */
+    size_t name_len = strlen(v->parts[0]->name);
+    struct fam_out fo = {.v = v, .f = v->parts[0], .name_len = name_len, .nlen = name_len};
+    if (fmt == EXPO_OPENMETRICS) om_family(&fo, fams, n);
+    put_metadata(k, &fo, fmt);
+    if (fmt == EXPO_OPENMETRICS && total > 1 && om_grouped(&fo)) {
+        put_grouped(k, &fo, total);
+        return;
+    }
+    for (size_t p = 0; p < v->nparts; p++)
+        for (size_t s = 0; s < v->parts[p]->nsamples; s++)
+            put_sample(k, &fo, &v->parts[p]->samples[s]);
+}
+
+static struct sink *sink_new(struct buf *out, enum sink_mode mode)
 {
     struct sink *k = xcalloc(1, sizeof(*k));
     k->out = out;
-    k->gzip = gzip;
+    k->mode = mode;
+    k->gzip = mode != SINK_PLAIN;
     buf_init(&k->keys, 0);
-    if (gzip && deflateInit2(&k->z, RENDER_GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8,
-                             Z_DEFAULT_STRATEGY) != Z_OK) {
-        free(k);
-        return -EIO;
-    }
-    for (size_t i = 0; i < n && !k->err; i++) {
-        const struct family_view *v = &fams[i];
-        size_t total = 0;
-        for (size_t p = 0; p < v->nparts; p++) total += v->parts[p]->nsamples;
-        if (total == 0) continue; /* a family without samples says nothing */
-        size_t name_len = strlen(v->parts[0]->name);
-        struct fam_out fo = {.v = v, .f = v->parts[0], .name_len = name_len, .nlen = name_len};
-        if (fmt == EXPO_OPENMETRICS) om_family(&fo, fams, n);
-        put_metadata(k, &fo, fmt);
-        if (fmt == EXPO_OPENMETRICS && total > 1 && om_grouped(&fo)) {
-            put_grouped(k, &fo, total);
-            continue;
-        }
-        for (size_t p = 0; p < v->nparts; p++)
-            for (size_t s = 0; s < v->parts[p]->nsamples; s++)
-                put_sample(k, &fo, &v->parts[p]->samples[s]);
-    }
-    if (fmt == EXPO_OPENMETRICS) sink_puts(k, "# EOF\n");
+    if (k->gzip && deflateInit2(&k->z, RENDER_GZIP_LEVEL, Z_DEFLATED,
+                                mode == SINK_GZIP ? 15 + 16 : -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        k->err = -EIO;
+    return k;
+}
+
+/* Finishes the output and frees the sink; returns its error. */
+static int sink_end(struct sink *k)
+{
     sink_flush(k);
-    if (gzip) {
-        if (!k->err) sink_deflate(k, NULL, 0, Z_FINISH);
-        deflateEnd(&k->z);
-    }
+    if (k->gzip && !k->err)
+        sink_deflate(k, NULL, 0, k->mode == SINK_GZIP ? Z_FINISH : Z_FULL_FLUSH);
+    if (k->gzip) deflateEnd(&k->z);
     int rc = k->err;
     free(k->refs);
     buf_free(&k->keys);
     free(k);
     return rc;
+}
+
+int render_exposition(struct buf *out, enum expo_format fmt, bool gzip,
+                      const struct family_view *fams, size_t n)
+{
+    struct sink *k = sink_new(out, gzip ? SINK_GZIP : SINK_PLAIN);
+    for (size_t i = 0; i < n && !k->err; i++) render_view(k, fmt, fams, n, i);
+    if (fmt == EXPO_OPENMETRICS) sink_puts(k, "# EOF\n");
+    return sink_end(k);
+}
+
+int render_piece(struct render_piece *out, enum expo_format fmt, bool gzip,
+                 const struct family_view *fams, size_t n, size_t i)
+{
+    struct sink *k = sink_new(&out->data, gzip ? SINK_SEGMENT : SINK_PLAIN);
+    if (i < n) {
+        out->om_key = fmt == EXPO_OPENMETRICS ? render_om_key(fams, n, i) : 0;
+        render_view(k, fmt, fams, n, i);
+    } else if (fmt == EXPO_OPENMETRICS) {
+        sink_puts(k, "# EOF\n");
+    }
+    sink_flush(k);
+    out->crc = k->crc;
+    out->plain_len = k->gzip ? k->plain_len : out->data.len;
+    if (k->gzip && k->plain_len == 0) {
+        /* Nothing went in: no segment at all (not even a flush marker). */
+        deflateEnd(&k->z);
+        k->gzip = false;
+    }
+    return sink_end(k);
+}
+
+uint32_t render_om_key(const struct family_view *fams, size_t n, size_t i)
+{
+    const struct family_view *v = &fams[i];
+    size_t name_len = strlen(v->parts[0]->name);
+    struct fam_out fo = {.v = v, .f = v->parts[0], .name_len = name_len, .nlen = name_len};
+    om_family(&fo, fams, n);
+    return (uint32_t)(name_len - fo.nlen) << 8 | (uint32_t)fo.om_type;
+}
+
+void render_gzip_header(unsigned char out[10])
+{
+    static const unsigned char h[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
+    memcpy(out, h, sizeof(h));
+}
+
+void render_gzip_trailer(unsigned char out[10], uint32_t crc, uint64_t len)
+{
+    /* An empty final block of fixed Huffman codes (BFINAL=1, BTYPE=01, end-of-block). */
+    out[0] = 0x03;
+    out[1] = 0x00;
+    for (int b = 0; b < 4; b++) {
+        out[2 + b] = (unsigned char)(crc >> (8 * b));
+        out[6 + b] = (unsigned char)(len >> (8 * b));
+    }
+}
+
+uint32_t render_crc_combine(uint32_t a, uint32_t b, uint64_t b_len)
+{
+    return (uint32_t)crc32_combine(a, b, (z_off_t)b_len);
 }

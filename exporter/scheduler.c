@@ -178,6 +178,7 @@ static void scrape_finish(struct scrape *sc, bool ok, const char *reason, const 
     j->st.duration_s = time_mono_s() - sc->started;
     mset_unref(j->current);
     if (ok) {
+        mset_seal(sc->set);
         j->current = sc->set;
         j->st.last_success = time_wall_s();
         log_complain_clear(&j->st.complaint, j->ops->name, "target %s recovered", j->t.name);

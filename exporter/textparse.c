@@ -42,6 +42,7 @@ struct parser {
     struct textparse_stats *stats;
     struct fam *fams;
     size_t fam_cap, fam_n;
+    struct arena names; /* family names, copied: input may come in pieces (textparse_feed) */
     struct tp_label *labels;
     /* The last sample name and how it resolved: consecutive samples usually share it. */
     const char *last_name;
@@ -149,7 +150,10 @@ static struct fam *fam_add(struct parser *ps, const char *name, size_t len, uint
     size_t mask = ps->fam_cap - 1, i = hash & mask;
     while (ps->fams[i].name) i = (i + 1) & mask;
     struct fam *f = &ps->fams[i];
-    *f = (struct fam){.name = name, .len = len, .hash = hash, .type = METRIC_UNTYPED};
+    *f = (struct fam){.name = arena_strndup(&ps->names, name, len),
+                      .len = len,
+                      .hash = hash,
+                      .type = METRIC_UNTYPED};
     ps->fam_n++;
     if (ps->stats) ps->stats->families++;
     return f;
@@ -716,41 +720,77 @@ static int parse_line(struct parser *ps, const char *p, const char *end)
     return parse_sample(ps, q, end);
 }
 
+struct textparse {
+    struct parser ps;
+};
+
+struct textparse *textparse_begin(const struct textparse_handler *h, void *ctx,
+                                  const struct textparse_opts *opts, struct textparse_error *err,
+                                  struct textparse_stats *stats)
+{
+    static const struct textparse_handler none;
+    struct textparse *tp = xcalloc(1, sizeof(*tp));
+    struct parser *ps = &tp->ps;
+    *ps = (struct parser){.h = h ? h : &none, .ctx = ctx, .err = err, .stats = stats};
+    ps->strict = opts && opts->strict;
+    ps->max_labels = opts && opts->max_labels ? opts->max_labels : 128;
+    ps->labels = xmalloc(ps->max_labels * sizeof(*ps->labels));
+    arena_init(&ps->names);
+    if (err) *err = (struct textparse_error){0};
+    return tp;
+}
+
+int textparse_feed(struct textparse *tp, const char *buf, size_t len, size_t *consumed)
+{
+    struct parser *ps = &tp->ps;
+    const char *p = buf, *end = buf + len;
+    const char *zero = len ? memchr(buf, '\0', len) : NULL; /* binary garbage, found in one go */
+    int rc = 0;
+    ps->last_name = NULL; /* it pointed into the previous piece */
+    while (p < end && rc == 0) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) break; /* an incomplete line: the caller feeds it again with what follows */
+        ps->line++;
+        ps->line_start = p;
+        const char *le = nl;
+        if (le > p && le[-1] == '\r') le--; /* tolerate CRLF from hand-edited files */
+        if (zero && zero < nl)
+            rc = fail(ps, zero, "unexpected NUL byte (the input is not text)");
+        else
+            rc = parse_line(ps, p, le);
+        p = nl + 1;
+    }
+    *consumed = (size_t)(p - buf);
+    return rc;
+}
+
+int textparse_end(struct textparse *tp, const char *rest, size_t len)
+{
+    struct parser *ps = &tp->ps;
+    int rc = 0;
+    /* Go accepts trailing blanks after the last newline, but not a cut-off line. */
+    if (len && skip_blank(rest, rest + len) != rest + len) {
+        ps->line++;
+        ps->line_start = rest;
+        rc = fail(ps, rest + len,
+                  "unexpected end of input stream: the last line has no newline (body "
+                  "truncated?)");
+    }
+    if (ps->stats) ps->stats->lines = ps->line;
+    free(ps->labels);
+    free(ps->fams);
+    arena_free(&ps->names);
+    free(tp);
+    return rc;
+}
+
 int textparse_run(const char *buf, size_t len, const struct textparse_handler *h, void *ctx,
                   const struct textparse_opts *opts, struct textparse_error *err,
                   struct textparse_stats *stats)
 {
-    static const struct textparse_handler none;
-    struct parser ps = {.h = h ? h : &none, .ctx = ctx, .err = err, .stats = stats};
-    ps.strict = opts && opts->strict;
-    ps.max_labels = opts && opts->max_labels ? opts->max_labels : 128;
-    ps.labels = xmalloc(ps.max_labels * sizeof(*ps.labels));
-    if (err) *err = (struct textparse_error){0};
-    const char *p = buf, *end = buf + len;
-    const char *zero = len ? memchr(buf, '\0', len) : NULL; /* binary garbage, found in one go */
-    int rc = 0;
-    while (p < end && rc == 0) {
-        ps.line++;
-        ps.line_start = p;
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl) {
-            /* Go accepts trailing blanks after the last newline, but not a cut-off line. */
-            if (skip_blank(p, end) != end)
-                rc = fail(&ps, end,
-                          "unexpected end of input stream: the last line has no "
-                          "newline (body truncated?)");
-            break;
-        }
-        const char *le = nl;
-        if (le > p && le[-1] == '\r') le--; /* tolerate CRLF from hand-edited files */
-        if (zero && zero < nl)
-            rc = fail(&ps, zero, "unexpected NUL byte (the input is not text)");
-        else
-            rc = parse_line(&ps, p, le);
-        p = nl + 1;
-    }
-    if (stats) stats->lines = ps.line;
-    free(ps.labels);
-    free(ps.fams);
-    return rc;
+    struct textparse *tp = textparse_begin(h, ctx, opts, err, stats);
+    size_t used = 0;
+    int rc = textparse_feed(tp, buf, len, &used);
+    int end_rc = textparse_end(tp, rc ? buf + len : buf + used, rc ? 0 : len - used);
+    return rc ? rc : end_rc;
 }

@@ -83,6 +83,18 @@ int textparse_run(const char *buf, size_t len, const struct textparse_handler *h
                   const struct textparse_opts *opts, struct textparse_error *err,
                   struct textparse_stats *stats);
 
+/* The same in pieces, for input read a bit at a time (a large textfile): feed parses the
+ * complete lines of buf and says how many bytes it used; the caller keeps the incomplete last
+ * line and feeds it again with what follows. end takes what is left after the last newline
+ * (refused unless blank), frees the parser and returns its verdict. Line numbers and family
+ * state carry over between pieces; pointers in callbacks are valid only during them. */
+struct textparse;
+struct textparse *textparse_begin(const struct textparse_handler *h, void *ctx,
+                                  const struct textparse_opts *opts, struct textparse_error *err,
+                                  struct textparse_stats *stats);
+int textparse_feed(struct textparse *tp, const char *buf, size_t len, size_t *consumed);
+int textparse_end(struct textparse *tp, const char *rest, size_t len);
+
 void textparse_error_set(struct textparse_error *err, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

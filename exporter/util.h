@@ -67,7 +67,7 @@ size_t fmt_double_canonical(char *out, double v);
  * Returns 0, or -EINVAL on bad text. */
 int parse_duration_ms(const char *s, int64_t *out_ms);
 
-/* 64-bit FNV-1a, seeded, for hash tables. */
+/* A fast seeded 64-bit hash for hash tables (not for anything an attacker must not collide). */
 uint64_t hash_bytes(const void *p, size_t n, uint64_t seed);
 
 /* Reads a whole small file (secrets, /proc) into a malloc'd NUL-terminated string, capped

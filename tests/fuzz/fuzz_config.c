@@ -121,8 +121,10 @@ static const struct cfg_key fz_other_keys[] = {
     CFG_END,
 };
 
-static const struct cfg_module fz_main_module = {"main", fz_main_keys, sizeof(struct fz_main)};
-static const struct cfg_module fz_other_module = {"other", fz_other_keys, sizeof(struct fz_other)};
+static const struct cfg_module fz_main_module = {"main", fz_main_keys, sizeof(struct fz_main),
+                                                 true};
+static const struct cfg_module fz_other_module = {"other", fz_other_keys, sizeof(struct fz_other),
+                                                  false};
 static const struct cfg_module *const fz_mods[] = {&fz_main_module, &fz_other_module};
 
 static unsigned count_lines(const char *s, size_t n)

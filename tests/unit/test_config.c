@@ -53,6 +53,11 @@ struct extra_config {
     char *note;
 };
 
+/* An optional section with a required key: off when absent, checked when present. */
+struct opt_config {
+    char *url;
+};
+
 static const char *const modes[] = {"fast", "safe", "off", NULL};
 
 static const struct cfg_key target_keys[] = {
@@ -150,15 +155,26 @@ static const struct cfg_key extra_keys[] = {
     CFG_END,
 };
 
-static const struct cfg_module app_module = {"app", app_keys, sizeof(struct app_config)};
-static const struct cfg_module extra_module = {"extra", extra_keys, sizeof(struct extra_config)};
-static const struct cfg_module *const mods[] = {&app_module, &extra_module};
+static const struct cfg_key opt_keys[] = {
+    {.name = "url",
+     .type = CFG_STRING,
+     .offset = offsetof(struct opt_config, url),
+     .required = true,
+     .expect = "where to look"},
+    CFG_END,
+};
+
+static const struct cfg_module app_module = {"app", app_keys, sizeof(struct app_config), true};
+static const struct cfg_module extra_module = {"extra", extra_keys, sizeof(struct extra_config),
+                                               false};
+static const struct cfg_module opt_module = {"opt", opt_keys, sizeof(struct opt_config), false};
+static const struct cfg_module *const mods[] = {&app_module, &extra_module, &opt_module};
 #define NMODS (sizeof(mods) / sizeof(mods[0]))
 
 #define KNOWN_APP_KEYS                                                              \
     "name, enabled, retries, ratio, timeout, mode, limits, targets, tags, labels, " \
     "free_number, free_duration"
-#define SECTIONS  "sections are: app, extra; helpers must be declared 'local'"
+#define SECTIONS  "sections are: app, extra, opt; helpers must be declared 'local'"
 #define NOMEM_MSG "test.lua: not enough memory: the script's heap is limited to 32 MiB"
 
 static struct config *load(const char *src, char *err, size_t errlen)
@@ -242,8 +258,10 @@ static const struct refusal refusals[] = {
      "test.lua:1: app.mode: expected one of \"fast\", \"safe\", \"off\", got an integer"},
     {"missing required key", "app = {\n  enabled = true,\n}\n",
      "test.lua:1: app.name: missing, and required (the application name)"},
-    {"missing required key, section absent", "extra = { level = 1 }\n",
-     "test.lua: app.name: missing, and required (the application name)"},
+    {"required section absent", "extra = { level = 1 }\n",
+     "test.lua: app: missing section (required: app = { ... })"},
+    {"optional section present without its required key", "app = { name = \"x\" }\nopt = { }\n",
+     "test.lua:2: opt.url: missing, and required (where to look)"},
     {"table: wrong type", "app = { name = \"x\", limits = 5 }\n",
      "test.lua:1: app.limits: expected a table, got an integer"},
     {"list with named keys",
