@@ -6,5 +6,8 @@
 
 extern const struct collector_ops textfile_collector;
 extern const struct collector_ops self_collector;
+extern const struct collector_ops fluentd_collector;
+extern const struct collector_ops configmap_collector;
+extern const struct collector_ops tekton_collector;
 
 #endif
