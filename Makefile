@@ -18,6 +18,7 @@ LDLIBS  := $(PKG_LIBS) -lpthread -lm
 CORE_SRC := $(filter-out exporter/main.c,$(wildcard exporter/*.c)) $(wildcard collectors/*.c) \
             $(wildcard rules/*.c) $(wildcard alerts/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+HEADERS  := $(wildcard exporter/*.h collectors/*.h rules/*.h alerts/*.h)
 MAIN_OBJ := $(BUILD)/exporter/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%.t)
@@ -109,16 +110,16 @@ bench: deps
 
 lint:
 	@./.ci/deps lint
-	@clang-format --dry-run --Werror $(CORE_SRC) exporter/main.c exporter/*.h collectors/*.h \
-	    $(UNIT_SRC) $(FUZZ_SRC) tests/fuzz/replay_main.c tests/lib/*.h
+	@clang-format --dry-run --Werror $(CORE_SRC) exporter/main.c $(HEADERS) \
+	    $(UNIT_SRC) $(FUZZ_SRC) tests/fuzz/replay_main.c tests/lib/*.h $(wildcard bench/*.c)
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --std=c11 --inline-suppr -D__GNUC__ -I exporter -I collectors -I . \
 	    $(CORE_SRC) exporter/main.c
 	@echo "lint: clean"
 
 format:
-	@clang-format -i $(CORE_SRC) exporter/main.c exporter/*.h collectors/*.h $(UNIT_SRC) \
-	    $(FUZZ_SRC) tests/fuzz/replay_main.c tests/lib/*.h
+	@clang-format -i $(CORE_SRC) exporter/main.c $(HEADERS) $(UNIT_SRC) \
+	    $(FUZZ_SRC) tests/fuzz/replay_main.c tests/lib/*.h $(wildcard bench/*.c)
 
 clean:
 	rm -rf build build-asan build-fuzz drwatch drwatch-asan

@@ -12,6 +12,9 @@ const struct collector_ops *const collector_table[] = {
     &fluentd_collector,
     &configmap_collector,
     &tekton_collector,
+    &gslb_collector,
+    &peer_collector,
+    &peer_listen_collector,
 };
 // clang-format on
 

@@ -9,5 +9,8 @@ extern const struct collector_ops self_collector;
 extern const struct collector_ops fluentd_collector;
 extern const struct collector_ops configmap_collector;
 extern const struct collector_ops tekton_collector;
+extern const struct collector_ops gslb_collector;
+extern const struct collector_ops peer_collector;
+extern const struct collector_ops peer_listen_collector;
 
 #endif

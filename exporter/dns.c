@@ -1,8 +1,11 @@
 /* dns.c: c-ares with its socket-state callback feeding the loop, and a loop timer that follows
- * ares_timeout(). Answers are parsed with ares_parse_a_reply to keep every record's TTL. */
+ * ares_timeout(). Answers are parsed with ares_parse_a_reply to keep every record's TTL (it
+ * follows a CNAME chain in the answer). A caller with its own deadline cancels with dns_cancel:
+ * c-ares then reports ARES_ECANCELLED, which is swallowed like ARES_EDESTRUCTION. */
 #include "dns.h"
 
 #include <ares.h>
+#include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,6 +27,7 @@ struct dns {
     struct loop_timer *timer;
     struct dns_sock socks[DNS_MAX_SOCKS];
     bool destroying;
+    bool cancelling;
 };
 
 struct dns_query {
@@ -135,33 +139,41 @@ static const char *status_name(int status)
     }
 }
 
+void dns_answer_parse(int status, const unsigned char *abuf, int alen, struct dns_answer *a)
+{
+    *a = (struct dns_answer){.status = status_name(status), .detail = ares_strerror(status)};
+    if (status != ARES_SUCCESS) return;
+    if (!abuf || alen <= 0) {
+        a->status = "error";
+        a->detail = "empty reply";
+        return;
+    }
+    struct ares_addrttl rr[DNS_MAX_ADDRS];
+    int n = DNS_MAX_ADDRS;
+    int prc = ares_parse_a_reply(abuf, alen, NULL, rr, &n);
+    if (prc == ARES_SUCCESS) {
+        for (int i = 0; i < n && i < DNS_MAX_ADDRS; i++) {
+            a->addrs[i] = rr[i].ipaddr;
+            a->ttls[i] = rr[i].ttl;
+        }
+        a->naddrs = (size_t)(n < DNS_MAX_ADDRS ? n : DNS_MAX_ADDRS);
+        if (a->naddrs == 0) a->status = "nodata";
+    } else {
+        a->status = prc == ARES_ENODATA ? "nodata" : "error";
+        a->detail = ares_strerror(prc);
+    }
+}
+
 static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
     (void)timeouts;
     struct dns_query *q = arg;
-    if (status == ARES_EDESTRUCTION || q->d->destroying) {
+    if (status == ARES_EDESTRUCTION || q->d->destroying || q->d->cancelling) {
         free(q);
         return;
     }
-    struct dns_answer a = {.status = status_name(status), .detail = ares_strerror(status)};
-    if (status == ARES_SUCCESS) {
-        struct ares_addrttl rr[DNS_MAX_ADDRS];
-        int n = DNS_MAX_ADDRS;
-        int prc = ares_parse_a_reply(abuf, alen, NULL, rr, &n);
-        if (prc == ARES_SUCCESS) {
-            for (int i = 0; i < n; i++) {
-                a.addrs[i] = rr[i].ipaddr;
-                a.ttls[i] = rr[i].ttl;
-            }
-            a.naddrs = (size_t)n;
-        } else if (prc == ARES_ENODATA) {
-            a.status = "nodata";
-            a.detail = ares_strerror(prc);
-        } else {
-            a.status = "error";
-            a.detail = ares_strerror(prc);
-        }
-    }
+    struct dns_answer a;
+    dns_answer_parse(status, abuf, alen, &a);
     a.duration_s = time_mono_s() - q->started;
     q->fn(q->arg, &a);
     free(q);
@@ -173,4 +185,34 @@ void dns_query_a(struct dns *d, const char *name, dns_done_fn fn, void *arg)
     *q = (struct dns_query){.d = d, .fn = fn, .arg = arg, .started = time_mono_s()};
     ares_query(d->channel, name, ns_c_in, ns_t_a, query_cb, q);
     rearm_timer(d);
+}
+
+void dns_cancel(struct dns *d)
+{
+    if (!d) return;
+    d->cancelling = true;
+    ares_cancel(d->channel); /* runs every pending callback with ARES_ECANCELLED */
+    d->cancelling = false;
+    rearm_timer(d);
+}
+
+void dns_servers(const struct dns *d, char *out, size_t outlen)
+{
+    if (!outlen) return;
+    out[0] = '\0';
+    struct ares_addr_port_node *servers = NULL;
+    if (ares_get_servers_ports(d->channel, &servers) != ARES_SUCCESS) return;
+    size_t n = 0;
+    for (struct ares_addr_port_node *s = servers; s && n < outlen; s = s->next) {
+        char ip[INET6_ADDRSTRLEN] = "?";
+        inet_ntop(s->family, &s->addr, ip, sizeof(ip));
+        int port = s->udp_port ? s->udp_port : 53;
+        int w = s->family == AF_INET6
+                    ? snprintf(out + n, outlen - n, "%s[%s]:%d", n ? "," : "", ip, port)
+                    : snprintf(out + n, outlen - n, "%s%s:%d", n ? "," : "", ip, port);
+        if (w < 0) break;
+        n += (size_t)w;
+    }
+    if (n >= outlen) out[outlen - 1] = '\0';
+    ares_free_data(servers);
 }

@@ -33,11 +33,22 @@ struct dns_answer {
 
 typedef void (*dns_done_fn)(void *arg, const struct dns_answer *a);
 
+/* Fills a from a reply to an A query (the wire bytes c-ares hands over) and c-ares' status for
+ * it: the status word, and with ARES_SUCCESS every A record (CNAMEs followed) with its TTL; a
+ * reply with no A record is "nodata", one that does not parse "error". Outside input: fuzzed. */
+void dns_answer_parse(int status, const unsigned char *abuf, int alen, struct dns_answer *a);
+
 /* Returns NULL with a message in err when the options are refused (bad server list). */
 struct dns *dns_new(struct loop *l, const struct dns_opts *o, char *err, size_t errlen);
 /* Cancels pending queries without calling their callbacks. NULL-safe. */
 void dns_free(struct dns *d);
-/* Starts an A query for name; fn runs once on the loop thread. */
+/* Starts an A query for name; fn runs once on the loop thread (possibly before this returns,
+ * when c-ares fails the query at once). */
 void dns_query_a(struct dns *d, const char *name, dns_done_fn fn, void *arg);
+/* Drops every pending query of d without calling its callback (a deadline passed); d stays
+ * usable. NULL-safe. */
+void dns_cancel(struct dns *d);
+/* The resolver's servers as c-ares has them ("ip:port,..."), in out; "" when unknown. */
+void dns_servers(const struct dns *d, char *out, size_t outlen);
 
 #endif

@@ -24,10 +24,13 @@
 #include "httpc.h"
 #include "log.h"
 #include "loop.h"
+#include "peer_server.h"
 #include "registry.h"
+#include "rules.h"
 #include "scheduler.h"
 #include "stats.h"
 #include "target.h"
+#include "testrules.h"
 #include "util.h"
 
 #define HEARTBEAT_MS       1000
@@ -81,6 +84,8 @@ struct reload_request {
 struct daemon {
     const char *config_path;
     const char *listen;
+    const char *peer_listen; /* --web.peer-listen-address, or NULL */
+    struct peer_server *peer;
     struct loop *loop;
     struct httpc *httpc;
     struct sched *sched;
@@ -96,6 +101,11 @@ struct daemon {
     struct loop_async *reload_async;
     struct reload_request reload;
     uint64_t generation;
+    struct rules_engine *rules; /* NULL without a rules section */
+    struct loop_timer *rules_timer;
+    struct complaint state_complaint;
+    pthread_mutex_t alerts_lock; /* guards alerts_json, read by HTTP threads */
+    char *alerts_json;
 };
 
 /* ---- config ---- */
@@ -104,6 +114,7 @@ static size_t config_modules(const struct cfg_module **mods)
 {
     size_t n = 0;
     mods[n++] = &global_module;
+    mods[n++] = &rules_module;
     for (size_t i = 0; i < collector_table_len; i++) mods[n++] = &collector_table[i]->module;
     return n;
 }
@@ -123,11 +134,94 @@ static void env_from_config(struct collector_env *env, const struct config *cfg)
     env->fast_interval_ms = g->fast_interval_ms;
 }
 
+/* Phase one of applying cfg to the peer listener (peer_server.h). */
+static int peer_prepare(struct daemon *d, const struct config *cfg, struct peer_server_plan **plan,
+                        char *err, size_t errlen)
+{
+    bool present;
+    const void *section = config_module(cfg, PEER_LISTEN_SECTION, &present);
+    return peer_server_prepare(d->peer, present ? section : NULL, d->peer_listen, plan, err,
+                               errlen);
+}
+
+/* ---- rules ---- */
+
+/* Loads the rule files of cfg's rules section (relative to the config file): an engine, or
+ * NULL when there is no section. Returns -1 with err filled when a rule file is refused. */
+static int rules_prepare(struct daemon *d, const struct config *cfg, struct rules_engine **out,
+                         char *err, size_t errlen)
+{
+    bool present;
+    const struct rules_config *rc = config_module(cfg, "rules", &present);
+    *out = NULL;
+    if (!present) return 0;
+    const char *slash = strrchr(d->config_path, '/');
+    char *dir = slash ? xstrndup(d->config_path, (size_t)(slash - d->config_path)) : NULL;
+    *out = rules_new(rc, dir, err, errlen);
+    free(dir);
+    return *out ? 0 : -1;
+}
+
+static void set_alerts_json(struct daemon *d, char *json)
+{
+    pthread_mutex_lock(&d->alerts_lock);
+    free(d->alerts_json);
+    d->alerts_json = json;
+    pthread_mutex_unlock(&d->alerts_lock);
+}
+
+/* Makes e the engine, carrying alert states and history over from the one it replaces. */
+static void rules_commit(struct daemon *d, struct rules_engine *e)
+{
+    if (e && d->rules) rules_take_state(e, d->rules);
+    rules_free(d->rules);
+    d->rules = e;
+    if (!e) {
+        loop_timer_stop(d->rules_timer);
+        set_alerts_json(d, NULL);
+        return;
+    }
+    loop_timer_start(d->rules_timer, 0);
+}
+
+/* Evaluates the rules on the last snapshot. Not before every target has been collected once:
+ * rules must not see an empty world at start and call it an outage. */
+static void on_rules_timer(void *arg)
+{
+    struct daemon *d = arg;
+    if (!d->rules) return;
+    if (!atomic_load(&d->ready)) {
+        loop_timer_start(d->rules_timer, 200);
+        return;
+    }
+    int64_t every = rules_evaluation_interval_ms(d->rules);
+    loop_timer_start(d->rules_timer, every ? every : d->env.fast_interval_ms);
+    struct snapshot *snap = http_current_snapshot(d->http);
+    double now = time_wall_s();
+    rules_eval(d->rules, now, snap, snap);
+    snapshot_unref(snap);
+    char err[512];
+    if (rules_save_state(d->rules, now, err, sizeof(err)) < 0)
+        log_complain(&d->state_complaint, LOG_WARN, "rules", "%s", err);
+    else
+        log_complain_clear(&d->state_complaint, "rules", "alert state file written again");
+    set_alerts_json(d, rules_alerts_json(d->rules));
+    sched_request_publish(d->sched);
+}
+
 /* Loads the config file and applies it as a whole, or keeps the old one. Loop thread. */
 static int daemon_reload(struct daemon *d, char *err, size_t errlen)
 {
     struct config *cfg = load_config(d->config_path, err, errlen);
+    struct peer_server_plan *plan = NULL;
+    struct rules_engine *rules = NULL;
     int rc = -1;
+    if (cfg && (peer_prepare(d, cfg, &plan, err, errlen) < 0 ||
+                rules_prepare(d, cfg, &rules, err, errlen) < 0)) {
+        peer_server_plan_free(plan);
+        config_free(cfg);
+        cfg = NULL;
+    }
     if (cfg) {
         struct collector_env env = d->env;
         env_from_config(&env, cfg);
@@ -136,8 +230,12 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
             config_free(d->cfg);
             d->cfg = cfg;
             d->env = env;
+            peer_server_commit(&d->peer, d->loop, plan, d->env.site);
+            rules_commit(d, rules);
         } else {
             config_free(cfg);
+            peer_server_plan_free(plan);
+            rules_free(rules);
         }
     }
     atomic_store(&d->stats.last_reload_ok, rc == 0);
@@ -161,7 +259,13 @@ static void on_publish(void *arg, struct metric_set *const *sets, size_t n)
     /* Families that did not change keep their rendering from the previous snapshot; then
      * pre-render what scrapers asked for, so that they never wait. */
     struct snapshot *prev = http_current_snapshot(d->http);
-    struct snapshot *snap = snapshot_new_reusing(sets, n, ++d->generation, prev);
+    struct metric_set **all = xmalloc((n + 1) * sizeof(*all));
+    memcpy(all, sets, n * sizeof(*all));
+    struct metric_set *rules_out = d->rules ? rules_metrics(d->rules) : NULL;
+    all[n] = rules_out;
+    struct snapshot *snap = snapshot_new_reusing(all, n + 1, ++d->generation, prev);
+    mset_unref(rules_out);
+    free(all);
     for (int f = 0; prev && f < 2; f++) {
         for (int g = 0; g < 2; g++) {
             const struct iovec *iov;
@@ -254,6 +358,18 @@ static void route_index(void *ctx, const struct http_request *req, struct http_r
                DRWATCH_VERSION, d->env.site, d->config_path);
 }
 
+/* GET /api/v1/alerts: Prometheus' alerts API shape. */
+static void route_alerts(void *ctx, const struct http_request *req, struct http_reply *rep)
+{
+    (void)req;
+    struct daemon *d = ctx;
+    rep->content_type = "application/json";
+    pthread_mutex_lock(&d->alerts_lock);
+    buf_puts(&rep->body,
+             d->alerts_json ? d->alerts_json : "{\"status\":\"success\",\"data\":{\"alerts\":[]}}");
+    pthread_mutex_unlock(&d->alerts_lock);
+}
+
 /* ---- loop-side handlers ---- */
 
 static void on_reload_async(void *arg)
@@ -339,6 +455,8 @@ static int daemon_start(struct daemon *d)
     http_route_add(d->http, "/-/ready", "GET,HEAD", HANDLER_READY, route_ready, d);
     http_route_add(d->http, "/-/reload", "POST,PUT", HANDLER_RELOAD, route_reload, d);
     http_route_add(d->http, "/", "GET,HEAD", HANDLER_STATUS_PAGE, route_index, d);
+    http_route_add(d->http, "/api/v1/alerts", "GET,HEAD", HANDLER_API, route_alerts, d);
+    pthread_mutex_init(&d->alerts_lock, NULL);
     pthread_mutex_init(&d->reload.serial, NULL);
     pthread_mutex_init(&d->reload.lock, NULL);
     pthread_cond_init(&d->reload.cond, NULL);
@@ -348,6 +466,21 @@ static int daemon_start(struct daemon *d)
         log_error("config", "%s", err);
         return -1;
     }
+    struct peer_server_plan *plan;
+    if (peer_prepare(d, d->cfg, &plan, err, sizeof(err)) < 0) {
+        log_error("peer_listen", "%s", err);
+        return -1;
+    }
+    peer_server_commit(&d->peer, d->loop, plan, d->env.site);
+    struct rules_engine *rules;
+    if (rules_prepare(d, d->cfg, &rules, err, sizeof(err)) < 0) {
+        log_error("rules", "%s", err);
+        return -1;
+    }
+    d->rules_timer = loop_timer_new(d->loop, on_rules_timer, d);
+    if (rules && rules_load_state(rules, time_wall_s(), err, sizeof(err)) < 0)
+        log_warn("rules", "alert state not restored: %s", err);
+    rules_commit(d, rules);
     atomic_store(&d->stats.last_reload_ok, 1);
     atomic_store(&d->stats.last_reload_success, time_wall_s());
     d->heartbeat = loop_timer_new(d->loop, on_heartbeat, d);
@@ -365,15 +498,20 @@ static int daemon_start(struct daemon *d)
 static void daemon_stop(struct daemon *d)
 {
     http_server_free(d->http); /* first: no HTTP thread may wait on the loop any more */
+    peer_server_free(d->peer);
     sched_free(d->sched);
     httpc_free(d->httpc);
+    rules_free(d->rules);
+    loop_timer_free(d->rules_timer);
     loop_timer_free(d->heartbeat);
     loop_async_free(d->reload_async);
     loop_watch_del(d->sigwatch);
     if (d->sigfd > 0) close(d->sigfd);
     loop_free(d->loop);
     config_free(d->cfg);
+    free(d->alerts_json);
     if (d->reload_async || d->sched) {
+        pthread_mutex_destroy(&d->alerts_lock);
         pthread_mutex_destroy(&d->reload.serial);
         pthread_mutex_destroy(&d->reload.lock);
         pthread_cond_destroy(&d->reload.cond);
@@ -414,7 +552,23 @@ static int check_config(const char *path)
         targets += tl.n;
         free(tl.v);
     }
-    if (rc == 0) printf("%s: ok, site %s, %zu targets\n", path, env.site, targets);
+    bool rules_present;
+    const struct rules_config *rc_rules = config_module(cfg, "rules", &rules_present);
+    size_t nrules = 0;
+    if (rc == 0 && rules_present) {
+        const char *slash = strrchr(path, '/');
+        char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : NULL;
+        struct rules_engine *e = rules_new(rc_rules, dir, err, sizeof(err));
+        free(dir);
+        if (!e) {
+            fprintf(stderr, "%s\n", err);
+            rc = 1;
+        }
+        nrules = e ? rules_count(e) : 0;
+        rules_free(e);
+    }
+    if (rc == 0)
+        printf("%s: ok, site %s, %zu targets, %zu alert rules\n", path, env.site, targets, nrules);
     loop_free(l);
     config_free(cfg);
     return rc;
@@ -427,10 +581,13 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: drwatch [flags]\n"
             "       drwatch check-config FILE\n"
+            "       drwatch test-rules FILE...     (promtool test rules format; Lua rules)\n"
             "\n"
             "flags:\n"
             "  --config.file=FILE           Lua config file (default drwatch.lua)\n"
             "  --web.listen-address=ADDR    where to serve /metrics and the API (default :8488)\n"
+            "  --web.peer-listen-address=ADDR  where to serve the mTLS peer endpoint (default:\n"
+            "                               peer_listen.address in the config, :8489)\n"
             "  --log.level=LEVEL            debug, info, warn or error (default info)\n"
             "  --version                    print the version and exit\n"
             "  --help                       this text\n");
@@ -442,15 +599,17 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"config.file", required_argument, NULL, 'c'},
         {"web.listen-address", required_argument, NULL, 'l'},
+        {"web.peer-listen-address", required_argument, NULL, 'p'},
         {"log.level", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "+h", opts, NULL)) != -1;) {
         switch (c) {
         case 'c': d.config_path = optarg; break;
         case 'l': d.listen = optarg; break;
+        case 'p': d.peer_listen = optarg; break;
         case 'v':
             if (log_set_level_name(optarg) < 0) {
                 fprintf(stderr, "drwatch: --log.level must be debug, info, warn or error\n");
@@ -462,6 +621,8 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
+    if (optind < argc && strcmp(argv[optind], "test-rules") == 0)
+        return testrules_main(argc - optind - 1, argv + optind + 1);
     if (optind < argc && strcmp(argv[optind], "check-config") == 0) {
         if (optind + 2 != argc) {
             usage(stderr);

@@ -178,6 +178,22 @@ static int label_cmp(const struct label_in *a, const struct label_in *b)
     return c ? c : (a->name_len > b->name_len) - (a->name_len < b->name_len);
 }
 
+static int labels_canonical(struct buf *out, struct label_in *l, size_t n);
+
+int labels_format(struct buf *out, const struct label_pair *pairs, size_t n)
+{
+    struct label_in small[32], *l = n <= 32 ? small : xmalloc(n * sizeof(*l));
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *v = pairs[i].value ? pairs[i].value : "";
+        l[i] = (struct label_in){pairs[i].name, strlen(pairs[i].name), v, strlen(v), false, false};
+        if (!label_name_valid(l[i].name, l[i].name_len)) rc = -EINVAL;
+    }
+    if (rc == 0) rc = labels_canonical(out, l, n);
+    if (l != small) free(l);
+    return rc;
+}
+
 /* Sorts by name (insertion sort: label sets are small, and it is stable) and writes the
  * canonical text, without the labels whose value is empty. Two labels of the same name are an
  * error (-EINVAL), except that an extra label replaces a parsed one. */

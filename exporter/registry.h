@@ -86,6 +86,10 @@ char *mset_strdup(struct metric_set *s, const char *str);
 /* Escapes a label value into out (the text format rules). */
 void label_value_escape(struct buf *out, const char *v, size_t n);
 
+/* Writes pairs as canonical label text into out (reset first): sorted by name, values
+ * escaped, empty values left out. Returns 0, or -EINVAL for an invalid or repeated name. */
+int labels_format(struct buf *out, const struct label_pair *pairs, size_t n);
+
 /* Walks canonical label text: on each call sets name and the still-escaped value of the next
  * pair and advances *pos. Returns false at the end. */
 bool labels_next(const char *text, size_t len, size_t *pos, const char **name, size_t *name_len,

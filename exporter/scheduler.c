@@ -341,6 +341,11 @@ int sched_apply(struct sched *s, const struct config *cfg, const struct collecto
     return 0;
 }
 
+void sched_request_publish(struct sched *s)
+{
+    schedule_publish(s);
+}
+
 bool sched_all_ran(const struct sched *s)
 {
     for (size_t i = 0; i < s->njobs; i++)

@@ -34,6 +34,10 @@ void sched_free(struct sched *s);
 int sched_apply(struct sched *s, const struct config *cfg, const struct collector_env *env,
                 char *err, size_t errlen);
 
+/* Publishes soon (within SCHED_PUBLISH_DELAY_MS) even if no scrape finished: for producers
+ * outside the scheduler, such as the rules engine, whose output goes into the snapshot. */
+void sched_request_publish(struct sched *s);
+
 /* True once every job has finished at least one scrape. */
 bool sched_all_ran(const struct sched *s);
 size_t sched_job_count(const struct sched *s);

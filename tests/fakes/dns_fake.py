@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """A tiny UDP DNS server for drwatch's c-ares tests (the GSLB tests use real dnsmasq).
 
-Usage: dns_fake.py PORT  (prints "ready" once listening)
+Usage: dns_fake.py PORT [MODE]  (prints "ready" once listening)
+
+MODE makes every query, whatever the name, get one failure (the GSLB tests' broken
+resolvers): servfail, refused, nxdomain, nodata, or timeout (no reply at all). Without it:
 
 Answers A queries by name:
   <anything>.a1.test       one A record 10.0.0.1, TTL 30
@@ -26,12 +29,19 @@ def qname(data, off):
     return ".".join(labels), off + 1
 
 
-def answer(data):
+MODES = {"servfail": 2, "refused": 5, "nxdomain": 3, "nodata": 0, "timeout": None}
+
+
+def answer(data, mode=None):
     qid, flags, qd = struct.unpack(">HHH", data[:6])
     name, end = qname(data, 12)
     question = data[12:end + 4]
     rcode, records = 0, []
-    if name.endswith(".a1.test"):
+    if mode:
+        if MODES[mode] is None:
+            return None
+        rcode = MODES[mode]
+    elif name.endswith(".a1.test"):
         records = [("10.0.0.1", 30)]
     elif name.endswith(".a2.test"):
         records = [("10.0.0.1", 30), ("10.0.0.2", 60)]
@@ -57,10 +67,13 @@ def answer(data):
 def main():
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", int(sys.argv[1])))
+    mode = sys.argv[2] if len(sys.argv) > 2 else None
+    if mode and mode not in MODES:
+        sys.exit("dns_fake: unknown mode %s (%s)" % (mode, ", ".join(MODES)))
     print("ready", flush=True)
     while True:
         data, peer = s.recvfrom(4096)
-        reply = answer(data)
+        reply = answer(data, mode)
         if reply:
             s.sendto(reply, peer)
 

@@ -70,6 +70,20 @@ int main(void)
     }
     ok(took < 2000, "all lookups ran concurrently, the timeout one bounded (%lld ms)",
        (long long)took);
+    char servers_text[128];
+    dns_servers(d, servers_text, sizeof(servers_text));
+    is_str(servers_text, servers, "dns_servers names the server asked");
+
+    /* dns_cancel drops a pending query without its callback; the resolver stays usable. */
+    struct lookup dropped = {.loop = l, .pending = &pending};
+    pending = 1;
+    dns_query_a(d, "timeout.test", on_answer, &dropped);
+    dns_cancel(d);
+    struct lookup after = {.loop = l, .pending = &pending};
+    dns_query_a(d, "gslb.a1.test", on_answer, &after);
+    loop_run(l);
+    ok(dropped.status[0] == '\0' && strcmp(after.status, "ok") == 0,
+       "a cancelled query never calls back, and the next one is answered (%s)", after.status);
     dns_free(d);
     ok(dns_new(l, &(struct dns_opts){.servers = "not an address"}, err, sizeof(err)) == NULL &&
            strstr(err, "c-ares") != NULL,

@@ -1,0 +1,96 @@
+/* engine_int.h: what rules/engine.c and rules/rulelib.c (the Lua API) share. Not for other
+ * modules: rules.h is the engine's interface. */
+#ifndef DRWATCH_ENGINE_INT_H
+#define DRWATCH_ENGINE_INT_H
+
+#include <lua.h>
+#include <pthread.h>
+
+#include "alertstate.h"
+#include "history.h"
+#include "log.h"
+#include "luabox.h"
+#include "rules.h"
+#include "selector.h"
+
+/* One alert(name, spec) of a rule file. */
+struct rule_alert {
+    char *name;
+    int ordinal; /* among the file's alerts of the same name: the key across reloads */
+    double for_s, keep_firing_for_s;
+    char **label_names, **label_tmpls;
+    size_t nlabels;
+    char **ann_names, **ann_tmpls; /* a template, or NULL when ann_refs holds a function */
+    int *ann_refs;
+    size_t nann;
+    int expr_ref;
+    struct alert_rule_state *state;
+    enum luabox_outcome last_outcome;
+    uint64_t failures[4]; /* by enum luabox_outcome */
+    struct complaint complaint;
+    double last_duration;
+};
+
+struct cached_selector {
+    char *key;
+    struct selector sel;
+};
+
+struct rule_file {
+    struct rules_engine *engine;
+    char *path;
+    struct luabox *box;
+    struct rule_alert *alerts;
+    size_t nalerts;
+    bool loading;
+    uint64_t evaluations[4]; /* by enum luabox_outcome: the worst of the file's rules */
+    double last_duration;
+    struct cached_selector *selectors;
+    size_t nselectors;
+};
+
+/* A selector whose range history is kept, and how to find its series again. */
+struct tracked {
+    struct track *tr;
+    struct selector sel;
+};
+
+struct restore_entry {
+    char *rule_key;
+    char *labels;
+    double active_at;
+};
+
+struct rules_engine {
+    int64_t interval_ms, timeout_ms;
+    size_t memory_limit;
+    char *state_file;
+    double grace_s, outage_s;
+    struct rule_file *files;
+    size_t nfiles;
+    struct history *history;
+    struct tracked *tracked;
+    size_t ntracked;
+    /* The evaluation under way. */
+    double t;
+    const struct snapshot *instant, *raw;
+    struct metric_set *out;
+    /* From the state file, for the first evaluation after a start. */
+    struct restore_entry *restore;
+    size_t nrestore;
+    double restore_saved_at;
+    pthread_mutex_t json_lock;
+    char *json;
+};
+
+/* rulelib.c: the API a rule file sees. Pushes the file's environment (read-only helpers,
+ * alert(), strict globals); the file's struct is the upvalue of every function. */
+int rulelib_push_env(struct rule_file *f, char *err, size_t errlen);
+/* Reads the spec table at idx into a (at load time). Returns 0, or -1 with err filled. */
+int rulelib_read_alert(struct rule_file *f, lua_State *L, int idx, struct rule_alert *a, char *err,
+                       size_t errlen);
+/* Records the current value of every tracked selector into the history. */
+void rulelib_record_history(struct rules_engine *e);
+void rulelib_free_file_caches(struct rule_file *f);
+
+#endif

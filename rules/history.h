@@ -1,0 +1,53 @@
+/* history.h: a bounded short history of the series rules ask range functions about.
+ *
+ * Only what rules need is kept: a selector becomes "tracked" the first time a rule asks for a
+ * range over it (rate(x[5m]) tracks x for 5 minutes), and from then on every evaluation records
+ * the values of the series it selects. Points older than the longest range asked are dropped,
+ * and the total number of points is capped: past the cap new series are not tracked and the
+ * refusals are counted. The range functions compute as PromQL does (extrapolated rate,
+ * increase and delta; *_over_time), over samples in [t - range, t]. */
+#ifndef DRWATCH_HISTORY_H
+#define DRWATCH_HISTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct history;
+struct track;
+
+enum range_fn {
+    RANGE_RATE,
+    RANGE_INCREASE,
+    RANGE_DELTA,
+    RANGE_IRATE,
+    RANGE_AVG,
+    RANGE_MIN,
+    RANGE_MAX,
+    RANGE_SUM,
+    RANGE_COUNT,
+    RANGE_LAST,
+};
+
+struct history *history_new(size_t max_points);
+void history_free(struct history *h); /* NULL-safe */
+
+/* The track for a selector key (its canonical text), made on first use; range_s raises how
+ * long its points are kept. New tracks report is_new so the caller can record them at once. */
+struct track *history_track(struct history *h, const char *key, double range_s, int *is_new);
+/* Records one series' value at time t (t never goes back for a series). */
+void history_record(struct history *h, struct track *tr, double t, const char *labels,
+                    size_t labels_len, double v);
+/* Drops points no range needs any more, and series without points. Call after recording. */
+void history_prune(struct history *h, double now);
+
+/* Calls fn for every series of the track that has a result for fn at time t over range_s. */
+typedef void (*range_result_fn)(void *arg, const char *labels, size_t labels_len, double value);
+void history_eval(const struct track *tr, enum range_fn fn, double t, double range_s,
+                  range_result_fn out, void *arg);
+
+size_t history_points(const struct history *h);
+uint64_t history_refused(const struct history *h);
+size_t history_tracks(const struct history *h);
+/* Every track's key, for carrying a history over a reload (the history object itself moves). */
+
+#endif

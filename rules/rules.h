@@ -1,0 +1,79 @@
+/* rules.h: the rules engine. Lua rule files, sandboxed (exporter/luabox.h), evaluated every
+ * cycle over the last published snapshot; alerts with Prometheus' semantics (alertstate.h).
+ *
+ * A rule file declares alerts with alert(name, spec) and reads observations through a small
+ * read-only API (series, value, rate..., sum/min/max/count/avg, time); see rules/README.md.
+ * Each file has its own Lua state, heap cap and time budget: a file that errors, loops or
+ * allocates without end is stopped and reported with file:line, and the other files and the
+ * daemon go on. The engine owns its alert states; rules_take_state carries them (and the range
+ * history) over a reload, and the state file carries `for` progress over a restart. */
+#ifndef DRWATCH_RULES_H
+#define DRWATCH_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "registry.h"
+
+struct rules_config {
+    struct cfg_strings files;       /* paths or globs, relative to the config file */
+    int64_t evaluation_interval_ms; /* 0: drwatch.fast_interval */
+    int64_t timeout_ms;             /* per file and evaluation */
+    int64_t memory_limit;           /* per file heap */
+    int64_t max_history_points;
+    char *state_file; /* NULL: alert `for` progress is not kept over restarts */
+    int64_t for_grace_period_ms;
+    int64_t outage_tolerance_ms;
+};
+
+extern const struct cfg_module rules_module;
+
+struct rules_engine;
+
+/* Loads the rule files (paths relative to base_dir). Returns NULL with "file:line: why" in err
+ * when a file is refused: a syntax error, an alert spec that is wrong, a file that fails or
+ * runs out of budget while loading. */
+struct rules_engine *rules_new(const struct rules_config *c, const char *base_dir, char *err,
+                               size_t errlen);
+void rules_free(struct rules_engine *e); /* NULL-safe */
+
+/* Moves alert states (matched by file and alert name) and the range history from old into e;
+ * old is left empty but still valid to free. */
+void rules_take_state(struct rules_engine *e, struct rules_engine *old);
+
+/* Evaluates every rule at time t (Unix seconds). instant is what instant queries see; raw is
+ * what range functions record (the same snapshot in the daemon; test-rules gives raw samples
+ * and a lookback view separately). Either may be NULL (no series). */
+void rules_eval(struct rules_engine *e, double t, const struct snapshot *instant,
+                const struct snapshot *raw);
+
+/* A new reference to the metric set of the last evaluation: drwatch_alert (as Prometheus'
+ * ALERTS), drwatch_alert_for_state, and the outcome of every rule file. NULL before the first. */
+struct metric_set *rules_metrics(struct rules_engine *e);
+
+/* The active alerts as Prometheus' GET /api/v1/alerts answers them. Caller frees. Thread-safe
+ * (made at evaluation time). */
+char *rules_alerts_json(struct rules_engine *e);
+
+/* Writes the active alerts' `for` progress to the state file (if configured), atomically. */
+int rules_save_state(struct rules_engine *e, double now, char *err, size_t errlen);
+/* Reads it back at start: alerts that become active again within the outage tolerance get their
+ * `for` progress back (Prometheus' for-state restore). Returns how many entries were read. */
+int rules_load_state(struct rules_engine *e, double now, char *err, size_t errlen);
+
+/* For test-rules: every instance of every alert rule, with its state and labels. */
+typedef void (*rules_alert_fn)(void *arg, const char *alertname, const char *labels,
+                               const char *const *ann_names, const char *const *ann_values,
+                               size_t nann, int state, double value);
+void rules_each_alert(struct rules_engine *e, rules_alert_fn fn, void *arg);
+
+/* Every alert rule's name (once per rule, in file order). */
+void rules_each_rule(struct rules_engine *e, void (*fn)(void *arg, const char *alertname),
+                     void *arg);
+
+int64_t rules_evaluation_interval_ms(const struct rules_engine *e);
+size_t rules_count(const struct rules_engine *e);
+
+#endif

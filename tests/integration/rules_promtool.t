@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""drwatch's Lua rules and the same conditions written as Prometheus rules give the same alert
+timelines. For every test file in rules/tests/ (promtool's format, rule_files naming
+../lua/NAME.lua):
+  1. drwatch test-rules passes it;
+  2. promtool test rules passes it with rule_files pointed at ../prometheus/NAME.yml;
+  3. drwatch's whole timeline (test-rules --timeline: the firing alerts of every rule at every
+     evaluation step) passes promtool with the Prometheus rules: no mismatch at any step."""
+import glob
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from drwatch_test import BIN, ROOT, Tap, tmpdir  # noqa: E402
+
+t = Tap()
+tests = sorted(glob.glob(os.path.join(ROOT, "rules", "tests", "*.yml")))
+t.ok(tests, "rules/tests has test files (%d)" % len(tests))
+work = tmpdir()
+
+
+def to_prometheus(text):
+    """rule_files ../lua/NAME.lua -> the absolute path of rules/prometheus/NAME.yml."""
+    def repl(m):
+        return os.path.join(ROOT, "rules", "prometheus", m.group(1) + ".yml")
+    return re.sub(r'"?\.\./lua/([A-Za-z0-9_-]+)\.lua"?', repl, text)
+
+
+for path in tests:
+    name = os.path.basename(path)
+    r = subprocess.run([BIN, "test-rules", path], capture_output=True, text=True)
+    if not t.ok(r.returncode == 0 and "SUCCESS" in r.stdout, "drwatch test-rules %s" % name):
+        t.diag(r.stdout + r.stderr)
+    with open(path) as f:
+        prom = to_prometheus(f.read())
+    p1 = os.path.join(work, "prom-" + name)
+    with open(p1, "w") as f:
+        f.write(prom)
+    r = subprocess.run(["promtool", "test", "rules", p1], capture_output=True, text=True)
+    if not t.ok(r.returncode == 0, "promtool test rules %s (Prometheus rules)" % name):
+        t.diag(r.stdout + r.stderr)
+    r = subprocess.run([BIN, "test-rules", "--timeline", path], capture_output=True, text=True,
+                       cwd=os.path.dirname(path))
+    if not t.ok(r.returncode == 0 and "alert_rule_test" in r.stdout,
+                "drwatch test-rules --timeline %s" % name):
+        t.diag(r.stderr)
+        continue
+    p2 = os.path.join(work, "timeline-" + name)
+    with open(p2, "w") as f:
+        f.write(to_prometheus(r.stdout))
+    steps = r.stdout.count("eval_time:")
+    r = subprocess.run(["promtool", "test", "rules", p2], capture_output=True, text=True)
+    if not t.ok(r.returncode == 0,
+                "promtool agrees with drwatch at all %d evaluation steps of %s" % (steps, name)):
+        t.diag(r.stdout[-3000:] + r.stderr)
+t.done()

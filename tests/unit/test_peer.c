@@ -1,0 +1,205 @@
+/* test_peer.c: the peer view (exporter/peerview.h) both ways. A peer's documents
+ * (tests/data/peer/<case>.json) through peerview_to_metrics into golden /metrics text
+ * (<case>.prom) or into the failure reason named by <case>.err: every class and probe status,
+ * unknown keys ignored, and malformed, oversized, mistyped, out-of-range, duplicate-key and
+ * wrong-site documents refused. Then this site's view rendered and read back, including after
+ * an entry is dropped from the middle of the table.
+ *
+ * Run from the repository root. DRWATCH_UPDATE_GOLDEN=1 rewrites the golden files from the
+ * current output; review the diff before committing it. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "peerview.h"
+#include "registry.h"
+#include "tap.h"
+#include "util.h"
+
+#define DIR_       "tests/data/peer/"
+#define LOCAL_TIME 1794999999.75 /* the documents say 1795000000.5: skew 0.75 s */
+
+static char *render(struct metric_set *set)
+{
+    struct snapshot *snap = snapshot_new(&set, 1, 1);
+    const char *out;
+    size_t len;
+    char *copy = NULL;
+    if (snapshot_render(snap, EXPO_TEXT, false, &out, &len) == 0) copy = xstrndup(out, len);
+    snapshot_unref(snap);
+    return copy;
+}
+
+static char *slurp(const char *path)
+{
+    char *data;
+    size_t len;
+    return file_read_all(path, 16u << 20, &data, &len) == 0 ? data : NULL;
+}
+
+static void golden(const char *name, const char *got)
+{
+    char *path = xasprintf(DIR_ "%s.prom", name);
+    if (getenv("DRWATCH_UPDATE_GOLDEN")) {
+        FILE *f = fopen(path, "w");
+        if (f) fputs(got, f), fclose(f);
+    }
+    char *want = slurp(path);
+    is_str(got, want ? want : "(no golden file)", "%s: /metrics as golden", name);
+    free(want);
+    free(path);
+}
+
+static void run_case(const char *name)
+{
+    char *path = xasprintf(DIR_ "%s.json", name), *errpath = xasprintf(DIR_ "%s.err", name);
+    char *body = slurp(path), *want_err = slurp(errpath);
+    struct metric_set *set = mset_new();
+    const char *reason = NULL;
+    char detail[300] = "";
+    int rc = peerview_to_metrics(body ? body : "", body ? strlen(body) : 0, "golddr", LOCAL_TIME,
+                                 0.0125, set, &reason, detail, sizeof(detail));
+    if (want_err) {
+        want_err[strcspn(want_err, "\n")] = '\0';
+        ok(rc < 0 && reason && strcmp(reason, want_err) == 0, "%s: refused as %s (%s: %s)", name,
+           want_err, reason ? reason : "accepted", detail);
+    } else {
+        if (!ok(rc == 0, "%s: accepted", name)) diag("%s: %s", reason, detail);
+        char *got = render(set);
+        golden(name, got ? got : "");
+        free(got);
+    }
+    mset_unref(set);
+    free(body);
+    free(want_err);
+    free(path);
+    free(errpath);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void run_cases(void)
+{
+    DIR *d = opendir(DIR_);
+    if (!ok(d != NULL, "%s exists (run from the repository root)", DIR_)) return;
+    char **names = NULL;
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 5, ".json") != 0) continue;
+        names = xrealloc(names, (n + 1) * sizeof(*names));
+        names[n++] = xstrndup(e->d_name, l - 5);
+    }
+    closedir(d);
+    qsort(names, n, sizeof(*names), name_cmp);
+    for (size_t i = 0; i < n; i++) {
+        run_case(names[i]);
+        free(names[i]);
+    }
+    free(names);
+    ok(n >= 20, "%zu documents tried", n);
+}
+
+/* Looks a series up in rendered text: its value, or -1. */
+static double series(const char *text, const char *s)
+{
+    const char *p = strstr(text, s);
+    return p && p[strlen(s)] == ' ' ? strtod(p + strlen(s) + 1, NULL) : -1;
+}
+
+static void test_roundtrip(void)
+{
+    peerview_reset();
+    int owners[3];
+    const char *names[3] = {"system", "10.0.0.53:53", "10.0.0.54:53"};
+    const char *classes[3] = {"gold", "error", "golddr"};
+    for (int i = 0; i < 3; i++) {
+        struct peerview_lookup l = {.name = "ggw.glb.test",
+                                    .resolver = names[i],
+                                    .class_name = classes[i],
+                                    .status = i == 1 ? "servfail" : "ok",
+                                    .ttl = i == 1 ? -1 : 30,
+                                    .held = (uint64_t)(10 + i),
+                                    .changes = 1,
+                                    .since = 1795000000 - 60,
+                                    .observed = 1795000000 - 1,
+                                    .duration_s = 0.002};
+        l.naddrs = i == 1 ? 0 : 1;
+        inet_pton(AF_INET, "142.34.229.4", &l.addrs[0]);
+        peerview_put_lookup(&owners[i], &l);
+    }
+    struct peerview_probe p = {.site = "gold",
+                               .probe = "https://142.34.229.4/health",
+                               .status = "wrong_body",
+                               .reason = "body_mismatch",
+                               .http_status = 200,
+                               .held = 7,
+                               .observed = 1795000000 - 2,
+                               .duration_s = 0.02};
+    int probe_owner;
+    peerview_put_probe(&probe_owner, &p);
+    peerview_drop(&owners[1]); /* from the middle: the later entries move */
+    peerview_set_state("golddr-primary");
+    struct buf out;
+    buf_init(&out, 1 << 20);
+    ok(peerview_render(&out, "gold", 1795000000) == 0 &&
+           strstr(out.data, "\"format\":\"drwatch-peer-view/1\""),
+       "the view renders");
+    ok(!strstr(out.data, "10.0.0.53:53") && strstr(out.data, "10.0.0.54:53"),
+       "a dropped entry is gone and the one after it intact");
+    struct metric_set *set = mset_new();
+    const char *reason = NULL;
+    char detail[300] = "";
+    int rc = peerview_to_metrics(out.data, out.len, "gold", 1795000000, 0.01, set, &reason, detail,
+                                 sizeof(detail));
+    if (!ok(rc == 0, "this site's view reads back")) diag("%s: %s", reason, detail);
+    char *text = render(set);
+    ok(series(text, "drwatch_peer_gslb_answer_class{class=\"golddr\",resolver=\"10.0.0.54:53\","
+                    "site=\"gold\"}") == 1,
+       "its classes come through");
+    ok(series(text, "drwatch_peer_gslb_class_held_samples{resolver=\"system\",site=\"gold\"}") ==
+           10,
+       "held samples come through");
+    ok(series(text, "drwatch_peer_probe_status{probe=\"https://142.34.229.4/health\","
+                    "probe_site=\"gold\",site=\"gold\",status=\"wrong_body\"}") == 1,
+       "probe statuses come through");
+    ok(strstr(text, "state=\"golddr-primary\"") != NULL, "and the DR state");
+    ok(series(text, "drwatch_peer_clock_skew_seconds{site=\"gold\"}") == 0,
+       "no skew with one clock");
+    free(text);
+    mset_unref(set);
+    buf_free(&out);
+
+    /* The table is capped: more owners than PEERVIEW_MAX_LOOKUPS are left out, softly. */
+    peerview_reset();
+    int many[PEERVIEW_MAX_LOOKUPS + 5];
+    for (size_t i = 0; i < ARRAY_LEN(many); i++) {
+        char r[16];
+        snprintf(r, sizeof(r), "r%zu", i);
+        peerview_put_lookup(&many[i],
+                            &(struct peerview_lookup){
+                                .resolver = r, .class_name = "gold", .status = "ok", .ttl = -1});
+    }
+    buf_init(&out, 1 << 20);
+    peerview_render(&out, "gold", 1795000000);
+    set = mset_new();
+    rc = peerview_to_metrics(out.data, out.len, "gold", 1795000000, 0.01, set, &reason, detail,
+                             sizeof(detail));
+    ok(rc == 0 && strstr(out.data, "\"r31\"") && !strstr(out.data, "\"r32\""),
+       "the view keeps at most %d lookups and still reads back", PEERVIEW_MAX_LOOKUPS);
+    mset_unref(set);
+    buf_free(&out);
+    peerview_reset();
+}
+
+int main(void)
+{
+    run_cases();
+    test_roundtrip();
+    return done_testing();
+}
