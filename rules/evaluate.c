@@ -488,6 +488,32 @@ void rules_each_alert(struct rules_engine *e, rules_alert_fn fn, void *arg)
     }
 }
 
+void rules_each_instance(struct rules_engine *e, rules_instance_fn fn, void *arg)
+{
+    for (size_t i = 0; i < e->nfiles; i++) {
+        const struct rule_file *f = &e->files[i];
+        for (size_t k = 0; k < f->nalerts; k++) {
+            const struct alert_rule_state *rs = f->alerts[k].state;
+            for (size_t j = 0; j < alertstate_count(rs); j++) {
+                const struct alert_instance *in = alertstate_at(rs, j);
+                struct rules_alert_view v = {
+                    .alertname = f->alerts[k].name,
+                    .labels = in->labels,
+                    .ann_names = (const char *const *)in->annotation_names,
+                    .ann_values = (const char *const *)in->annotation_values,
+                    .nann = in->nannotations,
+                    .state = (int)in->state,
+                    .value = in->value,
+                    .active_at = in->active_at,
+                    .fired_at = in->fired_at,
+                    .resolved_at = in->resolved_at,
+                };
+                fn(arg, &v);
+            }
+        }
+    }
+}
+
 /* ---- the state file ---- */
 
 int rules_save_state(struct rules_engine *e, double now, char *err, size_t errlen)

@@ -69,6 +69,20 @@ typedef void (*rules_alert_fn)(void *arg, const char *alertname, const char *lab
                                size_t nann, int state, double value);
 void rules_each_alert(struct rules_engine *e, rules_alert_fn fn, void *arg);
 
+/* Every alert instance with its timestamps, for the alert manager (main.c feeds it). */
+struct rules_alert_view {
+    const char *alertname;
+    const char *labels; /* canonical label text, alertname included */
+    const char *const *ann_names;
+    const char *const *ann_values;
+    size_t nann;
+    int state; /* enum alert_state: 0 inactive (resolved), 1 pending, 2 firing */
+    double value;
+    double active_at, fired_at, resolved_at; /* Unix seconds; 0 when not (yet) */
+};
+typedef void (*rules_instance_fn)(void *arg, const struct rules_alert_view *a);
+void rules_each_instance(struct rules_engine *e, rules_instance_fn fn, void *arg);
+
 /* Every alert rule's name (once per rule, in file order). */
 void rules_each_rule(struct rules_engine *e, void (*fn)(void *arg, const char *alertname),
                      void *arg);
