@@ -1,17 +1,67 @@
 -- A two-site drwatch config: the same file runs in both sites, told apart by the environment
 -- (DRWATCH_SITE=gold in Kamloops, DRWATCH_SITE=golddr in Calgary). Check it with
 --   DRWATCH_SITE=golddr drwatch check-config examples/two-site.lua
+-- (check-config also checks that every certificate, key and token file named here exists).
 --
 -- Each top-level table is a section. Unknown sections and keys are refused with file:line,
 -- so a typo never silently disables something. Helpers must be `local`.
 
 local site = env("DRWATCH_SITE", "gold")
+local peer_site = site == "gold" and "golddr" or "gold"
+local tls = "/etc/drwatch/tls/"
 
 drwatch = {
   site = site,           -- "gold" or "golddr": where this instance runs
   interval = "15s",      -- default collection interval (Kong, FluentD, Tekton, ConfigMap)
   fast_interval = "5s",  -- GSLB, Patroni, peer: what switchover decisions read
 }
+
+-- The GSLB name as clients resolve it, asked of the system resolver and of each site's DNS,
+-- and each site's /health page as the F5 monitor probes it (by IP, with the public Host).
+gslb = {
+  name = "ggw.api.gov.bc.ca.glb.gov.bc.ca",
+  sites = { gold = { "142.34.229.4" }, golddr = { "142.34.64.4" } },
+  resolvers = { "system", "10.10.0.53", "10.20.0.53" },
+  probes = {
+    { site = "gold",   url = "https://142.34.229.4/health", host = "ggw.api.gov.bc.ca",
+      insecure_skip_verify = true },  -- as the F5 does: the certificate names the host, not the IP
+    { site = "golddr", url = "https://142.34.64.4/health",  host = "ggw.api.gov.bc.ca",
+      insecure_skip_verify = true },
+  },
+}
+
+-- The other site's drwatch over mutual TLS, and this site's view served to it.
+peer = {
+  targets = {
+    { site = peer_site, url = "https://drwatch." .. peer_site .. ".example:8489",
+      ca_file = tls .. "peer-ca.crt", cert_file = tls .. "peer.crt", key_file = tls .. "peer.key" },
+  },
+}
+peer_listen = {
+  address = ":8489",
+  cert_file = tls .. "peer.crt", key_file = tls .. "peer.key",
+  client_ca_file = tls .. "peer-ca.crt",
+  allowed_clients = { "drwatch." .. peer_site .. ".example" },  -- SAN DNS/URI, else CN
+}
+
+-- Logging: each site's FluentD aggregators.
+fluentd = {
+  targets = {
+    { site = "gold",   url = "http://fluentd-0.logging.gold.example:24220", name = "gold/fluentd-0" },
+    { site = "golddr", url = "http://fluentd-0.logging.golddr.example:24220", name = "golddr/fluentd-0" },
+  },
+}
+
+-- Deploy pipelines and the switchover-state ConfigMap, through each site's Kubernetes API.
+-- In a pod, the local site needs no url, token or CA: the pod's own are used.
+local function k8s(target_site)
+  if target_site == site then return { site = target_site } end
+  return { site = target_site, url = "https://api." .. target_site .. ".example:6443",
+           namespace = "api-gateway", ca_file = tls .. target_site .. "-k8s-ca.crt",
+           bearer_token_file = "/etc/drwatch/" .. target_site .. "-token" }
+end
+tekton = { targets = { k8s("gold"), k8s("golddr") } }
+configmap = { env = "prod", targets = { k8s("gold"), k8s("golddr") } }
 
 -- Cron jobs (the daily DR drill, backup checks) drop *.prom files here; written atomically
 -- (temp file + rename) so drwatch never reads half a file.
@@ -25,5 +75,8 @@ self = {
   interval = "5s",
 }
 
--- The site collectors (kong, fluentd, patroni, postgres, gslb, tekton, configmap, peer) get
--- their sections here as they land; see README.md.
+-- Alert rules (rules/README.md): the shipped ones cover every collector.
+rules = {
+  files = { "/usr/share/drwatch/rules/*.lua" },
+  state_file = "/var/lib/drwatch/alerts.json",
+}
