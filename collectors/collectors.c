@@ -9,6 +9,7 @@
 const struct collector_ops *const collector_table[] = {
     &textfile_collector,
     &self_collector,
+    &kong_collector,
     &fluentd_collector,
     &configmap_collector,
     &tekton_collector,
