@@ -9,6 +9,8 @@
 const struct collector_ops *const collector_table[] = {
     &textfile_collector,
     &self_collector,
+    &patroni_collector,
+    &postgres_collector,
     &kong_collector,
     &fluentd_collector,
     &configmap_collector,

@@ -6,6 +6,8 @@
 
 extern const struct collector_ops textfile_collector;
 extern const struct collector_ops self_collector;
+extern const struct collector_ops patroni_collector;
+extern const struct collector_ops postgres_collector;
 extern const struct collector_ops kong_collector;
 extern const struct collector_ops fluentd_collector;
 extern const struct collector_ops configmap_collector;

@@ -1,10 +1,12 @@
 /* test_pgconn.c: libpq on the loop against a real PostgreSQL (tests/lib/pg_start.sh): queries,
  * SQL errors that keep the connection, deadlines that drop it, reconnection, refusal while
- * busy, a refused connection, and the loop staying responsive while a query runs. */
+ * busy, a refused connection, and the loop staying responsive while a query runs; several
+ * result sets, the password file, statement_timeout, and the reconnection backoff. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fake.h"
 #include "loop.h"
@@ -42,6 +44,22 @@ static struct q run(struct loop *l, struct pgconn *c, const char *sql, int64_t t
     pgconn_query(c, sql, timeout, on_result, &q);
     loop_run(l);
     return q;
+}
+
+struct multi_q {
+    struct loop *loop;
+    int n;
+    char last[32];
+};
+
+static void on_multi(void *arg, const struct pgconn_result *r)
+{
+    struct multi_q *m = arg;
+    m->n = r->ok ? r->nresults : -1;
+    if (r->ok && r->nresults > 1)
+        snprintf(m->last, sizeof(m->last), "%s:%d", PQgetvalue(r->results[1], 0, 0),
+                 PQntuples(r->results[2]));
+    loop_stop(m->loop);
 }
 
 struct ticker {
@@ -105,12 +123,69 @@ int main(void)
     q = run(l, c, "select 8", 3000);
     ok(q.ok && busy.done == 1, "no callback for the cancelled query; a new one works");
 
+    /* Several statements: every result set comes back. */
+    struct multi_q mq = {.loop = l};
+    pgconn_query(c, "select 1; select 2, 3; select 'x' where false", 3000, on_multi, &mq);
+    loop_run(l);
+    ok(mq.n == 3 && strcmp(mq.last, "2:0") == 0,
+       "three statements give three result sets (%d; rows of the last: %s)", mq.n, mq.last);
+
+    /* The password comes from a file read at each connection attempt. */
+    char pwfile[64];
+    snprintf(pwfile, sizeof(pwfile), "%s/pw", dir);
+    FILE *pf = fopen(pwfile, "w");
+    if (pf) fputs("s3cret\n", pf), fclose(pf);
+    q = run(l, c, "create role pwuser login password 's3cret'", 3000);
+    ok(q.ok, "a role with a password");
+    char ci2[256];
+    snprintf(
+        ci2, sizeof(ci2),
+        "host=127.0.0.1 port=%d dbname=postgres user=pwuser options='-c statement_timeout=200'",
+        port);
+    struct pgconn *pc = pgconn_new(l, ci2);
+    pgconn_set_password_file(pc, pwfile);
+    q = run(l, pc, "select current_user", 3000);
+    ok(q.ok && strcmp(q.value, "pwuser") == 0, "password_file: connected as pwuser (%s)",
+       q.ok ? q.value : q.error);
+    q = run(l, pc, "select pg_sleep(2)", 3000);
+    ok(!q.ok && strcmp(q.reason, "query") == 0 && strstr(q.error, "statement timeout"),
+       "statement_timeout from the conninfo options applies (%s)", q.error);
+    pgconn_free(pc);
+    pc = pgconn_new(l, ci2);
+    pgconn_set_password_file(pc, "/nonexistent/pw");
+    q = run(l, pc, "select 1", 3000);
+    ok(!q.ok && strcmp(q.reason, "password_file") == 0, "an unreadable password_file: %s", q.error);
+    pgconn_free(pc);
+
     fake_stop(pg);
     q = run(l, c, "select 1", 3000);
     ok(!q.ok && (strcmp(q.reason, "connection") == 0 || strcmp(q.reason, "connect") == 0),
        "a server that went away is reported (%s: %s)", q.reason, q.error);
     q = run(l, c, "select 1", 3000);
     ok(!q.ok && strcmp(q.reason, "connect") == 0, "a refused connection is a connect error");
+
+    /* Backoff: after failed attempts, queries fail at once with "backoff", the wait doubles
+     * up to the cap, and an attempt is made again once it is over. */
+    struct pgconn *bc = pgconn_new(l, conninfo);
+    pgconn_set_backoff(bc, 100, 250);
+    q = run(l, bc, "select 1", 3000);
+    ok(!q.ok && strcmp(q.reason, "connect") == 0, "first attempt: connect");
+    int64_t left = pgconn_backoff_left_ms(bc);
+    ok(left > 50 && left <= 100, "then a 100 ms wait (%lld ms left)", (long long)left);
+    q = run(l, bc, "select 1", 3000);
+    ok(!q.ok && strcmp(q.reason, "backoff") == 0 && q.duration < 0.01 &&
+           strstr(q.error, "Connection refused"),
+       "a query during the wait fails at once with reason backoff: %s", q.error);
+    usleep(120 * 1000);
+    q = run(l, bc, "select 1", 3000);
+    ok(!q.ok && strcmp(q.reason, "connect") == 0, "after the wait, a new attempt (connect)");
+    left = pgconn_backoff_left_ms(bc);
+    ok(left > 150 && left <= 200, "the wait doubled (%lld ms left)", (long long)left);
+    usleep(210 * 1000);
+    run(l, bc, "select 1", 3000);
+    left = pgconn_backoff_left_ms(bc);
+    ok(left > 200 && left <= 250, "and is capped (%lld ms left)", (long long)left);
+    pgconn_free(bc);
 
     pgconn_free(c);
     loop_timer_free(t);
