@@ -44,6 +44,38 @@ peer_listen = {
   allowed_clients = { "drwatch." .. peer_site .. ".example" },  -- SAN DNS/URI, else CN
 }
 
+-- Kong in hybrid mode: each site's control plane, and data planes on their Status API.
+kong = {
+  targets = {
+    { site = "gold",   name = "kong-cp-gold",   url = "https://kong-cp.gold.example:8444",
+      role = "control_plane", ca_file = tls .. "kong-ca.crt",
+      bearer_token_file = "/etc/drwatch/kong-admin-token" },
+    { site = "gold",   name = "kong-dp-gold-0", url = "http://kong-dp-0.gold.example:8100",
+      role = "data_plane" },
+    { site = "golddr", name = "kong-cp-golddr", url = "https://kong-cp.golddr.example:8444",
+      role = "control_plane", ca_file = tls .. "kong-ca.crt",
+      bearer_token_file = "/etc/drwatch/kong-admin-token" },
+  },
+}
+
+-- Patroni: each site's cluster, all members (the first URL is asked for /cluster first).
+patroni = {
+  targets = {
+    { site = "gold",   name = "gold",   url = "http://pg-gold-0.example:8008",
+      member_urls = { "http://pg-gold-1.example:8008" } },
+    { site = "golddr", name = "golddr", url = "http://pg-golddr-0.example:8008",
+      member_urls = { "http://pg-golddr-1.example:8008" } },
+  },
+}
+
+-- PostgreSQL through each site's leader service (role pg_monitor).
+postgres = {
+  targets = {
+    { site = "gold",   host = "10.10.1.5", user = "drwatch", password_file = "/run/secrets/pg" },
+    { site = "golddr", host = "10.20.1.5", user = "drwatch", password_file = "/run/secrets/pg" },
+  },
+}
+
 -- Logging: each site's FluentD aggregators.
 fluentd = {
   targets = {
