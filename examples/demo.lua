@@ -12,3 +12,9 @@ textfile = {
   directory = env("DRWATCH_TEXTFILE_DIR", "examples/textfile"),
   interval = "5s",
 }
+
+-- The shipped alert rules (rules/README.md); the demo has only drwatch's own metrics and the
+-- sample files, so most stay quiet. See the alerts at /api/v1/alerts.
+rules = {
+  files = { "../rules/lua/*.lua" },
+}

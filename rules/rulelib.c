@@ -8,6 +8,7 @@
  *                                           count_over_time, last_over_time: PromQL's
  *   sum(vec [, by]) count min max avg       aggregation by a list of label names
  *   filter(vec, fn)  any(vec)  absent(vec)  time()  duration("5m")
+ *   intersect(a, b)  unless(a, b)           PromQL's `a and b`, `a unless b` (all labels)
  *
  * Matchers are a table of label = "value" (equality), "!=value", "=~regex" or "!~regex".
  * Everything reads the snapshot being evaluated; nothing writes anywhere. Parsed selectors are
@@ -476,6 +477,29 @@ static const char prelude[] =
     "filter = function(vec, fn)\n"
     "  local out = {}\n"
     "  for _, s in ipairs(vec or {}) do if fn(s) then out[#out + 1] = s end end\n"
+    "  return out\n"
+    "end\n"
+    "local function label_key(labels)\n"
+    "  local keys = {}\n"
+    "  for k in pairs(labels or {}) do keys[#keys + 1] = k end\n"
+    "  table.sort(keys)\n"
+    "  local parts = {}\n"
+    "  for i, k in ipairs(keys) do parts[i] = k .. '\\1' .. labels[k] end\n"
+    "  return table.concat(parts, '\\2')\n"
+    "end\n"
+    "local function keyset(vec)\n"
+    "  local set = {}\n"
+    "  for _, s in ipairs(vec or {}) do set[label_key(s.labels)] = true end\n"
+    "  return set\n"
+    "end\n"
+    "intersect = function(a, b)\n"
+    "  local set, out = keyset(b), {}\n"
+    "  for _, s in ipairs(a or {}) do if set[label_key(s.labels)] then out[#out + 1] = s end end\n"
+    "  return out\n"
+    "end\n"
+    "unless = function(a, b)\n"
+    "  local set, out = keyset(b), {}\n"
+    "  for _, s in ipairs(a or {}) do if not set[label_key(s.labels)] then out[#out + 1] = s end end\n"
     "  return out\n"
     "end\n"
     "any = function(vec) return vec ~= nil and #vec > 0 end\n"

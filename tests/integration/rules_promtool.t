@@ -16,7 +16,18 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from drwatch_test import BIN, ROOT, Tap, tmpdir  # noqa: E402
 
 t = Tap()
+prom_rules = sorted(glob.glob(os.path.join(ROOT, "rules", "prometheus", "*.yml")))
+r = subprocess.run(["promtool", "check", "rules"] + prom_rules, capture_output=True, text=True)
+if not t.ok(r.returncode == 0, "promtool check rules passes the %d Prometheus rule files"
+            % len(prom_rules)):
+    t.diag(r.stdout + r.stderr)
+lua_rules = sorted(glob.glob(os.path.join(ROOT, "rules", "lua", "*.lua")))
+t.is_([os.path.basename(p)[:-4] for p in lua_rules],
+      [os.path.basename(p)[:-4] for p in prom_rules],
+      "every Lua rule file has its Prometheus twin")
 tests = sorted(glob.glob(os.path.join(ROOT, "rules", "tests", "*.yml")))
+t.is_([os.path.basename(p)[:-4] for p in tests], [os.path.basename(p)[:-4] for p in lua_rules],
+      "every rule file has its tests")
 t.ok(tests, "rules/tests has test files (%d)" % len(tests))
 work = tmpdir()
 
