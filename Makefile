@@ -103,10 +103,14 @@ fuzz:
 	        fuzz-out/$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
 
+# Benchmarks print figures (bench/README.md); they assert nothing.
 bench: deps
 	@./.ci/deps bench
 	@$(MAKE) --no-print-directory $(BIN) $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 	@./bench/run
+	@./bench/rules.py
+	@./bench/cycle_concurrency.py
+	@./bench/postgres_vs_exporter.py
 
 lint:
 	@./.ci/deps lint
