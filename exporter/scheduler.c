@@ -24,6 +24,7 @@ struct job_stats {
     } errors[MAX_REASONS];
     size_t nerrors;
     struct complaint complaint;
+    char complaint_reason[40]; /* the reason last logged: a new reason is logged again */
 };
 
 struct job {
@@ -186,10 +187,14 @@ static void scrape_finish(struct scrape *sc, bool ok, const char *reason, const 
         /* A failed target's samples are dropped, not served stale: up says what happened. */
         j->current = NULL;
         mset_unref(sc->set);
-        count_error(&j->st, reason ? reason : "error");
+        const char *why = reason ? reason : "error";
+        count_error(&j->st, why);
+        /* Logged once while it repeats, and again when the reason changes (403 then 401). */
+        if (j->st.complaint.active && strcmp(j->st.complaint_reason, why) != 0)
+            j->st.complaint.active = false;
+        snprintf(j->st.complaint_reason, sizeof(j->st.complaint_reason), "%s", why);
         log_complain(&j->st.complaint, LOG_WARN, j->ops->name, "target %s failed: %s%s%s",
-                     j->t.name, reason ? reason : "error", detail ? ": " : "",
-                     detail ? detail : "");
+                     j->t.name, why, detail ? ": " : "", detail ? detail : "");
     }
     free(sc);
     schedule_publish(j->sched);

@@ -9,6 +9,7 @@
  *   sum(vec [, by]) count min max avg       aggregation by a list of label names
  *   filter(vec, fn)  any(vec)  absent(vec)  time()  duration("5m")
  *   intersect(a, b)  unless(a, b)           PromQL's `a and b`, `a unless b` (all labels)
+ *   facts()                                 the observations a DR decision reads, as a table
  *
  * Matchers are a table of label = "value" (equality), "!=value", "=~regex" or "!~regex".
  * Everything reads the snapshot being evaluated; nothing writes anywhere. Parsed selectors are
@@ -502,6 +503,31 @@ static const char prelude[] =
     "  for _, s in ipairs(a or {}) do if not set[label_key(s.labels)] then out[#out + 1] = s end "
     "end\n"
     "  return out\n"
+    "end\n"
+    "facts = function()\n"
+    "  local f = { gslb = {}, patroni = {}, dr_state = {} }\n"
+    "  for _, s in ipairs(series('drwatch_gslb_answer_class')) do\n"
+    "    if s.value == 1 then f.gslb[s.labels.resolver or ''] = s.labels.class end\n"
+    "  end\n"
+    "  local peer = series('drwatch_collector_up', { collector = 'peer' })\n"
+    "  if #peer > 0 then\n"
+    "    f.peer_reachable = true\n"
+    "    for _, s in ipairs(peer) do if s.value == 0 then f.peer_reachable = false end end\n"
+    "  end\n"
+    "  local function site_of(s)\n"
+    "    local site = s.labels.site or ''\n"
+    "    f.patroni[site] = f.patroni[site] or {}\n"
+    "    return f.patroni[site]\n"
+    "  end\n"
+    "  for _, s in ipairs(series('drwatch_patroni_leader_present')) do\n"
+    "    site_of(s).leader_present = s.value == 1 end\n"
+    "  for _, s in ipairs(series('drwatch_patroni_leader_writable')) do\n"
+    "    site_of(s).writable = s.value == 1 end\n"
+    "  for _, s in ipairs(series('drwatch_patroni_standby_cluster')) do\n"
+    "    site_of(s).standby_cluster = s.value == 1 end\n"
+    "  for _, s in ipairs(series('drwatch_configmap_state_info')) do\n"
+    "    f.dr_state[s.labels.site or ''] = s.labels.last_stable_state end\n"
+    "  return f\n"
     "end\n"
     "any = function(vec) return vec ~= nil and #vec > 0 end\n"
     "absent = function(vec) return vec == nil or #vec == 0 end\n";

@@ -18,7 +18,12 @@ d = tmpdir()
 textdir = os.path.join(d, "text")
 os.mkdir(textdir)
 with open(os.path.join(textdir, "v.prom"), "w") as f:
-    f.write('# TYPE demo_value gauge\ndemo_value{instance="x"} 42\n')
+    f.write('# TYPE demo_value gauge\ndemo_value{instance="x"} 42\n'
+            'drwatch_gslb_answer_class{resolver="system",class="golddr"} 1\n'
+            'drwatch_gslb_answer_class{resolver="system",class="gold"} 0\n'
+            'drwatch_patroni_leader_writable{site="gold",scope="gold"} 1\n'
+            'drwatch_collector_up{collector="peer",site="golddr",target="p"} 0\n'
+            'drwatch_configmap_state_info{site="gold",last_stable_state="active-passive"} 1\n')
 
 GOOD = '''
 alert("DemoValueHigh", {
@@ -27,6 +32,14 @@ alert("DemoValueHigh", {
   end,
   severity = "critical",
   annotations = { summary = "demo_value is {{ $value }} on {{ $labels.instance }}" },
+})
+alert("DemoFacts", {
+  expr = function()
+    local f = facts()
+    return f.gslb["system"] == "golddr" and f.patroni.gold.writable and not f.peer_reachable
+       and f.dr_state.gold == "active-passive"
+  end,
+  annotations = { summary = "facts seen" },
 })
 alert("DemoPending", {
   expr = function() return series("demo_value", { instance = "x" }) end,
@@ -86,6 +99,7 @@ t.is_(firing[0]["annotations"].get("summary") if firing else None, "demo_value i
 t.is_(firing[0]["labels"] if firing else None,
       {"alertname": "DemoValueHigh", "instance": "x", "severity": "critical"},
       "labels: the series' (no name), the rule's, alertname")
+t.ok(find("DemoFacts"), "facts() gives the GSLB class, Patroni roles, peer and DR state")
 pend = find("DemoPending")
 t.ok(pend and pend[0]["state"] == "pending" and pend[0]["annotations"]["note"] == "seen x",
      "DemoPending is pending, its annotation made by a Lua function")
