@@ -38,6 +38,7 @@
 struct gslb_probe_config {
     struct http_target http;
     char *host;
+    char *connect_to;
     char *expect_body;
 };
 
@@ -75,6 +76,11 @@ static const struct cfg_key gslb_probe_keys[] = {
      .type = CFG_STRING,
      .offset = offsetof(struct gslb_probe_config, host),
      .expect = "the Host header to send (the public name; the URL names the site's IP)"},
+    {.name = "connect_to",
+     .type = CFG_STRING,
+     .offset = offsetof(struct gslb_probe_config, connect_to),
+     .expect = "the site's IP address to connect to, when the URL names the public host (then "
+               "TLS verifies the certificate against that name)"},
     {.name = "expect_body",
      .type = CFG_STRING,
      .def = GSLB_IAMALIVE_BODY,
@@ -229,6 +235,7 @@ struct target {
     /* a probe */
     struct http_target http; /* strings owned */
     char *host_header;       /* "Host: ..." or NULL */
+    char *connect_to;        /* curl CONNECT_TO entry, or NULL */
     char *expect;
     int64_t http_timeout_ms;
     struct httpc_req *req;
@@ -272,6 +279,7 @@ static void target_free(void *state)
     free(t->http.key_file);
     free(t->http.bearer_token_file);
     free(t->host_header);
+    free(t->connect_to);
     free(t->expect);
     free(t);
 }
@@ -540,6 +548,7 @@ static void probe_start(struct target *t, struct scrape *s)
     }
     const char *headers[2] = {t->host_header, NULL};
     o.headers = t->host_header ? headers : NULL;
+    o.connect_to = t->connect_to;
     o.timeout_ms = t->http_timeout_ms;
     o.accept_gzip = 0; /* as the F5 monitor asks */
     if (o.max_body > PROBE_MAX_BODY) o.max_body = PROBE_MAX_BODY;
@@ -702,6 +711,24 @@ static char *dup_or_null(const char *s)
     return s ? xstrdup(s) : NULL;
 }
 
+/* curl's CONNECT_TO entry for a probe whose URL names the public host: "host:port:ip:port". */
+static int probe_connect_to(const struct gslb_probe_config *p, char **out, char *err, size_t errlen)
+{
+    const char *u = p->http.url, *h = strstr(u, "://");
+    bool tls = str_has_prefix(u, "https://");
+    struct in_addr a;
+    if (!h || inet_pton(AF_INET, p->connect_to, &a) != 1) {
+        snprintf(err, errlen, "gslb: probe %s: connect_to must be an IPv4 address",
+                 http_target_label(&p->http));
+        return -1;
+    }
+    h += 3;
+    size_t hl = strcspn(h, ":/?");
+    int port = h[hl] == ':' ? atoi(h + hl + 1) : (tls ? 443 : 80);
+    *out = xasprintf("%.*s:%d:%s:%d", (int)hl, h, port, p->connect_to, port);
+    return 0;
+}
+
 static int add_probes(struct shared *sh, const struct gslb_config *c, int64_t def_interval,
                       struct target_list *out, char *err, size_t errlen)
 {
@@ -740,6 +767,10 @@ static int add_probes(struct shared *sh, const struct gslb_config *c, int64_t de
         t->http.key_file = dup_or_null(p->http.key_file);
         t->http.bearer_token_file = dup_or_null(p->http.bearer_token_file);
         t->host_header = p->host ? xasprintf("Host: %s", p->host) : NULL;
+        if (p->connect_to && probe_connect_to(p, &t->connect_to, err, errlen) < 0) {
+            target_free(t);
+            return -1;
+        }
         t->expect = xstrdup(p->expect_body ? p->expect_body : GSLB_IAMALIVE_BODY);
         t->http_timeout_ms = timeout;
         target_list_add(out, t, label, site, interval, interval);

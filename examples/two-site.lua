@@ -23,10 +23,11 @@ gslb = {
   sites = { gold = { "142.34.229.4" }, golddr = { "142.34.64.4" } },
   resolvers = { "system", "10.10.0.53", "10.20.0.53" },
   probes = {
-    { site = "gold",   url = "https://142.34.229.4/health", host = "ggw.api.gov.bc.ca",
-      insecure_skip_verify = true },  -- as the F5 does: the certificate names the host, not the IP
-    { site = "golddr", url = "https://142.34.64.4/health",  host = "ggw.api.gov.bc.ca",
-      insecure_skip_verify = true },
+    -- By the public name, connecting to each site's IP: TLS checks the certificate against the
+    -- name (the F5 itself probes https://<ip>/health without verifying; that works here too,
+    -- with url = "https://<ip>/health", host = "...", insecure_skip_verify = true).
+    { site = "gold",   url = "https://ggw.api.gov.bc.ca/health", connect_to = "142.34.229.4" },
+    { site = "golddr", url = "https://ggw.api.gov.bc.ca/health", connect_to = "142.34.64.4" },
   },
 }
 

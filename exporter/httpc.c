@@ -24,6 +24,7 @@ struct httpc_req {
     struct httpc *h;
     CURL *easy;
     struct curl_slist *headers;
+    struct curl_slist *connect_to;
     struct buf body;
     httpc_done_fn fn;
     void *arg;
@@ -110,6 +111,7 @@ static void req_free(struct httpc_req *r)
     curl_multi_remove_handle(h->multi, r->easy);
     curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->headers);
+    curl_slist_free_all(r->connect_to);
     buf_free(&r->body);
     free(r);
 }
@@ -183,6 +185,10 @@ struct httpc_req *httpc_start(struct httpc *h, const struct httpc_opts *o, httpc
         free(line);
     }
     if (r->headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    if (o->connect_to) {
+        r->connect_to = curl_slist_append(NULL, o->connect_to);
+        curl_easy_setopt(e, CURLOPT_CONNECT_TO, r->connect_to);
+    }
     set_tls(e, &o->tls);
     r->next = h->reqs;
     if (h->reqs) h->reqs->prev = r;

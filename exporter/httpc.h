@@ -34,6 +34,9 @@ struct httpc_opts {
     size_t max_body;    /* response cap in bytes; 0 means 16 MiB */
     struct httpc_tls tls;
     int accept_gzip; /* ask for and decode gzip */
+    /* "HOST:PORT:ADDRESS:PORT": connect to ADDRESS for the URL's HOST:PORT, keeping the URL's
+     * name for the Host header, TLS SNI and certificate checks (curl's CURLOPT_CONNECT_TO). */
+    const char *connect_to;
 };
 
 struct httpc_result {

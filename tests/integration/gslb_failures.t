@@ -56,7 +56,8 @@ G = "127.0.0.1:%d" % good
 # ---- health endpoints ----
 ca = gslb_fake.make_ca(d, "ca")
 other_ca = gslb_fake.make_ca(d, "other-ca")
-cert = gslb_fake.make_cert(d, "site", ca, san=["DNS:localhost", "IP:127.0.0.1"])
+cert = gslb_fake.make_cert(d, "site", ca, san=["DNS:localhost", "IP:127.0.0.1",
+                                               "DNS:ggw.example.test"])
 hport = free_port()
 hlog = os.path.join(d, "health.log")
 spawn([sys.executable, os.path.join(FAKES, "gslb_fake.py"), str(hport), cert[0], cert[1]], hlog)
@@ -76,10 +77,14 @@ gslb = {
     { site = "gold", url = "%s/health", host = "ggw.example.test", ca_file = "%s" },
     { site = "golddr", name = "wrong-ca", url = "%s/health", ca_file = "%s" },
     { site = "golddr", name = "closed", url = "%s", insecure_skip_verify = true },
+    { site = "golddr", name = "by-name", url = "https://ggw.example.test:%d/health",
+      connect_to = "127.0.0.1", ca_file = "%s" },
+    { site = "golddr", name = "other-name", url = "https://other.example.test:%d/health",
+      connect_to = "127.0.0.1", ca_file = "%s" },
   },
 }
 """ % (POOL, GOLD, GOLDDR, ", ".join('"%s"' % r for r in resolvers), H, ca[0], H, other_ca[0],
-       closed)
+       closed, hport, ca[0], hport, ca[0])
 dw = Drwatch(config).start()
 
 
@@ -178,6 +183,11 @@ m = dw.metrics()
 t.is_(probe(m, PG, "gold"), "up", "the Gold probe is up (CA verified, Host sent)")
 t.is_(probe(m, "wrong-ca", "golddr"), "down", "a certificate from another CA: down")
 t.ok(probe_reason_count(m, "wrong-ca", "golddr", "tls") >= 1, "with reason tls")
+t.is_(probe(m, "by-name", "golddr"), "up",
+      "connect_to: the URL names the public host, TLS verifies the certificate against it")
+t.is_(probe(m, "other-name", "golddr"), "down",
+      "connect_to with a name the certificate does not carry: down")
+t.ok(probe_reason_count(m, "other-name", "golddr", "tls") >= 1, "with reason tls")
 t.is_(probe(m, "closed", "golddr"), "down", "a closed port: down")
 t.ok(probe_reason_count(m, "closed", "golddr", "connect") >= 1, "with reason connect")
 
