@@ -22,17 +22,10 @@
 
 /* ---- families ---- */
 
-struct fam_spec {
-    const char *name;
-    enum metric_type type;
-    const char *unit;
-    const char *help;
-};
-
 #define EVERY " Collected every interval."
 
 /* Every family this collector exports (README.md lists them with these HELP texts). */
-static const struct fam_spec fams[] = {
+static const struct family_def fams[] = {
     [F_NODE_INFO] = {"drwatch_kong_node_info", METRIC_INFO, NULL,
                      "Kong node scraped by drwatch: its configured role, and the version and "
                      "node_id its Prometheus plugin reports (3.x)." EVERY},
@@ -113,10 +106,7 @@ static const struct fam_spec fams[] = {
 
 struct metric_family *kong_family(struct metric_set *set, enum kong_fam which)
 {
-    const struct fam_spec *sp = &fams[which];
-    struct metric_family *f = mset_family(set, sp->name, sp->type, sp->help);
-    if (f && sp->unit && !f->unit) mset_family_set_unit(set, f, sp->unit);
-    return f;
+    return mset_family_of(set, &fams[which]);
 }
 
 /* Adds a sample labelled site, target and the extra pairs. */

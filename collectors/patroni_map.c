@@ -292,130 +292,110 @@ void patroni_config_clear(struct patroni_config *c)
 
 /* ---- metrics ---- */
 
-struct fam {
-    const char *name;
-    enum metric_type type;
-    const char *unit;
-    const char *help;
-};
-
 #define INTERVAL_NOTE " Collected every fast_interval (5s by default)."
 
-static const struct fam F_CLUSTER_UP = {
+static const struct family_def F_CLUSTER_UP = {
     "drwatch_patroni_cluster_up", METRIC_GAUGE, NULL,
     "1 if GET /cluster answered on one of the site's member URLs, 0 if on none (Patroni reads "
     "it from the DCS: it fails while etcd is unreachable)." INTERVAL_NOTE};
-static const struct fam F_CONFIG_UP = {
+static const struct family_def F_CONFIG_UP = {
     "drwatch_patroni_config_up", METRIC_GAUGE, NULL,
     "1 if GET /config (the dynamic configuration in the DCS) answered on one of the site's "
     "member URLs, 0 if on none; without it the standby_cluster metrics are absent."};
-static const struct fam F_MEMBERS = {"drwatch_patroni_cluster_members", METRIC_GAUGE, NULL,
-                                     "Members of the Patroni cluster as GET /cluster lists them."};
-static const struct fam F_LEADER_PRESENT = {
+static const struct family_def F_MEMBERS = {
+    "drwatch_patroni_cluster_members", METRIC_GAUGE, NULL,
+    "Members of the Patroni cluster as GET /cluster lists them."};
+static const struct family_def F_LEADER_PRESENT = {
     "drwatch_patroni_leader_present", METRIC_GAUGE, NULL,
     "1 if a member of this site's Patroni cluster holds the leader lock (role leader or "
     "standby_leader in GET /cluster; when /cluster fails, a member's GET /leader answering 200), "
     "0 if none does."};
-static const struct fam F_LEADER_WRITABLE = {
+static const struct family_def F_LEADER_WRITABLE = {
     "drwatch_patroni_leader_writable", METRIC_GAUGE, NULL,
     "1 if this site's Patroni leader is a read-write primary (role leader, not standby_leader), "
     "0 otherwise. Summed over both sites, more than 1 means two writable primaries (split "
     "brain), the worst DR alarm."};
-static const struct fam F_PAUSED = {
+static const struct family_def F_PAUSED = {
     "drwatch_patroni_paused", METRIC_GAUGE, NULL,
     "1 if the Patroni cluster is in maintenance mode (pause: automatic failover is off)."};
-static const struct fam F_STANDBY = {
+static const struct family_def F_STANDBY = {
     "drwatch_patroni_standby_cluster", METRIC_GAUGE, NULL,
     "1 if the dynamic configuration (GET /config) has a standby_cluster section, i.e. this "
     "site's cluster replicates from another site; 0 if it runs as a primary cluster."};
-static const struct fam F_STANDBY_INFO = {
+static const struct family_def F_STANDBY_INFO = {
     "drwatch_patroni_standby_cluster_info", METRIC_INFO, NULL,
     "Where the standby_cluster section of GET /config points: host, port and "
     "primary_slot_name (present only while standby_cluster is set)."};
-static const struct fam F_MEMBER_INFO = {
+static const struct family_def F_MEMBER_INFO = {
     "drwatch_patroni_member_info", METRIC_INFO, NULL,
     "Each member of the cluster as GET /cluster reports it: role (leader, standby_leader, "
     "replica, sync_standby...) and state (running, streaming, stopped...)."};
-static const struct fam F_MEMBER_TIMELINE = {
+static const struct family_def F_MEMBER_TIMELINE = {
     "drwatch_patroni_member_timeline", METRIC_GAUGE, NULL,
     "The member's PostgreSQL timeline, from GET /cluster."};
-static const struct fam F_MEMBER_LAG = {
+static const struct family_def F_MEMBER_LAG = {
     "drwatch_patroni_member_lag_bytes", METRIC_GAUGE, "bytes",
     "Bytes a replica is behind its own cluster's leader, from GET /cluster (absent for the "
     "leader, the standby leader, and while Patroni says \"unknown\"; see "
     "drwatch_patroni_node_replay_lag_bytes for the standby leader)."};
-static const struct fam F_MEMBER_PENDING = {
+static const struct family_def F_MEMBER_PENDING = {
     "drwatch_patroni_member_pending_restart", METRIC_GAUGE, NULL,
     "1 if the member needs a restart to apply a changed setting, from GET /cluster."};
-static const struct fam F_ENDPOINT_UP = {
+static const struct family_def F_ENDPOINT_UP = {
     "drwatch_patroni_endpoint_up", METRIC_GAUGE, NULL,
     "1 if the member REST API at this URL answered its status document (GET /leader, 200 or "
     "503 with the JSON of /patroni), 0 if not (down, hung, or an unexpected answer)."};
-static const struct fam F_NODE_INFO = {
+static const struct family_def F_NODE_INFO = {
     "drwatch_patroni_node_info", METRIC_INFO, NULL,
     "A member's own status (GET /leader at its URL): role (primary, replica, standby_leader; "
     "\"master\" from Patroni < 4 is reported as primary), PostgreSQL state, replication_state, "
     "Patroni version and the database system identifier (the same in a primary cluster and its "
     "standby cluster)."};
-static const struct fam F_NODE_LEADER = {
+static const struct family_def F_NODE_LEADER = {
     "drwatch_patroni_node_leader_check", METRIC_GAUGE, NULL,
     "1 if the member's health check GET /leader answered 200 (it holds the leader lock, as "
     "primary or standby leader), 0 if 503."};
-static const struct fam F_NODE_TIMELINE = {"drwatch_patroni_node_timeline", METRIC_GAUGE, NULL,
-                                           "The member's PostgreSQL timeline, from its own "
-                                           "status document."};
-static const struct fam F_NODE_LOCATION = {
+static const struct family_def F_NODE_TIMELINE = {"drwatch_patroni_node_timeline", METRIC_GAUGE,
+                                                  NULL,
+                                                  "The member's PostgreSQL timeline, from its own "
+                                                  "status document."};
+static const struct family_def F_NODE_LOCATION = {
     "drwatch_patroni_node_xlog_location_bytes", METRIC_GAUGE, "bytes",
     "A primary's WAL flush position (xlog.location), as a byte offset."};
-static const struct fam F_NODE_RECEIVED = {
+static const struct family_def F_NODE_RECEIVED = {
     "drwatch_patroni_node_xlog_received_location_bytes", METRIC_GAUGE, "bytes",
     "A replica's or standby leader's received WAL position (xlog.received_location), bytes."};
-static const struct fam F_NODE_REPLAYED = {
+static const struct family_def F_NODE_REPLAYED = {
     "drwatch_patroni_node_xlog_replayed_location_bytes", METRIC_GAUGE, "bytes",
     "A replica's or standby leader's replayed WAL position (xlog.replayed_location), bytes."};
-static const struct fam F_NODE_REPLAYED_TS = {
+static const struct family_def F_NODE_REPLAYED_TS = {
     "drwatch_patroni_node_xlog_replayed_timestamp_seconds", METRIC_GAUGE, "seconds",
     "Commit time on the primary of the last transaction replayed here (Unix time; absent "
     "until one has been replayed)."};
-static const struct fam F_NODE_REPLAY_PAUSED = {
+static const struct family_def F_NODE_REPLAY_PAUSED = {
     "drwatch_patroni_node_replay_paused", METRIC_GAUGE, NULL,
     "1 if WAL replay is paused on this replica or standby leader (xlog.paused)."};
-static const struct fam F_NODE_REPLAY_LAG = {
+static const struct family_def F_NODE_REPLAY_LAG = {
     "drwatch_patroni_node_replay_lag_bytes", METRIC_GAUGE, "bytes",
     "Bytes this replica or standby leader has replayed behind its primary: the primary's "
     "xlog.location (found by database system identifier and timeline among the sites this "
     "drwatch watches, the other site's from its latest scrape) minus xlog.replayed_location, "
     "floored at 0. Positions from two scrapes: approximate, a lower bound."};
-static const struct fam F_NODE_RECEIVE_LAG = {
+static const struct family_def F_NODE_RECEIVE_LAG = {
     "drwatch_patroni_node_receive_lag_bytes", METRIC_GAUGE, "bytes",
     "Bytes this replica or standby leader has received behind its primary (WAL that a loss "
     "of the primary would lose): like drwatch_patroni_node_replay_lag_bytes, with "
     "xlog.received_location."};
-static const struct fam F_NODE_PENDING = {
+static const struct family_def F_NODE_PENDING = {
     "drwatch_patroni_node_pending_restart", METRIC_GAUGE, NULL,
     "1 if the member says a restart is pending, from its own status document."};
-static const struct fam F_NODE_UNLOCKED = {
+static const struct family_def F_NODE_UNLOCKED = {
     "drwatch_patroni_node_cluster_unlocked", METRIC_GAUGE, NULL,
     "1 if the member sees no leader lock in the DCS (cluster_unlocked)."};
-static const struct fam F_NODE_DCS_SEEN = {
+static const struct family_def F_NODE_DCS_SEEN = {
     "drwatch_patroni_node_dcs_last_seen_timestamp_seconds", METRIC_GAUGE, "seconds",
     "When the member last reached the DCS (dcs_last_seen, Unix time on the member's clock); it "
     "stops moving while etcd is unreachable."};
-
-static void put(struct metric_set *s, const struct fam *f, double v, const struct label_pair *l,
-                size_t n)
-{
-    struct metric_family *mf = mset_family(s, f->name, f->type, f->help);
-    if (!mf) return;
-    if (f->unit && !mf->unit) mset_family_set_unit(s, mf, f->unit);
-    mset_add(s, mf, SUFFIX_NONE, l, n, v);
-}
-
-#define PUT(s, f, v, ...)                                   \
-    do {                                                    \
-        const struct label_pair l_[] = {__VA_ARGS__};       \
-        put((s), (f), (v), l_, sizeof(l_) / sizeof(l_[0])); \
-    } while (0)
 
 static bool str_is(const char *s, const char *want)
 {
@@ -468,21 +448,21 @@ static void emit_cluster(struct metric_set *s, const struct patroni_view *v, con
             writable |= str_is(e->node->role, "primary");
         }
     }
-    PUT(s, &F_CLUSTER_UP, v->cluster != NULL, {"site", site}, {"scope", scope});
-    PUT(s, &F_CONFIG_UP, v->config != NULL, {"site", site}, {"scope", scope});
-    PUT(s, &F_LEADER_PRESENT, present, {"site", site}, {"scope", scope});
-    PUT(s, &F_LEADER_WRITABLE, writable, {"site", site}, {"scope", scope});
-    PUT(s, &F_PAUSED, paused, {"site", site}, {"scope", scope});
+    MSET_PUT(s, &F_CLUSTER_UP, v->cluster != NULL, {"site", site}, {"scope", scope});
+    MSET_PUT(s, &F_CONFIG_UP, v->config != NULL, {"site", site}, {"scope", scope});
+    MSET_PUT(s, &F_LEADER_PRESENT, present, {"site", site}, {"scope", scope});
+    MSET_PUT(s, &F_LEADER_WRITABLE, writable, {"site", site}, {"scope", scope});
+    MSET_PUT(s, &F_PAUSED, paused, {"site", site}, {"scope", scope});
     if (v->cluster)
-        PUT(s, &F_MEMBERS, (double)(v->cluster->nmembers + v->cluster->dropped), {"site", site},
-            {"scope", scope});
+        MSET_PUT(s, &F_MEMBERS, (double)(v->cluster->nmembers + v->cluster->dropped),
+                 {"site", site}, {"scope", scope});
     if (v->config) {
-        PUT(s, &F_STANDBY, v->config->standby, {"site", site}, {"scope", scope});
+        MSET_PUT(s, &F_STANDBY, v->config->standby, {"site", site}, {"scope", scope});
         if (v->config->standby)
-            PUT(s, &F_STANDBY_INFO, 1, {"site", site}, {"scope", scope},
-                {"host", v->config->host ? v->config->host : ""},
-                {"port", v->config->port ? v->config->port : ""},
-                {"primary_slot_name", v->config->slot ? v->config->slot : ""});
+            MSET_PUT(s, &F_STANDBY_INFO, 1, {"site", site}, {"scope", scope},
+                     {"host", v->config->host ? v->config->host : ""},
+                     {"port", v->config->port ? v->config->port : ""},
+                     {"primary_slot_name", v->config->slot ? v->config->slot : ""});
     }
 }
 
@@ -492,11 +472,11 @@ static void emit_members(struct metric_set *s, const struct patroni_view *v, con
     for (size_t i = 0; i < v->cluster->nmembers; i++) {
         const struct patroni_member *m = &v->cluster->members[i];
         const struct label_pair l[] = {{"site", v->site}, {"scope", scope}, {"member", m->name}};
-        PUT(s, &F_MEMBER_INFO, 1, {"site", v->site}, {"scope", scope}, {"member", m->name},
-            {"role", m->role ? m->role : ""}, {"state", m->state ? m->state : ""});
-        if (m->timeline > 0) put(s, &F_MEMBER_TIMELINE, (double)m->timeline, l, 3);
-        if (m->has_lag) put(s, &F_MEMBER_LAG, (double)(m->lag > 0 ? m->lag : 0), l, 3);
-        put(s, &F_MEMBER_PENDING, m->pending_restart, l, 3);
+        MSET_PUT(s, &F_MEMBER_INFO, 1, {"site", v->site}, {"scope", scope}, {"member", m->name},
+                 {"role", m->role ? m->role : ""}, {"state", m->state ? m->state : ""});
+        if (m->timeline > 0) mset_put(s, &F_MEMBER_TIMELINE, (double)m->timeline, l, 3);
+        if (m->has_lag) mset_put(s, &F_MEMBER_LAG, (double)(m->lag > 0 ? m->lag : 0), l, 3);
+        mset_put(s, &F_MEMBER_PENDING, m->pending_restart, l, 3);
     }
 }
 
@@ -509,31 +489,31 @@ static void emit_node(struct metric_set *s, const struct patroni_view *v,
     const struct label_pair l[] = {{"site", v->site}, {"scope", scope}, {"member", member}};
     char sv[24] = "";
     if (n->server_version > 0) snprintf(sv, sizeof(sv), "%lld", (long long)n->server_version);
-    PUT(s, &F_NODE_INFO, 1, {"site", v->site}, {"scope", scope}, {"member", member},
-        {"endpoint", e->url}, {"role", n->role}, {"state", n->state},
-        {"replication_state", n->replication_state ? n->replication_state : ""},
-        {"version", n->version ? n->version : ""}, {"server_version", sv},
-        {"system_identifier", n->sysid ? n->sysid : ""});
-    put(s, &F_NODE_LEADER, e->leader_status == 200, l, 3);
-    if (n->timeline > 0) put(s, &F_NODE_TIMELINE, (double)n->timeline, l, 3);
-    if (n->has_location) put(s, &F_NODE_LOCATION, (double)n->location, l, 3);
-    if (n->has_received) put(s, &F_NODE_RECEIVED, (double)n->received, l, 3);
-    if (n->has_replayed) put(s, &F_NODE_REPLAYED, (double)n->replayed, l, 3);
-    if (n->has_replayed_ts) put(s, &F_NODE_REPLAYED_TS, n->replayed_ts, l, 3);
-    if (n->has_replay_paused) put(s, &F_NODE_REPLAY_PAUSED, n->replay_paused, l, 3);
-    put(s, &F_NODE_PENDING, n->pending_restart, l, 3);
-    put(s, &F_NODE_UNLOCKED, n->cluster_unlocked, l, 3);
-    if (n->has_dcs_last_seen) put(s, &F_NODE_DCS_SEEN, n->dcs_last_seen, l, 3);
+    MSET_PUT(s, &F_NODE_INFO, 1, {"site", v->site}, {"scope", scope}, {"member", member},
+             {"endpoint", e->url}, {"role", n->role}, {"state", n->state},
+             {"replication_state", n->replication_state ? n->replication_state : ""},
+             {"version", n->version ? n->version : ""}, {"server_version", sv},
+             {"system_identifier", n->sysid ? n->sysid : ""});
+    mset_put(s, &F_NODE_LEADER, e->leader_status == 200, l, 3);
+    if (n->timeline > 0) mset_put(s, &F_NODE_TIMELINE, (double)n->timeline, l, 3);
+    if (n->has_location) mset_put(s, &F_NODE_LOCATION, (double)n->location, l, 3);
+    if (n->has_received) mset_put(s, &F_NODE_RECEIVED, (double)n->received, l, 3);
+    if (n->has_replayed) mset_put(s, &F_NODE_REPLAYED, (double)n->replayed, l, 3);
+    if (n->has_replayed_ts) mset_put(s, &F_NODE_REPLAYED_TS, n->replayed_ts, l, 3);
+    if (n->has_replay_paused) mset_put(s, &F_NODE_REPLAY_PAUSED, n->replay_paused, l, 3);
+    mset_put(s, &F_NODE_PENDING, n->pending_restart, l, 3);
+    mset_put(s, &F_NODE_UNLOCKED, n->cluster_unlocked, l, 3);
+    if (n->has_dcs_last_seen) mset_put(s, &F_NODE_DCS_SEEN, n->dcs_last_seen, l, 3);
     int64_t primary;
     double age;
     if (board && (n->has_replayed || n->has_received) && !str_is(n->role, "primary") &&
         walpos_primary(board, n->sysid, n->timeline, now, max_age, &primary, &age)) {
         if (n->has_replayed)
-            put(s, &F_NODE_REPLAY_LAG, (double)(primary > n->replayed ? primary - n->replayed : 0),
-                l, 3);
+            mset_put(s, &F_NODE_REPLAY_LAG,
+                     (double)(primary > n->replayed ? primary - n->replayed : 0), l, 3);
         if (n->has_received)
-            put(s, &F_NODE_RECEIVE_LAG, (double)(primary > n->received ? primary - n->received : 0),
-                l, 3);
+            mset_put(s, &F_NODE_RECEIVE_LAG,
+                     (double)(primary > n->received ? primary - n->received : 0), l, 3);
     }
 }
 
@@ -554,7 +534,7 @@ void patroni_emit(struct metric_set *set, const struct patroni_view *v, struct w
     emit_members(set, v, scope);
     for (size_t i = 0; i < v->nendpoints; i++) {
         const struct patroni_endpoint_view *e = &v->endpoints[i];
-        PUT(set, &F_ENDPOINT_UP, e->up, {"site", v->site}, {"endpoint", e->url});
+        MSET_PUT(set, &F_ENDPOINT_UP, e->up, {"site", v->site}, {"endpoint", e->url});
         if (e->up) emit_node(set, v, e, scope, board, now, max_age);
     }
 }

@@ -224,122 +224,103 @@ void postgres_obs_clear(struct pg_obs *o)
 
 /* ---- metrics ---- */
 
-struct fam {
-    const char *name;
-    enum metric_type type;
-    const char *unit;
-    const char *help;
-};
-
 #define EVERY " Collected every fast_interval (5s by default)."
 
-static const struct fam F_INFO = {
+static const struct family_def F_INFO = {
     "drwatch_postgres_info", METRIC_INFO, NULL,
     "The server's version (server_version_num) and database system identifier (the same on a "
     "primary and its physical standbys, so it pairs gold with golddr)."};
-static const struct fam F_IN_RECOVERY = {
+static const struct family_def F_IN_RECOVERY = {
     "drwatch_postgres_in_recovery", METRIC_GAUGE, NULL,
     "pg_is_in_recovery(): 1 on a standby (a Patroni standby leader too), 0 on a writable "
     "primary. Two targets of one system identifier at 0 means two primaries." EVERY};
-static const struct fam F_TIMELINE = {
+static const struct family_def F_TIMELINE = {
     "drwatch_postgres_timeline", METRIC_GAUGE, NULL,
     "The server's timeline: from its current WAL file on a primary, from its last restartpoint "
     "on a standby."};
-static const struct fam F_FLUSH = {"drwatch_postgres_wal_flush_lsn_bytes", METRIC_GAUGE, "bytes",
-                                   "A primary's WAL flush position (pg_current_wal_flush_lsn()) "
-                                   "as a byte offset."};
-static const struct fam F_RECEIVE = {
+static const struct family_def F_FLUSH = {
+    "drwatch_postgres_wal_flush_lsn_bytes", METRIC_GAUGE, "bytes",
+    "A primary's WAL flush position (pg_current_wal_flush_lsn()) "
+    "as a byte offset."};
+static const struct family_def F_RECEIVE = {
     "drwatch_postgres_wal_receive_lsn_bytes", METRIC_GAUGE, "bytes",
     "A standby's last WAL position received and flushed (pg_last_wal_receive_lsn()), bytes."};
-static const struct fam F_REPLAY = {
+static const struct family_def F_REPLAY = {
     "drwatch_postgres_wal_replay_lsn_bytes", METRIC_GAUGE, "bytes",
     "A standby's last WAL position replayed (pg_last_wal_replay_lsn()), bytes."};
-static const struct fam F_REPLAY_TS = {
+static const struct family_def F_REPLAY_TS = {
     "drwatch_postgres_last_replay_timestamp_seconds", METRIC_GAUGE, "seconds",
     "Commit time on the primary of the last transaction a standby replayed "
     "(pg_last_xact_replay_timestamp(), Unix time)."};
-static const struct fam F_PAUSED = {"drwatch_postgres_replay_paused", METRIC_GAUGE, NULL,
-                                    "1 if WAL replay is paused on this standby "
-                                    "(pg_is_wal_replay_paused())."};
-static const struct fam F_PRIMARY_LSN = {
+static const struct family_def F_PAUSED = {"drwatch_postgres_replay_paused", METRIC_GAUGE, NULL,
+                                           "1 if WAL replay is paused on this standby "
+                                           "(pg_is_wal_replay_paused())."};
+static const struct family_def F_PRIMARY_LSN = {
     "drwatch_postgres_primary_lsn_bytes", METRIC_GAUGE, "bytes",
     "The primary's WAL position a standby's lag is measured against: the larger of its WAL "
     "receiver's latest_end_lsn (while streaming) and the flush position of the primary with "
     "the same system identifier that another postgres target of this drwatch saw in its "
     "latest scrape."};
-static const struct fam F_RECEIVE_LAG = {
+static const struct family_def F_RECEIVE_LAG = {
     "drwatch_postgres_receive_lag_bytes", METRIC_GAUGE, "bytes",
     "WAL a standby has not yet received from its primary: drwatch_postgres_primary_lsn_bytes "
     "minus pg_last_wal_receive_lsn(), floored at 0. The live RPO exposure in bytes (what "
     "losing the primary now would lose); a lower bound, as the primary's position is."};
-static const struct fam F_REPLAY_LAG = {
+static const struct family_def F_REPLAY_LAG = {
     "drwatch_postgres_replay_lag_bytes", METRIC_GAUGE, "bytes",
     "WAL a standby has not yet replayed: drwatch_postgres_primary_lsn_bytes minus "
     "pg_last_wal_replay_lsn(), floored at 0 (returns to 0 once replay catches up)."};
-static const struct fam F_REPLAY_LAG_S = {
+static const struct family_def F_REPLAY_LAG_S = {
     "drwatch_postgres_replay_lag_seconds", METRIC_GAUGE, "seconds",
     "How far a standby's replayed data is behind its primary in time: 0 when its replay "
     "position has reached the primary's (an idle primary does not make it grow), otherwise the "
     "smaller of now() - pg_last_xact_replay_timestamp() and the time since it was last seen "
     "caught up." EVERY};
-static const struct fam F_RCV_INFO = {
+static const struct family_def F_RCV_INFO = {
     "drwatch_postgres_wal_receiver_info", METRIC_INFO, NULL,
     "A standby's WAL receiver (pg_stat_wal_receiver): status, and where it streams from "
     "(sender_host, sender_port, slot_name): on a standby leader, the other site's primary."};
-static const struct fam F_RCV_STREAMING = {
+static const struct family_def F_RCV_STREAMING = {
     "drwatch_postgres_wal_receiver_streaming", METRIC_GAUGE, NULL,
     "1 if a standby's WAL receiver is streaming, 0 if it is in another state or not running."};
-static const struct fam F_RCV_AGE = {
+static const struct family_def F_RCV_AGE = {
     "drwatch_postgres_wal_receiver_last_message_age_seconds", METRIC_GAUGE, "seconds",
     "Seconds since the WAL receiver last heard from its sender (server clock); grows while the "
     "link to the primary is down, even when the primary is idle."};
-static const struct fam F_REPL_INFO = {
+static const struct family_def F_REPL_INFO = {
     "drwatch_postgres_replication_info", METRIC_INFO, NULL,
     "Each standby streaming from this server (pg_stat_replication): application_name (Patroni "
     "sets the member name), client_addr, state and sync_state."};
-static const struct fam F_REPL_N = {"drwatch_postgres_replication_standbys", METRIC_GAUGE, NULL,
-                                    "Walsenders connected to this server (pg_stat_replication "
-                                    "rows, at most 64 exported)."};
-static const struct fam F_REPL_FLUSH = {
+static const struct family_def F_REPL_N = {
+    "drwatch_postgres_replication_standbys", METRIC_GAUGE, NULL,
+    "Walsenders connected to this server (pg_stat_replication "
+    "rows, at most 64 exported)."};
+static const struct family_def F_REPL_FLUSH = {
     "drwatch_postgres_replication_flush_lag_bytes", METRIC_GAUGE, "bytes",
     "Bytes a connected standby has not yet flushed, against this server's position (flush LSN "
     "on a primary, receive LSN on a cascading standby): its RPO exposure as the primary sees "
     "it."};
-static const struct fam F_REPL_REPLAY = {
+static const struct family_def F_REPL_REPLAY = {
     "drwatch_postgres_replication_replay_lag_bytes", METRIC_GAUGE, "bytes",
     "Bytes a connected standby has not yet replayed, against this server's position."};
-static const struct fam F_REPL_REPLAY_S = {
+static const struct family_def F_REPL_REPLAY_S = {
     "drwatch_postgres_replication_replay_lag_seconds", METRIC_GAUGE, "seconds",
     "pg_stat_replication.replay_lag of a connected standby (0 when it is caught up and "
     "PostgreSQL reports NULL)."};
-static const struct fam F_SLOT_INFO = {"drwatch_postgres_slot_info", METRIC_INFO, NULL,
-                                       "Each replication slot: type and wal_status (PG 13+)."};
-static const struct fam F_SLOT_ACTIVE = {
+static const struct family_def F_SLOT_INFO = {
+    "drwatch_postgres_slot_info", METRIC_INFO, NULL,
+    "Each replication slot: type and wal_status (PG 13+)."};
+static const struct family_def F_SLOT_ACTIVE = {
     "drwatch_postgres_slot_active", METRIC_GAUGE, NULL,
     "1 if a replication slot is in use by a connected standby; an inactive slot retains WAL."};
-static const struct fam F_SLOT_RETAINED = {
+static const struct family_def F_SLOT_RETAINED = {
     "drwatch_postgres_slot_retained_bytes", METRIC_GAUGE, "bytes",
     "WAL a slot holds back: this server's position minus the slot's restart_lsn. For the DR "
     "slot it bounds how far the standby cluster is behind, even while disconnected."};
-static const struct fam F_SLOT_SAFE = {
+static const struct family_def F_SLOT_SAFE = {
     "drwatch_postgres_slot_safe_wal_size_bytes", METRIC_GAUGE, "bytes",
     "Bytes that can still be written before the slot loses WAL (safe_wal_size, PG 13+, only "
     "with max_slot_wal_keep_size)."};
-
-static void put(struct metric_set *s, const struct fam *f, double v, const struct label_pair *l,
-                size_t n)
-{
-    struct metric_family *mf = mset_family(s, f->name, f->type, f->help);
-    if (!mf) return;
-    if (f->unit && !mf->unit) mset_family_set_unit(s, mf, f->unit);
-    mset_add(s, mf, SUFFIX_NONE, l, n, v);
-}
-
-#define PUT(s, f, v, ...)                                   \
-    do {                                                    \
-        const struct label_pair l_[] = {__VA_ARGS__};       \
-        put((s), (f), (v), l_, sizeof(l_) / sizeof(l_[0])); \
-    } while (0)
 
 static const char *nz(const char *s)
 {
@@ -384,34 +365,35 @@ static void emit_standby(struct metric_set *s, const struct label_pair *l, const
                          struct postgres_memory *mem, const struct walpos *board, double now_wall,
                          double max_age)
 {
-    if (o->receive_lsn.ok) put(s, &F_RECEIVE, (double)o->receive_lsn.v, l, 2);
-    if (o->replay_lsn.ok) put(s, &F_REPLAY, (double)o->replay_lsn.v, l, 2);
-    if (o->last_replay_ts.ok) put(s, &F_REPLAY_TS, o->last_replay_ts.v, l, 2);
-    put(s, &F_PAUSED, o->replay_paused, l, 2);
+    if (o->receive_lsn.ok) mset_put(s, &F_RECEIVE, (double)o->receive_lsn.v, l, 2);
+    if (o->replay_lsn.ok) mset_put(s, &F_REPLAY, (double)o->replay_lsn.v, l, 2);
+    if (o->last_replay_ts.ok) mset_put(s, &F_REPLAY_TS, o->last_replay_ts.v, l, 2);
+    mset_put(s, &F_PAUSED, o->replay_paused, l, 2);
     bool streaming = o->has_receiver && strcmp(nz(o->receiver.status), "streaming") == 0;
-    put(s, &F_RCV_STREAMING, streaming, l, 2);
+    mset_put(s, &F_RCV_STREAMING, streaming, l, 2);
     if (o->has_receiver) {
-        PUT(s, &F_RCV_INFO, 1, l[0], l[1], {"status", nz(o->receiver.status)},
-            {"sender_host", nz(o->receiver.sender_host)},
-            {"sender_port", nz(o->receiver.sender_port)}, {"slot_name", nz(o->receiver.slot_name)});
+        MSET_PUT(s, &F_RCV_INFO, 1, l[0], l[1], {"status", nz(o->receiver.status)},
+                 {"sender_host", nz(o->receiver.sender_host)},
+                 {"sender_port", nz(o->receiver.sender_port)},
+                 {"slot_name", nz(o->receiver.slot_name)});
         if (o->receiver.last_msg_receipt.ok && o->now.ok)
-            put(s, &F_RCV_AGE,
-                o->now.v > o->receiver.last_msg_receipt.v
-                    ? usec(o->now.v - o->receiver.last_msg_receipt.v)
-                    : 0,
-                l, 2);
+            mset_put(s, &F_RCV_AGE,
+                     o->now.v > o->receiver.last_msg_receipt.v
+                         ? usec(o->now.v - o->receiver.last_msg_receipt.v)
+                         : 0,
+                     l, 2);
     }
     int64_t primary = 0;
     bool known = primary_position(o, board, now_wall, max_age, &primary);
     if (known) {
-        put(s, &F_PRIMARY_LSN, (double)primary, l, 2);
-        if (o->receive_lsn.ok) put(s, &F_RECEIVE_LAG, diff0(primary, o->receive_lsn.v), l, 2);
-        if (o->replay_lsn.ok) put(s, &F_REPLAY_LAG, diff0(primary, o->replay_lsn.v), l, 2);
+        mset_put(s, &F_PRIMARY_LSN, (double)primary, l, 2);
+        if (o->receive_lsn.ok) mset_put(s, &F_RECEIVE_LAG, diff0(primary, o->receive_lsn.v), l, 2);
+        if (o->replay_lsn.ok) mset_put(s, &F_REPLAY_LAG, diff0(primary, o->replay_lsn.v), l, 2);
     }
     if (!o->now.ok || !o->replay_lsn.ok) return;
     if (known && o->replay_lsn.v >= primary) {
         mem->caught_up_at = o->now.v;
-        put(s, &F_REPLAY_LAG_S, 0, l, 2);
+        mset_put(s, &F_REPLAY_LAG_S, 0, l, 2);
         return;
     }
     double lag = -1;
@@ -419,39 +401,40 @@ static void emit_standby(struct metric_set *s, const struct label_pair *l, const
     if (mem->caught_up_at > 0 && (lag < 0 || o->now.v - mem->caught_up_at < lag))
         lag = o->now.v - mem->caught_up_at;
     if (o->last_replay_ts.ok || mem->caught_up_at > 0)
-        put(s, &F_REPLAY_LAG_S, lag > 0 ? usec(lag) : 0, l, 2);
+        mset_put(s, &F_REPLAY_LAG_S, lag > 0 ? usec(lag) : 0, l, 2);
 }
 
 static void emit_walsenders(struct metric_set *s, const struct label_pair *l,
                             const struct pg_obs *o)
 {
     struct pg_opt_i64 ref = o->in_recovery ? o->receive_lsn : o->flush_lsn;
-    put(s, &F_REPL_N, (double)o->nstandbys, l, 2);
+    mset_put(s, &F_REPL_N, (double)o->nstandbys, l, 2);
     for (size_t i = 0; i < o->nstandbys; i++) {
         const struct pg_standby_row *r = &o->standbys[i];
         const char *app = nz(r->application_name);
-        PUT(s, &F_REPL_INFO, 1, l[0], l[1], {"application_name", app},
-            {"client_addr", nz(r->client_addr)}, {"state", nz(r->state)},
-            {"sync_state", nz(r->sync_state)});
+        MSET_PUT(s, &F_REPL_INFO, 1, l[0], l[1], {"application_name", app},
+                 {"client_addr", nz(r->client_addr)}, {"state", nz(r->state)},
+                 {"sync_state", nz(r->sync_state)});
         const struct label_pair la[] = {l[0], l[1], {"application_name", app}};
-        if (ref.ok && r->flush_lsn.ok) put(s, &F_REPL_FLUSH, diff0(ref.v, r->flush_lsn.v), la, 3);
+        if (ref.ok && r->flush_lsn.ok)
+            mset_put(s, &F_REPL_FLUSH, diff0(ref.v, r->flush_lsn.v), la, 3);
         bool replay_known = ref.ok && r->replay_lsn.ok;
-        if (replay_known) put(s, &F_REPL_REPLAY, diff0(ref.v, r->replay_lsn.v), la, 3);
+        if (replay_known) mset_put(s, &F_REPL_REPLAY, diff0(ref.v, r->replay_lsn.v), la, 3);
         if (r->replay_lag.ok)
-            put(s, &F_REPL_REPLAY_S, r->replay_lag.v, la, 3);
+            mset_put(s, &F_REPL_REPLAY_S, r->replay_lag.v, la, 3);
         else if (replay_known && r->replay_lsn.v >= ref.v)
-            put(s, &F_REPL_REPLAY_S, 0, la, 3);
+            mset_put(s, &F_REPL_REPLAY_S, 0, la, 3);
     }
     for (size_t i = 0; i < o->nslots; i++) {
         const struct pg_slot_row *r = &o->slots[i];
         const struct label_pair ls[] = {l[0], l[1], {"slot_name", r->slot_name}};
-        PUT(s, &F_SLOT_INFO, 1, l[0], l[1], {"slot_name", r->slot_name},
-            {"slot_type", nz(r->slot_type)}, {"wal_status", nz(r->wal_status)});
-        put(s, &F_SLOT_ACTIVE, r->active, ls, 3);
+        MSET_PUT(s, &F_SLOT_INFO, 1, l[0], l[1], {"slot_name", r->slot_name},
+                 {"slot_type", nz(r->slot_type)}, {"wal_status", nz(r->wal_status)});
+        mset_put(s, &F_SLOT_ACTIVE, r->active, ls, 3);
         struct pg_opt_i64 pos = o->in_recovery ? o->replay_lsn : o->flush_lsn;
         if (pos.ok && r->restart_lsn.ok)
-            put(s, &F_SLOT_RETAINED, diff0(pos.v, r->restart_lsn.v), ls, 3);
-        if (r->safe_wal_size.ok) put(s, &F_SLOT_SAFE, (double)r->safe_wal_size.v, ls, 3);
+            mset_put(s, &F_SLOT_RETAINED, diff0(pos.v, r->restart_lsn.v), ls, 3);
+        if (r->safe_wal_size.ok) mset_put(s, &F_SLOT_SAFE, (double)r->safe_wal_size.v, ls, 3);
     }
 }
 
@@ -462,9 +445,10 @@ void postgres_emit(struct metric_set *set, const char *site, const char *target,
     const struct label_pair l[] = {{"site", site}, {"target", target}};
     char sv[24];
     snprintf(sv, sizeof(sv), "%lld", (long long)o->server_version);
-    PUT(set, &F_INFO, 1, l[0], l[1], {"server_version", sv}, {"system_identifier", nz(o->sysid)});
-    put(set, &F_IN_RECOVERY, o->in_recovery, l, 2);
-    if (o->timeline.ok) put(set, &F_TIMELINE, (double)o->timeline.v, l, 2);
+    MSET_PUT(set, &F_INFO, 1, l[0], l[1], {"server_version", sv},
+             {"system_identifier", nz(o->sysid)});
+    mset_put(set, &F_IN_RECOVERY, o->in_recovery, l, 2);
+    if (o->timeline.ok) mset_put(set, &F_TIMELINE, (double)o->timeline.v, l, 2);
     if (board) {
         walpos_drop(board, owner);
         if (!o->in_recovery && o->flush_lsn.ok)
@@ -472,7 +456,7 @@ void postgres_emit(struct metric_set *set, const char *site, const char *target,
                         now_wall);
     }
     if (!o->in_recovery) {
-        if (o->flush_lsn.ok) put(set, &F_FLUSH, (double)o->flush_lsn.v, l, 2);
+        if (o->flush_lsn.ok) mset_put(set, &F_FLUSH, (double)o->flush_lsn.v, l, 2);
     } else {
         emit_standby(set, l, o, mem, board, now_wall, max_age);
     }

@@ -127,6 +127,20 @@ struct metric_family *mset_family(struct metric_set *s, const char *name, enum m
     return f;
 }
 
+struct metric_family *mset_family_of(struct metric_set *s, const struct family_def *d)
+{
+    struct metric_family *f = mset_family(s, d->name, d->type, d->help);
+    if (f && d->unit && !f->unit) mset_family_set_unit(s, f, d->unit);
+    return f;
+}
+
+int mset_put(struct metric_set *s, const struct family_def *d, double value,
+             const struct label_pair *labels, size_t nlabels)
+{
+    struct metric_family *f = mset_family_of(s, d);
+    return f ? mset_add(s, f, SUFFIX_NONE, labels, nlabels, value) : -EINVAL;
+}
+
 void mset_family_set_unit(struct metric_set *s, struct metric_family *f, const char *unit)
 {
     f->unit = unit ? arena_strdup(&s->arena, unit) : NULL;

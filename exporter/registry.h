@@ -56,6 +56,26 @@ struct metric_family *mset_family_find(const struct metric_set *s, const char *n
                                        size_t name_len);
 void mset_family_set_unit(struct metric_set *s, struct metric_family *f, const char *unit);
 
+/* A family described once, in a collector's static table: name, type, unit and HELP. */
+struct family_def {
+    const char *name;
+    enum metric_type type;
+    const char *unit; /* or NULL */
+    const char *help;
+};
+
+/* The family of d in s, made with its HELP and unit on first use; NULL on a type clash. */
+struct metric_family *mset_family_of(struct metric_set *s, const struct family_def *d);
+/* Adds a sample of d's family (mset_add's rules); returns its result, -EINVAL on a clash. */
+int mset_put(struct metric_set *s, const struct family_def *d, double value,
+             const struct label_pair *labels, size_t nlabels);
+/* mset_put with the labels written in place: MSET_PUT(s, &F_X, v, {"site", site}, ...). */
+#define MSET_PUT(s, d, v, ...)                                \
+    do {                                                      \
+        const struct label_pair mset_l_[] = {__VA_ARGS__};    \
+        mset_put((s), (d), (v), mset_l_, ARRAY_LEN(mset_l_)); \
+    } while (0)
+
 /* Adds a sample with unescaped label values. A label with an empty value is left out, as
  * Prometheus drops it on ingestion (x{a=""} and x are one series). Returns 0, -EEXIST when the
  * series is already in the set (the set keeps the first), or -EINVAL for a NULL family, an
