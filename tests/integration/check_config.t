@@ -6,18 +6,15 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from drwatch_test import BIN, ROOT, Tap, free_port, tmpdir  # noqa: E402
+from drwatch_test import BIN, ROOT, Tap, check_config, free_port, tmpdir  # noqa: E402
 
 t = Tap()
 d = tmpdir()
 
 
 def check(text):
-    path = os.path.join(d, "c.lua")
-    with open(path, "w") as f:
-        f.write(text)
-    r = subprocess.run([BIN, "check-config", path], capture_output=True, text=True)
-    return r.returncode, (r.stdout + r.stderr).replace(path, "c.lua").strip()
+    rc, out = check_config(text, d)
+    return rc, out.replace(os.path.join(d, "c.lua"), "c.lua")
 
 
 r = subprocess.run([BIN, "check-config", os.path.join(ROOT, "examples", "demo.lua")],

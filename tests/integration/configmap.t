@@ -16,12 +16,11 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
-from drwatch_test import Drwatch, Tap, free_port, spawn, tmpdir, wait_for  # noqa: E402
+from drwatch_test import FAILURE_MODES, Drwatch, Tap, start_fake, tmpdir, wait_for  # noqa: E402
 from fakebase import control  # noqa: E402
 
 t = Tap()
 work = tmpdir()
-FAKES = os.path.join(os.path.dirname(__file__), "..", "fakes")
 TOKEN = os.path.join(work, "token")
 with open(TOKEN, "w") as f:
     f.write("s3cret\n")
@@ -30,27 +29,14 @@ subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                 "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", os.path.join(work, "key.pem"),
                 "-out", os.path.join(work, "ca.crt")], check=True, capture_output=True)
 
-MODES = {
-    "slow": ({"mode": "slow", "ms": 3000}, "timeout"),
-    "hang": ({"mode": "hang"}, "timeout"),
-    "close": ({"mode": "close"}, "connection"),
-    "cut": ({"mode": "cut"}, "truncated"),
-    "s500": ({"mode": "status", "status": 500}, "http_500"),
-    "garbage": ({"mode": "garbage"}, "bad_json"),
-    "truncate": ({"mode": "truncate"}, "bad_json"),
-    "huge": ({"mode": "huge", "bytes": 256 << 20}, "body_too_large"),
-}
+# 401 and 404 are checked on their own (401 and 403 on the healthy target, not_k8s below).
+MODES = {k: v for k, v in FAILURE_MODES.items() if k not in ("s401", "s404")}
 
 
 def start(name, script, *args, tls=False):
-    port = free_port()
     extra = ["--tls", os.path.join(work, "ca.crt"), os.path.join(work, "key.pem")] if tls else []
-    spawn([sys.executable, os.path.join(FAKES, script), str(port)] + list(args) + extra,
-          os.path.join(work, name + ".log"))
-    url = "%s://127.0.0.1:%d" % ("https" if tls else "http", port)
-    if not wait_for(lambda: ctl(url, "requests", {}) is not None):
-        raise RuntimeError("fake %s did not start" % name)
-    return url
+    port = start_fake(script, os.path.join(work, name + ".log"), *args, *extra)
+    return "%s://127.0.0.1:%d" % ("https" if tls else "http", port)
 
 
 def ctl(url, endpoint, payload):

@@ -11,40 +11,22 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
-from drwatch_test import Drwatch, Tap, free_port, spawn, tmpdir, wait_for  # noqa: E402
+from drwatch_test import FAILURE_MODES, Drwatch, Tap, start_fake, tmpdir, wait_for  # noqa: E402
 from fakebase import control  # noqa: E402
 
 t = Tap()
 work = tmpdir()
-FAKE = os.path.join(os.path.dirname(__file__), "..", "fakes", "fluentd_fake.py")
-
-# mode name -> (fakebase mode, expected errors_total reason)
-MODES = {
-    "slow": ({"mode": "slow", "ms": 3000}, "timeout"),
-    "hang": ({"mode": "hang"}, "timeout"),
-    "close": ({"mode": "close"}, "connection"),
-    "cut": ({"mode": "cut"}, "truncated"),
-    "s500": ({"mode": "status", "status": 500}, "http_500"),
-    "s401": ({"mode": "status", "status": 401}, "http_401"),
-    "s404": ({"mode": "status", "status": 404}, "http_404"),
-    "garbage": ({"mode": "garbage"}, "bad_json"),
-    "truncate": ({"mode": "truncate"}, "bad_json"),
-    "huge": ({"mode": "huge", "bytes": 256 << 20}, "body_too_large"),
-}
+MODES = FAILURE_MODES
 
 
-def start_fake(name, *args):
-    port = free_port()
-    spawn([sys.executable, FAKE, str(port)] + list(args), os.path.join(work, name + ".log"))
-    url = "http://127.0.0.1:%d" % port
-    if not wait_for(lambda: control(url, "reset")):
-        raise RuntimeError("fake %s did not start" % name)
-    return url
+def start(name, *args):
+    log = os.path.join(work, name + ".log")
+    return "http://127.0.0.1:%d" % start_fake("fluentd_fake.py", log, *args)
 
 
-healthy = start_fake("healthy", "--version", "1.19.3")
-old = start_fake("old", "--version", "1.19.2")
-victims = {m: start_fake(m, "--version", "1.19.3") for m in MODES}
+healthy = start("healthy", "--version", "1.19.3")
+old = start("old", "--version", "1.19.2")
+victims = {m: start(m, "--version", "1.19.3") for m in MODES}
 
 targets = ['{ site = "gold", url = "%s", name = "healthy" }' % healthy,
            '{ site = "golddr", url = "%s", name = "old" }' % old]

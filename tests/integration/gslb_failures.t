@@ -7,18 +7,17 @@ refuse connections. Also: held/changes survive a reload, resolver failures are l
 they repeat, and check-config refuses bad gslb sections with a reason."""
 import os
 import signal
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
-from drwatch_test import BIN, Drwatch, Tap, free_port, spawn, tmpdir, wait_for  # noqa: E402
+from drwatch_test import Drwatch, Tap, check_config, free_port, spawn, start_fake  # noqa: E402
+from drwatch_test import tmpdir, wait_for  # noqa: E402
 import gslb_fake  # noqa: E402
 
 t = Tap()
 d = tmpdir()
-FAKES = os.path.join(os.path.dirname(__file__), "..", "fakes")
 GOLD, GOLDDR, OTHER = "142.34.229.4", "142.34.64.4", "10.9.9.9"
 POOL = "ggw.glb.example.test"
 
@@ -45,11 +44,7 @@ dnsmasq = spawn(["dnsmasq", "--no-daemon", "--port=%d" % good, "--listen-address
 wait_for(lambda: "read " + hosts in open(dns_log).read())
 bad = {}
 for mode in ("servfail", "refused", "timeout"):
-    port = free_port()
-    log = os.path.join(d, mode + ".log")
-    spawn([sys.executable, os.path.join(FAKES, "dns_fake.py"), str(port), mode], log)
-    wait_for(lambda: "ready" in open(log).read())
-    bad[mode] = "127.0.0.1:%d" % port
+    bad[mode] = "127.0.0.1:%d" % start_fake("dns_fake.py", os.path.join(d, mode + ".log"), mode)
 bad["connrefused"] = "127.0.0.1:%d" % free_port()  # nothing listens there
 G = "127.0.0.1:%d" % good
 
@@ -58,10 +53,7 @@ ca = gslb_fake.make_ca(d, "ca")
 other_ca = gslb_fake.make_ca(d, "other-ca")
 cert = gslb_fake.make_cert(d, "site", ca, san=["DNS:localhost", "IP:127.0.0.1",
                                                "DNS:ggw.example.test"])
-hport = free_port()
-hlog = os.path.join(d, "health.log")
-spawn([sys.executable, os.path.join(FAKES, "gslb_fake.py"), str(hport), cert[0], cert[1]], hlog)
-wait_for(lambda: "ready" in open(hlog).read())
+hport = start_fake("gslb_fake.py", os.path.join(d, "health.log"), *cert)
 H = "https://127.0.0.1:%d" % hport
 closed = "https://127.0.0.1:%d/health" % free_port()
 
@@ -245,10 +237,6 @@ cases = [
      'url = "ftp://x/health" } }', "url must start with http"),
 ]
 for body, want in cases:
-    path = os.path.join(d, "c.lua")
-    with open(path, "w") as f:
-        f.write(base % body)
-    r = subprocess.run([BIN, "check-config", path], capture_output=True, text=True)
-    out = (r.stdout + r.stderr).strip()
-    t.ok(r.returncode == 1 and want in out, "check-config refuses: %s" % out)
+    rc, out = check_config(base % body, d)
+    t.ok(rc == 1 and want in out, "check-config refuses: %s" % out)
 t.done()

@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
-from drwatch_test import Drwatch, Tap, free_port, spawn, tmpdir, wait_for  # noqa: E402
+from drwatch_test import Drwatch, Tap, free_port, spawn, start_fake, tmpdir, wait_for  # noqa: E402
 import gslb_fake  # noqa: E402
 
 t = Tap()
@@ -52,12 +52,8 @@ ca = gslb_fake.make_ca(d, "ca")
 cert = gslb_fake.make_cert(d, "site", ca, san=["DNS:localhost", "IP:127.0.0.1"])
 health = {}
 for site in ("gold", "golddr"):
-    port = free_port()
-    log = os.path.join(d, site + "-health.log")
-    spawn([sys.executable, os.path.join(os.path.dirname(__file__), "..", "fakes", "gslb_fake.py"),
-           str(port), cert[0], cert[1]], log)
+    port = start_fake("gslb_fake.py", os.path.join(d, site + "-health.log"), *cert)
     health[site] = "https://127.0.0.1:%d" % port
-    wait_for(lambda: "ready" in open(log).read())
 
 
 def set_health(site, state):

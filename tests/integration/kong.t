@@ -14,32 +14,26 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
-from drwatch_test import Drwatch, Tap, free_port, http, spawn, tmpdir, wait_for  # noqa: E402
+from drwatch_test import Drwatch, Tap, http, start_fake, tmpdir, wait_for  # noqa: E402
 import fakebase  # noqa: E402
 
-FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes", "kong_fake.py")
 t = Tap()
 d = tmpdir()
 
 
-def start_fake(name, *args):
-    port = free_port()
-    spawn([sys.executable, FAKE, str(port)] + list(args), os.path.join(d, name + ".log"))
-    return "http://127.0.0.1:%d" % port
+def start(name, *args):
+    return "http://127.0.0.1:%d" % start_fake("kong_fake.py", os.path.join(d, name + ".log"), *args)
 
 
 fakes = {
-    "gold-cp": start_fake("gold-cp", "--version", "3.9.1", "--role", "control_plane"),
-    "gold-dp": start_fake("gold-dp", "--version", "3.9.1", "--role", "data_plane",
-                          "--listener", "status"),
-    "golddr": start_fake("golddr", "--version", "2.8.4"),
-    "v-status": start_fake("v-status", "--version", "3.9.1", "--role", "control_plane"),
-    "v-dp": start_fake("v-dp", "--version", "3.6.0", "--role", "control_plane"),
-    "v-metrics": start_fake("v-metrics", "--version", "3.4.1", "--role", "control_plane"),
+    "gold-cp": start("gold-cp", "--version", "3.9.1", "--role", "control_plane"),
+    "gold-dp": start("gold-dp", "--version", "3.9.1", "--role", "data_plane", "--listener",
+                     "status"),
+    "golddr": start("golddr", "--version", "2.8.4"),
+    "v-status": start("v-status", "--version", "3.9.1", "--role", "control_plane"),
+    "v-dp": start("v-dp", "--version", "3.6.0", "--role", "control_plane"),
+    "v-metrics": start("v-metrics", "--version", "3.4.1", "--role", "control_plane"),
 }
-for name, url in fakes.items():
-    if not wait_for(lambda: http("GET", url + "/__fake/requests")[0] == 200):
-        raise RuntimeError("fake %s did not start" % name)
 
 # Traffic: the counters advance at every GET /metrics, so the summaries have something to show.
 fakebase.control(fakes["gold-dp"], "state", {"traffic": {

@@ -8,9 +8,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from drwatch_test import Drwatch, Tap, free_port, spawn, tmpdir, wait_for  # noqa: E402
+from drwatch_test import Drwatch, Tap, start_fake, tmpdir, wait_for  # noqa: E402
 
-FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes", "kong_fake.py")
 t = Tap()
 d = tmpdir()
 
@@ -33,18 +32,14 @@ P = {n: os.path.join(d, n) for n in ("ca.crt", "server.crt", "server.key", "clie
                                      "client.key")}
 
 
-def start_fake(name, *args):
-    port = free_port()
-    spawn([sys.executable, FAKE, str(port), "--role", "control_plane", "--tls", P["server.crt"],
-           P["server.key"]] + list(args), os.path.join(d, name + ".log"))
+def start(name, *args):
+    port = start_fake("kong_fake.py", os.path.join(d, name + ".log"), "--role", "control_plane",
+                      "--tls", P["server.crt"], P["server.key"], *args)
     return "https://127.0.0.1:%d" % port
 
 
-tls_url = start_fake("tls")
-mtls_url = start_fake("mtls", "--client-ca", P["ca.crt"])
-for name in ("tls", "mtls"):
-    if not wait_for(lambda: "ready" in open(os.path.join(d, name + ".log")).read()):
-        raise RuntimeError("fake %s did not start" % name)
+tls_url = start("tls")
+mtls_url = start("mtls", "--client-ca", P["ca.crt"])
 
 targets = [
     ("with-ca", tls_url, 'ca_file = "%s"' % P["ca.crt"], 1),

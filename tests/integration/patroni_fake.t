@@ -4,27 +4,23 @@ Content-Length, like Patroni) for what the real lab cannot show: Patroni 4.x nam
 3.0.2, and a member that hangs, closes, answers 500, garbage, a cut body or a body over the
 cap. A failing member only sets its endpoint_up to 0 and counts a reason; a site whose every
 member fails is down with that reason; the other site and collectors are untouched."""
+import itertools
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
-from drwatch_test import Drwatch, Tap, free_port, spawn, tmpdir, wait_for  # noqa: E402
+from drwatch_test import Drwatch, Tap, start_fake, tmpdir, wait_for  # noqa: E402
 from fakebase import control  # noqa: E402
 
 t = Tap()
 d = tmpdir()
-FAKE = os.path.join(os.path.dirname(__file__), "..", "fakes", "patroni_fake.py")
+fake_count = itertools.count()
 
 
 def fake(*args):
-    port = free_port()
-    log = os.path.join(d, "fake-%d.log" % port)
-    spawn([sys.executable, FAKE, str(port)] + list(args), log)
-    url = "http://127.0.0.1:%d" % port
-    if not wait_for(lambda: "ready" in open(log).read(), 10):
-        raise RuntimeError("fake did not start: " + open(log).read())
-    return url
+    log = os.path.join(d, "fake-%d.log" % next(fake_count))
+    return "http://127.0.0.1:%d" % start_fake("patroni_fake.py", log, *args)
 
 
 A = fake("--version", "4.1.4", "--role", "primary", "--name", "pg-gold-0")

@@ -11,13 +11,13 @@ import json
 import os
 import socket
 import ssl
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
-from drwatch_test import BIN, Drwatch, Tap, free_port, spawn, tmpdir, wait_for  # noqa: E402
+from drwatch_test import Drwatch, Tap, check_config, free_port, start_fake, tmpdir  # noqa: E402
+from drwatch_test import wait_for  # noqa: E402
 from gslb_fake import make_ca, make_cert  # noqa: E402
 
 t = Tap()
@@ -36,12 +36,7 @@ certs = {
 }
 
 # The GSLB as both sites see it: the fake resolver answers Gold's address.
-dns_port = free_port()
-dns_log = os.path.join(d, "dns.log")
-spawn([sys.executable, os.path.join(os.path.dirname(__file__), "..", "fakes", "dns_fake.py"),
-       str(dns_port)], dns_log)
-wait_for(lambda: "ready" in open(dns_log).read())
-R = "127.0.0.1:%d" % dns_port
+R = "127.0.0.1:%d" % start_fake("dns_fake.py", os.path.join(d, "dns.log"))
 
 ports = {"gold": free_port(), "golddr": free_port()}
 OTHER = {"gold": "golddr", "golddr": "gold"}
@@ -243,10 +238,6 @@ cases = [
                % certs["gold"]), "the peer is the other site"),
 ]
 for body, want in cases:
-    path = os.path.join(d, "c.lua")
-    with open(path, "w") as f:
-        f.write(base % body)
-    r = subprocess.run([BIN, "check-config", path], capture_output=True, text=True)
-    out = (r.stdout + r.stderr).strip()
-    t.ok(r.returncode == 1 and want in out, "check-config refuses: %s" % out)
+    rc, out = check_config(base % body, d)
+    t.ok(rc == 1 and want in out, "check-config refuses: %s" % out)
 t.done()

@@ -14,37 +14,21 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
-from drwatch_test import Drwatch, Tap, free_port, spawn, tmpdir, wait_for  # noqa: E402
+from drwatch_test import FAILURE_MODES, Drwatch, Tap, start_fake, tmpdir, wait_for  # noqa: E402
 from fakebase import control  # noqa: E402
 
 t = Tap()
 work = tmpdir()
-FAKE = os.path.join(os.path.dirname(__file__), "..", "fakes", "k8s_fake.py")
 TOKEN = os.path.join(work, "token")
 with open(TOKEN, "w") as f:
     f.write("s3cret")
 
-MODES = {
-    "slow": ({"mode": "slow", "ms": 3000}, "timeout"),
-    "hang": ({"mode": "hang"}, "timeout"),
-    "close": ({"mode": "close"}, "connection"),
-    "cut": ({"mode": "cut"}, "truncated"),
-    "s500": ({"mode": "status", "status": 500}, "http_500"),
-    "s401": ({"mode": "status", "status": 401}, "http_401"),
-    "s404": ({"mode": "status", "status": 404}, "http_404"),
-    "garbage": ({"mode": "garbage"}, "bad_json"),
-    "truncate": ({"mode": "truncate"}, "bad_json"),
-    "huge": ({"mode": "huge", "bytes": 256 << 20}, "body_too_large"),
-}
+MODES = FAILURE_MODES
 
 
 def start(name, *args):
-    port = free_port()
-    spawn([sys.executable, FAKE, str(port)] + list(args), os.path.join(work, name + ".log"))
-    url = "http://127.0.0.1:%d" % port
-    if not wait_for(lambda: control(url, "requests")):
-        raise RuntimeError("fake %s did not start" % name)
-    return url
+    log = os.path.join(work, name + ".log")
+    return "http://127.0.0.1:%d" % start_fake("k8s_fake.py", log, *args)
 
 
 def requests(url):

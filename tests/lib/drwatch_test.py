@@ -22,6 +22,22 @@ import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("DRWATCH_BIN", os.path.join(ROOT, "drwatch"))
+FAKES = os.path.join(ROOT, "tests", "fakes")
+
+# The failure modes of tests/fakes/fakebase.py that an HTTP collector's target is put through,
+# each with the errors_total reason it must give: {name: (/__fake/mode request, reason)}.
+FAILURE_MODES = {
+    "slow": ({"mode": "slow", "ms": 3000}, "timeout"),
+    "hang": ({"mode": "hang"}, "timeout"),
+    "close": ({"mode": "close"}, "connection"),
+    "cut": ({"mode": "cut"}, "truncated"),
+    "s500": ({"mode": "status", "status": 500}, "http_500"),
+    "s401": ({"mode": "status", "status": 401}, "http_401"),
+    "s404": ({"mode": "status", "status": 404}, "http_404"),
+    "garbage": ({"mode": "garbage"}, "bad_json"),
+    "truncate": ({"mode": "truncate"}, "bad_json"),
+    "huge": ({"mode": "huge", "bytes": 256 << 20}, "body_too_large"),
+}
 
 
 class Tap:
@@ -99,6 +115,26 @@ def spawn(argv, log_path, env=None):
                          start_new_session=True)
     _procs.append(p)
     return p
+
+
+def start_fake(script, log_path, *args):
+    """Runs tests/fakes/<script> PORT ARGS... on a free port, its output to log_path, and waits
+    for the "ready" it prints once it listens. Returns the port."""
+    port = free_port()
+    spawn([sys.executable, os.path.join(FAKES, script), str(port)] + list(args), log_path)
+    if not wait_for(lambda: "ready" in open(log_path).read()):
+        raise RuntimeError("fake %s did not start; log:\n%s" % (script, open(log_path).read()))
+    return port
+
+
+def check_config(text, directory):
+    """Runs `drwatch check-config` on text, written to directory/c.lua. Returns (exit code,
+    stdout and stderr together, stripped)."""
+    path = os.path.join(directory, "c.lua")
+    with open(path, "w") as f:
+        f.write(text)
+    r = subprocess.run([BIN, "check-config", path], capture_output=True, text=True)
+    return r.returncode, (r.stdout + r.stderr).strip()
 
 
 def http(method, url, headers=None, body=None, timeout=10):

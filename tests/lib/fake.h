@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tap.h"
+
 /* A port free for both TCP and UDP on 127.0.0.1, or 0. */
 static int __attribute__((unused)) fake_free_port(void)
 {
@@ -61,14 +63,38 @@ static pid_t __attribute__((unused)) spawn_ready(char *const argv[])
     return pid;
 }
 
-/* Starts `python3 tests/fakes/<script> <port>`. */
-static pid_t __attribute__((unused)) fake_start(const char *script, int port)
+/* Starts `python3 tests/fakes/<script> <port> [args...]`; args is NULL or ends with NULL
+ * (at most 12). */
+static pid_t __attribute__((unused))
+fake_start_args(const char *script, int port, char *const args[])
 {
     char portbuf[16], path[256];
     snprintf(portbuf, sizeof(portbuf), "%d", port);
     snprintf(path, sizeof(path), "tests/fakes/%s", script);
-    char *argv[] = {"python3", path, portbuf, NULL};
+    char *argv[16] = {"python3", path, portbuf};
+    for (size_t i = 0; args && args[i] && i < 12; i++) argv[3 + i] = args[i];
     return spawn_ready(argv);
+}
+
+/* Starts `python3 tests/fakes/<script> <port>`. */
+static pid_t __attribute__((unused)) fake_start(const char *script, int port)
+{
+    return fake_start_args(script, port, NULL);
+}
+
+/* POSTs json to a fakebase control endpoint (/__fake/<endpoint>) of the fake on port, over
+ * scheme (http, or https without verifying the certificate). */
+static void __attribute__((unused))
+fake_control(int port, const char *scheme, const char *endpoint, const char *json)
+{
+    char *cmd;
+    if (asprintf(&cmd, "curl -sk -o /dev/null -X POST -d '%s' %s://127.0.0.1:%d/__fake/%s", json,
+                 scheme, port, endpoint) < 0) {
+        diag("control %s failed", endpoint);
+        return;
+    }
+    if (system(cmd) != 0) diag("control %s failed", endpoint);
+    free(cmd);
 }
 
 static void __attribute__((unused)) fake_stop(pid_t pid)

@@ -5,13 +5,13 @@
  * (timeparse.h, and configmap_parse_ts).
  *
  * Run from the repository root. DRWATCH_UPDATE_GOLDEN=1 rewrites the golden files. */
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "configmap.h"
+#include "golden.h"
 #include "registry.h"
 #include "tap.h"
 #include "timeparse.h"
@@ -25,34 +25,10 @@ static const struct configmap_view view = {.site = "gold",
                                            .namespace = "ops",
                                            .configmap = "switchover-state-dev"};
 
-static char *render(struct metric_set *set)
-{
-    struct snapshot *snap = snapshot_new(&set, 1, 1);
-    const char *out;
-    size_t len;
-    char *copy = NULL;
-    if (snapshot_render(snap, EXPO_TEXT, false, &out, &len) == 0) copy = xstrndup(out, len);
-    snapshot_unref(snap);
-    return copy;
-}
-
-static char *slurp(const char *path)
-{
-    char *data;
-    size_t len;
-    return file_read_all(path, 64u << 20, &data, &len) == 0 ? data : NULL;
-}
-
 static void golden(const char *name, const char *got)
 {
     char *path = xasprintf(DIR_ "%s.prom", name);
-    if (getenv("DRWATCH_UPDATE_GOLDEN")) {
-        FILE *f = fopen(path, "w");
-        if (f) fputs(got, f), fclose(f);
-    }
-    char *want = slurp(path);
-    is_str(got, want ? want : "(no golden file)", "%s: /metrics as golden", name);
-    free(want);
+    golden_check(path, got, "%s: /metrics as golden", name);
     free(path);
 }
 
@@ -64,7 +40,7 @@ static char *map(const char *body, const char **reason, struct configmap_obs_fla
     char err[300];
     int rc = configmap_map(body, body ? strlen(body) : 0, &view, &tr, NOW, set, fl, reason, err,
                            sizeof(err));
-    char *out = rc == 0 ? render(set) : NULL;
+    char *out = rc == 0 ? golden_render_text(set) : NULL;
     if (rc == 0) *reason = NULL;
     mset_unref(set);
     return out;
@@ -73,7 +49,7 @@ static char *map(const char *body, const char **reason, struct configmap_obs_fla
 static void run_case(const char *name)
 {
     char *path = xasprintf(DIR_ "%s.json", name), *errpath = xasprintf(DIR_ "%s.err", name);
-    char *body = slurp(path), *want_err = slurp(errpath);
+    char *body = golden_slurp(path), *want_err = golden_slurp(errpath);
     const char *reason = NULL;
     struct configmap_obs_flags fl;
     char *got = map(body ? body : "", &reason, &fl);
@@ -93,24 +69,13 @@ static void run_case(const char *name)
     free(errpath);
 }
 
-static int cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void run_all(void)
 {
-    DIR *d = opendir(DIR_);
-    if (!ok(d != NULL, "data directory " DIR_)) return;
     char *names[256];
-    size_t n = 0;
-    for (struct dirent *e; (e = readdir(d)) && n < 256;)
-        if (str_has_suffix(e->d_name, ".json"))
-            names[n++] = xstrndup(e->d_name, strlen(e->d_name) - 5);
-    closedir(d);
-    qsort(names, n, sizeof(*names), cmp);
-    ok(n >= 10, "%zu cases", n);
-    for (size_t i = 0; i < n; i++) {
+    int n = golden_cases(DIR_, ".json", names, 256);
+    if (!ok(n >= 0, "data directory " DIR_)) return;
+    ok(n >= 10, "%d cases", n);
+    for (int i = 0; i < n; i++) {
         run_case(names[i]);
         free(names[i]);
     }

@@ -7,53 +7,29 @@
  *
  * Run from the repository root. DRWATCH_UPDATE_GOLDEN=1 rewrites the golden files from the
  * current output; review the diff before committing it. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fluentd.h"
+#include "golden.h"
 #include "registry.h"
 #include "tap.h"
 #include "util.h"
 
 #define DIR_ "tests/data/fluentd/"
 
-static char *render(struct metric_set *set)
-{
-    struct snapshot *snap = snapshot_new(&set, 1, 1);
-    const char *out;
-    size_t len;
-    char *copy = NULL;
-    if (snapshot_render(snap, EXPO_TEXT, false, &out, &len) == 0) copy = xstrndup(out, len);
-    snapshot_unref(snap);
-    return copy;
-}
-
-static char *slurp(const char *path)
-{
-    char *data;
-    size_t len;
-    return file_read_all(path, 64u << 20, &data, &len) == 0 ? data : NULL;
-}
-
 static void golden(const char *name, const char *got)
 {
     char *path = xasprintf(DIR_ "%s.prom", name);
-    if (getenv("DRWATCH_UPDATE_GOLDEN")) {
-        FILE *f = fopen(path, "w");
-        if (f) fputs(got, f), fclose(f);
-    }
-    char *want = slurp(path);
-    is_str(got, want ? want : "(no golden file)", "%s: /metrics as golden", name);
-    free(want);
+    golden_check(path, got, "%s: /metrics as golden", name);
     free(path);
 }
 
 static void run_case(const char *name)
 {
     char *path = xasprintf(DIR_ "%s.json", name), *errpath = xasprintf(DIR_ "%s.err", name);
-    char *body = slurp(path), *want_err = slurp(errpath);
+    char *body = golden_slurp(path), *want_err = golden_slurp(errpath);
     struct fluentd_map_opts o = {.site = "gold", .target = "fluentd-0"};
     struct fluentd_map_stats st;
     struct metric_set *set = mset_new();
@@ -68,8 +44,8 @@ static void run_case(const char *name)
         ok(mset_sample_count(set) == 0, "%s: no samples from a refused body", name);
     } else {
         if (!ok(rc == 0, "%s: accepted", name)) diag("%s: %s", reason, err);
-        char *got = render(set);
-        golden(name, got ? got : "");
+        char *got = golden_render_text(set);
+        golden(name, got);
         free(got);
     }
     mset_unref(set);
@@ -79,24 +55,13 @@ static void run_case(const char *name)
     free(errpath);
 }
 
-static int cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void run_all(void)
 {
-    DIR *d = opendir(DIR_);
-    if (!ok(d != NULL, "data directory " DIR_)) return;
     char *names[256];
-    size_t n = 0;
-    for (struct dirent *e; (e = readdir(d)) && n < 256;)
-        if (str_has_suffix(e->d_name, ".json"))
-            names[n++] = xstrndup(e->d_name, strlen(e->d_name) - 5);
-    closedir(d);
-    qsort(names, n, sizeof(*names), cmp);
-    ok(n >= 10, "%zu cases", n);
-    for (size_t i = 0; i < n; i++) {
+    int n = golden_cases(DIR_, ".json", names, 256);
+    if (!ok(n >= 0, "data directory " DIR_)) return;
+    ok(n >= 10, "%d cases", n);
+    for (int i = 0; i < n; i++) {
         run_case(names[i]);
         free(names[i]);
     }
@@ -104,7 +69,7 @@ static void run_all(void)
 
 static void test_stats(void)
 {
-    char *body = slurp(DIR_ "fluentd-1.19.2-defaults.json");
+    char *body = golden_slurp(DIR_ "fluentd-1.19.2-defaults.json");
     struct fluentd_map_opts o = {.site = "golddr", .target = "t", .max_plugins = 2};
     struct fluentd_map_stats st;
     const char *reason;
@@ -112,7 +77,7 @@ static void test_stats(void)
     struct metric_set *set = mset_new();
     int rc = fluentd_map(body, strlen(body), &o, set, &st, &reason, err, sizeof(err));
     ok(rc == 0 && st.plugins == 2 && st.truncated, "max_plugins 2: two exported, truncated");
-    char *got = render(set);
+    char *got = golden_render_text(set);
     ok(got && !strstr(got, "out_es"), "the third plugin (out_es) is not exported");
     free(got);
     mset_unref(set);
@@ -123,13 +88,13 @@ static void test_stats(void)
        "1.19.2 defaults: five plugins, retry state shown");
     mset_unref(set);
     free(body);
-    body = slurp(DIR_ "reference-1.19.3.json");
+    body = golden_slurp(DIR_ "reference-1.19.3.json");
     set = mset_new();
     fluentd_map(body, strlen(body), &o, set, &st, &reason, err, sizeof(err));
     ok(st.plugins == 4 && !st.retry_state, "1.19.3 defaults: no retry state, nothing invented");
     mset_unref(set);
     free(body);
-    body = slurp(DIR_ "odd-types.json");
+    body = golden_slurp(DIR_ "odd-types.json");
     set = mset_new();
     fluentd_map(body, strlen(body), &o, set, &st, &reason, err, sizeof(err));
     ok(st.skipped == 6, "entries without a string plugin_id are skipped (%zu)", st.skipped);

@@ -157,23 +157,13 @@ static struct got call(struct loop *l, struct httpc *h, const struct k8s_client 
     return g;
 }
 
-static void control(int port, const char *scheme, const char *endpoint, const char *json)
-{
-    char *cmd = xasprintf("curl -sk -o /dev/null -X POST -d '%s' %s://127.0.0.1:%d/__fake/%s", json,
-                          scheme, port, endpoint);
-    if (system(cmd) != 0) diag("control %s failed", endpoint);
-    free(cmd);
-}
-
 #define CM "/api/v1/namespaces/ops/configmaps/switchover-state-dev"
 
 static void test_requests(struct loop *l, struct httpc *h)
 {
     int port = fake_free_port();
-    char portbuf[16];
-    snprintf(portbuf, sizeof(portbuf), "%d", port);
-    char *argv[] = {"python3", "tests/fakes/k8s_fake.py", portbuf, "--token", "s3cret", NULL};
-    pid_t pid = spawn_ready(argv);
+    char *args[] = {"--token", "s3cret", NULL};
+    pid_t pid = fake_start_args("k8s_fake.py", port, args);
     if (!ok(pid > 0, "k8s fake on port %d", port)) return;
     char *tok = xasprintf("%s/mytoken", sa_dir);
     write_file(sa_dir, "mytoken", "s3cret\n");
@@ -220,26 +210,26 @@ static void test_requests(struct loop *l, struct httpc *h)
                                .body_len = 2});
     ok(strcmp(g.reason, "http_415") == 0 && strstr(g.detail, "UnsupportedMediaType"),
        "an unknown patch type: 415 (%s)", g.detail);
-    control(port, "http", "state", "{\"forbidden\": [[\"get\", \"configmaps\"]]}");
+    fake_control(port, "http", "state", "{\"forbidden\": [[\"get\", \"configmaps\"]]}");
     g = call(l, h, &c, (struct k8s_call){.path = CM});
     ok(strcmp(g.reason, "http_403") == 0 &&
            strstr(g.detail, "Forbidden: configmaps \"switchover-state-dev\" is forbidden: User "
                             "\"system:serviceaccount:ops:drwatch\" cannot get resource"),
        "403 with the RBAC message: %s", g.detail);
-    control(port, "http", "state", "{\"forbidden\": [], \"token\": \"rotated\"}");
+    fake_control(port, "http", "state", "{\"forbidden\": [], \"token\": \"rotated\"}");
     g = call(l, h, &c, (struct k8s_call){.path = CM});
     ok(strcmp(g.reason, "http_401") == 0 && strcmp(g.detail, "Unauthorized") == 0, "401: %s",
        g.detail);
     write_file(sa_dir, "mytoken", "rotated\n");
     g = call(l, h, &c, (struct k8s_call){.path = CM});
     ok(g.r.ok, "the token file is read again for every request (a rotated token works)");
-    control(port, "http", "mode", "{\"path\": \"*\", \"mode\": \"huge\", \"bytes\": 4000000}");
+    fake_control(port, "http", "mode", "{\"path\": \"*\", \"mode\": \"huge\", \"bytes\": 4000000}");
     g = call(l, h, &c, (struct k8s_call){.path = CM});
     ok(!g.r.ok && strcmp(g.reason, "body_too_large") == 0, "a body over the cap: %s", g.reason);
-    control(port, "http", "mode", "{\"path\": \"*\", \"mode\": \"status\", \"status\": 500}");
+    fake_control(port, "http", "mode", "{\"path\": \"*\", \"mode\": \"status\", \"status\": 500}");
     g = call(l, h, &c, (struct k8s_call){.path = CM});
     ok(strcmp(g.reason, "http_500") == 0 && strstr(g.detail, "InternalError"), "500: %s", g.detail);
-    control(port, "http", "mode", "{\"path\": \"*\", \"mode\": \"ok\"}");
+    fake_control(port, "http", "mode", "{\"path\": \"*\", \"mode\": \"ok\"}");
     write_file(sa_dir, "mytoken", "");
     unlink(tok);
     struct got none = {.loop = l};
@@ -267,10 +257,8 @@ static void test_in_pod_tls(struct loop *l, struct httpc *h)
     char portbuf[16];
     snprintf(portbuf, sizeof(portbuf), "%d", port);
     char *cert = xasprintf("%s/ca.crt", sa_dir), *key = xasprintf("%s/key.pem", sa_dir);
-    char *argv[] = {
-        "python3", "tests/fakes/k8s_fake.py", portbuf, "--token", "pod-token", "--tls", cert, key,
-        NULL};
-    pid_t pid = spawn_ready(argv);
+    char *args[] = {"--token", "pod-token", "--tls", cert, key, NULL};
+    pid_t pid = fake_start_args("k8s_fake.py", port, args);
     if (!ok(pid > 0, "k8s fake over TLS on port %d", port)) return;
     write_file(sa_dir, "token", "pod-token\n");
     write_file(sa_dir, "namespace", "ops\n");

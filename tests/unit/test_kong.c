@@ -13,6 +13,7 @@
 
 #include "collectors.h"
 #include "config.h"
+#include "golden.h"
 #include "kong.h"
 #include "registry.h"
 #include "tap.h"
@@ -23,45 +24,21 @@
 
 static char *slurp(const char *name, size_t *len)
 {
-    char *path = xasprintf(DATA "%s", name), *data = NULL;
-    size_t n = 0;
-    if (file_read_all(path, 16u << 20, &data, &n) < 0) {
+    char *path = xasprintf(DATA "%s", name);
+    char *data = golden_slurp_len(path, len);
+    if (!data) {
         diag("cannot read %s", path);
         data = xstrdup("");
-        n = 0;
     }
     free(path);
-    if (len) *len = n;
     return data;
-}
-
-/* The set rendered as text 0.0.4, as /metrics would serve it. Caller frees. */
-static char *render(struct metric_set *set)
-{
-    struct metric_set *sets[1] = {set};
-    struct snapshot *snap = snapshot_new(sets, 1, 1);
-    const char *out;
-    size_t len;
-    char *text =
-        snapshot_render(snap, EXPO_TEXT, false, &out, &len) == 0 ? xstrndup(out, len) : xstrdup("");
-    snapshot_unref(snap);
-    return text;
 }
 
 static void golden(const char *name, struct metric_set *set)
 {
-    char *got = render(set);
+    char *got = golden_render_text(set);
     char *path = xasprintf(DATA "%s", name);
-    if (getenv("DRWATCH_UPDATE_GOLDEN")) {
-        FILE *f = fopen(path, "w");
-        if (f) {
-            fputs(got, f);
-            fclose(f);
-        }
-    }
-    char *want = slurp(name, NULL);
-    is_str(got, want, "golden %s", name);
-    free(want);
+    golden_check(path, got, "golden %s", name);
     free(path);
     free(got);
 }

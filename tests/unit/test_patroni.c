@@ -1,13 +1,13 @@
 /* test_patroni.c: the Patroni mapping, data-driven: each directory of tests/data/patroni/
  * holds canned REST API bodies (the lab's Patroni 3.0.2 captures and patroni.md's 4.1.4
  * samples) and a case.txt saying which member answered what; the rendered /metrics must equal
- * the directory's expected.prom (UPDATE_GOLDEN=1 rewrites them). Then the parsers' refusals,
- * caps and edge cases one by one. */
-#include <dirent.h>
+ * the directory's expected.prom (DRWATCH_UPDATE_GOLDEN=1 rewrites them). Then the parsers'
+ * refusals, caps and edge cases one by one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "golden.h"
 #include "patroni.h"
 #include "registry.h"
 #include "tap.h"
@@ -19,38 +19,16 @@
 static char *slurp(const char *dir, const char *name, size_t *len)
 {
     char *path = xasprintf("%s/%s", dir, name);
-    char *data = NULL;
-    size_t n = 0;
-    if (file_read_all(path, 1 << 20, &data, &n) < 0) data = NULL;
+    char *data = golden_slurp_len(path, len);
     free(path);
-    if (len) *len = n;
     return data;
-}
-
-static char *render(struct metric_set *set)
-{
-    struct snapshot *snap = snapshot_new(&set, 1, 1);
-    const char *text;
-    size_t len;
-    char *out = snapshot_render(snap, EXPO_TEXT, false, &text, &len) == 0 ? xstrndup(text, len)
-                                                                          : xstrdup("");
-    snapshot_unref(snap);
-    return out;
 }
 
 static void check_golden(const char *dir, const char *got)
 {
-    char *want = slurp(dir, "expected.prom", NULL);
-    if (getenv("UPDATE_GOLDEN")) {
-        char *path = xasprintf("%s/expected.prom", dir);
-        FILE *f = fopen(path, "w");
-        if (f) fputs(got, f), fclose(f);
-        free(path);
-        ok(1, "%s: golden written", dir);
-    } else {
-        is_str(got, want ? want : "(missing expected.prom)", "%s: /metrics as expected", dir);
-    }
-    free(want);
+    char *path = xasprintf("%s/expected.prom", dir);
+    golden_check(path, got, "%s: /metrics as expected", dir);
+    free(path);
 }
 
 struct cse {
@@ -118,7 +96,7 @@ static void run_case(const char *dir)
                              .config = c.has_config ? &c.config : NULL};
     struct metric_set *set = mset_new();
     patroni_emit(set, &v, c.board, &c, c.now, 15);
-    char *got = render(set);
+    char *got = golden_render_text(set);
     check_golden(dir, got);
     free(got);
     mset_unref(set);
@@ -131,24 +109,16 @@ static void run_case(const char *dir)
     walpos_unref(c.board);
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void test_cases(void)
 {
-    DIR *d = opendir(DATA);
-    if (!ok(d != NULL, "%s exists", DATA)) return;
     char *names[64];
-    size_t n = 0;
-    for (struct dirent *e; (e = readdir(d)) && n < 64;)
-        if (e->d_name[0] != '.') names[n++] = xasprintf("%s/%s", DATA, e->d_name);
-    closedir(d);
-    qsort(names, n, sizeof(names[0]), name_cmp);
-    ok(n >= 6, "%zu golden cases", n);
-    for (size_t i = 0; i < n; i++) {
-        run_case(names[i]);
+    int n = golden_cases(DATA, "", names, 64);
+    if (!ok(n >= 0, "%s exists", DATA)) return;
+    ok(n >= 6, "%d golden cases", n);
+    for (int i = 0; i < n; i++) {
+        char *dir = xasprintf("%s/%s", DATA, names[i]);
+        run_case(dir);
+        free(dir);
         free(names[i]);
     }
 }
@@ -262,7 +232,7 @@ static void test_member_cap(void)
     struct patroni_view v = {.site = "gold", .cluster = &c};
     struct metric_set *set = mset_new();
     patroni_emit(set, &v, NULL, NULL, 0, 15);
-    char *text = render(set);
+    char *text = golden_render_text(set);
     ok(strstr(text, "drwatch_patroni_cluster_members{scope=\"\",site=\"gold\"} 70") ||
            strstr(text, "drwatch_patroni_cluster_members{site=\"gold\"} 70"),
        "cluster_members says 70");

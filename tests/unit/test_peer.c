@@ -8,12 +8,12 @@
  * Run from the repository root. DRWATCH_UPDATE_GOLDEN=1 rewrites the golden files from the
  * current output; review the diff before committing it. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "peerview.h"
+#include "golden.h"
 #include "registry.h"
 #include "tap.h"
 #include "util.h"
@@ -21,41 +21,17 @@
 #define DIR_       "tests/data/peer/"
 #define LOCAL_TIME 1794999999.75 /* the documents say 1795000000.5: skew 0.75 s */
 
-static char *render(struct metric_set *set)
-{
-    struct snapshot *snap = snapshot_new(&set, 1, 1);
-    const char *out;
-    size_t len;
-    char *copy = NULL;
-    if (snapshot_render(snap, EXPO_TEXT, false, &out, &len) == 0) copy = xstrndup(out, len);
-    snapshot_unref(snap);
-    return copy;
-}
-
-static char *slurp(const char *path)
-{
-    char *data;
-    size_t len;
-    return file_read_all(path, 16u << 20, &data, &len) == 0 ? data : NULL;
-}
-
 static void golden(const char *name, const char *got)
 {
     char *path = xasprintf(DIR_ "%s.prom", name);
-    if (getenv("DRWATCH_UPDATE_GOLDEN")) {
-        FILE *f = fopen(path, "w");
-        if (f) fputs(got, f), fclose(f);
-    }
-    char *want = slurp(path);
-    is_str(got, want ? want : "(no golden file)", "%s: /metrics as golden", name);
-    free(want);
+    golden_check(path, got, "%s: /metrics as golden", name);
     free(path);
 }
 
 static void run_case(const char *name)
 {
     char *path = xasprintf(DIR_ "%s.json", name), *errpath = xasprintf(DIR_ "%s.err", name);
-    char *body = slurp(path), *want_err = slurp(errpath);
+    char *body = golden_slurp(path), *want_err = golden_slurp(errpath);
     struct metric_set *set = mset_new();
     const char *reason = NULL;
     char detail[300] = "";
@@ -67,8 +43,8 @@ static void run_case(const char *name)
            want_err, reason ? reason : "accepted", detail);
     } else {
         if (!ok(rc == 0, "%s: accepted", name)) diag("%s: %s", reason, detail);
-        char *got = render(set);
-        golden(name, got ? got : "");
+        char *got = golden_render_text(set);
+        golden(name, got);
         free(got);
     }
     mset_unref(set);
@@ -78,31 +54,16 @@ static void run_case(const char *name)
     free(errpath);
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void run_cases(void)
 {
-    DIR *d = opendir(DIR_);
-    if (!ok(d != NULL, "%s exists (run from the repository root)", DIR_)) return;
-    char **names = NULL;
-    size_t n = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        size_t l = strlen(e->d_name);
-        if (l < 6 || strcmp(e->d_name + l - 5, ".json") != 0) continue;
-        names = xrealloc(names, (n + 1) * sizeof(*names));
-        names[n++] = xstrndup(e->d_name, l - 5);
-    }
-    closedir(d);
-    qsort(names, n, sizeof(*names), name_cmp);
-    for (size_t i = 0; i < n; i++) {
+    char *names[256];
+    int n = golden_cases(DIR_, ".json", names, 256);
+    if (!ok(n >= 0, "%s exists (run from the repository root)", DIR_)) return;
+    for (int i = 0; i < n; i++) {
         run_case(names[i]);
         free(names[i]);
     }
-    free(names);
-    ok(n >= 20, "%zu documents tried", n);
+    ok(n >= 20, "%d documents tried", n);
 }
 
 /* Looks a series up in rendered text: its value, or -1. */
@@ -158,7 +119,7 @@ static void test_roundtrip(void)
     int rc = peerview_to_metrics(out.data, out.len, "gold", 1795000000, 0.01, set, &reason, detail,
                                  sizeof(detail));
     if (!ok(rc == 0, "this site's view reads back")) diag("%s: %s", reason, detail);
-    char *text = render(set);
+    char *text = golden_render_text(set);
     ok(series(text, "drwatch_peer_gslb_answer_class{class=\"golddr\",resolver=\"10.0.0.54:53\","
                     "site=\"gold\"}") == 1,
        "its classes come through");

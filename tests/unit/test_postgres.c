@@ -1,13 +1,13 @@
 /* test_postgres.c: the PostgreSQL mapping, data-driven: each tests/data/postgres/<case>.rows
  * holds the four result sets of POSTGRES_QUERY as text cells ('|'-separated, \N for NULL),
  * plus what the other targets posted on the board and what the target remembers; the rendered
- * /metrics must equal <case>.prom (UPDATE_GOLDEN=1 rewrites them). Then the refusals, and the
- * caught-up memory across two scrapes. */
-#include <dirent.h>
+ * /metrics must equal <case>.prom (DRWATCH_UPDATE_GOLDEN=1 rewrites them). Then the refusals, and
+ * the caught-up memory across two scrapes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "golden.h"
 #include "postgres.h"
 #include "registry.h"
 #include "tap.h"
@@ -74,17 +74,6 @@ static void parse_case(char *text, struct cse *c)
     }
 }
 
-static char *render(struct metric_set *set)
-{
-    struct snapshot *snap = snapshot_new(&set, 1, 1);
-    const char *text;
-    size_t len;
-    char *out = snapshot_render(snap, EXPO_TEXT, false, &text, &len) == 0 ? xstrndup(text, len)
-                                                                          : xstrdup("");
-    snapshot_unref(snap);
-    return out;
-}
-
 static char *emit_case(struct cse *c, const char *site, int *rc, const char **reason)
 {
     struct pg_rows sets[4];
@@ -100,7 +89,7 @@ static char *emit_case(struct cse *c, const char *site, int *rc, const char **re
     if (*rc == 0) {
         struct metric_set *set = mset_new();
         postgres_emit(set, site, "db", o, &c->mem, c->board, c, c->now_wall, 15);
-        out = render(set);
+        out = golden_render_text(set);
         mset_unref(set);
     } else {
         diag("%s: %s", *reason, err);
@@ -112,27 +101,17 @@ static char *emit_case(struct cse *c, const char *site, int *rc, const char **re
 
 static void run_case(const char *name)
 {
-    char *path = xasprintf("%s/%s", DATA, name), *text = NULL;
-    size_t len;
-    if (!ok(file_read_all(path, 1 << 20, &text, &len) == 0, "%s read", path)) return;
+    char *path = xasprintf("%s/%s.rows", DATA, name), *text = golden_slurp(path);
+    if (!ok(text != NULL, "%s read", path)) return;
     struct cse *c = xcalloc(1, sizeof(*c));
     c->board = walpos_new();
     parse_case(text, c);
     int rc;
     const char *reason;
     char *got = emit_case(c, strncmp(name, "gold-", 5) == 0 ? "gold" : "golddr", &rc, &reason);
-    ok(rc == 0, "%s parses", name);
-    char *golden = xasprintf("%s/%.*s.prom", DATA, (int)(strlen(name) - 5), name);
-    char *want = NULL;
-    if (getenv("UPDATE_GOLDEN")) {
-        FILE *f = fopen(golden, "w");
-        if (f) fputs(got ? got : "", f), fclose(f);
-        ok(1, "%s written", golden);
-    } else {
-        if (file_read_all(golden, 1 << 20, &want, &len) < 0) want = NULL;
-        is_str(got, want ? want : "(missing)", "%s: /metrics as expected", name);
-    }
-    free(want);
+    ok(rc == 0, "%s.rows parses", name);
+    char *golden = xasprintf("%s/%s.prom", DATA, name);
+    golden_check(golden, got, "%s.rows: /metrics as expected", name);
     free(golden);
     free(got);
     walpos_unref(c->board);
@@ -141,23 +120,13 @@ static void run_case(const char *name)
     free(path);
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void test_cases(void)
 {
-    DIR *d = opendir(DATA);
-    if (!ok(d != NULL, "%s exists", DATA)) return;
     char *names[64];
-    size_t n = 0;
-    for (struct dirent *e; (e = readdir(d)) && n < 64;)
-        if (str_has_suffix(e->d_name, ".rows")) names[n++] = xstrdup(e->d_name);
-    closedir(d);
-    qsort(names, n, sizeof(names[0]), name_cmp);
-    ok(n >= 5, "%zu golden cases", n);
-    for (size_t i = 0; i < n; i++) {
+    int n = golden_cases(DATA, ".rows", names, 64);
+    if (!ok(n >= 0, "%s exists", DATA)) return;
+    ok(n >= 5, "%d golden cases", n);
+    for (int i = 0; i < n; i++) {
         run_case(names[i]);
         free(names[i]);
     }

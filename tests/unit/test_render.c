@@ -13,6 +13,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "golden.h"
 #include "registry.h"
 #include "tap.h"
 #include "textparse.h"
@@ -301,26 +302,14 @@ static const struct render_case cases[] = {
 
 /* ---- checks ---- */
 
-static char *read_file(const char *path, size_t *len)
-{
-    char *data = NULL;
-    int rc = file_read_all(path, 1 << 20, &data, len);
-    return rc ? NULL : data;
-}
-
+/* Two checks (readable, then equal), or one when DRWATCH_UPDATE_GOLDEN rewrites the file. */
 static void check_golden(const char *path, const char *got, size_t len)
 {
-    if (getenv("DRWATCH_UPDATE_GOLDEN")) {
-        FILE *f = fopen(path, "w");
-        if (f) {
-            fwrite(got, 1, len, f);
-            fclose(f);
-        }
-        ok(f != NULL, "%s rewritten", path);
+    if (golden_updating()) {
+        ok(golden_write(path, got, len) == 0, "%s rewritten", path);
         return;
     }
-    size_t wl;
-    char *want = read_file(path, &wl);
+    char *want = golden_slurp(path);
     if (!ok(want != NULL, "%s: readable (run from the repo root)", path)) return;
     is_str(got, want, "%s", path);
     free(want);

@@ -7,13 +7,13 @@
  *
  * Run from the repository root. DRWATCH_UPDATE_GOLDEN=1 rewrites the golden files. */
 #include <curl/curl.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fake.h"
+#include "golden.h"
 #include "httpc.h"
 #include "k8s.h"
 #include "loop.h"
@@ -23,34 +23,10 @@
 
 #define DIR_ "tests/data/tekton/"
 
-static char *render(struct metric_set *set)
-{
-    struct snapshot *snap = snapshot_new(&set, 1, 1);
-    const char *out;
-    size_t len;
-    char *copy = NULL;
-    if (snapshot_render(snap, EXPO_TEXT, false, &out, &len) == 0) copy = xstrndup(out, len);
-    snapshot_unref(snap);
-    return copy;
-}
-
-static char *slurp(const char *path)
-{
-    char *data;
-    size_t len;
-    return file_read_all(path, 64u << 20, &data, &len) == 0 ? data : NULL;
-}
-
 static void golden(const char *name, const char *got)
 {
     char *path = xasprintf(DIR_ "%s.prom", name);
-    if (getenv("DRWATCH_UPDATE_GOLDEN")) {
-        FILE *f = fopen(path, "w");
-        if (f) fputs(got, f), fclose(f);
-    }
-    char *want = slurp(path);
-    is_str(got, want ? want : "(no golden file)", "%s: /metrics as golden", name);
-    free(want);
+    golden_check(path, got, "%s: /metrics as golden", name);
     free(path);
 }
 
@@ -60,7 +36,7 @@ static const struct tekton_map_opts opts = {
 static void run_case(const char *name)
 {
     char *path = xasprintf(DIR_ "%s.json", name), *errpath = xasprintf(DIR_ "%s.err", name);
-    char *body = slurp(path), *want_err = slurp(errpath);
+    char *body = golden_slurp(path), *want_err = golden_slurp(errpath);
     struct tekton_runs runs;
     tekton_runs_init(&runs);
     const char *cont, *reason = NULL;
@@ -77,8 +53,8 @@ static void run_case(const char *name)
         struct tekton_map_opts o = opts;
         if (strstr(name, "v1beta1")) o.api_version = "v1beta1";
         tekton_runs_metrics(&runs, &o, set);
-        char *got = render(set);
-        golden(name, got ? got : "");
+        char *got = golden_render_text(set);
+        golden(name, got);
         free(got);
         mset_unref(set);
     }
@@ -89,24 +65,13 @@ static void run_case(const char *name)
     free(errpath);
 }
 
-static int cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void run_all(void)
 {
-    DIR *d = opendir(DIR_);
-    if (!ok(d != NULL, "data directory " DIR_)) return;
     char *names[256];
-    size_t n = 0;
-    for (struct dirent *e; (e = readdir(d)) && n < 256;)
-        if (str_has_suffix(e->d_name, ".json"))
-            names[n++] = xstrndup(e->d_name, strlen(e->d_name) - 5);
-    closedir(d);
-    qsort(names, n, sizeof(*names), cmp);
-    ok(n >= 10, "%zu cases", n);
-    for (size_t i = 0; i < n; i++) {
+    int n = golden_cases(DIR_, ".json", names, 256);
+    if (!ok(n >= 0, "data directory " DIR_)) return;
+    ok(n >= 10, "%d cases", n);
+    for (int i = 0; i < n; i++) {
         run_case(names[i]);
         free(names[i]);
     }
@@ -114,7 +79,7 @@ static void run_all(void)
 
 static void test_paging_and_caps(void)
 {
-    char *body = slurp(DIR_ "fake-seed-v1.json");
+    char *body = golden_slurp(DIR_ "fake-seed-v1.json");
     struct tekton_runs runs;
     tekton_runs_init(&runs);
     const char *cont, *reason;
@@ -140,7 +105,7 @@ static void test_paging_and_caps(void)
     tekton_runs_clear(&runs);
     free(body);
 
-    body = slurp(DIR_ "many-reasons.json");
+    body = golden_slurp(DIR_ "many-reasons.json");
     tekton_runs_init(&runs);
     tekton_page_parse(body, strlen(body), &runs, 5000, &cont, &reason, err, sizeof(err));
     struct metric_set *set = mset_new();
@@ -189,21 +154,11 @@ static struct found find(struct loop *l, struct httpc *h, const struct k8s_clien
     return f;
 }
 
-static void control(int port, const char *endpoint, const char *json)
-{
-    char *cmd = xasprintf("curl -s -o /dev/null -X POST -d '%s' http://127.0.0.1:%d/__fake/%s",
-                          json, port, endpoint);
-    if (system(cmd) != 0) diag("control %s failed", endpoint);
-    free(cmd);
-}
-
 static void test_find(void)
 {
     int port = fake_free_port();
-    char portbuf[16];
-    snprintf(portbuf, sizeof(portbuf), "%d", port);
-    char *argv[] = {"python3", "tests/fakes/k8s_fake.py", portbuf, "--token", "s3cret", NULL};
-    pid_t pid = spawn_ready(argv);
+    char *args[] = {"--token", "s3cret", NULL};
+    pid_t pid = fake_start_args("k8s_fake.py", port, args);
     if (!ok(pid > 0, "k8s fake started on port %d", port)) return;
     char tokfile[] = "/tmp/drwatch-test-token-XXXXXX";
     int fd = mkstemp(tokfile);
@@ -229,17 +184,17 @@ static void test_find(void)
     f = find(l, h, &c, "00000000-0000-0000-0000-000000000000");
     ok(f.calls == 1 && f.status == TEKTON_FIND_NOT_FOUND && f.matches == 0,
        "an event id without a run is not found");
-    control(port, "state", "{\"tekton_versions\": [\"v1beta1\"]}");
+    fake_control(port, "http", "state", "{\"tekton_versions\": [\"v1beta1\"]}");
     f = find(l, h, &c, "7d1f6b90-3c2e-4b8a-9a51-0f3e2d4c5b6a");
     ok(f.status == TEKTON_FIND_FOUND && strcmp(f.api, "v1beta1") == 0 &&
            strcmp(f.name, "switchover-golddr-c4nc1") == 0 && strcmp(f.run_status, "False") == 0,
        "where v1 is not served, v1beta1 answers (%s, %s)", f.api, f.name);
-    control(port, "state", "{\"tekton_versions\": [], \"token\": \"other\"}");
+    fake_control(port, "http", "state", "{\"tekton_versions\": [], \"token\": \"other\"}");
     f = find(l, h, &c, "7d1f6b90-3c2e-4b8a-9a51-0f3e2d4c5b6a");
     ok(f.status == TEKTON_FIND_ERROR && strcmp(f.reason, "http_401") == 0 &&
            strcmp(f.detail, "Unauthorized") == 0,
        "a refused token is an error with the API's message (%s: %s)", f.reason, f.detail);
-    control(port, "state", "{\"tekton_versions\": [], \"token\": \"s3cret\"}");
+    fake_control(port, "http", "state", "{\"tekton_versions\": [], \"token\": \"s3cret\"}");
     f = find(l, h, &c, "7d1f6b90-3c2e-4b8a-9a51-0f3e2d4c5b6a");
     ok(f.status == TEKTON_FIND_ERROR && strcmp(f.reason, "http_404") == 0,
        "no Tekton at all: http_404 (%s: %s)", f.reason, f.detail);
@@ -247,8 +202,8 @@ static void test_find(void)
     ok(!tekton_find_run_by_event(h, &c, "a=b,c", 1000, on_found, &none, err, sizeof(err)) &&
            strstr(err, "not a Kubernetes label value"),
        "an event id that could change the selector is refused: %s", err);
-    control(port, "reset", "{}");
-    control(port, "mode", "{\"path\": \"*\", \"mode\": \"slow\", \"ms\": 300}");
+    fake_control(port, "http", "reset", "{}");
+    fake_control(port, "http", "mode", "{\"path\": \"*\", \"mode\": \"slow\", \"ms\": 300}");
     struct tekton_find *tf = tekton_find_run_by_event(h, &c, "14a657c3-6816-45bf-b214-4afdaefc4ebd",
                                                       3000, on_found, &none, err, sizeof(err));
     tekton_find_cancel(tf);
