@@ -33,6 +33,7 @@ static const struct cfg_key self_keys[] = {
 
 struct self {
     const struct drwatch_stats *stats;
+    char *site; /* where this drwatch runs */
 };
 
 static struct metric_family *gauge(struct metric_set *m, const char *name, const char *help,
@@ -92,14 +93,16 @@ static void add_process(struct metric_set *m, const struct drwatch_stats *st)
               st->start_time, LABELS_END);
 }
 
-static void add_build_info(struct metric_set *m)
+static void add_build_info(struct metric_set *m, const char *site)
 {
     struct metric_family *f = mset_family(
         m, "drwatch_build_info", METRIC_INFO,
-        "drwatch's version, git revision and the versions of the libraries it runs on.");
+        "drwatch's version, git revision, the site it runs in and the versions of the libraries "
+        "it runs on.");
     char lua[16];
     snprintf(lua, sizeof(lua), "%d.%d", LUA_VERSION_NUM / 100, LUA_VERSION_NUM % 100);
-    mset_addv(m, f, 1, "version", DRWATCH_VERSION, "revision", DRWATCH_REVISION, "lua", lua,
+    mset_addv(m, f, 1, "site", site, "version", DRWATCH_VERSION, "revision", DRWATCH_REVISION,
+              "lua", lua,
               "libcurl", curl_version_info(CURLVERSION_NOW)->version, "compiler", __VERSION__,
               LABELS_END);
 }
@@ -150,7 +153,7 @@ static void self_start(void *state, struct scrape *s)
 {
     struct self *self = state;
     struct metric_set *m = scrape_set(s);
-    add_build_info(m);
+    add_build_info(m, self->site);
     add_process(m, self->stats);
     add_daemon(m, self->stats);
     scrape_done(s, true, NULL, NULL);
@@ -163,6 +166,7 @@ static int self_create(const void *config, const struct collector_env *env, stru
     const struct self_config *c = config;
     struct self *self = xcalloc(1, sizeof(*self));
     self->stats = env->stats;
+    self->site = xstrdup(env->site ? env->site : "");
     int64_t interval = c->interval_ms ? c->interval_ms : env->fast_interval_ms;
     target_list_add(out, self, "drwatch", "", interval, interval);
     return 0;
@@ -170,7 +174,10 @@ static int self_create(const void *config, const struct collector_env *env, stru
 
 static void self_free(void *state)
 {
-    free(state);
+    struct self *self = state;
+    if (!self) return;
+    free(self->site);
+    free(self);
 }
 
 const struct collector_ops self_collector = {

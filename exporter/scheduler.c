@@ -108,8 +108,17 @@ static struct metric_set *status_set(const struct sched *s)
     mset_family_set_unit(m, last, "seconds");
     struct metric_family *err = mset_family(m, "drwatch_collector_errors_total", METRIC_COUNTER,
                                             "Scrape errors of this target, by reason.");
+    struct metric_family *iv = mset_family(m, "drwatch_collector_interval_seconds", METRIC_GAUGE,
+                                           "How often this target is scraped.");
+    mset_family_set_unit(m, iv, "seconds");
+    struct metric_family *to = mset_family(
+        m, "drwatch_collector_timeout_seconds", METRIC_GAUGE,
+        "How long a scrape of this target may take before it counts as a timeout.");
+    mset_family_set_unit(m, to, "seconds");
     for (size_t i = 0; i < s->njobs; i++) {
         const struct job *j = s->jobs[i];
+        add_job_series(m, iv, j, (double)j->t.interval_ms / 1000.0);
+        add_job_series(m, to, j, (double)j->t.timeout_ms / 1000.0);
         if (!j->st.ran) continue;
         add_job_series(m, up, j, j->st.up);
         add_job_series(m, dur, j, j->st.duration_s);
