@@ -102,9 +102,8 @@ static void add_build_info(struct metric_set *m, const char *site)
     char lua[16];
     snprintf(lua, sizeof(lua), "%d.%d", LUA_VERSION_NUM / 100, LUA_VERSION_NUM % 100);
     mset_addv(m, f, 1, "site", site, "version", DRWATCH_VERSION, "revision", DRWATCH_REVISION,
-              "lua", lua,
-              "libcurl", curl_version_info(CURLVERSION_NOW)->version, "compiler", __VERSION__,
-              LABELS_END);
+              "lua", lua, "libcurl", curl_version_info(CURLVERSION_NOW)->version, "compiler",
+              __VERSION__, LABELS_END);
 }
 
 static void add_daemon(struct metric_set *m, const struct drwatch_stats *st)

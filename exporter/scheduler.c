@@ -111,9 +111,9 @@ static struct metric_set *status_set(const struct sched *s)
     struct metric_family *iv = mset_family(m, "drwatch_collector_interval_seconds", METRIC_GAUGE,
                                            "How often this target is scraped.");
     mset_family_set_unit(m, iv, "seconds");
-    struct metric_family *to = mset_family(
-        m, "drwatch_collector_timeout_seconds", METRIC_GAUGE,
-        "How long a scrape of this target may take before it counts as a timeout.");
+    struct metric_family *to =
+        mset_family(m, "drwatch_collector_timeout_seconds", METRIC_GAUGE,
+                    "How long a scrape of this target may take before it counts as a timeout.");
     mset_family_set_unit(m, to, "seconds");
     for (size_t i = 0; i < s->njobs; i++) {
         const struct job *j = s->jobs[i];

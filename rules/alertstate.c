@@ -1,6 +1,7 @@
-/* alertstate.c: the alert state machine (see alertstate.h). Instances live in an array; a
- * small open-addressing index by fingerprint finds them. Rules have few instances, so the
- * array is compacted on each update instead of keeping tombstones. */
+/* alertstate.c: the alert state machine (see alertstate.h). Instances live in an array, compacted
+ * on each update instead of keeping tombstones; an open-addressing index by fingerprint, made
+ * again after each update, finds them. An update hashes its elements once, which finds
+ * duplicates and matches the instances in linear time: a rule may return thousands of series. */
 #include "alertstate.h"
 
 #include <stdlib.h>
@@ -11,7 +12,18 @@
 struct alert_rule_state {
     struct alert_instance *v;
     size_t n, cap;
+    uint32_t *idx; /* instance number + 1, 0 for empty */
+    size_t idx_cap;
 };
+
+/* An open-addressing table of item numbers + 1 with room for n items. */
+static uint32_t *table_new(size_t n, size_t *cap)
+{
+    size_t c = 16;
+    while (c < n * 2 + 2) c *= 2;
+    *cap = c;
+    return xcalloc(c, sizeof(uint32_t));
+}
 
 uint64_t alert_fingerprint(const char *labels)
 {
@@ -66,6 +78,7 @@ void alertstate_free(struct alert_rule_state *rs)
         free_annotations(&rs->v[i]);
     }
     free(rs->v);
+    free(rs->idx);
     free(rs);
 }
 
@@ -81,25 +94,72 @@ const struct alert_instance *alertstate_at(const struct alert_rule_state *rs, si
 
 struct alert_instance *alertstate_find(struct alert_rule_state *rs, const char *labels)
 {
+    if (!rs->idx_cap) return NULL;
     uint64_t fp = alert_fingerprint(labels);
-    for (size_t i = 0; i < rs->n; i++)
-        if (rs->v[i].fingerprint == fp && strcmp(rs->v[i].labels, labels) == 0) return &rs->v[i];
+    for (size_t j = fp & (rs->idx_cap - 1); rs->idx[j]; j = (j + 1) & (rs->idx_cap - 1)) {
+        struct alert_instance *a = &rs->v[rs->idx[j] - 1];
+        if (a->fingerprint == fp && strcmp(a->labels, labels) == 0) return a;
+    }
     return NULL;
 }
 
-static bool has_duplicates(const struct alert_element *els, size_t n)
+static void index_rebuild(struct alert_rule_state *rs)
 {
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++)
-            if (strcmp(els[i].labels, els[j].labels) == 0) return true;
-    return false;
+    free(rs->idx);
+    rs->idx = table_new(rs->n, &rs->idx_cap);
+    for (size_t i = 0; i < rs->n; i++) {
+        size_t j = rs->v[i].fingerprint & (rs->idx_cap - 1);
+        while (rs->idx[j]) j = (j + 1) & (rs->idx_cap - 1);
+        rs->idx[j] = (uint32_t)i + 1;
+    }
 }
 
-static const struct alert_element *find_element(const struct alert_element *els, size_t n,
-                                                const char *labels)
+/* The elements of one evaluation, hashed by fingerprint. */
+struct element_table {
+    const struct alert_element *els;
+    uint64_t *fp;
+    bool *matched;
+    uint32_t *slots;
+    size_t cap;
+};
+
+/* Hashes els; returns -1 if two have the same labels. */
+static int elements_hash(struct element_table *et, const struct alert_element *els, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(els[i].labels, labels) == 0) return &els[i];
+    et->els = els;
+    et->fp = xcalloc(n ? n : 1, sizeof(uint64_t));
+    et->matched = xcalloc(n ? n : 1, sizeof(bool));
+    et->slots = table_new(n, &et->cap);
+    for (size_t i = 0; i < n; i++) {
+        et->fp[i] = alert_fingerprint(els[i].labels);
+        size_t j = et->fp[i] & (et->cap - 1);
+        for (; et->slots[j]; j = (j + 1) & (et->cap - 1)) {
+            size_t k = et->slots[j] - 1;
+            if (et->fp[k] == et->fp[i] && strcmp(els[k].labels, els[i].labels) == 0) return -1;
+        }
+        et->slots[j] = (uint32_t)i + 1;
+    }
+    return 0;
+}
+
+static void elements_free(struct element_table *et)
+{
+    free(et->fp);
+    free(et->matched);
+    free(et->slots);
+}
+
+/* The element with an instance's labels (marked as matched), or NULL. */
+static const struct alert_element *elements_find(struct element_table *et,
+                                                 const struct alert_instance *a)
+{
+    for (size_t j = a->fingerprint & (et->cap - 1); et->slots[j]; j = (j + 1) & (et->cap - 1)) {
+        size_t k = et->slots[j] - 1;
+        if (et->fp[k] == a->fingerprint && strcmp(et->els[k].labels, a->labels) == 0) {
+            et->matched[k] = true;
+            return &et->els[k];
+        }
+    }
     return NULL;
 }
 
@@ -121,73 +181,85 @@ static bool absent(struct alert_instance *a, double t, double keep_s)
     return true;
 }
 
+/* An existing instance in this evaluation: present again (e), or absent. Returns false if it
+ * is to be forgotten. */
+static bool update_existing(struct alert_instance *a, const struct alert_element *e, double t,
+                            double keep_firing_for_s)
+{
+    if (!e) return absent(a, t, keep_firing_for_s);
+    if (a->state != ALERT_INACTIVE) {
+        a->value = e->value;
+        a->keep_firing_since = 0;
+        a->last_eval = t;
+    } else { /* resolved and back: a new alert, as Prometheus replaces it */
+        free_annotations(a);
+        *a = (struct alert_instance){.fingerprint = a->fingerprint,
+                                     .labels = a->labels,
+                                     .state = ALERT_PENDING,
+                                     .value = e->value,
+                                     .active_at = t,
+                                     .last_eval = t};
+    }
+    set_annotations(a, e);
+    return true;
+}
+
+static void add_new(struct alert_rule_state *rs, const struct alert_element *e, uint64_t fp,
+                    double t)
+{
+    if (rs->n == rs->cap) {
+        rs->cap = rs->cap ? rs->cap * 2 : 8;
+        rs->v = xrealloc(rs->v, rs->cap * sizeof(*rs->v));
+    }
+    struct alert_instance *a = &rs->v[rs->n++];
+    *a = (struct alert_instance){.fingerprint = fp,
+                                 .labels = xstrdup(e->labels),
+                                 .state = ALERT_PENDING,
+                                 .value = e->value,
+                                 .active_at = t,
+                                 .last_eval = t};
+    set_annotations(a, e);
+}
+
 int alertstate_update(struct alert_rule_state *rs, double t, double for_s, double keep_firing_for_s,
                       const struct alert_element *els, size_t n)
 {
-    if (has_duplicates(els, n)) return -1;
-    /* Existing instances: present again, or absent. */
+    struct element_table et;
+    if (elements_hash(&et, els, n) < 0) {
+        elements_free(&et);
+        return -1;
+    }
     size_t kept = 0;
     for (size_t i = 0; i < rs->n; i++) {
         struct alert_instance *a = &rs->v[i];
-        const struct alert_element *e = find_element(els, n, a->labels);
-        bool keep = true;
-        if (e && a->state != ALERT_INACTIVE) {
-            a->value = e->value;
-            a->keep_firing_since = 0;
-            a->last_eval = t;
-            set_annotations(a, e);
-        } else if (e) {
-            /* Resolved and back: a new alert, as Prometheus replaces it. */
-            free_annotations(a);
-            *a = (struct alert_instance){.fingerprint = a->fingerprint,
-                                         .labels = a->labels,
-                                         .state = ALERT_PENDING,
-                                         .value = e->value,
-                                         .active_at = t,
-                                         .last_eval = t};
-            set_annotations(a, e);
+        if (update_existing(a, elements_find(&et, a), t, keep_firing_for_s)) {
+            rs->v[kept++] = *a;
         } else {
-            keep = absent(a, t, keep_firing_for_s);
-        }
-        if (!keep) {
             free(a->labels);
             free_annotations(a);
-            continue;
         }
-        rs->v[kept++] = *a;
     }
     rs->n = kept;
-    /* New instances. */
-    for (size_t i = 0; i < n; i++) {
-        if (alertstate_find(rs, els[i].labels)) continue;
-        if (rs->n == rs->cap) {
-            rs->cap = rs->cap ? rs->cap * 2 : 8;
-            rs->v = xrealloc(rs->v, rs->cap * sizeof(*rs->v));
-        }
-        struct alert_instance *a = &rs->v[rs->n++];
-        *a = (struct alert_instance){.fingerprint = alert_fingerprint(els[i].labels),
-                                     .labels = xstrdup(els[i].labels),
-                                     .state = ALERT_PENDING,
-                                     .value = els[i].value,
-                                     .active_at = t,
-                                     .last_eval = t};
-        set_annotations(a, &els[i]);
-    }
-    /* Pending long enough: firing. */
-    for (size_t i = 0; i < rs->n; i++) {
+    for (size_t i = 0; i < n; i++)
+        if (!et.matched[i]) add_new(rs, &els[i], et.fp[i], t);
+    for (size_t i = 0; i < rs->n; i++) { /* pending long enough: firing */
         struct alert_instance *a = &rs->v[i];
         if (a->state == ALERT_PENDING && t - a->active_at >= for_s) {
             a->state = ALERT_FIRING;
             a->fired_at = t;
         }
     }
+    elements_free(&et);
+    index_rebuild(rs);
     return 0;
 }
 
 void alertstate_restore(struct alert_instance *a, double now, double for_s, double saved_active_at,
                         double down_at, double grace_s)
 {
-    if (for_s <= 0 || a->state != ALERT_PENDING) return;
+    /* Prometheus skips rules whose `for` is shorter than the grace period: waiting `for` again
+     * is then shorter than any grace. Only a fresh instance (pending since now) is restored. */
+    if (for_s <= 0 || for_s < grace_s || a->state != ALERT_PENDING) return;
     double spent = down_at - saved_active_at;
     double remaining = for_s - spent;
     double active_at;
@@ -201,12 +273,10 @@ void alertstate_restore(struct alert_instance *a, double now, double for_s, doub
         /* The downtime does not count as time spent pending. */
         active_at = saved_active_at + (now - down_at);
     }
-    if (active_at < a->active_at) {
-        a->active_at = active_at;
-        a->restored = true;
-        if (now - a->active_at >= for_s) {
-            a->state = ALERT_FIRING;
-            a->fired_at = now;
-        }
+    a->active_at = active_at;
+    a->restored = true;
+    if (now - a->active_at >= for_s) {
+        a->state = ALERT_FIRING;
+        a->fired_at = now;
     }
 }

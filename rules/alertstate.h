@@ -57,13 +57,16 @@ int alertstate_update(struct alert_rule_state *rs, double t, double for_s, doubl
 /* Every instance, active or kept as resolved. Valid until the next update. */
 size_t alertstate_count(const struct alert_rule_state *rs);
 const struct alert_instance *alertstate_at(const struct alert_rule_state *rs, size_t i);
-/* Instance lookup by label text, or NULL. */
+/* Instance lookup by label text, or NULL (hashed). */
 struct alert_instance *alertstate_find(struct alert_rule_state *rs, const char *labels);
 
-/* Restores the `for` progress of an instance seen before a restart (see rules/engine.c):
+/* Restores the `for` progress of an instance seen before a restart (see rules/evaluate.c):
  * saved_active_at is when it became active, down_at the last time it was saved. Follows
  * Prometheus' RestoreForState: time spent pending before the outage counts; if what remains
- * is less than grace_s, it fires no sooner than grace_s from now. */
+ * is less than grace_s, it fires no sooner than grace_s from now; if it had fired, it fires
+ * again at once (at this evaluation). Only an instance pending since now is restored, and
+ * nothing is restored for a rule whose `for` is shorter than grace_s (as Prometheus: it waits
+ * `for` again) or zero. Sets a->restored when active_at was changed. */
 void alertstate_restore(struct alert_instance *a, double now, double for_s, double saved_active_at,
                         double down_at, double grace_s);
 

@@ -384,7 +384,16 @@ static void iso_time(char *out, size_t len, double t)
     struct tm tm;
     gmtime_r(&s, &tm);
     size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, len - n, ".%03dZ", (int)((t - (double)s) * 1000));
+    /* RFC 3339 with the fraction Go's RFC3339Nano writes: trailing zeros (and a bare dot)
+     * left out, so ".5Z" and "Z" as Prometheus answers. */
+    snprintf(out + n, len - n, ".%03d", (int)((t - (double)s) * 1000));
+    size_t e = strlen(out);
+    while (e > n && (out[e - 1] == '0' || out[e - 1] == '.')) {
+        bool dot = out[e - 1] == '.';
+        out[--e] = '\0';
+        if (dot) break;
+    }
+    snprintf(out + e, len - e, "Z");
 }
 
 static json_t *labels_json(const char *labels)
@@ -420,7 +429,7 @@ static char *build_json(struct rules_engine *e)
                                         json_string(in->annotation_values[a]));
                 char at[40], val[40];
                 iso_time(at, sizeof(at), in->active_at);
-                snprintf(val, sizeof(val), "%.17g", in->value);
+                go_format_float_e(val, sizeof(val), in->value); /* as Prometheus: 1e-01 */
                 json_array_append_new(alerts, json_pack("{s:o,s:o,s:s,s:s,s:s}", "labels",
                                                         labels_json(in->labels), "annotations", ann,
                                                         "state", alert_state_name(in->state),

@@ -1,5 +1,7 @@
 /* history.c: per-track series with time-ordered points, and PromQL's range functions over them
- * (promql/functions.go: extrapolatedRate, instantValue, aggrOverTime). */
+ * (promql/functions.go in 2.42: extrapolatedRate, instantValue, aggrOverTime with Kahan sums
+ * and the incremental mean). A series drops its points older than its track's range whenever
+ * it records, so the point cap counts only what some range can still use. */
 #include "history.h"
 
 #include <math.h>
@@ -24,6 +26,7 @@ struct hseries {
 struct track {
     char *key;
     double range_s;
+    double last_asked; /* the evaluation time of the last history_track call for it */
     struct hseries *s;
     size_t ns, cap;
     uint32_t *idx; /* open addressing: series number + 1, 0 for empty */
@@ -33,6 +36,7 @@ struct track {
 struct history {
     struct track **t;
     size_t nt;
+    double now; /* the latest time recorded or pruned at */
     size_t points, max_points;
     uint64_t refused;
 };
@@ -44,20 +48,23 @@ struct history *history_new(size_t max_points)
     return h;
 }
 
+static void track_free(struct history *h, struct track *tr)
+{
+    for (size_t k = 0; k < tr->ns; k++) {
+        h->points -= tr->s[k].n;
+        free(tr->s[k].labels);
+        free(tr->s[k].p);
+    }
+    free(tr->s);
+    free(tr->idx);
+    free(tr->key);
+    free(tr);
+}
+
 void history_free(struct history *h)
 {
     if (!h) return;
-    for (size_t i = 0; i < h->nt; i++) {
-        struct track *tr = h->t[i];
-        for (size_t k = 0; k < tr->ns; k++) {
-            free(tr->s[k].labels);
-            free(tr->s[k].p);
-        }
-        free(tr->s);
-        free(tr->idx);
-        free(tr->key);
-        free(tr);
-    }
+    for (size_t i = 0; i < h->nt; i++) track_free(h, h->t[i]);
     free(h->t);
     free(h);
 }
@@ -68,12 +75,14 @@ struct track *history_track(struct history *h, const char *key, double range_s, 
     for (size_t i = 0; i < h->nt; i++) {
         if (strcmp(h->t[i]->key, key) == 0) {
             if (range_s > h->t[i]->range_s) h->t[i]->range_s = range_s;
+            h->t[i]->last_asked = h->now;
             return h->t[i];
         }
     }
     struct track *tr = xcalloc(1, sizeof(*tr));
     tr->key = xstrdup(key);
     tr->range_s = range_s;
+    tr->last_asked = h->now;
     h->t = xrealloc(h->t, (h->nt + 1) * sizeof(*h->t));
     h->t[h->nt++] = tr;
     *is_new = 1;
@@ -108,6 +117,7 @@ static struct hseries *find_series(struct track *tr, const char *labels, size_t 
 void history_record(struct history *h, struct track *tr, double t, const char *labels,
                     size_t labels_len, double v)
 {
+    if (t > h->now) h->now = t;
     uint64_t hash = hash_bytes(labels, labels_len, 0);
     struct hseries *s = find_series(tr, labels, labels_len, hash);
     if (!s) {
@@ -131,6 +141,11 @@ void history_record(struct history *h, struct track *tr, double t, const char *l
         }
     }
     if (s->n && s->p[s->start + s->n - 1].t >= t) return; /* already recorded at t */
+    while (s->n && s->p[s->start].t < t - tr->range_s) {  /* expired: make room first */
+        s->start++;
+        s->n--;
+        h->points--;
+    }
     if (h->points >= h->max_points) {
         h->refused++;
         return;
@@ -150,6 +165,7 @@ void history_record(struct history *h, struct track *tr, double t, const char *l
 
 void history_prune(struct history *h, double now)
 {
+    if (now > h->now) h->now = now;
     for (size_t i = 0; i < h->nt; i++) {
         struct track *tr = h->t[i];
         size_t kept = 0;
@@ -172,6 +188,25 @@ void history_prune(struct history *h, double now)
             index_rebuild(tr);
         }
     }
+}
+
+size_t history_drop_idle(struct history *h, double now, track_dropped_fn dropped, void *arg)
+{
+    size_t kept = 0, n = 0;
+    if (now > h->now) h->now = now;
+    for (size_t i = 0; i < h->nt; i++) {
+        struct track *tr = h->t[i];
+        double idle = tr->range_s * 2 > HISTORY_IDLE_MIN ? tr->range_s * 2 : HISTORY_IDLE_MIN;
+        if (now - tr->last_asked <= idle) {
+            h->t[kept++] = tr;
+            continue;
+        }
+        if (dropped) dropped(arg, tr);
+        track_free(h, tr);
+        n++;
+    }
+    h->nt = kept;
+    return n;
 }
 
 /* PromQL's extrapolatedRate over the points in [t - range, t]. */
@@ -202,22 +237,55 @@ static bool extrapolated(const struct point *p, size_t n, double t, double range
     return true;
 }
 
+/* Go's kahanSumInc (Neumaier's variant), as PromQL sums. */
+static double kahan_inc(double inc, double sum, double *c)
+{
+    double t = sum + inc;
+    if (fabs(sum) >= fabs(inc))
+        *c += (sum - t) + inc;
+    else
+        *c += (inc - t) + sum;
+    return t;
+}
+
+/* avg_over_time in 2.42: an incremental mean (no overflow where a sum would), Kahan-summed. */
+static double avg_over_time(const struct point *p, size_t n)
+{
+    double mean = 0, c = 0, count = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = p[i].v;
+        count++;
+        if (isinf(mean)) {
+            if (isinf(v) && (mean > 0) == (v > 0)) continue; /* Inf of the same sign */
+            if (!isinf(v) && !isnan(v)) continue;            /* Inf += x - Inf would be NaN */
+        }
+        mean = kahan_inc(v / count - mean / count, mean, &c);
+    }
+    return isinf(mean) ? mean : mean + c;
+}
+
 static bool over_time(enum range_fn fn, const struct point *p, size_t n, double *out)
 {
     if (n == 0) return false;
-    double acc = fn == RANGE_MIN || fn == RANGE_MAX ? p[0].v : 0;
-    for (size_t i = 0; i < n; i++) {
-        double v = p[i].v;
-        if (fn == RANGE_MIN)
-            acc = (v < acc || isnan(acc)) ? v : acc;
-        else if (fn == RANGE_MAX)
-            acc = (v > acc || isnan(acc)) ? v : acc;
-        else
-            acc += v;
+    double acc = p[0].v, c = 0;
+    switch (fn) {
+    case RANGE_MIN:
+        for (size_t i = 0; i < n; i++)
+            if (p[i].v < acc || isnan(acc)) acc = p[i].v;
+        break;
+    case RANGE_MAX:
+        for (size_t i = 0; i < n; i++)
+            if (p[i].v > acc || isnan(acc)) acc = p[i].v;
+        break;
+    case RANGE_SUM:
+        acc = 0;
+        for (size_t i = 0; i < n; i++) acc = kahan_inc(p[i].v, acc, &c);
+        if (!isinf(acc)) acc += c;
+        break;
+    case RANGE_AVG: acc = avg_over_time(p, n); break;
+    case RANGE_COUNT: acc = (double)n; break;
+    default: acc = p[n - 1].v; break; /* RANGE_LAST */
     }
-    if (fn == RANGE_AVG) acc /= (double)n;
-    if (fn == RANGE_COUNT) acc = (double)n;
-    if (fn == RANGE_LAST) acc = p[n - 1].v;
     *out = acc;
     return true;
 }

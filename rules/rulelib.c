@@ -24,6 +24,9 @@
 #include "textparse.h"
 #include "util.h"
 
+#define SELECTOR_CACHE_MAX 1024
+#define RULE_MAX_LABELS    31 /* labels (severity included) or annotations of one alert */
+
 static struct rule_file *file_of(lua_State *L)
 {
     return lua_touserdata(L, lua_upvalueindex(1));
@@ -96,6 +99,10 @@ static const struct selector *get_selector(lua_State *L, int nidx, int midx)
             luaL_error(L, "%s", err);
         }
     }
+    /* A rule that builds matchers from what it sees (a time, an instance) would grow the cache
+     * without end, outside the Lua heap cap: past SELECTOR_CACHE_MAX it starts over. The
+     * selectors handed out before are not used again after this call returns. */
+    if (f->nselectors == SELECTOR_CACHE_MAX) rulelib_free_file_caches(f);
     f->selectors = xrealloc(f->selectors, (f->nselectors + 1) * sizeof(*f->selectors));
     f->selectors[f->nselectors] = (struct cached_selector){buf_steal(&key, NULL), sel};
     return &f->selectors[f->nselectors++].sel;
@@ -214,10 +221,23 @@ static void record_one(struct rules_engine *e, struct tracked *tk)
     if (e->raw) snapshot_select(e->raw, &tk->sel, record_sample, arg);
 }
 
+/* history_drop_idle freed tr: forget its tracked selector too. */
+static void forget_tracked(void *arg, struct track *tr)
+{
+    struct rules_engine *e = arg;
+    for (size_t i = 0; i < e->ntracked; i++) {
+        if (e->tracked[i].tr != tr) continue;
+        selector_free(&e->tracked[i].sel);
+        e->tracked[i] = e->tracked[--e->ntracked];
+        return;
+    }
+}
+
 void rulelib_record_history(struct rules_engine *e)
 {
     for (size_t i = 0; i < e->ntracked; i++) record_one(e, &e->tracked[i]);
     history_prune(e->history, e->t);
+    history_drop_idle(e->history, e->t, forget_tracked, e);
 }
 
 /* The tracked copy of sel, made (and recorded at once) on first use. */
@@ -350,6 +370,11 @@ static int read_string_map(lua_State *L, int idx, const char *field, char ***nam
             lua_pop(L, 3);
             return -1;
         }
+        if (*n == RULE_MAX_LABELS) {
+            snprintf(err, errlen, "%s: more than %d entries", field, RULE_MAX_LABELS);
+            lua_pop(L, 3);
+            return -1;
+        }
         *names = xrealloc(*names, (*n + 1) * sizeof(char *));
         *tmpls = xrealloc(*tmpls, (*n + 1) * sizeof(char *));
         if (refs) *refs = xrealloc(*refs, (*n + 1) * sizeof(int));
@@ -425,6 +450,11 @@ int rulelib_read_alert(struct rule_file *f, lua_State *L, int idx, struct rule_a
                 snprintf(err, errlen, "severity is given twice (field and label)");
                 return -1;
             }
+        }
+        if (a->nlabels == RULE_MAX_LABELS) {
+            lua_pop(L, 1);
+            snprintf(err, errlen, "labels: more than %d entries with severity", RULE_MAX_LABELS);
+            return -1;
         }
         a->label_names = xrealloc(a->label_names, (a->nlabels + 1) * sizeof(char *));
         a->label_tmpls = xrealloc(a->label_tmpls, (a->nlabels + 1) * sizeof(char *));

@@ -1,8 +1,12 @@
 /* selector.h: instant-vector selectors over a snapshot, as PromQL's `name{label op "value"}`.
  *
- * Matchers are =, !=, =~ and !~; a regex is POSIX extended and anchored at both ends, as
- * Prometheus anchors RE2. A missing label matches as the empty string (so {a=""} selects series
- * without a). A name may address a histogram's or summary's _bucket, _sum or _count samples. */
+ * Matchers are =, !=, =~ and !~; a regex is anchored at both ends, as Prometheus anchors RE2,
+ * and is written as for Prometheus: it is compiled as POSIX extended after translating what
+ * RE2 writes differently (\d \s \w \D \S \W, \n \t \r \f \v \a, (?:...), and '.' that does
+ * not match a newline, as in Prometheus 2.x); other RE2-only syntax (\p{..}, \x41, \A, \z,
+ * (?i) and other flags) is refused rather than read another way. Matching is by bytes in the
+ * C locale. A missing label matches as the empty string (so {a=""} selects series without
+ * a). A name may address a histogram's or summary's _bucket, _sum or _count samples. */
 #ifndef DRWATCH_SELECTOR_H
 #define DRWATCH_SELECTOR_H
 
@@ -28,7 +32,9 @@ struct selector {
     size_t n;
 };
 
-/* Adds a matcher; for regexes, compiles it. Returns 0, or -1 with err filled. */
+/* Adds a matcher; for regexes, translates and compiles it. Returns 0, or -1 with err filled
+ * (an invalid label name, a regex that does not compile or uses what is not supported);
+ * then s is unchanged. value is kept as given (selector_text shows it). */
 int selector_add(struct selector *s, const char *label, enum match_op op, const char *value,
                  char *err, size_t errlen);
 void selector_free(struct selector *s); /* frees matchers and name, not s */

@@ -1,12 +1,18 @@
 /* template.h: alert label and annotation templates, the subset of Prometheus' Go templates that
  * alert rules use, so that one annotation text means the same in drwatch and in Prometheus:
  *
- *   {{ $labels.site }}   {{ $value }}   {{ $value | humanize }}   {{ humanizeDuration $value }}
- *   {{ $value | humanizePercentage }}   {{ $value | humanize1024 }}   {{ printf "%.2f" $value }}
- *   {{ $labels.x | toUpper }}   {{ $labels.x | toLower }}
+ *   {{ $labels.site }}   {{ .Labels.site }}   {{ $value }}   {{ .Value }}   "text"   1.5   42
+ *   {{ $value | humanize }}   {{ humanizeDuration $value }}   humanize1024, humanizePercentage
+ *   {{ printf "%.1f%% of %s" $value $labels.site }}   {{ $value | printf "%.2f" }}
+ *   {{ $labels.x | toUpper }}   toLower   title   {{- trim markers -}}   comments
  *
- * $value prints as Go's %v does (1e+06, not 1000000). Anything else is refused when the rule is
- * loaded, not when the alert fires. */
+ * Values print as Go prints them ($value as %v: 1e+06, not 1000000; NaN, +Inf). printf takes
+ * the flags -+ 0, a width, a precision and the verbs v s d f F e E g G, each suited to its
+ * operand's type. Anything else, and whatever Go would fail on or print as "%!d(float64=1)",
+ * is refused by template_check when the rule is loaded, not when the alert fires. The one
+ * error left at expansion is a humanize function given text that is not a number, which
+ * expands to "<error expanding template: ...>" as in Prometheus. toUpper, toLower and title
+ * change ASCII and Latin-1 letters only. */
 #ifndef DRWATCH_TEMPLATE_H
 #define DRWATCH_TEMPLATE_H
 
@@ -18,13 +24,18 @@
 /* Checks a template; returns 0, or -1 with err filled. */
 int template_check(const char *tmpl, char *err, size_t errlen);
 
-/* Expands tmpl into out with a label lookup and the value. Returns 0, or -1 with the reason in
- * out (as Prometheus, which shows "<error expanding template: ...>"). */
+/* Expands tmpl into out (reset first) with a label lookup (NULL: no labels) and the value.
+ * Returns 0, or -1 with the reason in out (as Prometheus, which shows "<error expanding
+ * template: ...>"). A missing label expands to "", as Prometheus' missingkey=zero. */
 typedef bool (*template_label_fn)(void *arg, const char *name, struct buf *value);
 int template_expand(const char *tmpl, template_label_fn labels, void *arg, double value,
                     struct buf *out);
 
 /* Go's strconv.FormatFloat(v, 'g', -1, 64), which %v and {{ $value }} use. out: 40 bytes. */
 void go_format_float(char *out, size_t outlen, double v);
+/* Go's strconv.FormatFloat(v, 'e', -1, 64) ("1e+00", "1.5e-07", "NaN", "+Inf"): the shortest
+ * digits in exponent form, as Prometheus' GET /api/v1/alerts writes an alert's value. out: 40
+ * bytes. */
+void go_format_float_e(char *out, size_t outlen, double v);
 
 #endif
