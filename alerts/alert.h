@@ -31,6 +31,21 @@ bool am_alert_resolved(const struct am_alert *a, double now);
 /* The value of label `name` (unescaped into out); false when absent. */
 bool am_alert_label(const struct am_alert *a, const char *name, struct buf *out);
 
+/* Added for the alert manager and the notifiers (not in the first contract): */
+
+/* Alertmanager's fingerprint of canonical label text (model.LabelSet.Fingerprint: FNV-1a 64
+ * over the sorted names and unescaped values, each followed by 0xff), so that drwatch and an
+ * Alertmanager show the same number for the same labels. */
+uint64_t am_fingerprint(const char *labels);
+/* Canonical label text as pairs in name order, values unescaped; everything (the array too)
+ * lives in arena. Returns the number of pairs. */
+size_t am_labels_pairs(const char *labels, struct arena *arena, struct label_pair **out);
+/* t (Unix seconds) as Go marshals a time.Time: RFC 3339 in UTC with the fraction's trailing
+ * zeros cut, to microseconds ("2024-06-10T09:41:17.5Z"); t <= 0 is Go's zero time
+ * "0001-01-01T00:00:00Z", a firing alert's endsAt. out needs AM_TIME_LEN bytes. */
+#define AM_TIME_LEN 40
+size_t am_time_format(double t, char *out);
+
 /* What a notifier renders: one group of alerts for one receiver, as Alertmanager's webhook
  * payload describes it (version 4). */
 struct notification {

@@ -29,6 +29,8 @@ struct notifier_env {
     struct loop *loop;
     struct httpc *http;
     const char *templates_dir; /* alerts/templates/ or the config's templates directory */
+    int64_t timeout_ms; /* added: the receiver's `timeout` for one send (default 10s); the outbox
+                           cancels a send that has not called done a second after it */
 };
 
 /* A rendered payload: what the outbox stores and later sends. */

@@ -386,6 +386,10 @@ static int conv_value(struct conv *c, const struct cfg_key *k, int idx, void *ds
     case CFG_LIST:
     case CFG_STRINGS: return conv_list(c, k, idx, dst);
     case CFG_LABELS: return conv_labels(c, k, idx, dst);
+    case CFG_OPTIONAL:
+        if (expect_type(c, k, idx, LUA_TTABLE, "a table")) return -1;
+        if (!*(void **)dst) *(void **)dst = xcalloc(1, k->sub_size ? k->sub_size : 1);
+        return conv_table(c, idx, k->sub, *(void **)dst);
     }
     return -1;
 }
@@ -432,6 +436,8 @@ static int conv_table(struct conv *c, int idx, const struct cfg_key *keys, void 
 {
     lua_State *L = c->L;
     idx = lua_absindex(L, idx);
+    if (c->depth > CFG_MAX_DEPTH || !lua_checkstack(L, 8)) /* each level holds a few slots */
+        return conv_fail(c, "nested too deeply (a table that contains itself?)");
     if (check_unknown_keys(c, idx, keys)) return -1;
     for (const struct cfg_key *k = keys; k->name; k++) {
         void *field = (char *)dst + k->offset;
@@ -441,6 +447,7 @@ static int conv_table(struct conv *c, int idx, const struct cfg_key *keys, void 
         int rc = 0;
         if (!lua_isnil(L, -1)) {
             rc = conv_value(c, k, -1, field);
+            if (k->present_at) *(bool *)((char *)dst + k->present_at - 1) = true;
         } else if (k->required && !c->absent) {
             rc = conv_fail(c, "missing, and required%s%s%s", k->expect ? " (" : "",
                            k->expect ? k->expect : "", k->expect ? ")" : "");
@@ -470,6 +477,9 @@ static void free_by_keys(const struct cfg_key *keys, void *data)
             free(*(char **)f);
         } else if (k->type == CFG_TABLE) {
             free_by_keys(k->sub, f);
+        } else if (k->type == CFG_OPTIONAL) {
+            if (*(void **)f) free_by_keys(k->sub, *(void **)f);
+            free(*(void **)f);
         } else if (k->type == CFG_LIST) {
             struct cfg_list *l = f;
             for (size_t i = 0; i < l->n; i++)

@@ -31,6 +31,9 @@ enum cfg_type {
     CFG_LIST,     /* struct cfg_list of items of sub_size bytes, each a table of keys `sub` */
     CFG_STRINGS,  /* struct cfg_strings: a list of strings */
     CFG_LABELS,   /* struct cfg_labels: a table of label name = value */
+    CFG_OPTIONAL, /* an optional nested struct: a void * at offset, NULL when the key is absent,
+                     else sub_size bytes with keys `sub` (freed by config_free); lets a schema
+                     made at run time offer one key per plug-in type */
 };
 
 struct cfg_list {
@@ -57,10 +60,19 @@ struct cfg_key {
     const char *expect; /* what a good value looks like, for error messages */
     bool required;
     const char *const *choices; /* CFG_ENUM, NULL-terminated */
-    const struct cfg_key *sub;  /* CFG_TABLE, CFG_LIST: terminated by a key with name NULL */
-    size_t sub_size;            /* CFG_LIST: sizeof one item */
+    const struct cfg_key *sub;  /* CFG_TABLE, CFG_LIST, CFG_OPTIONAL: ends with name NULL */
+    size_t sub_size;            /* CFG_LIST: sizeof one item; CFG_OPTIONAL: of the struct */
     double min, max;            /* CFG_INT, CFG_NUMBER, CFG_DURATION (ms): checked if max > min */
+    size_t present_at; /* CFG_PRESENT_AT(struct, field): a bool set when the file gives the key
+                          (for values inherited from an outer table when absent); 0: none */
 };
+
+/* Where a key records its presence; +1 so that 0 means "not recorded". */
+#define CFG_PRESENT_AT(type, field) (offsetof(type, field) + 1)
+
+/* Tables nest at most this deep (path parts: keys and list items), so that a schema that
+ * refers to itself (a routing tree) cannot recurse without end on a cyclic Lua table. */
+#define CFG_MAX_DEPTH 48
 
 /* clang-format off */
 #define CFG_END {.name = NULL}

@@ -25,6 +25,9 @@ struct httpc_req {
     CURL *easy;
     struct curl_slist *headers;
     struct curl_slist *connect_to;
+    struct curl_slist *rcpt; /* mail: the envelope recipients */
+    char *upload;            /* mail: the message, copied */
+    size_t upload_len, upload_pos;
     struct buf body;
     httpc_done_fn fn;
     void *arg;
@@ -112,6 +115,8 @@ static void req_free(struct httpc_req *r)
     curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->headers);
     curl_slist_free_all(r->connect_to);
+    curl_slist_free_all(r->rcpt);
+    free(r->upload);
     buf_free(&r->body);
     free(r);
 }
@@ -151,6 +156,51 @@ static void set_tls(CURL *e, const struct httpc_tls *t)
     }
 }
 
+static size_t read_cb(char *p, size_t size, size_t n, void *arg)
+{
+    struct httpc_req *r = arg;
+    size_t room = size * n, left = r->upload_len - r->upload_pos;
+    size_t k = left < room ? left : room;
+    memcpy(p, r->upload + r->upload_pos, k);
+    r->upload_pos += k;
+    return k;
+}
+
+/* SMTP: the message is uploaded from a copy; libcurl adds dot-stuffing and the end marker. */
+static void set_mail(struct httpc_req *r, const struct httpc_opts *o)
+{
+    CURL *e = r->easy;
+    const struct httpc_mail *m = o->mail;
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    /* Mail is rare and servers drop idle sessions: one connection per message. */
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    r->upload_len = o->body ? o->body_len : 0;
+    r->upload = xmalloc(r->upload_len + 1);
+    if (r->upload_len) memcpy(r->upload, o->body, r->upload_len);
+    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
+    curl_easy_setopt(e, CURLOPT_READDATA, r);
+    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->upload_len);
+    if (m->from) {
+        char *from = xasprintf("<%s>", m->from);
+        curl_easy_setopt(e, CURLOPT_MAIL_FROM, from);
+        free(from);
+    }
+    for (const char *const *t = m->rcpt; t && *t; t++) {
+        char *to = xasprintf("<%s>", *t);
+        r->rcpt = curl_slist_append(r->rcpt, to);
+        free(to);
+    }
+    curl_easy_setopt(e, CURLOPT_MAIL_RCPT, r->rcpt);
+    if (m->username) {
+        curl_easy_setopt(e, CURLOPT_USERNAME, m->username);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, m->password ? m->password : "");
+    }
+    if (m->login_options) curl_easy_setopt(e, CURLOPT_LOGIN_OPTIONS, m->login_options);
+    curl_easy_setopt(e, CURLOPT_USE_SSL, (long)(m->require_tls ? CURLUSESSL_ALL : CURLUSESSL_NONE));
+}
+
 struct httpc_req *httpc_start(struct httpc *h, const struct httpc_opts *o, httpc_done_fn fn,
                               void *arg)
 {
@@ -169,6 +219,10 @@ struct httpc_req *httpc_start(struct httpc *h, const struct httpc_opts *o, httpc
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout_ms > 0 ? o->timeout_ms : 10000));
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap);
+    if (o->mail) {
+        set_mail(r, o);
+        goto add;
+    }
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_USERAGENT, "drwatch/" DRWATCH_VERSION);
     if (o->accept_gzip) curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
@@ -189,6 +243,7 @@ struct httpc_req *httpc_start(struct httpc *h, const struct httpc_opts *o, httpc
         r->connect_to = curl_slist_append(NULL, o->connect_to);
         curl_easy_setopt(e, CURLOPT_CONNECT_TO, r->connect_to);
     }
+add:
     set_tls(e, &o->tls);
     r->next = h->reqs;
     if (h->reqs) h->reqs->prev = r;
@@ -219,13 +274,16 @@ static const char *classify(CURLcode rc, int too_large)
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_ISSUER_ERROR: return "tls";
+    case CURLE_LOGIN_DENIED: return "auth";
+    case CURLE_USE_SSL_FAILED: return "starttls";
+    case CURLE_REMOTE_ACCESS_DENIED: return "access_denied";
     default: return "transport";
     }
 }
 
 static void finish(struct httpc_req *r, CURLcode rc)
 {
-    struct httpc_result res = {.ok = rc == CURLE_OK, .retry_after_s = -1};
+    struct httpc_result res = {.ok = rc == CURLE_OK, .retry_after_s = -1, .curl_code = (int)rc};
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
     curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &res.duration_s);
     char *ct = NULL;

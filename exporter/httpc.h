@@ -23,6 +23,19 @@ struct httpc_tls {
     int insecure; /* 1: skip certificate and host name verification */
 };
 
+/* Mail instead of HTTP (added for alerts/email.c): with httpc_opts.mail set, the request is
+ * an SMTP (smtp://, smtps://) upload of body, the RFC 5322 message, to the envelope below.
+ * The result's status is the last SMTP reply code; reason adds "auth" (AUTH refused),
+ * "starttls" (TLS required but not offered or refused) and "access_denied" (EHLO refused). */
+struct httpc_mail {
+    const char *from;          /* envelope sender (MAIL FROM), without angle brackets */
+    const char *const *rcpt;   /* envelope recipients (RCPT TO), NULL-terminated */
+    const char *username;      /* AUTH, or NULL for none */
+    const char *password;      /* with username */
+    int require_tls;           /* 1: STARTTLS or fail (CURLUSESSL_ALL); smtps:// is TLS anyway */
+    const char *login_options; /* e.g. "AUTH=PLAIN", or NULL: any mechanism the server offers */
+};
+
 struct httpc_opts {
     const char *method; /* NULL: GET */
     const char *url;
@@ -37,6 +50,7 @@ struct httpc_opts {
     /* "HOST:PORT:ADDRESS:PORT": connect to ADDRESS for the URL's HOST:PORT, keeping the URL's
      * name for the Host header, TLS SNI and certificate checks (curl's CURLOPT_CONNECT_TO). */
     const char *connect_to;
+    const struct httpc_mail *mail; /* NULL: HTTP; else SMTP (see struct httpc_mail) */
 };
 
 struct httpc_result {
@@ -50,6 +64,7 @@ struct httpc_result {
     const char *content_type; /* or NULL */
     double duration_s;
     double retry_after_s; /* parsed Retry-After header, -1 when absent */
+    int curl_code;        /* curl's CURLcode, 0 on success (for callers that need more) */
 };
 
 typedef void (*httpc_done_fn)(void *arg, const struct httpc_result *r);

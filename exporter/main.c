@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "loop.h"
+#include "manager.h"
 #include "peer_server.h"
 #include "registry.h"
 #include "rules.h"
@@ -36,6 +38,7 @@
 #define HEARTBEAT_MS       1000
 #define UNHEALTHY_AFTER_MS 10000
 #define RELOAD_WAIT_S      30
+#define API_WAIT_S         10
 
 /* The `drwatch` section: what this instance is and its default intervals. */
 struct global_config {
@@ -81,8 +84,21 @@ struct reload_request {
     char err[1024];
 };
 
+/* A /api/v1/silences request from an HTTP thread, answered by the alert manager on the loop
+ * thread. The loop side runs it holding `lock`, so the waiting thread cannot time out (and
+ * free what req and rep point to) while it runs. */
+struct api_call {
+    pthread_mutex_t serial; /* one request at a time */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool pending, done;
+    const struct manager_api_request *req;
+    struct http_reply *rep;
+};
+
 struct daemon {
     const char *config_path;
+    char *config_dir; /* where relative paths of the alerting section resolve, or NULL */
     const char *listen;
     const char *peer_listen; /* --web.peer-listen-address, or NULL */
     struct peer_server *peer;
@@ -106,6 +122,9 @@ struct daemon {
     struct complaint state_complaint;
     pthread_mutex_t alerts_lock; /* guards alerts_json, read by HTTP threads */
     char *alerts_json;
+    struct am_manager *alerting; /* NULL without an alerting section */
+    struct loop_async *api_async;
+    struct api_call api;
 };
 
 /* ---- config ---- */
@@ -115,6 +134,7 @@ static size_t config_modules(const struct cfg_module **mods)
     size_t n = 0;
     mods[n++] = &global_module;
     mods[n++] = &rules_module;
+    mods[n++] = manager_config_module();
     for (size_t i = 0; i < collector_table_len; i++) mods[n++] = &collector_table[i]->module;
     return n;
 }
@@ -184,6 +204,80 @@ static void rules_commit(struct daemon *d, struct rules_engine *e)
     loop_timer_start(d->rules_timer, 0);
 }
 
+/* ---- alerting ---- */
+
+static struct manager_env alerting_env(const struct daemon *d)
+{
+    const struct http_server *s = d->http;
+    return (struct manager_env){.loop = d->loop,
+                                .http = d->httpc,
+                                .config_dir = d->config_dir,
+                                .listen_port = s ? http_server_port(s) : 0};
+}
+
+/* Phase one of applying cfg's alerting section: a plan, and when no manager runs yet, the
+ * manager made from it (its data_dir opened and replayed). */
+static int alerting_prepare(struct daemon *d, const struct config *cfg, struct am_plan **plan,
+                            struct am_manager **fresh, char *err, size_t errlen)
+{
+    struct manager_env env = alerting_env(d);
+    *fresh = NULL;
+    if (manager_prepare(cfg, &env, d->alerting, plan, err, errlen) < 0) return -1;
+    if (!*plan || d->alerting) return 0;
+    *fresh = manager_new(*plan, &env, err, errlen);
+    *plan = NULL;
+    return *fresh ? 0 : -1;
+}
+
+static void alerting_commit(struct daemon *d, struct am_plan *plan, struct am_manager *fresh)
+{
+    if (fresh) {
+        d->alerting = fresh;
+    } else if (plan) {
+        manager_apply(d->alerting, plan);
+    } else if (d->alerting) {
+        log_info("alerting", "no alerting section any more: alert delivery stops (the outbox "
+                             "stays in its data_dir)");
+        manager_free(d->alerting);
+        d->alerting = NULL;
+    }
+}
+
+struct alert_batch {
+    struct am_alert *v;
+    size_t n, cap;
+};
+
+/* Firing and resolved alert instances as the alert manager takes them; pending ones are not
+ * alerts yet. The strings are borrowed from the rules engine until the push. */
+static void collect_alert(void *arg, const struct rules_alert_view *a)
+{
+    struct alert_batch *b = arg;
+    if (a->state == 1 || (a->state == 0 && a->fired_at <= 0)) return;
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 32;
+        b->v = xrealloc(b->v, b->cap * sizeof(*b->v));
+    }
+    struct label_pair *ann = xcalloc(a->nann + 1, sizeof(*ann));
+    for (size_t i = 0; i < a->nann; i++)
+        ann[i] = (struct label_pair){a->ann_names[i], a->ann_values[i]};
+    b->v[b->n++] = (struct am_alert){.labels = (char *)a->labels,
+                                     .annotations = ann,
+                                     .nannotations = a->nann,
+                                     .value = a->value,
+                                     .starts_at = a->fired_at > 0 ? a->fired_at : a->active_at,
+                                     .ends_at = a->state == 0 ? a->resolved_at : 0};
+}
+
+static void feed_alerting(struct daemon *d)
+{
+    struct alert_batch b = {0};
+    rules_each_instance(d->rules, collect_alert, &b);
+    manager_push(d->alerting, b.v, b.n);
+    for (size_t i = 0; i < b.n; i++) free(b.v[i].annotations);
+    free(b.v);
+}
+
 /* Evaluates the rules on the last snapshot. Not before every target has been collected once:
  * rules must not see an empty world at start and call it an outage. */
 static void on_rules_timer(void *arg)
@@ -200,6 +294,7 @@ static void on_rules_timer(void *arg)
     double now = time_wall_s();
     rules_eval(d->rules, now, snap, snap);
     snapshot_unref(snap);
+    if (d->alerting) feed_alerting(d);
     char err[512];
     if (rules_save_state(d->rules, now, err, sizeof(err)) < 0)
         log_complain(&d->state_complaint, LOG_WARN, "rules", "%s", err);
@@ -215,10 +310,14 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
     struct config *cfg = load_config(d->config_path, err, errlen);
     struct peer_server_plan *plan = NULL;
     struct rules_engine *rules = NULL;
+    struct am_plan *alerting = NULL;
+    struct am_manager *fresh_alerting = NULL;
     int rc = -1;
     if (cfg && (peer_prepare(d, cfg, &plan, err, errlen) < 0 ||
-                rules_prepare(d, cfg, &rules, err, errlen) < 0)) {
+                rules_prepare(d, cfg, &rules, err, errlen) < 0 ||
+                alerting_prepare(d, cfg, &alerting, &fresh_alerting, err, errlen) < 0)) {
         peer_server_plan_free(plan);
+        rules_free(rules);
         config_free(cfg);
         cfg = NULL;
     }
@@ -232,10 +331,13 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
             d->env = env;
             peer_server_commit(&d->peer, d->loop, plan, d->env.site);
             rules_commit(d, rules);
+            alerting_commit(d, alerting, fresh_alerting);
         } else {
             config_free(cfg);
             peer_server_plan_free(plan);
             rules_free(rules);
+            manager_plan_free(alerting);
+            manager_free(fresh_alerting);
         }
     }
     atomic_store(&d->stats.last_reload_ok, rc == 0);
@@ -259,12 +361,15 @@ static void on_publish(void *arg, struct metric_set *const *sets, size_t n)
     /* Families that did not change keep their rendering from the previous snapshot; then
      * pre-render what scrapers asked for, so that they never wait. */
     struct snapshot *prev = http_current_snapshot(d->http);
-    struct metric_set **all = xmalloc((n + 1) * sizeof(*all));
+    struct metric_set **all = xmalloc((n + 2) * sizeof(*all));
     memcpy(all, sets, n * sizeof(*all));
     struct metric_set *rules_out = d->rules ? rules_metrics(d->rules) : NULL;
     all[n] = rules_out;
-    struct snapshot *snap = snapshot_new_reusing(all, n + 1, ++d->generation, prev);
+    struct metric_set *alerting_out = d->alerting ? manager_metrics(d->alerting) : NULL;
+    all[n + 1] = alerting_out;
+    struct snapshot *snap = snapshot_new_reusing(all, n + 2, ++d->generation, prev);
     mset_unref(rules_out);
+    mset_unref(alerting_out);
     free(all);
     for (int f = 0; prev && f < 2; f++) {
         for (int g = 0; g < 2; g++) {
@@ -370,7 +475,59 @@ static void route_alerts(void *ctx, const struct http_request *req, struct http_
     pthread_mutex_unlock(&d->alerts_lock);
 }
 
+/* GET, POST, DELETE /api/v1/silences: run by the alert manager on the loop thread. */
+static void route_silences(void *ctx, const struct http_request *req, struct http_reply *rep)
+{
+    struct daemon *d = ctx;
+    struct api_call *c = &d->api;
+    struct manager_api_request ar = {
+        .method = req->method,
+        .authorization = http_request_header(req, "Authorization"),
+        .id = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "id"),
+        .body = req->body,
+        .body_len = req->body_len};
+    pthread_mutex_lock(&c->serial);
+    pthread_mutex_lock(&c->lock);
+    c->req = &ar;
+    c->rep = rep;
+    c->pending = true;
+    c->done = false;
+    loop_async_send(d->api_async);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += API_WAIT_S;
+    while (!c->done && pthread_cond_timedwait(&c->cond, &c->lock, &until) != ETIMEDOUT) {
+    }
+    if (!c->done) {
+        rep->status = 503;
+        buf_puts(&rep->body, "the alert manager did not answer in time; see the log\n");
+    }
+    c->pending = false;
+    c->req = NULL;
+    c->rep = NULL;
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->serial);
+}
+
 /* ---- loop-side handlers ---- */
+
+static void on_api_async(void *arg)
+{
+    struct daemon *d = arg;
+    struct api_call *c = &d->api;
+    pthread_mutex_lock(&c->lock);
+    if (c->pending && !c->done) {
+        if (d->alerting) {
+            manager_silences_api(d->alerting, c->req, c->rep);
+        } else {
+            c->rep->status = 404;
+            buf_puts(&c->rep->body, "alerting is not configured (no alerting section)\n");
+        }
+        c->done = true;
+        pthread_cond_broadcast(&c->cond);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
 
 static void on_reload_async(void *arg)
 {
@@ -436,6 +593,8 @@ static int daemon_start(struct daemon *d)
 {
     char err[1024];
     d->stats.start_time = time_wall_s();
+    const char *slash = strrchr(d->config_path, '/');
+    d->config_dir = slash ? xstrndup(d->config_path, (size_t)(slash - d->config_path)) : NULL;
     d->cfg = load_config(d->config_path, err, sizeof(err));
     if (!d->cfg) {
         log_error("config", "%s", err);
@@ -456,7 +615,13 @@ static int daemon_start(struct daemon *d)
     http_route_add(d->http, "/-/reload", "POST,PUT", HANDLER_RELOAD, route_reload, d);
     http_route_add(d->http, "/", "GET,HEAD", HANDLER_STATUS_PAGE, route_index, d);
     http_route_add(d->http, "/api/v1/alerts", "GET,HEAD", HANDLER_API, route_alerts, d);
+    http_route_add(d->http, "/api/v1/silences", "GET,HEAD,POST,DELETE", HANDLER_API, route_silences,
+                   d);
     pthread_mutex_init(&d->alerts_lock, NULL);
+    pthread_mutex_init(&d->api.serial, NULL);
+    pthread_mutex_init(&d->api.lock, NULL);
+    pthread_cond_init(&d->api.cond, NULL);
+    d->api_async = loop_async_new(d->loop, on_api_async, d);
     pthread_mutex_init(&d->reload.serial, NULL);
     pthread_mutex_init(&d->reload.lock, NULL);
     pthread_cond_init(&d->reload.cond, NULL);
@@ -481,6 +646,13 @@ static int daemon_start(struct daemon *d)
     if (rules && rules_load_state(rules, time_wall_s(), err, sizeof(err)) < 0)
         log_warn("rules", "alert state not restored: %s", err);
     rules_commit(d, rules);
+    struct am_plan *alerting;
+    struct am_manager *fresh_alerting;
+    if (alerting_prepare(d, d->cfg, &alerting, &fresh_alerting, err, sizeof(err)) < 0) {
+        log_error("alerting", "%s", err);
+        return -1;
+    }
+    alerting_commit(d, alerting, fresh_alerting);
     atomic_store(&d->stats.last_reload_ok, 1);
     atomic_store(&d->stats.last_reload_success, time_wall_s());
     d->heartbeat = loop_timer_new(d->loop, on_heartbeat, d);
@@ -500,16 +672,24 @@ static void daemon_stop(struct daemon *d)
     http_server_free(d->http); /* first: no HTTP thread may wait on the loop any more */
     peer_server_free(d->peer);
     sched_free(d->sched);
+    manager_free(d->alerting); /* before httpc: it cancels the notifiers' requests */
     httpc_free(d->httpc);
     rules_free(d->rules);
     loop_timer_free(d->rules_timer);
     loop_timer_free(d->heartbeat);
     loop_async_free(d->reload_async);
+    loop_async_free(d->api_async);
     loop_watch_del(d->sigwatch);
     if (d->sigfd > 0) close(d->sigfd);
     loop_free(d->loop);
     config_free(d->cfg);
     free(d->alerts_json);
+    free(d->config_dir);
+    if (d->api_async) {
+        pthread_mutex_destroy(&d->api.serial);
+        pthread_mutex_destroy(&d->api.lock);
+        pthread_cond_destroy(&d->api.cond);
+    }
     if (d->reload_async || d->sched) {
         pthread_mutex_destroy(&d->alerts_lock);
         pthread_mutex_destroy(&d->reload.serial);
@@ -566,6 +746,20 @@ static int check_config(const char *path)
         }
         nrules = e ? rules_count(e) : 0;
         rules_free(e);
+    }
+    if (rc == 0) { /* the alerting section: routes, receivers, their notifiers */
+        const char *slash = strrchr(path, '/');
+        char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : NULL;
+        struct httpc *hc = httpc_new(l);
+        struct manager_env me = {.loop = l, .http = hc, .config_dir = dir};
+        struct am_plan *ap = NULL;
+        if (manager_prepare(cfg, &me, NULL, &ap, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            rc = 1;
+        }
+        manager_plan_free(ap);
+        httpc_free(hc);
+        free(dir);
     }
     if (rc == 0)
         printf("%s: ok, site %s, %zu targets, %zu alert rules\n", path, env.site, targets, nrules);

@@ -1155,6 +1155,131 @@ static void test_string_differential(void)
     lua_close(N);
 }
 
+/* ---- optional tables, presence, nesting (for schemas made at run time: alerts/) ---- */
+
+struct plug_a {
+    char *url;
+    int64_t n;
+};
+
+struct plug_b {
+    bool on;
+};
+
+struct node {
+    char *name;
+    int64_t wait_ms;
+    struct cfg_list kids;
+    bool wait_set;
+};
+
+struct tree_config {
+    void *a, *b; /* CFG_OPTIONAL */
+    struct node root;
+};
+
+static const struct cfg_key plug_a_keys[] = {
+    {.name = "url", .type = CFG_STRING, .offset = offsetof(struct plug_a, url), .required = true},
+    {.name = "n", .type = CFG_INT, .offset = offsetof(struct plug_a, n), .def = "5"},
+    CFG_END,
+};
+
+static const struct cfg_key plug_b_keys[] = {
+    {.name = "on", .type = CFG_BOOL, .offset = offsetof(struct plug_b, on), .required = true},
+    CFG_END,
+};
+
+#define NODE_NKEYS 4
+static const struct cfg_key node_keys[NODE_NKEYS];
+static const struct cfg_key node_keys[NODE_NKEYS] = {
+    {.name = "name", .type = CFG_STRING, .offset = offsetof(struct node, name)},
+    {.name = "wait",
+     .type = CFG_DURATION,
+     .offset = offsetof(struct node, wait_ms),
+     .present_at = CFG_PRESENT_AT(struct node, wait_set)},
+    {.name = "kids",
+     .type = CFG_LIST,
+     .offset = offsetof(struct node, kids),
+     .sub = node_keys,
+     .sub_size = sizeof(struct node)},
+    CFG_END,
+};
+
+static const struct cfg_key tree_keys[] = {
+    {.name = "a",
+     .type = CFG_OPTIONAL,
+     .offset = offsetof(struct tree_config, a),
+     .sub = plug_a_keys,
+     .sub_size = sizeof(struct plug_a)},
+    {.name = "b",
+     .type = CFG_OPTIONAL,
+     .offset = offsetof(struct tree_config, b),
+     .sub = plug_b_keys,
+     .sub_size = sizeof(struct plug_b)},
+    {.name = "root",
+     .type = CFG_TABLE,
+     .offset = offsetof(struct tree_config, root),
+     .sub = node_keys},
+    CFG_END,
+};
+
+static const struct cfg_module tree_module = {"tree", tree_keys, sizeof(struct tree_config), true};
+
+static struct config *load_tree(const char *src, char *err, size_t errlen)
+{
+    const struct cfg_module *const tm[] = {&tree_module};
+    err[0] = '\0';
+    return config_load_buffer(src, strlen(src), "test.lua", tm, 1, err, errlen);
+}
+
+static void test_optional(void)
+{
+    char err[1024];
+    struct config *c = load_tree("tree = { a = { url = \"u\" },\n"
+                                 "  root = { wait = \"0s\", kids = { { name = \"k\" } } } }\n",
+                                 err, sizeof(err));
+    if (!ok(c != NULL, "optional tables: a config with one of two loads")) {
+        diag("%s", err);
+        return;
+    }
+    const struct tree_config *t = config_module(c, "tree", NULL);
+    const struct plug_a *a = t->a;
+    ok(a && strcmp(a->url, "u") == 0 && a->n == 5, "the given one is allocated, defaults filled");
+    ok(t->b == NULL, "the absent one is NULL (its required key is not asked for)");
+    const struct node *kid = t->root.kids.items;
+    ok(t->root.wait_set && t->root.wait_ms == 0, "presence recorded for a key given as 0s");
+    ok(t->root.kids.n == 1 && !kid[0].wait_set && strcmp(kid[0].name, "k") == 0,
+       "and not recorded for an absent key (a child that would inherit it)");
+    config_free(c);
+    static const struct refusal bad[] = {
+        {"an optional table is checked when present", "tree = {\n  a = { n = 1 } }\n",
+         "test.lua:2: tree.a.url: missing, and required"},
+        {"an optional table must be a table", "tree = { b = true }\n",
+         "test.lua:1: tree.b: expected a table, got boolean"},
+        {"a table that contains itself", "local r = {}\nr.kids = { r }\ntree = { root = r }\n",
+         "nested too deeply (a table that contains itself?)"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        c = load_tree(bad[i].src, err, sizeof(err));
+        ok(c == NULL && strstr(err, bad[i].want), "refused: %s", bad[i].what);
+        if (!strstr(err, bad[i].want)) diag("got: %s", err);
+        config_free(c);
+    }
+    /* 20 levels of routes nest fine. */
+    struct buf deep;
+    buf_init(&deep, 0);
+    buf_puts(&deep, "tree = { root = ");
+    for (int i = 0; i < 20; i++) buf_puts(&deep, "{ kids = { ");
+    buf_puts(&deep, "{ name = \"leaf\" }");
+    for (int i = 0; i < 20; i++) buf_puts(&deep, " } }");
+    buf_puts(&deep, " }\n");
+    c = load_tree(deep.data, err, sizeof(err));
+    ok(c != NULL, "20 nested levels load");
+    if (!c) diag("%s", err);
+    config_free(c);
+    buf_free(&deep);
+}
+
 int main(void)
 {
     int64_t t0 = time_mono_ms();
@@ -1174,6 +1299,7 @@ int main(void)
         {"sandbox memory", test_box_memory},
         {"sandbox positions", test_box_positions},
         {"string functions vs Lua's", test_string_differential},
+        {"optional tables", test_optional},
     };
     for (size_t i = 0; i < ARRAY_LEN(parts); i++) {
         int64_t t = time_mono_ms();

@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tap.h"
+
 #include "fake.h"
 #include "httpc.h"
 #include "loop.h"
-#include "tap.h"
 #include "util.h"
 
 struct call {
@@ -147,6 +148,49 @@ static void test_concurrency_and_cancel(struct loop *l, struct httpc *h, int por
     free(u);
 }
 
+/* Mail (struct httpc_mail) on the same multi, against tests/fakes/smtp_server.py without TLS:
+ * the envelope and message arrive, SMTP reply codes come back as the status, and requiring
+ * STARTTLS from a server that does not offer it fails with reason "starttls". */
+static void test_mail(struct loop *l, struct httpc *h)
+{
+    int port = fake_free_port();
+    char portbuf[16], dir[64] = "/tmp/drwatch-httpc-mail-XXXXXX";
+    snprintf(portbuf, sizeof(portbuf), "%d", port);
+    if (!mkdtemp(dir)) return;
+    char *argv[] = {"/usr/bin/python3", "tests/fakes/smtp_server.py", portbuf, dir, NULL};
+    pid_t smtp = spawn_ready(argv);
+    if (!ok(smtp > 0, "smtp server started on port %d", port)) return;
+    char *u = xasprintf("smtp://127.0.0.1:%d/drwatch.test", port);
+    static const char msg[] = "From: a@drwatch.test\r\nTo: b@example.org\r\nSubject: hi\r\n\r\n"
+                              ".a line starting with a dot\r\nbye\r\n";
+    const char *rcpt[] = {"b@example.org", "c@example.org", NULL};
+    struct httpc_mail m = {.from = "a@drwatch.test", .rcpt = rcpt};
+    struct httpc_opts o = {.url = u, .body = msg, .body_len = sizeof(msg) - 1, .mail = &m};
+    struct call c = fetch(l, h, o);
+    ok(c.ok && c.status == 250, "a mail is sent: ok, SMTP status %ld", c.status);
+    char *saved = xasprintf("%s/1.eml", dir), *got = NULL;
+    size_t len = 0;
+    ok(file_read_all(saved, 1 << 20, &got, &len) == 0 && len == sizeof(msg) - 1 &&
+           memcmp(got, msg, len) == 0,
+       "the server received the message byte for byte (dot-stuffing undone)");
+    free(got);
+    free(saved);
+    const char *bad[] = {"reject@example.org", NULL};
+    m.rcpt = bad;
+    c = fetch(l, h, o);
+    ok(!c.ok && c.status == 550, "a refused recipient: SMTP status %ld (%s)", c.status, c.reason);
+    m.rcpt = rcpt;
+    m.require_tls = 1;
+    c = fetch(l, h, o);
+    ok(!c.ok && strcmp(c.reason, "starttls") == 0, "STARTTLS required but not offered: %s",
+       c.reason);
+    free(u);
+    fake_stop(smtp);
+    char *rm = xasprintf("rm -rf %s", dir);
+    if (system(rm) != 0) diag("could not remove %s", dir);
+    free(rm);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -159,6 +203,7 @@ int main(void)
     test_failures(l, h, port);
     test_gzip(l, h, port);
     test_concurrency_and_cancel(l, h, port);
+    test_mail(l, h);
     httpc_free(h);
     loop_free(l);
     fake_stop(fake);
