@@ -6,62 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "promregex.h"
 #include "registry.h"
 #include "textparse.h"
 #include "util.h"
-
-/* glibc's regcomp builds its automaton by copying repeated parts: a quantifier on a
- * quantifier ("a++++") or a large bound ("a{999}") makes it take gigabytes. RE2, which
- * Alertmanager uses, has no such case; here such patterns (which never say anything a single
- * quantifier cannot) are refused, and bounds are capped. */
-#define REGEX_MAX_LEN   1024
-#define REGEX_MAX_BOUND 100
-
-/* Skips a bracket expression starting at p ('['); returns its closing ']' or NULL. */
-static const char *skip_bracket(const char *p)
-{
-    p++;
-    if (*p == '^') p++;
-    if (*p == ']') p++; /* a ']' first is literal */
-    for (; *p && *p != ']'; p++) {
-        if (*p != '[' || (p[1] != ':' && p[1] != '.' && p[1] != '=')) continue;
-        char close = p[1]; /* [:alpha:], [.x.], [=x=] */
-        for (p += 2; *p && !(p[0] == close && p[1] == ']'); p++) {
-        }
-        if (!*p) return NULL;
-        p++;
-    }
-    return *p ? p : NULL;
-}
-
-static const char *regex_shape(const char *re)
-{
-    if (strlen(re) > REGEX_MAX_LEN) return "longer than 1024 bytes";
-    bool after_quant = false;
-    for (const char *p = re; *p; p++) {
-        bool quant = false;
-        if (*p == '\\') {
-            if (p[1]) p++;
-        } else if (*p == '[') {
-            p = skip_bracket(p);
-            if (!p) return NULL; /* unbalanced: regcomp says so */
-        } else if (*p == '*' || *p == '+' || *p == '?') {
-            quant = true;
-        } else if (*p == '{' && p[1] >= '0' && p[1] <= '9') {
-            quant = true;
-            for (p++; *p && *p != '}'; p++) {
-                if (*p < '0' || *p > '9') continue;
-                char *end;
-                if (strtol(p, &end, 10) > REGEX_MAX_BOUND) return "a repetition bound above 100";
-                p = end - 1;
-            }
-            if (!*p) return NULL;
-        }
-        if (quant && after_quant) return "a quantifier on a quantifier (such as a++ or a*{2})";
-        after_quant = quant;
-    }
-    return NULL;
-}
 
 int am_matchers_add(struct am_matchers *m, const char *name, enum am_match_op op, const char *value,
                     char *err, size_t errlen)
@@ -70,19 +18,10 @@ int am_matchers_add(struct am_matchers *m, const char *name, enum am_match_op op
         snprintf(err, errlen, "invalid label name \"%.100s\" in a matcher", name);
         return -1;
     }
-    const char *shape = (op == AM_MATCH_RE || op == AM_MATCH_NRE) ? regex_shape(value) : NULL;
-    if (shape) {
-        snprintf(err, errlen, "bad regex \"%.100s\" for label %s: %s", value, name, shape);
-        return -1;
-    }
     struct am_matcher one = {.name = xstrdup(name), .op = op, .value = xstrdup(value)};
     if (op == AM_MATCH_RE || op == AM_MATCH_NRE) {
-        char *anchored = xasprintf("^(%s)$", value);
-        int rc = regcomp(&one.re, anchored, REG_EXTENDED | REG_NOSUB);
-        free(anchored);
-        if (rc != 0) {
-            char msg[128];
-            regerror(rc, &one.re, msg, sizeof(msg));
+        char msg[200];
+        if (promregex_compile(&one.re, value, msg, sizeof(msg)) < 0) {
             snprintf(err, errlen, "bad regex \"%.100s\" for label %s: %s", value, name, msg);
             free(one.name);
             free(one.value);
