@@ -22,6 +22,7 @@
 #include "collectors.h"
 #include "k8s.h"
 #include "log.h"
+#include "peerview.h"
 #include "timeparse.h"
 #include "util.h"
 
@@ -193,6 +194,8 @@ int configmap_map(const char *body, size_t len, const struct configmap_view *v,
         l[6] = (struct label_pair){"maintenance",
                                    data_value(data, "maintenance", maint, sizeof(maint))};
         mset_add(set, f.info, SUFFIX_NONE, l, 7, 1);
+        if (strlen(state) < sizeof(fl->last_stable_state))
+            memcpy(fl->last_stable_state, state, strlen(state) + 1);
         mset_add(set, f.requested, SUFFIX_NONE, l, 4, transition[0] ? 1 : 0);
         double t;
         data_value(data, "last_stable_state_ts", ts, sizeof(ts));
@@ -213,6 +216,7 @@ struct configmap {
     char *path;
     char *label;
     struct httpc *http;
+    struct peerview *peerview; /* NULL unless this is the ConfigMap of drwatch's own site */
     struct k8s_req *req;
     struct scrape *scrape;
     struct configmap_track track;
@@ -260,6 +264,9 @@ static void on_response(void *arg, const struct k8s_response *r)
         log_complain_clear(&c->bad_ts, "configmap", "target %s: last_stable_state_ts readable",
                            c->label);
     }
+    /* Until drwatch runs the state machine itself, the state its site recorded is what the
+     * peer is told. */
+    if (c->peerview) peerview_set_state(c->peerview, fl.last_stable_state);
     scrape_done(s, true, NULL, NULL);
 }
 
@@ -321,6 +328,8 @@ static struct configmap *configmap_new(const struct configmap_config *cfg,
     c->path = xasprintf("/api/v1/namespaces/%s/configmaps/%s", c->k.namespace, c->name);
     if (!c->k.http.interval_ms) c->k.http.interval_ms = env->default_interval_ms;
     c->http = env->http;
+    if (env->site && strcmp(http_target_site(&c->k.http), env->site) == 0)
+        c->peerview = env->peerview;
     return c;
 fail:
     configmap_free(c);

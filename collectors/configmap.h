@@ -23,7 +23,8 @@ struct configmap_track {
 };
 
 struct configmap_obs_flags {
-    bool bad_timestamp; /* last_stable_state_ts was set but not a time drwatch reads */
+    bool bad_timestamp;         /* last_stable_state_ts was set but not a time drwatch reads */
+    char last_stable_state[64]; /* "" when missing, empty or longer than this */
 };
 
 /* Adds the samples of a ConfigMap GET body, or of a missing ConfigMap when body is NULL; now

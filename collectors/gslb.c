@@ -25,6 +25,7 @@
 #include "gslb.h"
 #include "httpc.h"
 #include "log.h"
+#include "keep.h"
 #include "peerview.h"
 #include "target.h"
 #include "util.h"
@@ -143,46 +144,16 @@ struct counted {
     size_t n;
 };
 
+/* What a resolver's or a probe's target remembers across reloads (exporter/keep.h). */
 struct memory {
-    struct memory *next;
-    char *key;
-    int refs;
     struct gslb_streak streak;
     struct counted counts;
     struct complaint complaint;
 };
 
-static struct memory *memories;
-
-static struct memory *memory_get(const char *key)
+static void memory_init(void *mem)
 {
-    for (struct memory *m = memories; m; m = m->next) {
-        if (strcmp(m->key, key) == 0) {
-            m->refs++;
-            return m;
-        }
-    }
-    struct memory *m = xcalloc(1, sizeof(*m));
-    m->key = xstrdup(key);
-    m->refs = 1;
-    gslb_streak_init(&m->streak);
-    m->next = memories;
-    memories = m;
-    return m;
-}
-
-static void memory_unref(struct memory *m)
-{
-    if (!m || --m->refs > 0) return;
-    for (struct memory **p = &memories; *p; p = &(*p)->next) {
-        if (*p == m) {
-            *p = m->next;
-            break;
-        }
-    }
-    peerview_drop(m);
-    free(m->key);
-    free(m);
+    gslb_streak_init(&((struct memory *)mem)->streak);
 }
 
 static void counted_add(struct counted *c, const char *what)
@@ -215,6 +186,8 @@ struct shared {
     struct gslb_sites sites;
     struct loop *loop;
     struct httpc *http;
+    struct keep *keep;         /* the daemon's */
+    struct peerview *peerview; /* the daemon's */
 };
 
 enum kind { KIND_RESOLVER, KIND_PROBE };
@@ -268,7 +241,8 @@ static void target_free(void *state)
     target_cancel(t);
     dns_free(t->dns);
     loop_timer_free(t->deadline);
-    memory_unref(t->mem);
+    if (t->mem && keep_refs(t->mem) == 1) peerview_drop(t->sh->peerview, t->mem);
+    keep_put(t->sh->keep, t->mem);
     shared_unref(t->sh);
     free(t->label);
     free(t->servers);
@@ -390,7 +364,7 @@ static void publish_lookup(const struct target *t, const struct dns_answer *a, e
                                 .duration_s = a->duration_s};
     l.naddrs = a->naddrs < PEERVIEW_MAX_ADDRS ? a->naddrs : PEERVIEW_MAX_ADDRS;
     memcpy(l.addrs, a->addrs, l.naddrs * sizeof(l.addrs[0]));
-    peerview_put_lookup(t->mem, &l);
+    peerview_put_lookup(t->sh->peerview, t->mem, &l);
 }
 
 static void resolver_finish(struct target *t, const struct dns_answer *a)
@@ -534,7 +508,7 @@ static void on_probe_done(void *arg, const struct httpc_result *r)
                                 .changes = t->mem->streak.changes,
                                 .observed = now,
                                 .duration_s = r->duration_s};
-    peerview_put_probe(t->mem, &pv);
+    peerview_put_probe(t->sh->peerview, t->mem, &pv);
     scrape_done(s, true, NULL, NULL);
 }
 
@@ -654,7 +628,7 @@ static struct target *target_new(enum kind kind, struct shared *sh, const char *
     t->sh = sh;
     sh->refs++;
     t->label = xstrdup(label);
-    t->mem = memory_get(key);
+    t->mem = keep_get(sh->keep, key, sizeof(struct memory), memory_init);
     return t;
 }
 
@@ -791,6 +765,8 @@ static int gslb_create(const void *config, const struct collector_env *env, stru
     sh->name = xstrdup(c->name);
     sh->loop = env->loop;
     sh->http = env->http;
+    sh->keep = env->keep;
+    sh->peerview = env->peerview;
     int64_t interval = c->interval_ms ? c->interval_ms : env->fast_interval_ms;
     int rc = parse_sites(sh, c, err, errlen);
     if (rc == 0) rc = add_resolvers(sh, c, interval, out, err, errlen);

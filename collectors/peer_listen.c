@@ -3,7 +3,7 @@
  * this collector exports the listener's counters: requests served, clients refused by reason,
  * when the peer last fetched this site's view, and when the served certificate expires.
  *
- * Uses: exporter/peer_server (keys, checks and process-wide counters). */
+ * Uses: exporter/peer_server (keys, checks and the counters the daemon keeps). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -13,6 +13,7 @@
 
 struct peer_listen {
     char *address;
+    const struct peer_server_stats *stats; /* the daemon's */
 };
 
 static struct metric_family *gauge(struct metric_set *m, const char *name, const char *help,
@@ -25,8 +26,8 @@ static struct metric_family *gauge(struct metric_set *m, const char *name, const
 
 static void peer_listen_start(void *state, struct scrape *s)
 {
-    (void)state;
-    const struct peer_server_stats *st = peer_server_stats();
+    const struct peer_listen *p = state;
+    const struct peer_server_stats *st = p->stats;
     struct metric_set *m = scrape_set(s);
     mset_addv(m,
               gauge(m, "drwatch_peer_listener_up",
@@ -66,6 +67,7 @@ static int peer_listen_create(const void *config, const struct collector_env *en
     if (peer_listen_check(c, err, errlen) < 0) return -1;
     struct peer_listen *p = xcalloc(1, sizeof(*p));
     p->address = xstrdup(c->address ? c->address : "");
+    p->stats = env->peer_stats;
     target_list_add(out, p, "listener", env->site, env->fast_interval_ms, env->fast_interval_ms);
     return 0;
 }

@@ -26,6 +26,9 @@ struct httpc;
 struct dns;
 struct drwatch_stats;
 struct scrape;
+struct keep;
+struct peerview;
+struct peer_server_stats;
 
 /* What a collector may use; owned by the daemon, valid while its targets live. */
 struct collector_env {
@@ -34,7 +37,10 @@ struct collector_env {
     const char *site;                  /* the site this drwatch runs in */
     const struct drwatch_stats *stats; /* daemon counters, for the self collector */
     int64_t default_interval_ms;
-    int64_t fast_interval_ms; /* for GSLB, Patroni and peer (DESIGN.md) */
+    int64_t fast_interval_ms;                   /* for GSLB, Patroni and peer (DESIGN.md) */
+    struct keep *keep;                          /* what targets remember across reloads (keep.h) */
+    struct peerview *peerview;                  /* what this site serves its peer (peerview.h) */
+    const struct peer_server_stats *peer_stats; /* the peer listener's counters */
 };
 
 struct collector_target {

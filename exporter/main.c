@@ -23,10 +23,12 @@
 #include "config.h"
 #include "http.h"
 #include "httpc.h"
+#include "keep.h"
 #include "log.h"
 #include "loop.h"
 #include "manager.h"
 #include "peer_server.h"
+#include "peerview.h"
 #include "registry.h"
 #include "rules.h"
 #include "scheduler.h"
@@ -102,6 +104,9 @@ struct daemon {
     const char *listen;
     const char *peer_listen; /* --web.peer-listen-address, or NULL */
     struct peer_server *peer;
+    struct peer_server_stats peer_stats;
+    struct peerview *peerview; /* what this site serves its peer */
+    struct keep *keep;         /* what collectors remember across reloads */
     struct loop *loop;
     struct httpc *httpc;
     struct sched *sched;
@@ -162,6 +167,13 @@ static int peer_prepare(struct daemon *d, const struct config *cfg, struct peer_
     const void *section = config_module(cfg, PEER_LISTEN_SECTION, &present);
     return peer_server_prepare(d->peer, present ? section : NULL, d->peer_listen, plan, err,
                                errlen);
+}
+
+static void peer_commit(struct daemon *d, struct peer_server_plan *plan)
+{
+    struct peer_server_env env = {
+        .loop = d->loop, .site = d->env.site, .stats = &d->peer_stats, .view = d->peerview};
+    peer_server_commit(&d->peer, &env, plan);
 }
 
 /* ---- rules ---- */
@@ -329,7 +341,7 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
             config_free(d->cfg);
             d->cfg = cfg;
             d->env = env;
-            peer_server_commit(&d->peer, d->loop, plan, d->env.site);
+            peer_commit(d, plan);
             rules_commit(d, rules);
             alerting_commit(d, alerting, fresh_alerting);
         } else {
@@ -603,7 +615,14 @@ static int daemon_start(struct daemon *d)
     d->loop = loop_new();
     if (!d->loop || setup_signals(d) < 0) return -1;
     d->httpc = httpc_new(d->loop);
-    d->env = (struct collector_env){.loop = d->loop, .http = d->httpc, .stats = &d->stats};
+    d->keep = keep_new();
+    d->peerview = peerview_new();
+    d->env = (struct collector_env){.loop = d->loop,
+                                    .http = d->httpc,
+                                    .stats = &d->stats,
+                                    .keep = d->keep,
+                                    .peerview = d->peerview,
+                                    .peer_stats = &d->peer_stats};
     env_from_config(&d->env, d->cfg);
     d->http = http_server_new(d->listen, &d->stats, err, sizeof(err));
     if (!d->http) {
@@ -636,7 +655,7 @@ static int daemon_start(struct daemon *d)
         log_error("peer_listen", "%s", err);
         return -1;
     }
-    peer_server_commit(&d->peer, d->loop, plan, d->env.site);
+    peer_commit(d, plan);
     struct rules_engine *rules;
     if (rules_prepare(d, d->cfg, &rules, err, sizeof(err)) < 0) {
         log_error("rules", "%s", err);
@@ -682,6 +701,8 @@ static void daemon_stop(struct daemon *d)
     loop_watch_del(d->sigwatch);
     if (d->sigfd > 0) close(d->sigfd);
     loop_free(d->loop);
+    keep_free(d->keep); /* after sched_free: the targets hold its memories */
+    peerview_free(d->peerview);
     config_free(d->cfg);
     free(d->alerts_json);
     free(d->config_dir);
@@ -710,7 +731,11 @@ static int check_config(const char *path)
     }
     /* Collectors may refuse what the schema allows (e.g. two targets with one name). */
     struct loop *l = loop_new();
-    struct collector_env env = {.loop = l};
+    struct keep *keep = keep_new();
+    struct peerview *view = peerview_new();
+    struct peer_server_stats peer_stats = {0};
+    struct collector_env env = {
+        .loop = l, .keep = keep, .peerview = view, .peer_stats = &peer_stats};
     env_from_config(&env, cfg);
     size_t targets = 0;
     int rc = 0;
@@ -764,6 +789,8 @@ static int check_config(const char *path)
     if (rc == 0)
         printf("%s: ok, site %s, %zu targets, %zu alert rules\n", path, env.site, targets, nrules);
     loop_free(l);
+    keep_free(keep);
+    peerview_free(view);
     config_free(cfg);
     return rc;
 }

@@ -133,6 +133,8 @@ struct peer_server {
     char address[128];
     struct tls_conf *tls;
     char site[16];
+    struct peer_server_stats *stats; /* the daemon's */
+    const struct peerview *view;     /* the daemon's */
     struct conn *conns;
     size_t nconns;
 };
@@ -144,16 +146,6 @@ struct peer_server_plan {
     int fd; /* a newly bound socket, or -1 to keep the current one */
     uint16_t port;
 };
-
-static struct peer_server_stats stats;
-static struct complaint complaints[PEER_REFUSED_COUNT];
-static double last_refused[PEER_REFUSED_COUNT];
-static int conn_index = -1;
-
-const struct peer_server_stats *peer_server_stats(void)
-{
-    return &stats;
-}
 
 const char *peer_refusal_name(enum peer_refusal r)
 {
@@ -348,7 +340,7 @@ static enum peer_refusal refusal_of(int e)
 static int verify_cb(int ok, X509_STORE_CTX *xs)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
-    struct conn *c = ssl ? SSL_get_ex_data(ssl, conn_index) : NULL;
+    struct conn *c = ssl ? SSL_get_app_data(ssl) : NULL;
     if (!c) return 0;
     int depth = X509_STORE_CTX_get_error_depth(xs);
     X509 *cert = X509_STORE_CTX_get_current_cert(xs);
@@ -373,24 +365,25 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
 
 /* ---- refusals ---- */
 
-static void refuse(enum peer_refusal r, const char *addr, const char *identity, const char *why)
+static void refuse(struct peer_server *s, enum peer_refusal r, const char *addr,
+                   const char *identity, const char *why)
 {
     double now = time_mono_s();
-    stats.refused[r]++;
-    last_refused[r] = now;
-    log_complain(&complaints[r], LOG_WARN, "peer_listen",
+    s->stats->refused[r]++;
+    s->stats->last_refused[r] = now;
+    log_complain(&s->stats->complaints[r], LOG_WARN, "peer_listen",
                  "refused a peer client (%s) from %s%s%s: %s; logged once while it repeats",
                  refusal_names[r], addr, identity && *identity ? " presenting " : "",
                  identity && *identity ? identity : "", why && *why ? why : refusal_names[r]);
 }
 
 /* Clears the complaints of reasons quiet for QUIET_AFTER_S. */
-static void refusals_quiet_check(void)
+static void refusals_quiet_check(struct peer_server_stats *st)
 {
     double now = time_mono_s();
     for (int r = 0; r < PEER_REFUSED_COUNT; r++)
-        if (complaints[r].active && now - last_refused[r] > QUIET_AFTER_S)
-            log_complain_clear(&complaints[r], "peer_listen", "no more %s refusals for %.0fs",
+        if (st->complaints[r].active && now - st->last_refused[r] > QUIET_AFTER_S)
+            log_complain_clear(&st->complaints[r], "peer_listen", "no more %s refusals for %.0fs",
                                refusal_names[r], QUIET_AFTER_S);
 }
 
@@ -435,7 +428,7 @@ static void handshake_failed(struct conn *c, int sslerr)
                      : "handshake failed");
     }
     ERR_clear_error();
-    refuse(r, c->addr, c->identity, why);
+    refuse(c->srv, r, c->addr, c->identity, why);
     conn_close(c);
 }
 
@@ -454,7 +447,7 @@ static void reply(struct conn *c, enum peer_response code, const char *ctype, co
 {
     static const char *const text[PEER_RESP_COUNT] = {"200 OK", "400 Bad Request", "404 Not Found",
                                                       "405 Method Not Allowed"};
-    stats.responses[code]++;
+    c->srv->stats->responses[code]++;
     buf_printf(&c->out,
                "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                "Cache-Control: no-store\r\nConnection: close\r\n%s\r\n",
@@ -488,8 +481,8 @@ static void respond(struct conn *c, bool complete)
     struct buf body;
     buf_init(&body, MAX_VIEW_BYTES);
     double now = time_wall_s();
-    if (peerview_render(&body, c->srv->site, now) < 0) buf_reset(&body);
-    stats.last_served = now;
+    if (peerview_render(c->srv->view, &body, c->srv->site, now) < 0) buf_reset(&body);
+    c->srv->stats->last_served = now;
     reply(c, PEER_RESP_200, "application/json", body.data ? body.data : "", body.len, NULL);
     buf_free(&body);
 }
@@ -568,7 +561,7 @@ static void on_conn_deadline(void *arg)
     snprintf(why, sizeof(why), "no %s within %.3gs",
              c->state == CONN_HANDSHAKE ? "TLS handshake" : "complete request",
              (double)c->tls->timeout_ms / 1000.0);
-    refuse(PEER_REFUSED_TIMEOUT, c->addr, c->identity, why);
+    refuse(c->srv, PEER_REFUSED_TIMEOUT, c->addr, c->identity, why);
     conn_close(c);
 }
 
@@ -610,7 +603,7 @@ static void conn_start(struct peer_server *s, int fd, const struct sockaddr_stor
         conn_close(c);
         return;
     }
-    SSL_set_ex_data(c->ssl, conn_index, c);
+    SSL_set_app_data(c->ssl, c);
     SSL_set_accept_state(c->ssl);
     c->deadline = loop_timer_new(s->loop, on_conn_deadline, c);
     loop_timer_start(c->deadline, c->tls->timeout_ms);
@@ -621,7 +614,7 @@ static void on_accept(void *arg, int fd, unsigned events)
 {
     (void)events;
     struct peer_server *s = arg;
-    refusals_quiet_check();
+    refusals_quiet_check(s->stats);
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
@@ -631,7 +624,7 @@ static void on_accept(void *arg, int fd, unsigned events)
             char addr[INET6_ADDRSTRLEN + 8];
             addr_text(&ss, addr, sizeof(addr));
             close(cfd);
-            refuse(PEER_REFUSED_TOO_MANY_CONNECTIONS, addr, NULL,
+            refuse(s, PEER_REFUSED_TOO_MANY_CONNECTIONS, addr, NULL,
                    "too many connections at once (max_connections)");
             continue;
         }
@@ -717,7 +710,6 @@ int peer_server_prepare(const struct peer_server *cur, const struct peer_listen_
         *out = p; /* no listener */
         return 0;
     }
-    if (conn_index < 0) conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     p->listen = true;
     snprintf(p->address, sizeof(p->address), "%s",
              address      ? address
@@ -754,12 +746,12 @@ void peer_server_free(struct peer_server *s)
     loop_watch_del(s->watch);
     if (s->fd >= 0) close(s->fd);
     tls_conf_unref(s->tls);
+    s->stats->listening = false;
     free(s);
-    stats.listening = false;
 }
 
-void peer_server_commit(struct peer_server **sp, struct loop *l, struct peer_server_plan *p,
-                        const char *site)
+void peer_server_commit(struct peer_server **sp, const struct peer_server_env *env,
+                        struct peer_server_plan *p)
 {
     struct peer_server *s = *sp;
     if (!p->listen) {
@@ -770,7 +762,7 @@ void peer_server_commit(struct peer_server **sp, struct loop *l, struct peer_ser
     }
     if (!s) {
         s = xcalloc(1, sizeof(*s));
-        s->loop = l;
+        s->loop = env->loop;
         s->fd = -1;
         *sp = s;
     }
@@ -779,8 +771,8 @@ void peer_server_commit(struct peer_server **sp, struct loop *l, struct peer_ser
         if (s->fd >= 0) close(s->fd);
         s->fd = p->fd;
         p->fd = -1;
-        s->watch = loop_watch_add(l, s->fd, LOOP_READ, on_accept, s);
-        stats.port = p->port;
+        s->watch = loop_watch_add(env->loop, s->fd, LOOP_READ, on_accept, s);
+        env->stats->port = p->port;
         log_info("peer_listen", "serving the peer endpoint on %s (port %u), mTLS required",
                  p->address, p->port);
     }
@@ -788,9 +780,11 @@ void peer_server_commit(struct peer_server **sp, struct loop *l, struct peer_ser
     s->tls = p->tls;
     p->tls = NULL;
     snprintf(s->address, sizeof(s->address), "%s", p->address);
-    snprintf(s->site, sizeof(s->site), "%s", site ? site : "");
-    stats.listening = s->watch != NULL;
-    snprintf(stats.address, sizeof(stats.address), "%s", s->address);
-    stats.cert_not_after = s->tls->not_after;
+    snprintf(s->site, sizeof(s->site), "%s", env->site ? env->site : "");
+    s->stats = env->stats;
+    s->view = env->view;
+    s->stats->listening = s->watch != NULL;
+    snprintf(s->stats->address, sizeof(s->stats->address), "%s", s->address);
+    s->stats->cert_not_after = s->tls->not_after;
     peer_server_plan_free(p);
 }

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "log.h"
 #include "loop.h"
 
 #define PEER_LISTEN_SECTION "peer_listen"
@@ -56,7 +57,8 @@ enum peer_refusal {
 
 enum peer_response { PEER_RESP_200, PEER_RESP_400, PEER_RESP_404, PEER_RESP_405, PEER_RESP_COUNT };
 
-/* Process-wide counters (they survive reloads and listener restarts); loop thread only. */
+/* The listener's counters, owned by the daemon so that they survive reloads and listener
+ * restarts; loop thread only. */
 struct peer_server_stats {
     bool listening;
     char address[128]; /* as configured */
@@ -65,9 +67,20 @@ struct peer_server_stats {
     uint64_t responses[PEER_RESP_COUNT];
     double last_served;    /* wall clock of the last 200, 0 when never */
     double cert_not_after; /* expiry of the served certificate, 0 when unknown */
+    /* refusals are logged once while they repeat, and cleared after a quiet minute */
+    struct complaint complaints[PEER_REFUSED_COUNT];
+    double last_refused[PEER_REFUSED_COUNT]; /* monotonic */
 };
 
-const struct peer_server_stats *peer_server_stats(void);
+struct peerview;
+
+/* What the listener uses; owned by the daemon, valid while the listener lives. */
+struct peer_server_env {
+    struct loop *loop;
+    const char *site; /* the site this drwatch runs in, served in the view */
+    struct peer_server_stats *stats;
+    const struct peerview *view;
+};
 const char *peer_refusal_name(enum peer_refusal r);
 const char *peer_response_code(enum peer_response r);
 
@@ -84,10 +97,9 @@ struct peer_server_plan;
 int peer_server_prepare(const struct peer_server *cur, const struct peer_listen_config *c,
                         const char *address, struct peer_server_plan **out, char *err,
                         size_t errlen);
-/* Phase two: makes *s what the plan says (starting, changing or stopping it) and consumes p.
- * site is the site this drwatch runs in, served in the view. */
-void peer_server_commit(struct peer_server **s, struct loop *l, struct peer_server_plan *p,
-                        const char *site);
+/* Phase two: makes *s what the plan says (starting, changing or stopping it) and consumes p. */
+void peer_server_commit(struct peer_server **s, const struct peer_server_env *env,
+                        struct peer_server_plan *p);
 void peer_server_plan_free(struct peer_server_plan *p); /* NULL-safe */
 /* Closes the listener and every connection. NULL-safe. */
 void peer_server_free(struct peer_server *s);

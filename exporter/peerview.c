@@ -30,24 +30,34 @@ struct probe_entry {
     struct peerview_probe v;
 };
 
-static struct {
+struct peerview {
     struct lookup_entry lookups[PEERVIEW_MAX_LOOKUPS];
     size_t nlookups;
     struct probe_entry probes[PEERVIEW_MAX_PROBES];
     size_t nprobes;
     char state[64];
-} view;
+};
+
+struct peerview *peerview_new(void)
+{
+    return xcalloc(1, sizeof(struct peerview));
+}
+
+void peerview_free(struct peerview *v)
+{
+    free(v);
+}
 
 /* ---- serving side ---- */
 
-void peerview_put_lookup(const void *owner, const struct peerview_lookup *l)
+void peerview_put_lookup(struct peerview *view, const void *owner, const struct peerview_lookup *l)
 {
     struct lookup_entry *e = NULL;
-    for (size_t i = 0; i < view.nlookups && !e; i++)
-        if (view.lookups[i].owner == owner) e = &view.lookups[i];
+    for (size_t i = 0; i < view->nlookups && !e; i++)
+        if (view->lookups[i].owner == owner) e = &view->lookups[i];
     if (!e) {
-        if (view.nlookups == PEERVIEW_MAX_LOOKUPS) return;
-        e = &view.lookups[view.nlookups++];
+        if (view->nlookups == PEERVIEW_MAX_LOOKUPS) return;
+        e = &view->lookups[view->nlookups++];
     }
     e->owner = owner;
     e->v = *l;
@@ -62,14 +72,14 @@ void peerview_put_lookup(const void *owner, const struct peerview_lookup *l)
     if (e->v.naddrs > PEERVIEW_MAX_ADDRS) e->v.naddrs = PEERVIEW_MAX_ADDRS;
 }
 
-void peerview_put_probe(const void *owner, const struct peerview_probe *p)
+void peerview_put_probe(struct peerview *view, const void *owner, const struct peerview_probe *p)
 {
     struct probe_entry *e = NULL;
-    for (size_t i = 0; i < view.nprobes && !e; i++)
-        if (view.probes[i].owner == owner) e = &view.probes[i];
+    for (size_t i = 0; i < view->nprobes && !e; i++)
+        if (view->probes[i].owner == owner) e = &view->probes[i];
     if (!e) {
-        if (view.nprobes == PEERVIEW_MAX_PROBES) return;
-        e = &view.probes[view.nprobes++];
+        if (view->nprobes == PEERVIEW_MAX_PROBES) return;
+        e = &view->probes[view->nprobes++];
     }
     e->owner = owner;
     e->v = *p;
@@ -83,28 +93,28 @@ void peerview_put_probe(const void *owner, const struct peerview_probe *p)
     e->v.reason = e->reason;
 }
 
-void peerview_drop(const void *owner)
+void peerview_drop(struct peerview *view, const void *owner)
 {
-    for (size_t i = 0; i < view.nlookups; i++) {
-        if (view.lookups[i].owner != owner) continue;
-        memmove(&view.lookups[i], &view.lookups[i + 1],
-                (view.nlookups - i - 1) * sizeof(view.lookups[0]));
-        view.nlookups--;
+    for (size_t i = 0; i < view->nlookups; i++) {
+        if (view->lookups[i].owner != owner) continue;
+        memmove(&view->lookups[i], &view->lookups[i + 1],
+                (view->nlookups - i - 1) * sizeof(view->lookups[0]));
+        view->nlookups--;
         /* The moved entries' string pointers point into their old slots: re-point them. */
-        for (size_t k = i; k < view.nlookups; k++) {
-            struct lookup_entry *e = &view.lookups[k];
+        for (size_t k = i; k < view->nlookups; k++) {
+            struct lookup_entry *e = &view->lookups[k];
             e->v.name = e->name, e->v.resolver = e->resolver;
             e->v.class_name = e->class_name, e->v.status = e->status;
         }
         break;
     }
-    for (size_t i = 0; i < view.nprobes; i++) {
-        if (view.probes[i].owner != owner) continue;
-        memmove(&view.probes[i], &view.probes[i + 1],
-                (view.nprobes - i - 1) * sizeof(view.probes[0]));
-        view.nprobes--;
-        for (size_t k = i; k < view.nprobes; k++) {
-            struct probe_entry *e = &view.probes[k];
+    for (size_t i = 0; i < view->nprobes; i++) {
+        if (view->probes[i].owner != owner) continue;
+        memmove(&view->probes[i], &view->probes[i + 1],
+                (view->nprobes - i - 1) * sizeof(view->probes[0]));
+        view->nprobes--;
+        for (size_t k = i; k < view->nprobes; k++) {
+            struct probe_entry *e = &view->probes[k];
             e->v.site = e->site, e->v.probe = e->probe;
             e->v.status = e->status, e->v.reason = e->reason;
         }
@@ -112,14 +122,9 @@ void peerview_drop(const void *owner)
     }
 }
 
-void peerview_set_state(const char *state)
+void peerview_set_state(struct peerview *view, const char *state)
 {
-    snprintf(view.state, sizeof(view.state), "%s", state ? state : "");
-}
-
-void peerview_reset(void)
-{
-    memset(&view, 0, sizeof(view));
+    snprintf(view->state, sizeof(view->state), "%s", state ? state : "");
 }
 
 static json_t *json_time(double t)
@@ -164,7 +169,7 @@ static json_t *render_probe(const struct peerview_probe *p)
     return o;
 }
 
-int peerview_render(struct buf *out, const char *site, double now)
+int peerview_render(const struct peerview *view, struct buf *out, const char *site, double now)
 {
     json_t *root = json_object(), *lookups = json_array(), *probes = json_array();
     json_object_set_new(root, "format", json_string(PEERVIEW_FORMAT));
@@ -172,11 +177,11 @@ int peerview_render(struct buf *out, const char *site, double now)
     json_object_set_new(root, "version", json_string(DRWATCH_VERSION));
     json_object_set_new(root, "revision", json_string(DRWATCH_REVISION));
     json_object_set_new(root, "time", json_time(now));
-    json_object_set_new(root, "state", view.state[0] ? json_string(view.state) : json_null());
-    for (size_t i = 0; i < view.nlookups; i++)
-        json_array_append_new(lookups, render_lookup(&view.lookups[i].v));
-    for (size_t i = 0; i < view.nprobes; i++)
-        json_array_append_new(probes, render_probe(&view.probes[i].v));
+    json_object_set_new(root, "state", view->state[0] ? json_string(view->state) : json_null());
+    for (size_t i = 0; i < view->nlookups; i++)
+        json_array_append_new(lookups, render_lookup(&view->lookups[i].v));
+    for (size_t i = 0; i < view->nprobes; i++)
+        json_array_append_new(probes, render_probe(&view->probes[i].v));
     json_object_set_new(root, "gslb", lookups);
     json_object_set_new(root, "probes", probes);
     char *text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(15));
@@ -381,8 +386,9 @@ static int map_root(struct parse *p, const json_t *root, const char *expect_site
               p->time - local_time, "site", p->site, LABELS_END);
     mset_addv(m,
               mset_family(m, "drwatch_peer_info", METRIC_INFO,
-                          "The peer drwatch: its version, revision and DR state (empty until "
-                          "it has one)."),
+                          "The peer drwatch: its version, revision and DR state (the "
+                          "last_stable_state of its site's switchover-state ConfigMap; empty "
+                          "when it has none)."),
               1, "site", p->site, "version", version, "revision", revision, "state", state,
               LABELS_END);
     if (map_list(p, root, "gslb", PEERVIEW_MAX_LOOKUPS, map_lookup, m)) return -1;

@@ -16,6 +16,9 @@
  *               "reason":"ok","http_status":200,"held":3,"changes":0,
  *               "observed":1712345677.8,"duration":0.021}]}
  *
+ * "state" is the DR state of the serving site: for now the last_stable_state of its own
+ * switchover-state ConfigMap (collectors/configmap.c sets it), null when unknown.
+ *
  * Everything here runs on the loop thread: the collectors, the listener and the peer collector
  * all live there, so the view needs no lock. */
 #ifndef DRWATCH_PEERVIEW_H
@@ -60,18 +63,21 @@ struct peerview_probe {
 
 /* ---- serving side ---- */
 
+/* The view this drwatch serves; owned by the daemon, it outlives config reloads. */
+struct peerview;
+struct peerview *peerview_new(void);
+void peerview_free(struct peerview *v); /* NULL-safe */
+
 /* Sets (or replaces) the lookup or probe entry of owner, an address that identifies one
  * observed thing across config reloads. Past the caps, new owners are ignored. */
-void peerview_put_lookup(const void *owner, const struct peerview_lookup *l);
-void peerview_put_probe(const void *owner, const struct peerview_probe *p);
+void peerview_put_lookup(struct peerview *v, const void *owner, const struct peerview_lookup *l);
+void peerview_put_probe(struct peerview *v, const void *owner, const struct peerview_probe *p);
 /* Forgets owner's entry (its resolver or probe left the config). */
-void peerview_drop(const void *owner);
-/* The DR state this site is in, for the peer; NULL until a state machine sets it. */
-void peerview_set_state(const char *state);
+void peerview_drop(struct peerview *v, const void *owner);
+/* The DR state this site is in, for the peer ("" or NULL: unknown, served as null). */
+void peerview_set_state(struct peerview *v, const char *state);
 /* Renders the document for site at wall time now into out. Returns 0 or -E2BIG. */
-int peerview_render(struct buf *out, const char *site, double now);
-/* Forgets everything (tests). */
-void peerview_reset(void);
+int peerview_render(const struct peerview *v, struct buf *out, const char *site, double now);
 
 /* ---- reading side ---- */
 

@@ -23,7 +23,10 @@ with open(os.path.join(textdir, "v.prom"), "w") as f:
             'drwatch_gslb_answer_class{resolver="system",class="gold"} 0\n'
             'drwatch_patroni_leader_writable{site="gold",scope="gold"} 1\n'
             'drwatch_collector_up{collector="peer",site="golddr",target="p"} 0\n'
-            'drwatch_configmap_state_info{site="gold",last_stable_state="active-passive"} 1\n')
+            'drwatch_configmap_state_info{site="gold",last_stable_state="active-passive",'
+            'transition="golddr-maintenance"} 1\n'
+            'drwatch_configmap_last_stable_state_timestamp_seconds{site="gold"} 1718012477\n'
+            'drwatch_peer_info{site="golddr",version="0.1.0",state="active-passive"} 1\n')
 
 GOOD = '''
 alert("DemoValueHigh", {
@@ -37,7 +40,8 @@ alert("DemoFacts", {
   expr = function()
     local f = facts()
     return f.gslb["system"] == "golddr" and f.patroni.gold.writable and not f.peer_reachable
-       and f.dr_state.gold == "active-passive"
+       and f.dr_state.gold == "active-passive" and f.dr_state_since.gold == 1718012477
+       and f.transition.gold == "golddr-maintenance" and f.peer_state == "active-passive"
   end,
   annotations = { summary = "facts seen" },
 })

@@ -61,6 +61,8 @@ static void run_case(const char *name)
         ok(got != NULL, "%s: accepted", name);
         golden(name, got ? got : "");
         ok(fl.bad_timestamp == (strcmp(name, "bad-ts") == 0), "%s: bad_timestamp flag", name);
+        if (strcmp(name, "agent-golddr-primary") == 0)
+            is_str(fl.last_stable_state, "golddr-primary", "%s: the state the peer is told", name);
     }
     free(got);
     free(body);

@@ -75,7 +75,7 @@ static double series(const char *text, const char *s)
 
 static void test_roundtrip(void)
 {
-    peerview_reset();
+    struct peerview *view = peerview_new();
     int owners[3];
     const char *names[3] = {"system", "10.0.0.53:53", "10.0.0.54:53"};
     const char *classes[3] = {"gold", "error", "golddr"};
@@ -92,7 +92,7 @@ static void test_roundtrip(void)
                                     .duration_s = 0.002};
         l.naddrs = i == 1 ? 0 : 1;
         inet_pton(AF_INET, "142.34.229.4", &l.addrs[0]);
-        peerview_put_lookup(&owners[i], &l);
+        peerview_put_lookup(view, &owners[i], &l);
     }
     struct peerview_probe p = {.site = "gold",
                                .probe = "https://142.34.229.4/health",
@@ -103,12 +103,12 @@ static void test_roundtrip(void)
                                .observed = 1795000000 - 2,
                                .duration_s = 0.02};
     int probe_owner;
-    peerview_put_probe(&probe_owner, &p);
-    peerview_drop(&owners[1]); /* from the middle: the later entries move */
-    peerview_set_state("golddr-primary");
+    peerview_put_probe(view, &probe_owner, &p);
+    peerview_drop(view, &owners[1]); /* from the middle: the later entries move */
+    peerview_set_state(view, "golddr-primary");
     struct buf out;
     buf_init(&out, 1 << 20);
-    ok(peerview_render(&out, "gold", 1795000000) == 0 &&
+    ok(peerview_render(view, &out, "gold", 1795000000) == 0 &&
            strstr(out.data, "\"format\":\"drwatch-peer-view/1\""),
        "the view renders");
     ok(!strstr(out.data, "10.0.0.53:53") && strstr(out.data, "10.0.0.54:53"),
@@ -137,17 +137,18 @@ static void test_roundtrip(void)
     buf_free(&out);
 
     /* The table is capped: more owners than PEERVIEW_MAX_LOOKUPS are left out, softly. */
-    peerview_reset();
+    peerview_free(view);
+    view = peerview_new();
     int many[PEERVIEW_MAX_LOOKUPS + 5];
     for (size_t i = 0; i < ARRAY_LEN(many); i++) {
         char r[16];
         snprintf(r, sizeof(r), "r%zu", i);
-        peerview_put_lookup(&many[i],
+        peerview_put_lookup(view, &many[i],
                             &(struct peerview_lookup){
                                 .resolver = r, .class_name = "gold", .status = "ok", .ttl = -1});
     }
     buf_init(&out, 1 << 20);
-    peerview_render(&out, "gold", 1795000000);
+    peerview_render(view, &out, "gold", 1795000000);
     set = mset_new();
     rc = peerview_to_metrics(out.data, out.len, "gold", 1795000000, 0.01, set, &reason, detail,
                              sizeof(detail));
@@ -155,7 +156,7 @@ static void test_roundtrip(void)
        "the view keeps at most %d lookups and still reads back", PEERVIEW_MAX_LOOKUPS);
     mset_unref(set);
     buf_free(&out);
-    peerview_reset();
+    peerview_free(view);
 }
 
 int main(void)
