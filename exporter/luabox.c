@@ -36,7 +36,13 @@ struct luabox {
     int64_t deadline_ms; /* 0: none */
     int64_t budget_ms;
     bool timed_out, out_of_memory, alloc_failed;
+    bool in_call;                /* inside luabox_call: the count hook is set */
+    bool heap_high, heap_check;  /* past half the cap; the hook is to note where */
     char where[LUA_IDSIZE + 32]; /* "source:line: " where the timeout was noticed */
+    /* "source:line" where the script ran when its heap last grew past half the cap: Lua
+     * raises a memory error without a message handler, so this is the best place an
+     * out-of-memory report can name. */
+    char heap_where[LUA_IDSIZE + 16];
 };
 
 static struct luabox *box_of(lua_State *L)
@@ -79,6 +85,14 @@ static void *box_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     b->used = b->used - osize + nsize;
+    if (b->used > b->limit / 2 && !b->heap_high && b->in_call) {
+        /* Note where on the next instruction: a script that fills its heap in a few
+         * instructions would otherwise never meet the hook. */
+        b->heap_high = b->heap_check = true;
+        lua_sethook(b->L, count_hook, LUA_MASKCOUNT, 1);
+    } else if (b->used < b->limit / 4) {
+        b->heap_high = false;
+    }
     return p;
 }
 
@@ -96,6 +110,12 @@ static void raise_timeout(lua_State *L, struct luabox *b, const char *where)
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
     struct luabox *b = box_of(L);
+    if (b->heap_check) {
+        b->heap_check = false;
+        if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
+            snprintf(b->heap_where, sizeof(b->heap_where), "%s:%d", ar->short_src, ar->currentline);
+        if (!b->timed_out) lua_sethook(L, count_hook, LUA_MASKCOUNT, LUABOX_HOOK_EVERY);
+    }
     if (!past_deadline(b)) return;
     char where[sizeof(b->where)] = "";
     if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
@@ -123,6 +143,13 @@ static void rethrow_fatal(lua_State *L, int status)
     struct luabox *b = box_of(L);
     if (status == LUA_ERRMEM) b->out_of_memory = true;
     if (b->timed_out || b->out_of_memory) lua_error(L); /* the error object is on top */
+}
+
+int luabox_pcall(lua_State *L, int nargs, int nresults)
+{
+    int status = lua_pcall(L, nargs, nresults, 0);
+    if (status != LUA_OK) rethrow_fatal(L, status);
+    return status;
 }
 
 static int box_pcall(lua_State *L)
@@ -412,11 +439,14 @@ enum luabox_outcome luabox_call(struct luabox *b, int nargs, int nresults, int64
     lua_pushcfunction(L, add_position);
     lua_insert(L, base);
     b->timed_out = b->out_of_memory = b->alloc_failed = false;
-    b->where[0] = '\0';
+    b->where[0] = b->heap_where[0] = '\0';
+    b->heap_high = b->heap_check = false;
     b->budget_ms = timeout_ms;
     b->deadline_ms = timeout_ms > 0 ? time_mono_ms() + timeout_ms : 0;
     lua_sethook(L, count_hook, LUA_MASKCOUNT, LUABOX_HOOK_EVERY);
+    b->in_call = true;
     int rc = lua_pcall(L, nargs, nresults, base);
+    b->in_call = false;
     lua_sethook(L, NULL, 0, 0);
     b->deadline_ms = 0;
     lua_remove(L, base);
@@ -432,8 +462,9 @@ enum luabox_outcome luabox_call(struct luabox *b, int nargs, int nresults, int64
                  b->where[0] ? b->where : src, b->where[0] ? "" : ": ", (long long)timeout_ms);
     } else if (o == LUABOX_NOMEM) {
         bool mib = b->limit % (1u << 20) == 0;
-        snprintf(err, errlen, "%s: not enough memory: the script's heap is limited to %zu %s", src,
-                 mib ? b->limit >> 20 : b->limit >> 10, mib ? "MiB" : "KiB");
+        snprintf(err, errlen, "%s: not enough memory: the script's heap is limited to %zu %s",
+                 b->heap_where[0] ? b->heap_where : src, mib ? b->limit >> 20 : b->limit >> 10,
+                 mib ? "MiB" : "KiB");
     } else if (o == LUABOX_ERROR) {
         const char *m = lua_tostring(L, -1);
         snprintf(err, errlen, "%s", m ? m : "error");

@@ -45,8 +45,9 @@ enum luabox_outcome luabox_load(struct luabox *b, const char *src, size_t len, c
 /* The one wrapper around lua_pcall: runs the function below nargs arguments with a deadline
  * of timeout_ms (none if <= 0), adding a position to errors. Returns the outcome; on failure
  * nothing is left on the stack and err holds "source:line: message" (LUABOX_ERROR, where a
- * line is known), "source:line: timeout: ..." (LUABOX_TIMEOUT) or "source: not enough
- * memory: ..." (LUABOX_NOMEM). */
+ * line is known), "source:line: timeout: ..." (LUABOX_TIMEOUT) or "source:line: not enough
+ * memory: ..." (LUABOX_NOMEM; the line where the heap last grew past half the cap, or no line
+ * when one allocation went from below to past the cap). */
 enum luabox_outcome luabox_call(struct luabox *b, int nargs, int nresults, int64_t timeout_ms,
                                 char *err, size_t errlen);
 
@@ -54,6 +55,10 @@ enum luabox_outcome luabox_call(struct luabox *b, int nargs, int nresults, int64
  * hook does) once the running luabox_call is past its deadline; returns otherwise. L must be
  * a luabox state. */
 void luabox_check_budget(lua_State *L);
+/* lua_pcall(L, nargs, nresults, 0) for C code running inside luabox_call: an ordinary error
+ * is returned (its message on the stack) for the caller to handle, but a timeout or a memory
+ * error goes on up, so that luabox_call reports it as such. */
+int luabox_pcall(lua_State *L, int nargs, int nresults);
 
 const char *luabox_outcome_name(enum luabox_outcome o);
 

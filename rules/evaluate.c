@@ -127,7 +127,7 @@ static int expand(struct rule_file *f, struct rule_alert *a, int sidx, struct el
                 lua_pushnil(L);
             if (lua_isnil(L, -1)) lua_pop(L, 1), lua_newtable(L);
             lua_pushnumber(L, el->value);
-            if (lua_pcall(L, 2, 1, 0) == LUA_OK) {
+            if (luabox_pcall(L, 2, 1) == LUA_OK) {
                 buf_puts(&b, lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
             } else {
                 buf_printf(&b, "<error expanding template: %s>",

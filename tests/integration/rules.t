@@ -58,6 +58,10 @@ alert("Broken", { expr = function() local t = nil; return t.x end })
 LOOPS = 'alert("Loops", { expr = function() while true do end end })\n'
 HOG = ('alert("Hog", { expr = function() local t = {} '
        'for i = 1, 1e9 do t[i] = ("x"):rep(64) .. i end end })\n')
+# The memory bomb in an annotation function, which runs after expr: still out of memory.
+ANNHOG = ('alert("AnnHog", { expr = function() return series("demo_value") end,\n'
+          '  annotations = { x = function() local t = {}\n'
+          '    for i = 1, 1e9 do t[i] = ("x"):rep(64) .. i end end } })\n')
 SWALLOW = ('alert("Swallow", { expr = function()\n'
            '  while true do pcall(function() while true do end end) end\nend })\n')
 
@@ -72,6 +76,7 @@ write("bad.lua", BAD)
 write("loops.lua", LOOPS)
 write("hog.lua", HOG)
 write("swallow.lua", SWALLOW)
+write("annhog.lua", ANNHOG)
 state = os.path.join(d, "alerts.json")
 config = '''drwatch = { site = "gold", fast_interval = "1s" }
 textfile = { directory = "%s", interval = "1s" }
@@ -124,8 +129,17 @@ t.ok(failures("Hog", "out_of_memory", "hog.lua"),
      "a rule that allocates without end: out_of_memory")
 t.ok(failures("Swallow", "timeout", "swallow.lua"),
      "a rule whose pcall swallows the timeout is stopped anyway")
+t.ok(failures("AnnHog", "out_of_memory", "annhog.lua"),
+     "an annotation function that allocates without end: out_of_memory, not a string")
+m = dw.metrics()
+for file, outcome in (("bad.lua", "error"), ("loops.lua", "timeout"), ("hog.lua", "out_of_memory"),
+                      ("good.lua", "ok")):
+    t.ok(m.get('drwatch_rule_evaluations_total{file="%s",outcome="%s"}'
+               % (os.path.join(d, file), outcome), 0) >= 1,
+         "drwatch_rule_evaluations_total counts %s's outcome: %s" % (file, outcome))
 log = dw.log()
 t.ok("bad.lua:2: attempt to index a nil value" in log, "the error is logged with file:line")
+t.ok("hog.lua:1: not enough memory" in log, "so is running out of memory")
 t.is_(dw.get("/-/healthy")[0], 200, "the daemon stays healthy")
 t.ok(wait_for(lambda: [a for a in find("DemoValueHigh") if a["state"] == "firing"]),
      "the good rules keep evaluating next to the bad ones")
@@ -138,7 +152,7 @@ t.ok(status == 500 and b"bad.lua:" in body, "a broken rule file fails the reload
      body.decode().strip()[:120])
 active_before = find("DemoValueHigh")[0]["activeAt"]
 # A reload with a changed rule keeps the alert's state.
-for name in ("bad.lua", "loops.lua", "hog.lua", "swallow.lua"):
+for name in ("bad.lua", "loops.lua", "hog.lua", "swallow.lua", "annhog.lua"):
     write(name, "")
 write("good.lua", GOOD.replace("demo_value is", "value is"))
 status, _, body = dw.post("/-/reload")
