@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""Every metric family drwatch emits is listed in the README with its HELP, word for word.
+
+Where the HELP comes from (never from the README): (1) the golden files tests/data/**/*.prom and
+tests/data/**/*.golden, the exact renderings of the collectors' output that the unit tests
+compare against; (2) a live drwatch's /metrics, set up so that the families only a running
+daemon has appear: self (build, config, snapshot, HTTP, process_*), drwatch_collector_* (with a
+bad textfile, so errors_total too), textfile, gslb (a fake resolver and a dead /health probe),
+peer_listen (a client fetches the view), the alert manager (a rule that always fires, a webhook
+receiver) and the rules engine (plus a rule that always fails); (3) only for the families in
+FROM_SOURCE, which need conditions this test does not set up, the string literal in the C
+source (each entry says why). A family seen with two different HELP texts fails.
+
+The rule for a README metric row, in the tables headed "| Metric | Type | HELP |" of README.md
+and rules/README.md (where README.md sends the rules engine's metrics):
+- the first cell holds exactly one `name{labels}` (one family per row);
+- the third cell, Markdown backslash escapes undone (`\\|` is |, `\\<` is <), is the family's HELP
+  with the text format's escapes undone (\\\\ and \\n), exactly; or that HELP followed by
+  " — " and a note, for what the README adds (the note is not checked);
+- no runtime suffix is left out: the endings some HELPs carry (" Collected every interval.",
+  " Sampled every gslb interval (default drwatch.fast_interval, 5s).", ...) are compile-time
+  literals (the EVERY / INTERVAL_NOTE macros of collectors/*.c), the same in every run
+  whatever the config, so they are part of the HELP the README must show.
+And each drwatch_* or process_* family drwatch emits (from (1) and (2)) must have a row; a row
+whose family none of (1)-(3) shows fails too, as it cannot be checked. One TAP line per row
+and per problem; a mismatch prints the name, the README text and the HELP."""
+import glob
+import os
+import re
+import socket
+import ssl
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
+from drwatch_test import ROOT, Drwatch, Tap, free_port, start_fake, tmpdir, wait_for  # noqa: E402
+from gslb_fake import make_ca, make_cert  # noqa: E402
+
+READMES = [os.path.join(ROOT, "README.md"), os.path.join(ROOT, "rules", "README.md")]
+PREFIX = re.compile(r"^(?:drwatch|process)_")
+NOTE = " — "
+
+# Families whose HELP is read from the C source: {name: why no golden or live output has it}.
+FROM_SOURCE = {
+    "drwatch_postgres_slot_safe_wal_size_bytes":
+        "needs a PostgreSQL 13+ with max_slot_wal_keep_size set (the postgres goldens have none)",
+    "drwatch_configmap_last_change_timestamp_seconds":
+        "appears only once drwatch has seen the ConfigMap change (the goldens are single scrapes)",
+}
+SOURCE_DIRS = ("collectors", "exporter", "alerts", "rules")
+
+# The families the live drwatch must show before its /metrics is taken (they need an event).
+LIVE_EVENTS = ("drwatch_collector_errors_total", "drwatch_notifications_total",
+               "drwatch_notification_latency_seconds",
+               "drwatch_peer_listener_last_served_timestamp_seconds",
+               "drwatch_rule_failures_total", "drwatch_alert")
+
+
+# ------------------------------------------------------------------------------------------
+# The README side.
+
+def md_cells(line):
+    """The cells of a Markdown table row, split at unescaped pipes, stripped."""
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+
+
+def md_unescape(text):
+    """CommonMark backslash escapes: a backslash before ASCII punctuation is dropped."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
+
+
+def readme_rows(paths):
+    """[(path, line number, [names], type, description)] of every metric-table row."""
+    rows = []
+    for path in paths:
+        in_table = False
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                line = line.strip()
+                if re.match(r"^\|\s*Metric\s*\|\s*Type\s*\|\s*HELP\s*\|", line):
+                    in_table = True
+                    continue
+                if not line.startswith("|"):
+                    in_table = False
+                    continue
+                if not in_table or re.match(r"^\|[\s|:-]+\|$", line):
+                    continue
+                cells = md_cells(line)
+                names = [item.split("{", 1)[0].strip()
+                         for item in re.findall(r"`([^`]+)`", cells[0])]
+                rows.append((os.path.relpath(path, ROOT), n, names,
+                             cells[1] if len(cells) > 1 else "",
+                             md_unescape(cells[2]) if len(cells) > 2 else ""))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------
+# The HELP side: {name: {help text: [where]}}.
+
+def help_unescape(text):
+    return re.sub(r"\\(\\|n)", lambda m: "\\" if m.group(1) == "\\" else "\n", text)
+
+
+def add_help(out, text, where):
+    for m in re.finditer(r"^# HELP (\S+) ?(.*)$", text, re.M):
+        if PREFIX.match(m.group(1)):
+            out.setdefault(m.group(1), {}).setdefault(help_unescape(m.group(2)), []).append(where)
+
+
+def golden_help(out):
+    data = os.path.join(ROOT, "tests", "data")
+    paths = sorted(glob.glob(os.path.join(data, "**", "*.prom"), recursive=True) +
+                   glob.glob(os.path.join(data, "**", "*.golden"), recursive=True))
+    for path in paths:
+        with open(path, errors="replace") as f:
+            add_help(out, f.read(), os.path.relpath(path, ROOT))
+    return len(paths)
+
+
+def fetch_view(port, ca, cert):
+    """GET /peer/v1/view over mTLS, as the peer does; True on a 200."""
+    try:
+        ctx = ssl.create_default_context(cafile=ca)
+        ctx.load_cert_chain(*cert)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                s.sendall(b"GET /peer/v1/view HTTP/1.1\r\nHost: drwatch.gold.test\r\n"
+                          b"Connection: close\r\n\r\n")
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        return data.startswith(b"HTTP/1.1 200")
+    except (ssl.SSLError, OSError):
+        return False
+
+
+def live_metrics():
+    """The /metrics body of a drwatch that shows every family a running daemon has."""
+    d = tmpdir()
+    ca = make_ca(d, "ca")
+    server = make_cert(d, "gold", ca, san=["DNS:drwatch.gold.test", "IP:127.0.0.1"])
+    client = make_cert(d, "golddr", ca, san=["DNS:drwatch.golddr.test"])
+    resolver = start_fake("dns_fake.py", os.path.join(d, "dns.log"))
+    webhook = start_fake("webhook_fake.py", os.path.join(d, "webhook.log"))
+    textdir = os.path.join(d, "textfile")
+    os.mkdir(textdir)
+    for path in glob.glob(os.path.join(ROOT, "examples", "textfile", "*.prom")):
+        with open(path) as src, open(os.path.join(textdir, os.path.basename(path)), "w") as dst:
+            dst.write(src.read())
+    with open(os.path.join(textdir, "bad.prom"), "w") as f:
+        f.write("this is not the text format\n")
+    with open(os.path.join(d, "rules.lua"), "w") as f:
+        f.write('alert("ReadmeAlwaysFiring", {\n'
+                '  expr = function() return series("drwatch_build_info") end,\n'
+                '})\n'
+                'alert("ReadmeAlwaysFailing", {\n'
+                '  expr = function() error("fails on purpose") end,\n'
+                '})\n')
+    listen = free_port()
+    config = """
+drwatch = { site = "gold", interval = "1s", fast_interval = "1s" }
+textfile = { directory = "%(text)s", interval = "1s" }
+gslb = { name = "x.a1.test", sites = { gold = { "10.0.0.1" }, golddr = { "10.0.0.2" } },
+         resolvers = { "127.0.0.1:%(resolver)d" }, timeout = "200ms",
+         probes = { { site = "gold", url = "https://127.0.0.1:%(dead)d/health",
+                      insecure_skip_verify = true, timeout = "200ms" } } }
+peer_listen = { address = "127.0.0.1:%(listen)d", cert_file = "%(cert)s", key_file = "%(key)s",
+                client_ca_file = "%(ca)s", allowed_clients = { "drwatch.golddr.test" } }
+rules = { files = { "%(d)s/rules.lua" }, evaluation_interval = "1s" }
+alerting = {
+  data_dir = "%(d)s/alerting",
+  receivers = { { name = "hook", webhook = { url = "http://127.0.0.1:%(webhook)d/hook" } } },
+  route = { receiver = "hook", group_wait = "0s", group_interval = "1s" },
+}
+""" % {"text": textdir, "resolver": resolver, "dead": free_port(), "listen": listen,
+       "cert": server[0], "key": server[1], "ca": ca[0], "d": d, "webhook": webhook}
+    dw = Drwatch(config, name="readme").start()
+    wait_for(lambda: fetch_view(listen, ca[0], client), timeout=15)
+
+    def body():
+        text = dw.get("/metrics")[2].decode()
+        seen = set(re.findall(r"^# HELP (\S+)", text, re.M))
+        return text if all(name in seen for name in LIVE_EVENTS) else None
+
+    text = wait_for(body, timeout=30, step=0.2)
+    if text is None:
+        text = dw.get("/metrics")[2].decode()
+        seen = set(re.findall(r"^# HELP (\S+)", text, re.M))
+        raise RuntimeError("the live drwatch never showed %s; log:\n%s" % (
+            ", ".join(n for n in LIVE_EVENTS if n not in seen), dw.log()[-3000:]))
+    dw.stop()
+    return text
+
+
+def c_literal(name):
+    """The HELP of name from the C source: in the statement or initializer after the literal
+    "name", the last argument made only of adjacent string literals. None if not found."""
+    pattern = re.compile(r'"%s"\s*,(?P<rest>(?:"(?:[^"\\]|\\.)*"|[^;{}"])*)' % re.escape(name))
+    for d in SOURCE_DIRS:
+        for path in sorted(glob.glob(os.path.join(ROOT, d, "*.c"))):
+            with open(path, errors="replace") as f:
+                m = pattern.search(f.read())
+            if not m:
+                continue
+            args = re.findall(r'(?:\s*"(?:[^"\\]|\\.)*")+\s*(?=,|\)|$)|[^,"]+(?=,|\)|$)',
+                              m.group("rest").rstrip(") \n\t"))
+            helps = [a for a in args if a.strip().startswith('"')]
+            if not helps:
+                return None
+            parts = re.findall(r'"((?:[^"\\]|\\.)*)"', helps[-1])
+            text = "".join(parts)
+            return re.sub(r'\\(["\\])', r"\1", text), os.path.relpath(path, ROOT)
+    return None
+
+
+# ------------------------------------------------------------------------------------------
+
+def check(t, rows, helps, emitted):
+    documented = {}
+    for path, n, names, kind, desc in rows:
+        where = "%s:%d" % (path, n)
+        ok = t.ok
+        if len(names) != 1:
+            ok(False, "%s: one metric per row (this one has %s)" % (where, ", ".join(names)))
+            continue
+        name = names[0]
+        if name in documented:
+            ok(False, "%s: %s has a row already, at %s" % (where, name, documented[name]))
+            continue
+        documented[name] = where
+        texts = helps.get(name)
+        if not texts:
+            ok(False, "%s: %s: no golden file, live /metrics or FROM_SOURCE entry shows its "
+                      "HELP" % (where, name))
+            continue
+        if len(texts) > 1:
+            ok(False, "%s: drwatch gives %s two different HELPs" % (where, name))
+            for text, seen in texts.items():
+                t.diag("  %s (%s)" % (text, ", ".join(seen[:3])))
+            continue
+        help_text = next(iter(texts))
+        good = desc == help_text or (desc.startswith(help_text + NOTE) and
+                                     desc[len(help_text + NOTE):].strip())
+        if not ok(good, "%s: %s: the description is its HELP" % (where, name)):
+            t.diag("  README: %s" % desc)
+            t.diag("  HELP:   %s" % help_text)
+            t.diag("  (from %s)" % ", ".join(next(iter(texts.values()))[:2]))
+    for name in sorted(emitted):
+        if name not in documented:
+            t.ok(False, "%s (HELP: %s) has no README row" % (name, next(iter(helps[name]))))
+    t.ok(not set(emitted) - set(documented),
+         "all %d drwatch_/process_ families drwatch emits have a README row" % len(emitted))
+    for name in sorted(FROM_SOURCE):
+        t.ok(name not in emitted, "%s: still needs FROM_SOURCE (%s)" % (name, FROM_SOURCE[name]))
+
+
+def gather_help():
+    """({name: {help: [where]}}, set of names emitted by goldens or live), and a summary."""
+    helps = {}
+    files = golden_help(helps)
+    golden = len(helps)
+    add_help(helps, live_metrics(), "live /metrics")
+    emitted = set(helps)
+    for name in FROM_SOURCE:
+        found = c_literal(name)
+        if found and name not in helps:
+            helps[name] = {found[0]: [found[1]]}
+    summary = ("%d families from %d golden files, %d more from a live drwatch, %d from the C "
+               "source" % (golden, files, len(emitted) - golden, len(set(helps) - emitted)))
+    return helps, emitted, summary
+
+
+def main():
+    t = Tap()
+    helps, emitted, summary = gather_help()
+    t.diag(summary)
+    for name in FROM_SOURCE:
+        t.ok(name in helps, "%s: HELP found in the C source" % name)
+    check(t, readme_rows(READMES), helps, emitted)
+    t.done()
+
+
+if __name__ == "__main__":
+    main()
