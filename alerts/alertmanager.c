@@ -8,9 +8,10 @@
  * endsAt: a resolved alert carries its end; a firing one carries none, so Alertmanager keeps
  * it for its resolve_timeout (5m by default) after each receipt, unless `firing_valid_for`
  * says how long a firing alert stays valid. Either way the route that feeds this receiver must
- * repeat more often than that (e.g. repeat_interval = "1m"), as Prometheus resends every
- * minute. Times are Go's RFC 3339 text (alert.h am_time_format). No template: the payload is
- * data. Uses render_send.c and render_common.c. */
+ * resend at least twice in that time (e.g. group_interval = repeat_interval = "1m", as
+ * Prometheus resends every minute): the config refuses a route that does not
+ * (forgets_after_s). Times are Go's RFC 3339 text (alert.h am_time_format). No template: the
+ * payload is data. Uses render_send.c and render_common.c. */
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,6 +317,15 @@ fail:
     return -1;
 }
 
+/* Alertmanager's default resolve_timeout, which applies to alerts sent without endsAt. */
+#define AM_RESOLVE_TIMEOUT_S 300.0
+
+static double am_forgets_after(const void *state)
+{
+    const struct am_forward *f = state;
+    return f->valid_for_s > 0 ? f->valid_for_s : AM_RESOLVE_TIMEOUT_S;
+}
+
 const struct notifier_ops alertmanager_notifier = {
     .type = "alertmanager",
     .keys = am_keys,
@@ -325,4 +335,5 @@ const struct notifier_ops alertmanager_notifier = {
     .send = am_send,
     .cancel = am_cancel,
     .free = am_free,
+    .forgets_after_s = am_forgets_after,
 };

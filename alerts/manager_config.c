@@ -390,6 +390,24 @@ static int route_group_by(struct pctx *c, const struct am_route_cfg *rc, struct 
     return 0;
 }
 
+/* A receiver that drops firing alerts unless they are sent again (an Alertmanager) needs a
+ * route that resends an unchanged group at least twice in that time; an unchanged group is
+ * flushed every group_interval and sent again once repeat_interval has passed. */
+static int check_resend(struct pctx *c, const struct am_route *r, const struct am_plan *plan)
+{
+    const struct am_receiver *recv = &plan->receivers[r->receiver];
+    double forgets = recv->ops->forgets_after_s ? recv->ops->forgets_after_s(recv->state) : 0;
+    double resend = r->group_interval > r->repeat_interval ? r->group_interval : r->repeat_interval;
+    if (forgets <= 0 || 2 * resend <= forgets) return 0;
+    return fail(
+        c,
+        "receiver \"%.100s\" drops a firing alert %gs after it last got one (Alertmanager's "
+        "resolve_timeout, or firing_valid_for), but this route resends only every %gs "
+        "(group_interval %gs, repeat_interval %gs): give it a route of its own with both "
+        "at most %gs, or raise firing_valid_for",
+        recv->name, forgets, resend, r->group_interval, r->repeat_interval, forgets / 2);
+}
+
 /* Makes the route for rc below parent (the config path is on c's stack). */
 static int build_route(struct pctx *c, const struct am_route_cfg *rc, struct am_route *parent,
                        struct am_plan *plan, struct am_route **out, int depth)
@@ -442,6 +460,7 @@ static int build_route(struct pctx *c, const struct am_route_cfg *rc, struct am_
     r->repeat_interval = rc->repeat_interval_set ? (double)rc->repeat_interval_ms / 1000.0
                          : parent                ? parent->repeat_interval
                                                  : 14400.0;
+    if (check_resend(c, r, plan) < 0) return -1;
     char *mt = am_matchers_text(&r->matchers);
     r->key = parent ? xasprintf("%s/%s", parent->key, mt) : xstrdup("{}");
     free(mt);

@@ -70,6 +70,10 @@ struct notifier_ops {
     /* Drops a send in flight without calling done (shutdown, reload). */
     void (*cancel)(void *state);
     void (*free)(void *state);
+    /* How long after its last receipt the receiver drops a firing alert on its own (an
+     * Alertmanager resolves it), or NULL: never. The manager refuses a route to it that
+     * resends an unchanged group less often than twice in that time. */
+    double (*forgets_after_s)(const void *state);
 };
 
 /* Every notifier type, in alerts/notifiers.c. */

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from drwatch_test import Drwatch, Tap, free_port, http, spawn, tmpdir, wait_for  # noqa: E402
@@ -99,7 +100,7 @@ alerting = {
                                to = { "DBA <dba@example.org>" }, bcc = { "audit@example.org" },
                                username = "alerts", password_file = "smtp-password",
                                ca_file = "cert.pem" } },
-    { name = "am", alertmanager = { urls = { "%(am)s" } } },
+    { name = "am", alertmanager = { urls = { "%(am)s" }, firing_valid_for = "4s" } },
   },
   route = {
     receiver = "teams", group_by = { "alertname" },
@@ -108,7 +109,8 @@ alerting = {
       { receiver = "teams", matchers = { alertname = "DemoHigh" }, continue = true },
       { receiver = "flow", matchers = { alertname = "DemoHigh" }, continue = true },
       { receiver = "mail", matchers = { alertname = "DemoHigh" }, continue = true },
-      { receiver = "am", matchers = { alertname = "DemoHigh" } },
+      -- Alertmanager drops a firing alert 4s after its last receipt: resend every second.
+      { receiver = "am", matchers = { alertname = "DemoHigh" }, repeat_interval = "1s" },
     },
   },
 }
@@ -189,10 +191,18 @@ if fired:
     t.ok(a["labels"] == {"alertname": "DemoHigh", "instance": "x", "severity": "critical"} and
          a["annotations"].get("summary") == "demo x is 42" and
          a["status"]["state"] == "active", "with its labels and annotations, active")
+    # Still active well past firing_valid_for: drwatch resends it, as Prometheus does.
+    time.sleep(6)
+    later = [x for x in am_alerts() if x["labels"].get("alertname") == "DemoHigh"]
+    t.ok(later and later[0]["status"]["state"] == "active" and
+         later[0]["endsAt"] > a["endsAt"],
+         "still active 6s later, its endsAt pushed on by resends (%s -> %s)"
+         % (a["endsAt"], later[0]["endsAt"] if later else None))
 
 t.ok(wait_for(lambda: all(dw.sample('drwatch_notifications_total{receiver="%s",result="ok"}' % r)
-                          == 1 for r in ("teams", "flow", "mail", "am")), 10),
-     "each receiver's delivery is counted as ok")
+                          == 1 for r in ("teams", "flow", "mail")) and
+              dw.sample('drwatch_notifications_total{receiver="am",result="ok"}') >= 2, 10),
+     "each receiver's delivery is counted as ok (Alertmanager's once per resend)")
 
 # ---- resolved ----
 value(1)

@@ -496,22 +496,22 @@ static void test_inhibition(void)
     const char *cfg = RECEIVERS
         "  route = { receiver = \"team\", group_by = { \"alertname\", \"site\" } },\n"
         "  inhibit_rules = {\n"
-        "    { source_matchers = { alertname = \"GoldDRMaintenance\" },\n"
+        "    { source_matchers = { alertname = \"GoldDRInMaintenance\" },\n"
         "      target_matchers = { site = \"golddr\" } },\n"
         "    { source_matchers = { severity = \"critical\" }, target_matchers = { severity = "
         "\"warning\" },\n"
         "      equal = { \"instance\" } },\n"
         "  },\n";
-    const struct ev evs[] = {{0, FIRE, "alertname=\"GoldDRMaintenance\",site=\"golddr\"", 0},
+    const struct ev evs[] = {{0, FIRE, "alertname=\"GoldDRInMaintenance\",site=\"golddr\"", 0},
                              {0, FIRE, "alertname=\"ReplicationLag\",site=\"golddr\"", 0},
                              {0, FIRE, "alertname=\"KongDown\",site=\"gold\"", 0},
-                             {200, RESOLVE, "alertname=\"GoldDRMaintenance\",site=\"golddr\"", 0},
+                             {200, RESOLVE, "alertname=\"GoldDRInMaintenance\",site=\"golddr\"", 0},
                              END_EV};
     timeline("GoldDR alerts are inhibited while golddr-maintenance fires", cfg, evs, 500,
-             "t=30 team firing GoldDRMaintenance\n"
+             "t=30 team firing GoldDRInMaintenance\n"
              "t=30 team firing KongDown\n"
              "t=330 team firing ReplicationLag\n"
-             "t=330 team resolved GoldDRMaintenance/r\n");
+             "t=330 team resolved GoldDRInMaintenance/r\n");
 
     const struct ev evs2[] = {
         {0, FIRE, "alertname=\"Crit\",instance=\"x\",severity=\"critical\"", 0},
@@ -788,6 +788,20 @@ static void test_config(void)
          "alerting.inhibit_rules[1].equal[1]: \"not-a-label\" is not a label name"},
         {"  route = { receiver = \"a\", group_interval = \"0s\" },\n",
          "alerting.route.group_interval: \"0s\" is out of range"},
+        /* Alertmanager drops a firing alert 5m (resolve_timeout) after it last got it; the
+         * default repeat_interval (4h) would let forwarded alerts resolve while firing. */
+        {"  receivers = { { name = \"a\", webhook = { url = \"http://x/\" } },\n"
+         "    { name = \"am\", alertmanager = { urls = { \"http://am:9093\" } } } },\n"
+         "  route = { receiver = \"a\", routes = {\n"
+         "    { receiver = \"am\", matchers = { severity = \"critical\" } } } },\n",
+         "drwatch.lua:6: alerting.route.routes[1]: receiver \"am\" drops a firing alert 300s after "
+         "it last got one (Alertmanager's resolve_timeout, or firing_valid_for), but this route "
+         "resends only every 14400s (group_interval 300s, repeat_interval 14400s): give it a "
+         "route of its own with both at most 150s, or raise firing_valid_for"},
+        {"  receivers = { { name = \"am\", alertmanager = { urls = { \"http://am:9093\" },\n"
+         "    firing_valid_for = \"10m\" } } },\n"
+         "  route = { receiver = \"am\", repeat_interval = \"6m\" },\n",
+         "alerting.route: receiver \"am\" drops a firing alert 600s after it last got one"},
         {"  retry_min = \"10s\", retry_max = \"1s\",\n",
          "alerting.retry_max: is shorter than retry_min"},
     };
