@@ -3,6 +3,7 @@
 /work/shared/reference/fluentd.md says, with the FluentD version as a parameter.
 
 Usage: fluentd_fake.py PORT [--version 1.19.3] [--include-config BOOL] [--include-retry BOOL]
+                        [--tls CERT KEY]
 
 Endpoints: GET /api/plugins.json (compact JSON {"plugins":[...]}), GET /api/plugins (LTSV),
 GET /api/config.json, GET /api/config; anything else 404 {"message":"Not found"}. Query
@@ -155,12 +156,16 @@ class Handler(fakebase.FakeHandler):
 def main():
     args = sys.argv[1:]
     port = args.pop(0)
+    tls = None
     while args:
         flag = args.pop(0)
+        if flag == "--tls":
+            tls = (args.pop(0), args.pop(0))
+            continue
         value = args.pop(0)
         key = flag.lstrip("-").replace("-", "_")
         Handler.options[key] = value
-    fakebase.serve(Handler, port)
+    fakebase.serve(Handler, port, tls=tls)
 
 
 if __name__ == "__main__":

@@ -6,42 +6,42 @@ writes it becomes an info metric, a timestamp and counters; a transition written
 once) and its re-creation is counted; 401 and 403 go down with the apiserver's message in the
 log; and every other failure mode (slow, hang, close, cut, 500, garbage, truncated, a body far
 over the cap, a 404 that is not a Kubernetes NotFound) sets only that target's up to 0 while
-the healthy target and the other collectors stay as they were."""
+the healthy target and a textfile collector in the same drwatch stay as they were, the textfile
+collector keeps collecting, and the body over the cap is refused, not buffered (peak resident
+memory, VmHWM, stays flat)."""
 import json
 import os
-import subprocess
 import sys
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
-from drwatch_test import FAILURE_MODES, Drwatch, Tap, start_fake, tmpdir, wait_for  # noqa: E402
-from fakebase import control  # noqa: E402
+from drwatch_test import (FAILURE_MODES, Drwatch, Tap, drill_textfile, hwm_kib,  # noqa: E402
+                          self_signed_cert, start_fake, textfile_series, textfile_last_success,
+                          tmpdir, wait_for)
 
 t = Tap()
 work = tmpdir()
 TOKEN = os.path.join(work, "token")
 with open(TOKEN, "w") as f:
     f.write("s3cret\n")
-subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", os.path.join(work, "key.pem"),
-                "-out", os.path.join(work, "ca.crt")], check=True, capture_output=True)
+CA, KEY = self_signed_cert(work)
+TEXTFILE = drill_textfile(work)
 
 # 401 and 404 are checked on their own (401 and 403 on the healthy target, not_k8s below).
 MODES = {k: v for k, v in FAILURE_MODES.items() if k not in ("s401", "s404")}
 
 
 def start(name, script, *args, tls=False):
-    extra = ["--tls", os.path.join(work, "ca.crt"), os.path.join(work, "key.pem")] if tls else []
+    extra = ["--tls", CA, KEY] if tls else []
     port = start_fake(script, os.path.join(work, name + ".log"), *args, *extra)
     return "%s://127.0.0.1:%d" % ("https" if tls else "http", port)
 
 
 def ctl(url, endpoint, payload):
     import ssl
-    ctx = ssl.create_default_context(cafile=os.path.join(work, "ca.crt"))
+    ctx = ssl.create_default_context(cafile=CA)
     req = urllib.request.Request(url + "/__fake/" + endpoint, data=json.dumps(payload).encode(),
                                  method="POST")
     with urllib.request.urlopen(req, timeout=5, context=ctx if url.startswith("https") else None) as r:
@@ -50,7 +50,7 @@ def ctl(url, endpoint, payload):
 
 def api(url, method, path, body=None, ctype="application/merge-patch+json"):
     import ssl
-    ctx = ssl.create_default_context(cafile=os.path.join(work, "ca.crt"))
+    ctx = ssl.create_default_context(cafile=CA)
     req = urllib.request.Request(url + path, method=method, data=body and json.dumps(body).encode(),
                                  headers={"Authorization": "Bearer s3cret", "Content-Type": ctype})
     with urllib.request.urlopen(req, timeout=5, context=ctx) as r:
@@ -63,12 +63,14 @@ victims["not_k8s"] = start("not_k8s", "fluentd_fake.py")
 MODES["not_k8s"] = (None, "http_404")
 
 targets = ['{ site = "gold", url = "%s", namespace = "ops", name = "healthy", ca_file = "%s", '
-           'bearer_token_file = "%s" }' % (healthy, os.path.join(work, "ca.crt"), TOKEN)]
+           'bearer_token_file = "%s" }' % (healthy, CA, TOKEN)]
 targets += ['{ site = "golddr", url = "%s", namespace = "ops", name = "%s" }' % (u, m)
             for m, u in victims.items()]
 OPTS = ', interval = "1s", timeout = "700ms", max_body_bytes = 1048576 }'
-dw = Drwatch('drwatch = { site = "gold" }\nconfigmap = { env = "dev", targets = {\n  %s\n} }\n'
-             % ",\n  ".join(x.replace(" }", OPTS) for x in targets)).start()
+dw = Drwatch('drwatch = { site = "gold" }\n'
+             'textfile = { directory = "%s", interval = "1s" }\n'
+             'configmap = { env = "dev", targets = {\n  %s\n} }\n'
+             % (TEXTFILE, ",\n  ".join(x.replace(" }", OPTS) for x in targets))).start()
 
 L = 'configmap="switchover-state-dev",namespace="ops",site="gold",target="healthy"'
 m = dw.metrics()
@@ -146,7 +148,13 @@ t.ok(wait_for(lambda: dw.sample('drwatch_collector_up{collector="configmap",site
                                 'target="healthy"}') == 1),
      "a rotated token file is read again: back up")
 
+
 before = healthy_series()
+tf_before = textfile_series(dw.metrics())
+t.ok(tf_before.get('dr_drill_ok{site="golddr"}') == 1.0 and
+     tf_before.get('drwatch_textfile_file_valid{file="drill.prom"}') == 1.0,
+     "a textfile collector runs in the same drwatch")
+hwm_before = hwm_kib(dw.proc.pid)
 for mode, (spec, _) in MODES.items():
     if spec:
         ctl(victims[mode], "mode", dict(spec, path="*"))
@@ -160,10 +168,20 @@ def errors(mode, reason):
 t.ok(wait_for(lambda: all(dw.sample('drwatch_collector_up{collector="configmap",site="golddr",'
                                     'target="%s"}' % k) == 0 for k in MODES), timeout=15),
      "every failing target goes down")
+tf_seen = textfile_last_success(dw)
 for mode, (_, reason) in MODES.items():
     t.ok(wait_for(lambda: errors(mode, reason) >= 1, timeout=5),
          "%s: errors_total{reason=\"%s\"}" % (mode, reason))
+    t.is_(textfile_series(dw.metrics()), tf_before,
+          "%s: the textfile collector's samples are unchanged" % mode)
+t.ok(wait_for(lambda: textfile_last_success(dw) > tf_seen, timeout=5),
+     "the textfile collector kept collecting while every mode failed")
 t.is_(healthy_series(), before, "the healthy target's series are exactly as they were")
+grew = hwm_kib(dw.proc.pid) - hwm_before
+# Buffered, one 256 MiB body would add at least 256 MiB; ASan's quarantine alone moves the peak
+# by a few MiB.
+t.ok(grew < 16384, "a 256 MiB body over the 1 MiB cap is refused, not buffered (peak RSS %+d KiB)"
+     % grew)
 m = dw.metrics()
 t.is_(m.get('drwatch_collector_up{collector="self",target="drwatch"}'), 1.0,
       "the self collector is unaffected")

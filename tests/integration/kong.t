@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
-from drwatch_test import Drwatch, Tap, http, start_fake, tmpdir, wait_for  # noqa: E402
+from drwatch_test import Drwatch, Tap, hwm_kib, http, start_fake, tmpdir, wait_for  # noqa: E402
 import fakebase  # noqa: E402
 
 t = Tap()
@@ -187,14 +187,6 @@ MODES = [
     ("64 MiB body over a 1 MiB cap", {"mode": "huge", "bytes": 64 << 20}, "body_too_large",
      "body_too_large"),
 ]
-
-
-def hwm_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 for label, mode, json_reason, text_reason in MODES:

@@ -6,7 +6,10 @@ later switch back to v1 is followed; an expired continue token restarts the list
 then fails with http_410; the max_runs cap counts the first runs and says so; and every
 failure mode (slow, hang, close, cut, 500, 401, 404 for both versions, garbage, truncated, a
 body far over the cap) sets only that target's up to 0 with its reason while the healthy
-target and the other collectors stay as they were."""
+target and a textfile collector in the same drwatch stay as they were, the textfile collector
+keeps collecting, and the body over the cap is refused, not buffered (peak resident memory,
+VmHWM, stays flat). Over HTTPS, ca_file makes a private CA trusted and without it verification
+is on: up 0 with reason tls."""
 import json
 import os
 import sys
@@ -14,7 +17,9 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
-from drwatch_test import FAILURE_MODES, Drwatch, Tap, start_fake, tmpdir, wait_for  # noqa: E402
+from drwatch_test import (FAILURE_MODES, Drwatch, Tap, drill_textfile, hwm_kib,  # noqa: E402
+                          self_signed_cert, start_fake, textfile_series, textfile_last_success,
+                          tmpdir, wait_for)
 from fakebase import control  # noqa: E402
 
 t = Tap()
@@ -24,11 +29,15 @@ with open(TOKEN, "w") as f:
     f.write("s3cret")
 
 MODES = FAILURE_MODES
+CA, KEY = self_signed_cert(work)
+TEXTFILE = drill_textfile(work)
 
 
-def start(name, *args):
+def start(name, *args, tls=False):
     log = os.path.join(work, name + ".log")
-    return "http://127.0.0.1:%d" % start_fake("k8s_fake.py", log, *args)
+    extra = ["--tls", CA, KEY] if tls else []
+    port = start_fake("k8s_fake.py", log, *args, *extra)
+    return "%s://127.0.0.1:%d" % ("https" if tls else "http", port)
 
 
 def requests(url):
@@ -40,6 +49,7 @@ healthy = start("healthy", "--token", "s3cret")
 beta = start("beta", "--tekton-versions", "v1beta1")
 capped = start("capped")
 expiring = start("expiring")
+https = start("https", tls=True)
 victims = {m: start(m) for m in MODES}
 
 targets = ['{ site = "gold", url = "%s", namespace = "ops-pipelines", name = "healthy", '
@@ -48,12 +58,18 @@ targets = ['{ site = "gold", url = "%s", namespace = "ops-pipelines", name = "he
            '{ site = "golddr", url = "%s", namespace = "ops-pipelines", name = "capped", '
            'max_runs = 3, page_size = 2 }' % capped,
            '{ site = "golddr", url = "%s", namespace = "ops-pipelines", name = "expiring", '
-           'page_size = 2 }' % expiring]
+           'page_size = 2 }' % expiring,
+           '{ site = "gold", url = "%s", namespace = "ops-pipelines", name = "tls-ca", '
+           'ca_file = "%s" }' % (https, CA),
+           '{ site = "gold", url = "%s", namespace = "ops-pipelines", name = "tls-default" }'
+           % https]
 targets += ['{ site = "golddr", url = "%s", namespace = "ops-pipelines", name = "%s" }' % (u, m)
             for m, u in victims.items()]
 OPTS = ', interval = "1s", timeout = "700ms", max_body_bytes = 1048576 }'
-dw = Drwatch('drwatch = { site = "golddr" }\ntekton = { targets = {\n  %s\n} }\n'
-             % ",\n  ".join(x.replace(" }", OPTS) for x in targets)).start()
+dw = Drwatch('drwatch = { site = "golddr" }\n'
+             'textfile = { directory = "%s", interval = "1s" }\n'
+             'tekton = { targets = {\n  %s\n} }\n'
+             % (TEXTFILE, ",\n  ".join(x.replace(" }", OPTS) for x in targets))).start()
 
 m = dw.metrics()
 t.is_(m.get('drwatch_tekton_pipelineruns{namespace="ops-pipelines",reason="Succeeded",'
@@ -88,6 +104,18 @@ t.ok(any("continue=" in r["path"] for r in pages) and all("limit=2" in r["path"]
      "the list is paged with limit and continue (%d requests)" % len(pages))
 t.ok(all(r["headers"].get("Authorization") == "Bearer s3cret" for r in pages),
      "with the bearer token from the file")
+
+# TLS: the same target code as Kong's and the configmap collector's (exporter/k8s.c, httpc.c).
+t.is_(m.get('drwatch_collector_up{collector="tekton",site="gold",target="tls-ca"}'), 1.0,
+      "HTTPS with ca_file naming a private CA: up")
+t.is_(m.get('drwatch_tekton_api_info{api_version="v1",namespace="ops-pipelines",site="gold",'
+            'target="tls-ca"}'), 1.0, "and its PipelineRuns are read")
+t.is_(m.get('drwatch_collector_up{collector="tekton",site="gold",target="tls-default"}'), 0.0,
+      "HTTPS without ca_file: verification is on by default, up 0")
+t.ok((m.get('drwatch_collector_errors_total{collector="tekton",reason="tls",site="gold",'
+            'target="tls-default"}') or 0) >= 1, "with errors_total{reason=\"tls\"}")
+t.ok(any("target tls-default failed: tls: " in line and "certificate" in line
+         for line in dw.log().splitlines()), "and the certificate problem in the log")
 
 t.is_(m.get('drwatch_tekton_api_info{api_version="v1beta1",namespace="ops-pipelines",'
             'site="golddr",target="beta"}'), 1.0, "a cluster serving only v1beta1 is read")
@@ -134,6 +162,11 @@ def healthy_series():
 
 
 before = healthy_series()
+tf_before = textfile_series(dw.metrics())
+t.ok(tf_before.get('dr_drill_ok{site="golddr"}') == 1.0 and
+     tf_before.get('drwatch_textfile_file_valid{file="drill.prom"}') == 1.0,
+     "a textfile collector runs in the same drwatch")
+hwm_before = hwm_kib(dw.proc.pid)
 for mode, (spec, _) in MODES.items():
     control(victims[mode], "mode", dict(spec, path="*"))
 
@@ -146,10 +179,20 @@ def errors(mode, reason):
 t.ok(wait_for(lambda: all(dw.sample('drwatch_collector_up{collector="tekton",site="golddr",'
                                     'target="%s"}' % k) == 0 for k in MODES), timeout=15),
      "every failing target goes down")
+tf_seen = textfile_last_success(dw)
 for mode, (_, reason) in MODES.items():
     t.ok(wait_for(lambda: errors(mode, reason) >= 1, timeout=5),
          "%s: errors_total{reason=\"%s\"}" % (mode, reason))
+    t.is_(textfile_series(dw.metrics()), tf_before,
+          "%s: the textfile collector's samples are unchanged" % mode)
+t.ok(wait_for(lambda: textfile_last_success(dw) > tf_seen, timeout=5),
+     "the textfile collector kept collecting while every mode failed")
 t.is_(healthy_series(), before, "the healthy target's series are exactly as they were")
+grew = hwm_kib(dw.proc.pid) - hwm_before
+# Buffered, one 256 MiB body would add at least 256 MiB; ASan's quarantine alone moves the peak
+# by a few MiB.
+t.ok(grew < 16384, "a 256 MiB body over the 1 MiB cap is refused, not buffered (peak RSS %+d KiB)"
+     % grew)
 t.is_(dw.sample('drwatch_collector_up{collector="self",target="drwatch"}'), 1.0,
       "the self collector is unaffected")
 log = dw.log()

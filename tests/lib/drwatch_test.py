@@ -275,3 +275,49 @@ class Prometheus:
 
 def gunzip(data):
     return gzip.decompress(data)
+
+
+# ---- for tests that check a failing collector leaves the others alone ----
+
+def self_signed_cert(directory):
+    """(cert, key) paths: a self-signed EC certificate for 127.0.0.1, its own CA."""
+    cert, key = os.path.join(directory, "ca.crt"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key,
+                    "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+def drill_textfile(directory):
+    """A textfile directory under directory holding drill.prom (dr_drill_ok{site="golddr"} 1),
+    for a textfile collector to run beside the collector under test. Returns its path."""
+    path = os.path.join(directory, "textfile")
+    os.mkdir(path)
+    with open(os.path.join(path, "drill.prom"), "w") as f:
+        f.write("# HELP dr_drill_ok Last DR drill result.\n# TYPE dr_drill_ok gauge\n"
+                "dr_drill_ok{site=\"golddr\"} 1\n")
+    return path
+
+
+def textfile_series(m):
+    """The textfile collector's output in metrics m, less the two series that move with time."""
+    return {k: v for k, v in m.items()
+            if (k.startswith(("dr_drill_ok", "drwatch_textfile_")) or 'collector="textfile"' in k)
+            and not k.startswith(("drwatch_collector_scrape_duration_seconds",
+                                  "drwatch_collector_last_success_timestamp_seconds"))}
+
+
+def textfile_last_success(dw):
+    return next((v for k, v in dw.metrics().items()
+                 if k.startswith('drwatch_collector_last_success_timestamp_seconds{'
+                                 'collector="textfile"')), None)
+
+
+def hwm_kib(pid):
+    """Peak resident memory of pid in KiB (VmHWM): a body buffered then freed still shows."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
