@@ -6,7 +6,6 @@ reload keeps alert state (and refuses a broken rule file, keeping the old rules)
 restores the `for` progress of a pending alert from the state file."""
 import json
 import os
-import signal
 import sys
 import time
 
