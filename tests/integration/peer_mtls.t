@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The mTLS peer link between two drwatch instances (Gold and GoldDR) with openssl-made
-certificates: each fetches the other's view (state, its GSLB view, its probes) and exports it;
+certificates: each fetches the other's view (its DR state, from its own switchover-state
+ConfigMap in a fake Kubernetes API; its GSLB view; its /health probe) and exports it;
 the peer endpoint serves only a client whose certificate chains to the configured CA AND names
 the expected identity. A client from the right CA with the wrong identity, one with no
 certificate, one from another CA, an expired one, one not meant for TLS clients, plain HTTP,
@@ -17,7 +18,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
 from drwatch_test import Drwatch, Tap, check_config, free_port, start_fake, tmpdir  # noqa: E402
-from drwatch_test import wait_for  # noqa: E402
+from drwatch_test import http, wait_for  # noqa: E402
 from gslb_fake import make_ca, make_cert  # noqa: E402
 
 t = Tap()
@@ -41,6 +42,13 @@ R = "127.0.0.1:%d" % start_fake("dns_fake.py", os.path.join(d, "dns.log"))
 ports = {"gold": free_port(), "golddr": free_port()}
 OTHER = {"gold": "golddr", "golddr": "gold"}
 
+# Each site's Kubernetes API holds its switchover-state-dev ConfigMap (seeded active-passive),
+# and Gold's /health page answers "iamalive"; both sites probe it.
+k8s = {s: "http://127.0.0.1:%d" % start_fake("k8s_fake.py", os.path.join(d, s + "-k8s.log"))
+       for s in ("gold", "golddr")}
+health = "https://127.0.0.1:%d/health" % start_fake("gslb_fake.py", os.path.join(d, "health.log"),
+                                                    *certs["gold"])
+
 
 def config(site, allowed=None, cert=None):
     other = OTHER[site]
@@ -48,7 +56,10 @@ def config(site, allowed=None, cert=None):
     return """
 drwatch = { site = "%(site)s", fast_interval = "1s" }
 gslb = { name = "x.a1.test", sites = { gold = { "10.0.0.1" }, golddr = { "10.0.0.2" } },
-         resolvers = { "%(r)s" }, timeout = "200ms" }
+         resolvers = { "%(r)s" }, timeout = "200ms",
+         probes = { { site = "gold", url = "%(health)s", ca_file = "%(ca)s" } } }
+configmap = { env = "dev", targets = { { site = "%(site)s", url = "%(k8s)s", namespace = "ops",
+                                         interval = "1s" } } }
 peer_listen = { address = "127.0.0.1:%(lp)d", cert_file = "%(cert)s", key_file = "%(key)s",
                 client_ca_file = "%(ca)s", allowed_clients = { %(allowed)s },
                 timeout = "1s", max_connections = 4 }
@@ -56,7 +67,7 @@ peer = { targets = { { site = "%(other)s", url = "https://127.0.0.1:%(op)d", ca_
                        cert_file = "%(cert0)s", key_file = "%(key)s" } } }
 """ % {"site": site, "other": other, "r": R, "lp": ports[site], "op": ports[other],
        "cert": cert, "cert0": certs[site][0], "key": certs[site][1], "ca": ca[0],
-       "allowed": allowed or '"drwatch.%s.test"' % other}
+       "allowed": allowed or '"drwatch.%s.test"' % other, "health": health, "k8s": k8s[site]}
 
 
 dws = {s: Drwatch(config(s), name=s) for s in ("gold", "golddr")}
@@ -93,6 +104,13 @@ for me, dw in dws.items():
              for k in m), "%s: the peer's version is exported" % me)
     t.ok(m.get(key("drwatch_peer_gslb_class_held_samples", site=other, resolver=R), 0) >= 1,
          "%s: and how long its class has held" % me)
+    info = wait_for(lambda: [k for k in dw.metrics() if k.startswith("drwatch_peer_info{") and
+                             'state="active-passive"' in k and 'site="%s"' % other in k])
+    t.ok(info, "%s: the peer's DR state, from its ConfigMap: active-passive" % me)
+    probe = wait_for(lambda: dw.metrics().get(key("drwatch_peer_probe_status", site=other,
+                                                   probe=health, probe_site="gold",
+                                                   status="up")) == 1)
+    t.ok(probe, "%s: the peer's own /health probe of Gold: up" % me)
     m = wait_for(lambda: (lambda m: m.get(key("drwatch_peer_listener_responses_total",
                                               code="200"), 0) >= 1 and m)(dw.metrics()))
     t.ok(m, "%s: its own endpoint served the peer" % me)
@@ -101,6 +119,16 @@ for me, dw in dws.items():
          "%s: the served certificate's expiry is exported" % me)
     t.ok(m.get("drwatch_peer_listener_last_served_timestamp_seconds", 0) > time.time() - 5,
          "%s: and when the peer last fetched the view" % me)
+
+
+# A person puts GoldDR in maintenance: Gold learns it over the link within a few seconds.
+status, _, _ = http("PATCH", k8s["golddr"] + "/api/v1/namespaces/ops/configmaps/switchover-state-dev",
+                    {"Content-Type": "application/merge-patch+json"},
+                    json.dumps({"data": {"last_stable_state": "golddr-maintenance"}}).encode())
+t.is_(status, 200, "GoldDR's ConfigMap now says golddr-maintenance")
+t.ok(wait_for(lambda: any(k.startswith("drwatch_peer_info{") and 'site="golddr"' in k and
+                          'state="golddr-maintenance"' in k for k in A.metrics())),
+     "Gold sees GoldDR's new state through the peer link")
 
 
 # ---- clients against Gold's endpoint ----
