@@ -33,6 +33,29 @@ static void on_answer(void *arg, const struct dns_answer *a)
     if (--*lk->pending == 0) loop_stop(lk->loop);
 }
 
+/* Without servers, the system's: what /etc/resolv.conf names (the gslb collector's default). */
+static void test_system_resolver(struct loop *l)
+{
+    char line[256], addr[128], want[160], err[256], got[512];
+    struct dns *d = dns_new(l, &(struct dns_opts){0}, err, sizeof(err));
+    ok(d != NULL, "no servers: the system resolver");
+    dns_servers(d, got, sizeof(got));
+    FILE *f = fopen("/etc/resolv.conf", "r");
+    int named = 0, found = 0;
+    while (f && fgets(line, sizeof(line), f)) {
+        if (sscanf(line, " nameserver %127s", addr) != 1 || !strchr(addr, '.')) continue;
+        snprintf(want, sizeof(want), "%s:53", addr);
+        named++;
+        found += strstr(got, want) != NULL;
+    }
+    if (f) fclose(f);
+    if (named)
+        ok(found == named, "dns_servers (%s) names every IPv4 nameserver of /etc/resolv.conf", got);
+    else
+        ok(got[0] != '\0', "dns_servers names c-ares' default without resolv.conf: %s", got);
+    dns_free(d);
+}
+
 int main(void)
 {
     ares_library_init(ARES_LIB_INIT_ALL);
@@ -88,6 +111,7 @@ int main(void)
     ok(dns_new(l, &(struct dns_opts){.servers = "not an address"}, err, sizeof(err)) == NULL &&
            strstr(err, "c-ares") != NULL,
        "a bad server list is refused: %s", err);
+    test_system_resolver(l);
     loop_free(l);
     fake_stop(fake);
     ares_library_cleanup();
