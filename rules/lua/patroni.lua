@@ -5,9 +5,12 @@ local RPO_SECONDS = 60
 
 alert("PatroniTwoLeaders", {
   -- Two writable primaries: split brain, the worst DR alarm. No `for`: every second counts.
+  -- It keeps firing 5m after it ends, so that a split brain of seconds (between two scrapes of
+  -- a person's attention) is still seen, and clients' writes to the loser still looked for.
   expr = function()
     return filter(sum(series("drwatch_patroni_leader_writable")), function(s) return s.value > 1 end)
   end,
+  keep_firing_for = "5m",
   severity = "critical",
   annotations = {
     summary = "Two writable PostgreSQL primaries across the sites ({{ $value }})",
