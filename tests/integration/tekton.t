@@ -189,9 +189,9 @@ t.ok(wait_for(lambda: textfile_last_success(dw) > tf_seen, timeout=5),
      "the textfile collector kept collecting while every mode failed")
 t.is_(healthy_series(), before, "the healthy target's series are exactly as they were")
 grew = hwm_kib(dw.proc.pid) - hwm_before
-# Buffered, one 256 MiB body would add at least 256 MiB; ASan's quarantine alone moves the peak
-# by a few MiB.
-t.ok(grew < 16384, "a 256 MiB body over the 1 MiB cap is refused, not buffered (peak RSS %+d KiB)"
+# Buffered, the 256 MiB body would add at least 256 MiB. Every failure mode runs at once here,
+# and under make asan the memory they free waits in ASan's quarantine: some 45 MiB measured.
+t.ok(grew < 128 * 1024, "a 256 MiB body over the 1 MiB cap is refused, not buffered (peak RSS %+d KiB)"
      % grew)
 t.is_(dw.sample('drwatch_collector_up{collector="self",target="drwatch"}'), 1.0,
       "the self collector is unaffected")
