@@ -9,6 +9,7 @@ Paths:
   /slow?ms=N                waits N ms, then 200
   /hang                     never answers (until the client goes away)
   /big?bytes=N              200 with N bytes of 'x'
+  /chunked?bytes=N          200 with N bytes of 'x' in 64 KiB chunks, no Content-Length
   /gzip                     200, gzip-encoded body of 100000 'a' when the client accepts gzip
   /truncate                 announces 1000 bytes, sends 10, closes
   /close                    closes the connection without answering
@@ -60,6 +61,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(3600)
         elif p == "/big":
             self.send_body(200, b"x" * int(q.get("bytes", ["1000"])[0]))
+        elif p == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            left = int(q.get("bytes", ["1000"])[0])
+            try:
+                while left > 0:
+                    n = min(left, 65536)
+                    self.wfile.write(b"%x\r\n%s\r\n" % (n, b"x" * n))
+                    left -= n
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up: what a cap should do
         elif p == "/gzip":
             body = b"a" * 100000
             if "gzip" in self.headers.get("Accept-Encoding", ""):

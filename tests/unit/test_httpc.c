@@ -97,6 +97,12 @@ static void test_failures(struct loop *l, struct httpc *h, int port)
     ok(!c.ok && strcmp(c.reason, "body_too_large") == 0, "a body over the cap is refused (%s)",
        c.reason);
     free(u);
+    /* Without a Content-Length the cap can only be met on the way: the transfer stops there. */
+    u = url(port, "/chunked?bytes=200000000");
+    c = fetch(l, h, (struct httpc_opts){.url = u, .max_body = 100000});
+    ok(!c.ok && strcmp(c.reason, "body_too_large") == 0,
+       "a chunked body with no length is cut at the cap (%s)", c.reason);
+    free(u);
     u = url(port, "/truncate");
     c = fetch(l, h, (struct httpc_opts){.url = u});
     ok(!c.ok && strcmp(c.reason, "truncated") == 0, "a body cut short is reported (%s)", c.reason);
