@@ -33,7 +33,7 @@ help:
 	@echo "make run      install packages, build, start drwatch on the demo config"
 	@echo "make test     install packages, build, run every test through prove"
 	@echo "make asan     the whole suite on an ASan+UBSan build"
-	@echo "make lint     clang-format check and cppcheck"
+	@echo "make lint     clang-format check, cppcheck, pyflakes on the Python tests"
 	@echo "make bench    benchmarks in bench/ (installs the peers it compares against)"
 	@echo "make fuzz     libFuzzer targets (clang), FUZZ_SECONDS each"
 
@@ -119,6 +119,8 @@ lint:
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --std=c11 --inline-suppr -D__GNUC__ -I exporter -I collectors -I . \
 	    $(CORE_SRC) exporter/main.c
+	@pyflakes3 $$(grep -ls '^#!/usr/bin/env python3' tests/integration/*.t bench/*) \
+	    tests/lib/*.py tests/fakes/*.py
 	@echo "lint: clean"
 
 format:

@@ -30,7 +30,6 @@ import http.server
 import json
 import os
 import socketserver
-import sys
 import threading
 import time
 
