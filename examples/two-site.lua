@@ -1,7 +1,8 @@
 -- A two-site drwatch config: the same file runs in both sites, told apart by the environment
 -- (DRWATCH_SITE=gold in Kamloops, DRWATCH_SITE=golddr in Calgary). Check it with
 --   DRWATCH_SITE=golddr drwatch check-config examples/two-site.lua
--- (check-config also checks that every certificate, key and token file named here exists).
+-- (check-config also checks that every certificate, key and token file named here exists;
+-- outside a pod, set KUBERNETES_SERVICE_HOST to stand for the pod's own Kubernetes API).
 --
 -- Each top-level table is a section. Unknown sections and keys are refused with file:line,
 -- so a typo never silently disables something. Helpers must be `local`.
@@ -86,9 +87,10 @@ fluentd = {
 }
 
 -- Deploy pipelines and the switchover-state ConfigMap, through each site's Kubernetes API.
--- In a pod, the local site needs no url, token or CA: the pod's own are used.
+-- In a pod, the local site needs no url, token or CA: the pod's own are used (the namespace
+-- is named all the same, so that check-config can read this file outside the pod).
 local function k8s(target_site)
-  if target_site == site then return { site = target_site } end
+  if target_site == site then return { site = target_site, namespace = "api-gateway" } end
   return { site = target_site, url = "https://api." .. target_site .. ".example:6443",
            namespace = "api-gateway", ca_file = tls .. target_site .. "-k8s-ca.crt",
            bearer_token_file = "/etc/drwatch/" .. target_site .. "-token" }
