@@ -628,7 +628,7 @@ static struct target *target_new(enum kind kind, struct shared *sh, const char *
     t->sh = sh;
     sh->refs++;
     t->label = xstrdup(label);
-    t->mem = keep_get(sh->keep, key, sizeof(struct memory), memory_init);
+    t->mem = keep_get(sh->keep, key, sizeof(struct memory), memory_init, NULL);
     return t;
 }
 

@@ -7,7 +7,9 @@
  * Request summaries are per site and service, so they cannot come from one node's scrape: each
  * node keeps its last /metrics observation and the window between its last two, and one more
  * target per site ("summary") merges the fresh windows of that site's nodes on the same
- * interval. A node's window is dropped as soon as one of its scrapes fails.
+ * interval. A node's window is dropped as soon as one of its scrapes fails. Observation and
+ * window are kept across reloads (exporter/keep.h), keyed by site and URL, so that a reload
+ * does not blank the summaries for two intervals.
  *
  * Uses: exporter/httpc (requests), exporter/target (HTTP settings), collectors/kong_map.c and
  * collectors/kong_metrics.c (the mappings). */
@@ -16,6 +18,7 @@
 #include <string.h>
 
 #include "collectors.h"
+#include "keep.h"
 #include "kong.h"
 #include "log.h"
 #include "target.h"
@@ -104,6 +107,23 @@ struct call {
     char detail[240];
 };
 
+/* What a node keeps across scrapes, and across reloads so that a reload does not restart its
+ * request rates and ratios: its last /metrics observation and the window to the one before. */
+struct node_memory {
+    struct kong_obs *prev;
+    double prev_t; /* monotonic seconds when prev's body arrived */
+    struct kong_window win;
+    bool win_valid;
+    struct complaint capped;
+};
+
+static void node_memory_fini(void *mem)
+{
+    struct node_memory *m = mem;
+    kong_obs_free(m->prev);
+    kong_window_clear(&m->win);
+}
+
 struct node {
     enum state_kind kind; /* first: ops->free tells nodes from summaries by it */
     struct kong_shared *shared;
@@ -122,12 +142,12 @@ struct node {
     char *token;
     struct kong_obs *obs; /* this scrape's /metrics */
     double obs_t;
-    /* across scrapes */
-    struct kong_obs *prev;
-    double prev_t; /* monotonic seconds when prev's body arrived */
-    struct kong_window win;
-    bool win_valid;
-    struct complaint capped;
+    struct node_memory *mem; /* across scrapes and reloads (exporter/keep.h) */
+    struct keep *keep;
+    /* The last scrape was cancelled: at its deadline, or because a reload replaces this node.
+     * Its window is left out of the summaries, but kept in memory for the node that replaces
+     * it (a timeout is the scheduler's to report; the next good scrape clears this). */
+    bool cancelled;
 };
 
 struct summary {
@@ -210,27 +230,27 @@ static void node_finish(struct node *n)
     for (int e = 0; e < EP_COUNT && !bad; e++)
         if (n->calls[e].failed) bad = &n->calls[e];
     if (n->obs) {
-        if (!bad && n->prev && n->obs_t > n->prev_t) {
-            kong_window_compute(&n->win, n->prev, n->obs, n->obs_t - n->prev_t);
-            n->win_valid = true;
+        if (!bad && n->mem->prev && n->obs_t > n->mem->prev_t) {
+            kong_window_compute(&n->mem->win, n->mem->prev, n->obs, n->obs_t - n->mem->prev_t);
+            n->mem->win_valid = true;
         }
         if (kong_obs_capped(n->obs)) {
             scrape_count_error(s, "metrics_capped");
-            log_complain(&n->capped, LOG_WARN, "kong",
+            log_complain(&n->mem->capped, LOG_WARN, "kong",
                          "target %s: more than %d services or %d latency bounds per service; "
                          "the rest is left out of the summaries",
                          n->label, KONG_MAX_SERVICES, KONG_MAX_BUCKETS);
         } else {
-            log_complain_clear(&n->capped, "kong", "target %s: services back under the cap",
+            log_complain_clear(&n->mem->capped, "kong", "target %s: services back under the cap",
                                n->label);
         }
-        kong_obs_free(n->prev);
-        n->prev = n->obs;
-        n->prev_t = n->obs_t;
+        kong_obs_free(n->mem->prev);
+        n->mem->prev = n->obs;
+        n->mem->prev_t = n->obs_t;
         n->obs = NULL;
     }
     if (bad) {
-        n->win_valid = false;
+        n->mem->win_valid = false;
         char reason[48], detail[240];
         snprintf(reason, sizeof(reason), "%s", bad->reason);
         snprintf(detail, sizeof(detail), "%s", bad->detail);
@@ -238,7 +258,8 @@ static void node_finish(struct node *n)
         scrape_done(s, false, reason, detail);
         return;
     }
-    kong_node_info_add(scrape_set(s), &n->id, n->url[EP_METRICS] ? n->prev : NULL);
+    n->cancelled = false;
+    kong_node_info_add(scrape_set(s), &n->id, n->url[EP_METRICS] ? n->mem->prev : NULL);
     node_reset_scrape(n);
     scrape_done(s, true, NULL, NULL);
 }
@@ -274,7 +295,7 @@ static void node_start(struct node *n, struct scrape *s)
     if (http_target_opts(&n->http, n->url[EP_STATUS] ? n->url[EP_STATUS] : "", &o, &n->token, err,
                          sizeof(err)) < 0) {
         node_reset_scrape(n);
-        n->win_valid = false;
+        n->mem->win_valid = false;
         scrape_done(s, false, "token_file", err);
         return;
     }
@@ -305,8 +326,7 @@ static void node_free(struct node *n)
     for (size_t i = 0; n->shared && i < n->shared->n; i++)
         if (n->shared->nodes[i] == n) n->shared->nodes[i] = NULL;
     shared_unref(n->shared);
-    kong_obs_free(n->prev);
-    kong_window_clear(&n->win);
+    keep_put(n->keep, n->mem);
     for (int e = 0; e < EP_COUNT; e++) free(n->url[e]);
     free(n->http.url);
     free(n->http.name);
@@ -327,7 +347,8 @@ static void summary_start(struct summary *sm, struct scrape *s)
     size_t n = 0;
     for (size_t i = 0; i < sh->n; i++) {
         const struct node *nd = sh->nodes[i];
-        if (nd && nd->id.site == drwatch_sites[sm->site] && nd->win_valid) w[n++] = &nd->win;
+        if (nd && nd->id.site == drwatch_sites[sm->site] && nd->mem->win_valid && !nd->cancelled)
+            w[n++] = &nd->mem->win;
     }
     kong_summary_add(scrape_set(s), drwatch_sites[sm->site], w, n);
     free(w);
@@ -348,7 +369,7 @@ static void kong_cancel(void *state)
 {
     if (*(enum state_kind *)state != KIND_NODE) return;
     struct node *n = state;
-    n->win_valid = false;
+    n->cancelled = true;
     node_reset_scrape(n);
 }
 
@@ -407,6 +428,10 @@ static struct node *node_new(const struct kong_target_config *t, const struct co
     for (int e = 0; e < EP_COUNT; e++) n->url[e] = endpoint_url(t, (enum endpoint)e);
     for (int e = 0; e < EP_COUNT; e++)
         n->calls[e] = (struct call){.node = n, .ep = (enum endpoint)e};
+    char *key = xasprintf("kong/%s/%s", drwatch_sites[t->http.site], t->http.url);
+    n->keep = env->keep;
+    n->mem = keep_get(env->keep, key, sizeof(*n->mem), NULL, node_memory_fini);
+    free(key);
     n->shared = sh;
     sh->refs++;
     sh->nodes = xrealloc(sh->nodes, (sh->n + 1) * sizeof(*sh->nodes));

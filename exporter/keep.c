@@ -11,6 +11,7 @@ struct entry {
     struct entry *next;
     char *key;
     int refs;
+    void (*fini)(void *mem);
     alignas(max_align_t) unsigned char mem[]; /* what keep_get hands out */
 };
 
@@ -33,13 +34,15 @@ void keep_free(struct keep *k)
     if (!k) return;
     for (struct entry *e = k->entries, *next; e; e = next) {
         next = e->next;
+        if (e->fini) e->fini(e->mem);
         free(e->key);
         free(e);
     }
     free(k);
 }
 
-void *keep_get(struct keep *k, const char *key, size_t size, void (*init)(void *mem))
+void *keep_get(struct keep *k, const char *key, size_t size, void (*init)(void *mem),
+               void (*fini)(void *mem))
 {
     for (struct entry *e = k->entries; e; e = e->next) {
         if (strcmp(e->key, key) == 0) {
@@ -50,6 +53,7 @@ void *keep_get(struct keep *k, const char *key, size_t size, void (*init)(void *
     struct entry *e = xcalloc(1, sizeof(*e) + size);
     e->key = xstrdup(key);
     e->refs = 1;
+    e->fini = fini;
     e->next = k->entries;
     k->entries = e;
     if (init) init(e->mem);
@@ -72,6 +76,7 @@ void keep_put(struct keep *k, void *mem)
             break;
         }
     }
+    if (e->fini) e->fini(e->mem);
     free(e->key);
     free(e);
 }

@@ -17,8 +17,10 @@ struct keep *keep_new(void);
 void keep_free(struct keep *k);
 
 /* Returns the memory kept under key, size bytes, with one more reference. New memory is zeroed
- * and then given to init (when not NULL). A key must always be asked for with one size. */
-void *keep_get(struct keep *k, const char *key, size_t size, void (*init)(void *mem));
+ * and then given to init (when not NULL); fini (when not NULL) frees what it holds before the
+ * memory goes. A key must always be asked for with one size, init and fini. */
+void *keep_get(struct keep *k, const char *key, size_t size, void (*init)(void *mem),
+               void (*fini)(void *mem));
 /* How many references mem has (1: the caller's is the last). */
 int keep_refs(const void *mem);
 /* Drops a reference; the last one frees the memory. NULL-safe. */

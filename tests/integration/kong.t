@@ -11,6 +11,7 @@ clean (make asan)."""
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
@@ -125,6 +126,19 @@ t.ok(rps is not None and 35 <= rps <= 65, "golddr (Kong 2.8) orders-api: about 5
 p50 = svc(m, "drwatch_kong_service_request_duration_seconds", "golddr", "0.5")
 t.ok(p50 is not None and abs(p50 - 0.0275) < 1e-9,
      "golddr p50 from 2.8 buckets: (25, 30] gives 27.5 ms (%s)" % p50)
+
+# A reload keeps each node's last observation and window (keyed by site and URL): the
+# summaries go on at once instead of vanishing for the two scrapes a new window needs.
+status, _, body = dw.post("/-/reload")
+t.is_(status, 200, "a reload")
+gaps, end = 0, time.time() + 2.5
+while time.time() < end:
+    mm = dw.metrics()
+    if mm.get('drwatch_kong_site_nodes{site="gold"}') != 2 or \
+            svc(mm, "drwatch_kong_service_requests_per_second", "gold") is None:
+        gaps += 1
+    time.sleep(0.05)
+t.is_(gaps, 0, "the gold summaries never left /metrics in the 2.5 s after the reload")
 
 pt = [k for k in m if k.startswith("kong_http_requests_total{")]
 t.ok(pt and all('instance="gold-dp"' in k and 'site="gold"' in k for k in pt),

@@ -14,6 +14,7 @@
 #include "collectors.h"
 #include "config.h"
 #include "golden.h"
+#include "keep.h"
 #include "kong.h"
 #include "registry.h"
 #include "tap.h"
@@ -430,7 +431,9 @@ static int create(const char *src, char *err, size_t errlen, size_t *ntargets)
     const struct cfg_module *mods[] = {&kong_collector.module};
     struct config *cfg = config_load_buffer(src, strlen(src), "test.lua", mods, 1, err, errlen);
     if (!cfg) return -2;
-    struct collector_env env = {.default_interval_ms = 15000, .fast_interval_ms = 5000};
+    struct keep *keep = keep_new();
+    struct collector_env env = {
+        .default_interval_ms = 15000, .fast_interval_ms = 5000, .keep = keep};
     struct target_list tl = {0};
     int rc = kong_collector.create(config_module(cfg, "kong", NULL), &env, &tl, err, errlen);
     *ntargets = tl.n;
@@ -440,6 +443,7 @@ static int create(const char *src, char *err, size_t errlen, size_t *ntargets)
         free(tl.v[i].site);
     }
     free(tl.v);
+    keep_free(keep);
     config_free(cfg);
     return rc;
 }
