@@ -23,8 +23,8 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
-from drwatch_test import (ROOT, Drwatch, Prometheus, Tap, free_port, http, spawn,  # noqa: E402
-                          tmpdir, wait_for)
+from drwatch_test import (ROOT, Drwatch, Prometheus, Tap, free_port, http, readme_rows,  # noqa: E402
+                          spawn, tmpdir, wait_for)
 import fakebase  # noqa: E402
 import gslb_fake  # noqa: E402
 
@@ -42,45 +42,8 @@ ABSENT_PREFIXES = {}
 
 def documented_metrics(paths):
     """{name: type} from every metric table of the given Markdown files."""
-    out = {}
-    for path in paths:
-        in_table = False
-        with open(path) as f:
-            for line in f:
-                line = line.strip()
-                if re.match(r"^\|\s*Metric\s*\|\s*Type\s*\|", line):
-                    in_table = True
-                    continue
-                if not line.startswith("|"):
-                    in_table = False
-                    continue
-                if not in_table or re.match(r"^\|[\s|:-]+\|$", line):
-                    continue
-                cells = [c.strip() for c in line.strip("|").split("|")]
-                kind = cells[1] if len(cells) > 1 else ""
-                for item in re.findall(r"`([^`]+)`", cells[0]):
-                    name = item.split("{", 1)[0].strip()
-                    if re.match(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", name):
-                        out[name] = kind
-    return out
-
-
-def registered_in_alerts():
-    """{name: type} of the families alerts/*.c makes (mset_family(set, "name", METRIC_X)): the
-    alert manager is landing and README.md does not list its metrics yet."""
-    out = {}
-    for path in glob.glob(os.path.join(ROOT, "alerts", "*.c")):
-        with open(path, errors="replace") as f:
-            for name, kind in re.findall(r'mset_family\(\s*\w+\s*,\s*"((?:drwatch|process)_\w+)"'
-                                         r'\s*,\s*METRIC_([A-Z]+)', f.read()):
-                out[name] = kind.lower()
-    return out
-
-
-def todo(ok, name, why):
-    """A TAP TODO test: reported, but does not fail the suite."""
-    t.n += 1
-    print("%sok %d - %s # TODO %s" % ("" if ok else "not ", t.n, name, why), flush=True)
+    return {name: kind for _, _, names, kind, _ in readme_rows(paths) for name in names
+            if re.match(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", name)}
 
 
 def allowed_names(doc):
@@ -342,21 +305,13 @@ t.is_(sorted(got), ["drwatch_build_info", "drwatch_colector_errors_total",
       "the name checker finds exactly the metric names of an expression")
 t.is_(sorted(got - allowed), ["drwatch_colector_errors_total"],
       "the name checker refuses a misspelt metric and accepts a histogram's _bucket")
-landing = allowed_names(registered_in_alerts()) - allowed
 for name, board in boards.items():
-    unknown, pending = [], []
-    for where, expr in queries(board):
-        for n in sorted(metric_names(substitute(expr, variable_values(board, None))) - allowed):
-            (pending if n in landing else unknown).append("%s: %s" % (where, n))
-    t.ok(not unknown, "%s uses only metrics drwatch documents%s"
-         % (name, " (or alerts/*.c registers, below)" if pending else ""))
+    unknown = ["%s: %s" % (where, n) for where, expr in queries(board)
+               for n in sorted(metric_names(substitute(expr, variable_values(board, None)))
+                               - allowed)]
+    t.ok(not unknown, "%s uses only metrics drwatch documents" % name)
     for u in unknown:
         t.diag("undocumented metric in " + u)
-    if pending:
-        todo(False, "%s: the alert manager's metrics are in README.md's tables" % name,
-             "alerts/*.c registers them; README.md does not list them yet")
-        for u in pending:
-            t.diag("not yet in README.md: " + u)
 
 # ------------------------------------------------------------------------------------------
 # The setup: fakes, two drwatch instances peered over mTLS, Prometheus scraping both.

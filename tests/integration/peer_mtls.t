@@ -11,14 +11,13 @@ identities or fail on a bad certificate, the --web.peer-listen-address flag, che
 import json
 import os
 import socket
-import ssl
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
 from drwatch_test import Drwatch, Tap, check_config, free_port, start_fake, tmpdir  # noqa: E402
-from drwatch_test import http, wait_for  # noqa: E402
+from drwatch_test import http, peer_fetch, wait_for  # noqa: E402
 from gslb_fake import make_ca, make_cert  # noqa: E402
 
 t = Tap()
@@ -133,34 +132,8 @@ t.ok(wait_for(lambda: any(k.startswith("drwatch_peer_info{") and 'site="golddr"'
 
 # ---- clients against Gold's endpoint ----
 def fetch(cert=None, path="/peer/v1/view", method="GET", port=None, plain=False):
-    """(status, body) or None when refused."""
-    port = port or ports["gold"]
-    try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    except OSError:
-        return None
-    req = ("%s %s HTTP/1.1\r\nHost: drwatch.gold.test\r\n\r\n" % (method, path)).encode()
-    try:
-        if not plain:
-            ctx = ssl.create_default_context(cafile=ca[0])
-            if cert:
-                ctx.load_cert_chain(*cert)
-            s = ctx.wrap_socket(s, server_hostname="127.0.0.1")
-        s.sendall(req)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except (ssl.SSLError, OSError):
-        return None
-    finally:
-        s.close()
-    if not data.startswith(b"HTTP/1.1 "):
-        return None
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
+    """(status, body) from Gold's endpoint (or port's), or None when refused."""
+    return peer_fetch(port or ports["gold"], ca[0], cert, path, method, plain)
 
 
 r = fetch(certs["golddr"])

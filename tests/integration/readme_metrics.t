@@ -27,13 +27,12 @@ and per problem; a mismatch prints the name, the README text and the HELP."""
 import glob
 import os
 import re
-import socket
-import ssl
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
-from drwatch_test import ROOT, Drwatch, Tap, free_port, start_fake, tmpdir, wait_for  # noqa: E402
+from drwatch_test import (ROOT, Drwatch, Tap, free_port, peer_fetch, readme_rows,  # noqa: E402
+                          start_fake, tmpdir, wait_for)
 from gslb_fake import make_ca, make_cert  # noqa: E402
 
 READMES = [os.path.join(ROOT, "README.md"), os.path.join(ROOT, "rules", "README.md")]
@@ -59,41 +58,6 @@ LIVE_EVENTS = ("drwatch_collector_errors_total", "drwatch_notifications_total",
 # ------------------------------------------------------------------------------------------
 # The README side.
 
-def md_cells(line):
-    """The cells of a Markdown table row, split at unescaped pipes, stripped."""
-    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
-
-
-def md_unescape(text):
-    """CommonMark backslash escapes: a backslash before ASCII punctuation is dropped."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
-
-
-def readme_rows(paths):
-    """[(path, line number, [names], type, description)] of every metric-table row."""
-    rows = []
-    for path in paths:
-        in_table = False
-        with open(path) as f:
-            for n, line in enumerate(f, 1):
-                line = line.strip()
-                if re.match(r"^\|\s*Metric\s*\|\s*Type\s*\|\s*HELP\s*\|", line):
-                    in_table = True
-                    continue
-                if not line.startswith("|"):
-                    in_table = False
-                    continue
-                if not in_table or re.match(r"^\|[\s|:-]+\|$", line):
-                    continue
-                cells = md_cells(line)
-                names = [item.split("{", 1)[0].strip()
-                         for item in re.findall(r"`([^`]+)`", cells[0])]
-                rows.append((os.path.relpath(path, ROOT), n, names,
-                             cells[1] if len(cells) > 1 else "",
-                             md_unescape(cells[2]) if len(cells) > 2 else ""))
-    return rows
-
-
 # ------------------------------------------------------------------------------------------
 # The HELP side: {name: {help text: [where]}}.
 
@@ -115,26 +79,6 @@ def golden_help(out):
         with open(path, errors="replace") as f:
             add_help(out, f.read(), os.path.relpath(path, ROOT))
     return len(paths)
-
-
-def fetch_view(port, ca, cert):
-    """GET /peer/v1/view over mTLS, as the peer does; True on a 200."""
-    try:
-        ctx = ssl.create_default_context(cafile=ca)
-        ctx.load_cert_chain(*cert)
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
-                s.sendall(b"GET /peer/v1/view HTTP/1.1\r\nHost: drwatch.gold.test\r\n"
-                          b"Connection: close\r\n\r\n")
-                data = b""
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-        return data.startswith(b"HTTP/1.1 200")
-    except (ssl.SSLError, OSError):
-        return False
 
 
 def live_metrics():
@@ -178,7 +122,7 @@ alerting = {
 """ % {"text": textdir, "resolver": resolver, "dead": free_port(), "listen": listen,
        "cert": server[0], "key": server[1], "ca": ca[0], "d": d, "webhook": webhook}
     dw = Drwatch(config, name="readme").start()
-    wait_for(lambda: fetch_view(listen, ca[0], client), timeout=15)
+    wait_for(lambda: (peer_fetch(listen, ca[0], client) or (0,))[0] == 200, timeout=15)
 
     def body():
         text = dw.get("/metrics")[2].decode()

@@ -9,9 +9,11 @@ import gzip
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -321,3 +323,72 @@ def hwm_kib(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
+
+
+# ---- README.md's metric tables (the tables headed "| Metric | Type | HELP |") ----
+
+def md_cells(line):
+    """The cells of a Markdown table row, split at unescaped pipes, stripped."""
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+
+
+def md_unescape(text):
+    """CommonMark backslash escapes: a backslash before ASCII punctuation is dropped."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
+
+
+def readme_rows(paths):
+    """[(path, line number, [names], type, description)] of every metric-table row."""
+    rows = []
+    for path in paths:
+        in_table = False
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                line = line.strip()
+                if re.match(r"^\|\s*Metric\s*\|\s*Type\s*\|\s*HELP\s*\|", line):
+                    in_table = True
+                    continue
+                if not line.startswith("|"):
+                    in_table = False
+                    continue
+                if not in_table or re.match(r"^\|[\s|:-]+\|$", line):
+                    continue
+                cells = md_cells(line)
+                names = [item.split("{", 1)[0].strip()
+                         for item in re.findall(r"`([^`]+)`", cells[0])]
+                rows.append((os.path.relpath(path, ROOT), n, names,
+                             cells[1] if len(cells) > 1 else "",
+                             md_unescape(cells[2]) if len(cells) > 2 else ""))
+    return rows
+
+
+def peer_fetch(port, ca, cert=None, path="/peer/v1/view", method="GET", plain=False):
+    """A request to a drwatch peer endpoint on 127.0.0.1:port, over TLS trusting the CA file ca
+    with the client certificate cert = (cert, key) (None: none), or plain. Returns (status,
+    body), or None when the connection or the handshake is refused."""
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    except OSError:
+        return None
+    req = ("%s %s HTTP/1.1\r\nHost: drwatch.gold.test\r\n\r\n" % (method, path)).encode()
+    try:
+        if not plain:
+            ctx = ssl.create_default_context(cafile=ca)
+            if cert:
+                ctx.load_cert_chain(*cert)
+            s = ctx.wrap_socket(s, server_hostname="127.0.0.1")
+        s.sendall(req)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (ssl.SSLError, OSError):
+        return None
+    finally:
+        s.close()
+    if not data.startswith(b"HTTP/1.1 "):
+        return None
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
