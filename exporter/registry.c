@@ -172,17 +172,26 @@ size_t mset_memory_bytes(const struct metric_set *s)
 
 /* ---- series ---- */
 
-void label_value_escape(struct buf *out, const char *v, size_t n)
+/* Writes v escaped for a label value (\\, \" and \n) at p, which has room for 2 * n; returns
+ * the end. */
+static char *value_escape_to(char *p, const char *v, size_t n)
 {
-    size_t start = 0;
     for (size_t i = 0; i < n; i++) {
         char c = v[i];
-        if (c != '\\' && c != '"' && c != '\n') continue;
-        buf_append(out, v + start, i - start);
-        buf_append(out, c == '\n' ? "\\n" : (c == '"' ? "\\\"" : "\\\\"), 2);
-        start = i + 1;
+        if (c == '\\' || c == '"' || c == '\n') {
+            *p++ = '\\';
+            c = c == '\n' ? 'n' : c;
+        }
+        *p++ = c;
     }
-    buf_append(out, v + start, n - start);
+    return p;
+}
+
+void label_value_escape(struct buf *out, const char *v, size_t n)
+{
+    if (buf_reserve(out, 2 * n) < 0) return;
+    out->len = (size_t)(value_escape_to(out->data + out->len, v, n) - out->data);
+    out->data[out->len] = '\0';
 }
 
 static int label_cmp(const struct label_in *a, const struct label_in *b)
@@ -222,24 +231,32 @@ static int labels_canonical(struct buf *out, struct label_in *l, size_t n)
         }
         l[j] = key;
     }
+    /* One reservation for the longest text (escaping at most doubles a value), then plain
+     * copies: this runs for every sample of every scrape. */
+    size_t need = 0;
+    for (size_t i = 0; i < n; i++)
+        need += l[i].name_len + 4 + (l[i].escaped ? 1 : 2) * l[i].value_len;
     buf_reset(out);
-    bool first = true;
+    int rc = buf_reserve(out, need);
+    if (rc) return rc;
+    char *p = out->data;
     for (size_t i = 0; i < n; i++) {
         if (i + 1 < n && label_cmp(&l[i], &l[i + 1]) == 0) {
             if (l[i].extra || !l[i + 1].extra) return -EINVAL;
             continue; /* the extra label that follows wins */
         }
         if (l[i].value_len == 0) continue;
-        if (!first) buf_putc(out, ',');
-        first = false;
-        buf_append(out, l[i].name, l[i].name_len);
-        buf_append(out, "=\"", 2);
-        if (l[i].escaped)
-            buf_append(out, l[i].value, l[i].value_len);
-        else
-            label_value_escape(out, l[i].value, l[i].value_len);
-        buf_putc(out, '"');
+        if (p != out->data) *p++ = ',';
+        memcpy(p, l[i].name, l[i].name_len);
+        p += l[i].name_len;
+        *p++ = '=';
+        *p++ = '"';
+        p = l[i].escaped ? (char *)memcpy(p, l[i].value, l[i].value_len) + l[i].value_len
+                         : value_escape_to(p, l[i].value, l[i].value_len);
+        *p++ = '"';
     }
+    out->len = (size_t)(p - out->data);
+    out->data[out->len] = '\0';
     return 0;
 }
 

@@ -103,7 +103,8 @@ size_t mset_memory_bytes(const struct metric_set *s);
 /* Arena helpers for producers that attach strings to a set's lifetime. */
 char *mset_strdup(struct metric_set *s, const char *str);
 
-/* Escapes a label value into out (the text format rules). */
+/* Escapes a label value into out (the text format rules); appends nothing when out cannot
+ * take twice n more bytes. */
 void label_value_escape(struct buf *out, const char *v, size_t n);
 
 /* Writes pairs as canonical label text into out (reset first): sorted by name, values
