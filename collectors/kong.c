@@ -8,7 +8,7 @@
  * node keeps its last /metrics observation and the window between its last two, and one more
  * target per site ("summary") merges the fresh windows of that site's nodes on the same
  * interval. A node's window is dropped as soon as one of its scrapes fails. Observation and
- * window are kept across reloads (exporter/keep.h), keyed by site and URL, so that a reload
+ * window are kept across reloads (exporter/keep.h), keyed by site, label and URL, so that a reload
  * does not blank the summaries for two intervals.
  *
  * Uses: exporter/httpc (requests), exporter/target (HTTP settings), collectors/kong_map.c and
@@ -428,7 +428,8 @@ static struct node *node_new(const struct kong_target_config *t, const struct co
     for (int e = 0; e < EP_COUNT; e++) n->url[e] = endpoint_url(t, (enum endpoint)e);
     for (int e = 0; e < EP_COUNT; e++)
         n->calls[e] = (struct call){.node = n, .ep = (enum endpoint)e};
-    char *key = xasprintf("kong/%s/%s", drwatch_sites[t->http.site], t->http.url);
+    /* The label too: two targets may name one URL (a node scraped twice), never one label. */
+    char *key = xasprintf("kong/%s/%s/%s", drwatch_sites[t->http.site], n->label, t->http.url);
     n->keep = env->keep;
     n->mem = keep_get(env->keep, key, sizeof(*n->mem), NULL, node_memory_fini);
     free(key);
