@@ -9,6 +9,7 @@
  * --synthetic N adds a generated file of N alert rules, each selecting its own series. */
 #include <math.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,8 +135,12 @@ static int dbl_cmp(const void *a, const void *b)
 static char *write_synthetic(int n)
 {
     char *path = xstrdup("/tmp/drwatch-rules-bench-XXXXXX.lua");
-    int fd = mkstemps(path, 4);
-    FILE *f = fdopen(fd, "w");
+    int fd = mkstemps(path, 4); /* the six X are mkstemps' template, ".lua" kept after them */
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        fprintf(stderr, "rules_bench: %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
     for (int i = 0; i < n; i++)
         fprintf(f,
                 "alert(\"Synthetic%d\", { expr = function() return filter(series("

@@ -17,8 +17,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
-from drwatch_test import (FAILURE_MODES, Drwatch, Tap, drill_textfile, hwm_kib,  # noqa: E402
-                          self_signed_cert, start_fake, textfile_series, textfile_last_success,
+from drwatch_test import (FAILURE_MODES, Drwatch, Tap, drill_textfile,  # noqa: E402
+                          isolation_baseline, isolation_check, self_signed_cert, start_fake,
                           tmpdir, wait_for)
 from fakebase import control  # noqa: E402
 
@@ -162,37 +162,13 @@ def healthy_series():
 
 
 before = healthy_series()
-tf_before = textfile_series(dw.metrics())
-t.ok(tf_before.get('dr_drill_ok{site="golddr"}') == 1.0 and
-     tf_before.get('drwatch_textfile_file_valid{file="drill.prom"}') == 1.0,
-     "a textfile collector runs in the same drwatch")
-hwm_before = hwm_kib(dw.proc.pid)
+baseline = isolation_baseline(t, dw)
 for mode, (spec, _) in MODES.items():
     control(victims[mode], "mode", dict(spec, path="*"))
 
 
-def errors(mode, reason):
-    return dw.sample('drwatch_collector_errors_total{collector="tekton",reason="%s",'
-                     'site="golddr",target="%s"}' % (reason, mode)) or 0
-
-
-t.ok(wait_for(lambda: all(dw.sample('drwatch_collector_up{collector="tekton",site="golddr",'
-                                    'target="%s"}' % k) == 0 for k in MODES), timeout=15),
-     "every failing target goes down")
-tf_seen = textfile_last_success(dw)
-for mode, (_, reason) in MODES.items():
-    t.ok(wait_for(lambda: errors(mode, reason) >= 1, timeout=5),
-         "%s: errors_total{reason=\"%s\"}" % (mode, reason))
-    t.is_(textfile_series(dw.metrics()), tf_before,
-          "%s: the textfile collector's samples are unchanged" % mode)
-t.ok(wait_for(lambda: textfile_last_success(dw) > tf_seen, timeout=5),
-     "the textfile collector kept collecting while every mode failed")
+isolation_check(t, dw, "tekton", MODES, baseline)
 t.is_(healthy_series(), before, "the healthy target's series are exactly as they were")
-grew = hwm_kib(dw.proc.pid) - hwm_before
-# Buffered, the 256 MiB body would add at least 256 MiB. Every failure mode runs at once here,
-# and under make asan the memory they free waits in ASan's quarantine: some 45 MiB measured.
-t.ok(grew < 128 * 1024, "a 256 MiB body over the 1 MiB cap is refused, not buffered (peak RSS %+d KiB)"
-     % grew)
 t.is_(dw.sample('drwatch_collector_up{collector="self",target="drwatch"}'), 1.0,
       "the self collector is unaffected")
 log = dw.log()

@@ -316,6 +316,41 @@ def textfile_last_success(dw):
                                  'collector="textfile"')), None)
 
 
+def isolation_baseline(t, dw):
+    """Before a test's failure modes start: what isolation_check compares with (the textfile
+    collector's samples and drwatch's peak RSS); asserts the textfile collector runs."""
+    tf = textfile_series(dw.metrics())
+    t.ok(tf.get('dr_drill_ok{site="golddr"}') == 1.0 and
+         tf.get('drwatch_textfile_file_valid{file="drill.prom"}') == 1.0,
+         "a textfile collector runs in the same drwatch")
+    return tf, hwm_kib(dw.proc.pid)
+
+
+def isolation_check(t, dw, collector, modes, baseline, site="golddr"):
+    """Once each target named in modes ({name: (fake mode, reason)}) was told to fail: each goes
+    down with errors_total{reason}, the textfile collector's samples stay exactly as they were
+    and it keeps collecting, and the body far over the cap (256 MiB) was not buffered."""
+    tf_before, hwm_before = baseline
+    up = 'drwatch_collector_up{collector="%s",site="%s",target="%%s"}' % (collector, site)
+    err = ('drwatch_collector_errors_total{collector="%s",reason="%%s",site="%s",target="%%s"}'
+           % (collector, site))
+    t.ok(wait_for(lambda: (lambda m: all(m.get(up % k) == 0 for k in modes))(dw.metrics()),
+                  timeout=15), "every failing target goes down")
+    tf_seen = textfile_last_success(dw)
+    for mode, (_, reason) in modes.items():
+        t.ok(wait_for(lambda: (dw.sample(err % (reason, mode)) or 0) >= 1, timeout=5),
+             "%s: errors_total{reason=\"%s\"}" % (mode, reason))
+        t.is_(textfile_series(dw.metrics()), tf_before,
+              "%s: the textfile collector's samples are unchanged" % mode)
+    t.ok(wait_for(lambda: textfile_last_success(dw) > tf_seen, timeout=5),
+         "the textfile collector kept collecting while every mode failed")
+    grew = hwm_kib(dw.proc.pid) - hwm_before
+    # Buffered, the 256 MiB body would add at least 256 MiB. Every failure mode runs at once,
+    # and under make asan the memory they free waits in ASan's quarantine: some 45 MiB measured.
+    t.ok(grew < 128 * 1024,
+         "a 256 MiB body over the 1 MiB cap is refused, not buffered (peak RSS %+d KiB)" % grew)
+
+
 def hwm_kib(pid):
     """Peak resident memory of pid in KiB (VmHWM): a body buffered then freed still shows."""
     with open("/proc/%d/status" % pid) as f:
