@@ -10,10 +10,52 @@
 #include <sys/stat.h>
 
 #include "alert.h"
+#include "config.h"
 #include "httpc.h"
 #include "loop.h"
 #include "notifier.h"
 #include "util.h"
+
+/* A notifier made from one receiver's settings, written as Lua the way the alerting section
+ * gives them ("url = '...', to = { ... }"): the loaded config (which its strings point into) and
+ * the notifier's state, NULL when the loader or create refused them (why in err). */
+struct nt_made {
+    struct config *cfg;
+    void *state;
+};
+
+static struct nt_made __attribute__((unused))
+nt_make(const struct notifier_ops *ops, const struct notifier_env *env, const char *body, char *err,
+        size_t errlen)
+{
+    struct nt_made m = {0};
+    static struct cfg_module mod; /* the config keeps a pointer to it */
+    mod = (struct cfg_module){.name = ops->type, .keys = ops->keys, .size = ops->config_size};
+    const struct cfg_module *mods[] = {&mod};
+    char *src = xasprintf("%s = { %s }", ops->type, body);
+    m.cfg = config_load_buffer(src, strlen(src), "test.lua", mods, 1, err, errlen);
+    free(src);
+    if (m.cfg && ops->create(config_module(m.cfg, ops->type, NULL), env, &m.state, err, errlen) < 0)
+        m.state = NULL;
+    return m;
+}
+
+static void __attribute__((unused)) nt_unmake(const struct notifier_ops *ops, struct nt_made *m)
+{
+    ops->free(m->state);
+    config_free(m->cfg);
+}
+
+/* Whether the settings are refused (by the loader or by create). */
+static bool __attribute__((unused))
+nt_refused(const struct notifier_ops *ops, const struct notifier_env *env, const char *body,
+           char *err, size_t errlen)
+{
+    struct nt_made m = nt_make(ops, env, body, err, errlen);
+    bool no = m.state == NULL;
+    nt_unmake(ops, &m);
+    return no;
+}
 
 /* A canned group: 2 firing PatroniStandbyLagHigh-like alerts and 1 resolved, at a fixed
  * time, with group labels {alertname} and common labels {alertname, severity}. */

@@ -23,44 +23,6 @@ extern const struct notifier_ops alertmanager_notifier;
 static char tmpdir[64];
 static struct notifier_env env;
 
-struct made {
-    struct config *cfg;
-    void *state;
-};
-
-static struct made make(const char *body, char *err, size_t errlen)
-{
-    struct made m = {0};
-    static struct cfg_module mod; /* the config keeps a pointer to it */
-    mod = (struct cfg_module){.name = "alertmanager",
-                              .keys = alertmanager_notifier.keys,
-                              .size = alertmanager_notifier.config_size};
-    const struct cfg_module *mods[] = {&mod};
-    char *src = xasprintf("alertmanager = { %s }", body);
-    m.cfg = config_load_buffer(src, strlen(src), "test.lua", mods, 1, err, errlen);
-    free(src);
-    if (!m.cfg) return m;
-    if (alertmanager_notifier.create(config_module(m.cfg, "alertmanager", NULL), &env, &m.state,
-                                     err, errlen) < 0)
-        m.state = NULL;
-    return m;
-}
-
-static void unmake(struct made *m)
-{
-    alertmanager_notifier.free(m->state);
-    config_free(m->cfg);
-}
-
-/* Whether the settings are refused (by the loader or by create). */
-static bool refused(const char *body, char *err, size_t errlen)
-{
-    struct made m = make(body, err, errlen);
-    bool no = m.state == NULL;
-    unmake(&m);
-    return no;
-}
-
 static void render(void *state, const struct notification *n, struct payload *p)
 {
     char err[256];
@@ -122,7 +84,7 @@ static void test_real(struct loop *l, struct httpc *h, int port)
     g.alerts[2].ends_at = now - 5;
     g.n.now = now;
     char *cfg = xasprintf("urls = { 'http://127.0.0.1:%d/' }", port);
-    struct made m = make(cfg, err, sizeof(err));
+    struct nt_made m = nt_make(&alertmanager_notifier, &env, cfg, err, sizeof(err));
     free(cfg);
     if (!ok(m.state != NULL, "notifier made (%s)", err)) return;
     struct payload p;
@@ -181,21 +143,21 @@ static void test_real(struct loop *l, struct httpc *h, int port)
        "a refused payload fails without retry, with Alertmanager's reason (%s: %s)", r.reason,
        r.detail);
     buf_free(&bad.body);
-    unmake(&m);
+    nt_unmake(&alertmanager_notifier, &m);
 
     /* A cluster with one instance down. */
     g.n.status = "firing";
     for (int i = 0; i < 3; i++) g.alerts[i].ends_at = 0;
     cfg = xasprintf("urls = { 'http://127.0.0.1:%d', 'http://127.0.0.1:%d' }", fake_free_port(),
                     port);
-    m = make(cfg, err, sizeof(err));
+    m = nt_make(&alertmanager_notifier, &env, cfg, err, sizeof(err));
     free(cfg);
     render(m.state, &g.n, &p);
     r = nt_send(l, &alertmanager_notifier, m.state, &p, 10000);
     ok(r.outcome == SEND_OK && strstr(r.detail, "[0]"),
        "one of two instances down: ok, the other's failure noted (%s)", r.detail);
     buf_free(&p.body);
-    unmake(&m);
+    nt_unmake(&alertmanager_notifier, &m);
 }
 
 static void test_offline(struct loop *l, struct httpc *h)
@@ -203,8 +165,9 @@ static void test_offline(struct loop *l, struct httpc *h)
     char err[512] = "";
     struct nt_group g;
     nt_group_init(&g);
-    struct made m =
-        make("urls = { 'http://127.0.0.1:9093' }, firing_valid_for = '5m'", err, sizeof(err));
+    struct nt_made m =
+        nt_make(&alertmanager_notifier, &env,
+                "urls = { 'http://127.0.0.1:9093' }, firing_valid_for = '5m'", err, sizeof(err));
     if (!ok(m.state != NULL, "notifier made offline (%s)", err)) return;
     struct payload p;
     render(m.state, &g.n, &p);
@@ -222,10 +185,12 @@ static void test_offline(struct loop *l, struct httpc *h)
     json_decref(arr);
     is_str(p.content_type, "application/json", "content type");
     buf_free(&p.body);
-    unmake(&m);
+    nt_unmake(&alertmanager_notifier, &m);
 
-    ok(refused("urls = { 'ftp://x' }", err, sizeof(err)), "a non-HTTP URL is refused (%s)", err);
-    ok(refused("urls = { }", err, sizeof(err)), "no URL is refused (%s)", err);
+    ok(nt_refused(&alertmanager_notifier, &env, "urls = { 'ftp://x' }", err, sizeof(err)),
+       "a non-HTTP URL is refused (%s)", err);
+    ok(nt_refused(&alertmanager_notifier, &env, "urls = { }", err, sizeof(err)),
+       "no URL is refused (%s)", err);
 
     /* Headers, as a fake sees them. */
     int port = fake_free_port();
@@ -236,7 +201,7 @@ static void test_offline(struct loop *l, struct httpc *h)
     char *cfg = xasprintf("urls = { 'http://127.0.0.1:%d/am' }, username = 'drwatch', "
                           "password_file = '%s'",
                           port, pwfile);
-    m = make(cfg, err, sizeof(err));
+    m = nt_make(&alertmanager_notifier, &env, cfg, err, sizeof(err));
     render(m.state, &g.n, &p);
     struct nt_result r = nt_send(l, &alertmanager_notifier, m.state, &p, 5000);
     ok(r.outcome == SEND_FAIL && strcmp(r.reason, "http_404") == 0 && !strstr(r.detail, "hunter2"),
@@ -252,7 +217,7 @@ static void test_offline(struct loop *l, struct httpc *h)
     free(seen);
     free(url);
     buf_free(&p.body);
-    unmake(&m);
+    nt_unmake(&alertmanager_notifier, &m);
     free(cfg);
     free(pwfile);
     fake_stop(fake);

@@ -27,44 +27,6 @@ extern const struct notifier_ops email_notifier;
 static char tmpdir[64];
 static struct notifier_env env;
 
-struct made {
-    struct config *cfg;
-    void *state;
-};
-
-/* Makes a notifier from an `email = { ... }` config text. */
-static struct made make(const char *body, char *err, size_t errlen)
-{
-    struct made m = {0};
-    /* The config keeps a pointer to its module: static. */
-    static struct cfg_module mod;
-    mod = (struct cfg_module){
-        .name = "email", .keys = email_notifier.keys, .size = email_notifier.config_size};
-    const struct cfg_module *mods[] = {&mod};
-    char *src = xasprintf("email = { %s }", body);
-    m.cfg = config_load_buffer(src, strlen(src), "test.lua", mods, 1, err, errlen);
-    free(src);
-    if (!m.cfg) return m;
-    if (email_notifier.create(config_module(m.cfg, "email", NULL), &env, &m.state, err, errlen) < 0)
-        m.state = NULL;
-    return m;
-}
-
-static void unmake(struct made *m)
-{
-    email_notifier.free(m->state);
-    config_free(m->cfg);
-}
-
-/* Whether the settings are refused (by the loader or by create). */
-static bool refused(const char *body, char *err, size_t errlen)
-{
-    struct made m = make(body, err, errlen);
-    bool no = m.state == NULL;
-    unmake(&m);
-    return no;
-}
-
 static int render(void *state, const struct notification *n, struct payload *p, char *err,
                   size_t errlen)
 {
@@ -112,11 +74,13 @@ static const char *part_text(json_t *mail, size_t i)
 static void test_render(void)
 {
     char err[512] = "";
-    struct made m = make("url = 'smtp://127.0.0.1:25', from = 'drwatch <alerts@drwatch.test>', "
-                         "to = { 'DBA On-call <dba@example.org>', 'ops@example.org' }, "
-                         "cc = { 'lead@example.org' }, bcc = { 'audit@example.org' }, "
-                         "headers = { 'X-Team: dba' }",
-                         err, sizeof(err));
+    struct nt_made m =
+        nt_make(&email_notifier, &env,
+                "url = 'smtp://127.0.0.1:25', from = 'drwatch <alerts@drwatch.test>', "
+                "to = { 'DBA On-call <dba@example.org>', 'ops@example.org' }, "
+                "cc = { 'lead@example.org' }, bcc = { 'audit@example.org' }, "
+                "headers = { 'X-Team: dba' }",
+                err, sizeof(err));
     if (!ok(m.state != NULL, "email notifier made (%s)", err)) return;
     struct nt_group g;
     nt_group_init(&g);
@@ -142,7 +106,7 @@ static void test_render(void)
        "a second render is the same bytes (a resend is recognisable)");
     buf_free(&again.body);
     buf_free(&p.body);
-    unmake(&m);
+    nt_unmake(&email_notifier, &m);
 
     /* A non-ASCII subject is encoded; a huge group is cut, not refused. */
     nt_write_file("/tmp/drwatch-email-subject.lua",
@@ -151,9 +115,10 @@ static void test_render(void)
                   "'line\\n.dot line\\n' .. string.rep('x', 200) .. ' \\ntrailing ' end, "
                   "email_html = function(n) return '<p>' .. html(n.alerts[1].annotations.summary) "
                   ".. '</p>' end }");
-    m = make("url = 'smtp://127.0.0.1:25', from = 'J\xc3\xb6rg <alerts@drwatch.test>', "
-             "to = { 'ops@example.org' }, template = '/tmp/drwatch-email-subject.lua'",
-             err, sizeof(err));
+    m = nt_make(&email_notifier, &env,
+                "url = 'smtp://127.0.0.1:25', from = 'J\xc3\xb6rg <alerts@drwatch.test>', "
+                "to = { 'ops@example.org' }, template = '/tmp/drwatch-email-subject.lua'",
+                err, sizeof(err));
     render(m.state, &g.n, &p, err, sizeof(err));
     ok(strstr(p.body.data, "Subject: =?UTF-8?B?") && strstr(p.body.data, "From: =?UTF-8?B?"),
        "non-ASCII subject and display name are RFC 2047 encoded");
@@ -170,21 +135,28 @@ static void test_render(void)
     }
     ok(crlf && maxline <= 78, "CRLF line ends only, lines at most 78 bytes (%zu)", maxline);
     buf_free(&p.body);
-    unmake(&m);
+    nt_unmake(&email_notifier, &m);
     unlink("/tmp/drwatch-email-subject.lua");
 
-    ok(refused("url = 'smtp://x', from = 'a@b', to = { 'x@y\\r\\nRCPT TO:<evil@z>' }", err,
-               sizeof(err)) &&
+    ok(nt_refused(&email_notifier, &env,
+                  "url = 'smtp://x', from = 'a@b', to = { 'x@y\\r\\nRCPT TO:<evil@z>' }", err,
+                  sizeof(err)) &&
            strstr(err, "not an e-mail address"),
        "an address with CR LF is refused (%s)", err);
-    ok(refused("url = 'smtp://x', from = 'a@b', to = { 'x@y' }, headers = { 'Subject: x' }", err,
-               sizeof(err)),
+    ok(nt_refused(&email_notifier, &env,
+                  "url = 'smtp://x', from = 'a@b', to = { 'x@y' }, headers = { 'Subject: x' }", err,
+                  sizeof(err)),
        "a header drwatch sets itself is refused (%s)", err);
-    ok(refused("url = 'http://x', from = 'a@b', to = { 'x@y' }", err, sizeof(err)),
+    ok(nt_refused(&email_notifier, &env, "url = 'http://x', from = 'a@b', to = { 'x@y' }", err,
+                  sizeof(err)),
        "an http URL is refused (%s)", err);
-    ok(refused("url = 'smtp://x', from = 'a@b', to = { 'x@y' }, username = 'u'", err, sizeof(err)),
+    ok(nt_refused(&email_notifier, &env,
+                  "url = 'smtp://x', from = 'a@b', to = { 'x@y' }, username = 'u'", err,
+                  sizeof(err)),
        "username without password_file is refused (%s)", err);
-    ok(refused("url = 'smtp://x', from = 'a@b', to = { 'x@y' }, auth = 'CRAM'", err, sizeof(err)),
+    ok(nt_refused(&email_notifier, &env,
+                  "url = 'smtp://x', from = 'a@b', to = { 'x@y' }, auth = 'CRAM'", err,
+                  sizeof(err)),
        "an unknown auth mechanism is refused (%s)", err);
 }
 
@@ -212,7 +184,7 @@ static void send_case(struct server *s, const char *settings, enum send_outcome 
     nt_group_init(&g);
     cfg = xasprintf("url = 'smtp://127.0.0.1:%d', from = 'alerts@drwatch.test', %s", s->port,
                     settings);
-    struct made m = make(cfg, err, sizeof(err));
+    struct nt_made m = nt_make(&email_notifier, &env, cfg, err, sizeof(err));
     free(cfg);
     if (!ok(m.state != NULL, "%s: made (%s)", what, err)) return;
     struct payload p;
@@ -225,7 +197,7 @@ static void send_case(struct server *s, const char *settings, enum send_outcome 
        "  the password is not in the detail");
     if (r.outcome == SEND_OK) s->n++;
     buf_free(&p.body);
-    unmake(&m);
+    nt_unmake(&email_notifier, &m);
 }
 
 static void test_starttls_auth(struct server *s, const char *pwfile, const char *badpw,
@@ -286,7 +258,7 @@ static void test_starttls_auth(struct server *s, const char *pwfile, const char 
                           "'ops@example.org' }, username = 'alerts', password_file = '%s', "
                           "ca_file = '%s'",
                           s->port, pwfile, ca);
-    struct made m = make(cfg, err, sizeof(err));
+    struct nt_made m = nt_make(&email_notifier, &env, cfg, err, sizeof(err));
     free(cfg);
     struct payload tp = {0};
     buf_init(&tp.body, 0);
@@ -302,7 +274,7 @@ static void test_starttls_auth(struct server *s, const char *pwfile, const char 
        "a plain-text payload is sent as a plain mail (%s)", hdr(mail, "Subject"));
     json_decref(mail);
     buf_free(&tp.body);
-    unmake(&m);
+    nt_unmake(&email_notifier, &m);
 
     char *set = xasprintf("to = { 'ops@example.org' }, username = 'alerts', password_file = "
                           "'%s', ca_file = '%s'",
@@ -402,7 +374,7 @@ int main(void)
         char *cfg = xasprintf("url = 'smtps://127.0.0.1:%d', from = 'alerts@drwatch.test', "
                               "to = { 'ops@example.org' }, ca_file = '%s'",
                               implicit.port, cert);
-        struct made m = make(cfg, err, sizeof(err));
+        struct nt_made m = nt_make(&email_notifier, &env, cfg, err, sizeof(err));
         struct nt_group g;
         nt_group_init(&g);
         struct payload p;
@@ -415,7 +387,7 @@ int main(void)
         json_decref(mail);
         json_decref(env_json);
         buf_free(&p.body);
-        unmake(&m);
+        nt_unmake(&email_notifier, &m);
         free(cfg);
     }
     fake_stop(implicit.pid);
