@@ -11,14 +11,14 @@ REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
-ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -I. -Iexporter -Icollectors -Irules -Ialerts $(PKG_CFLAGS) \
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -I. -Iexporter -Isite -Icollectors -Irules -Ialerts $(PKG_CFLAGS) \
               -DDRWATCH_VERSION='"$(VERSION)"' -DDRWATCH_REVISION='"$(REVISION)"' -MMD -MP
 LDLIBS  := $(PKG_LIBS) -lpthread -lm
 
-CORE_SRC := $(filter-out exporter/main.c,$(wildcard exporter/*.c)) $(wildcard collectors/*.c) \
+CORE_SRC := $(filter-out exporter/main.c,$(wildcard exporter/*.c)) $(wildcard site/*.c) $(wildcard collectors/*.c) \
             $(wildcard rules/*.c) $(wildcard alerts/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
-HEADERS  := $(wildcard exporter/*.h collectors/*.h rules/*.h alerts/*.h)
+HEADERS  := $(wildcard exporter/*.h site/*.h collectors/*.h rules/*.h alerts/*.h)
 MAIN_OBJ := $(BUILD)/exporter/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%.t)
@@ -117,7 +117,7 @@ lint:
 	@clang-format --dry-run --Werror $(CORE_SRC) exporter/main.c $(HEADERS) \
 	    $(UNIT_SRC) $(FUZZ_SRC) tests/fuzz/replay_main.c tests/lib/*.h $(wildcard bench/*.c)
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	    --std=c11 --inline-suppr -D__GNUC__ -I exporter -I collectors -I . \
+	    --std=c11 --inline-suppr -D__GNUC__ -I exporter -I site -I collectors -I . \
 	    $(CORE_SRC) exporter/main.c
 	@pyflakes3 $$(grep -ls '^#!/usr/bin/env python3' tests/integration/*.t bench/*) \
 	    tests/lib/*.py tests/fakes/*.py

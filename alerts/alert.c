@@ -11,7 +11,9 @@
 #include <time.h>
 
 #include "textparse.h"
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
+#include "arena.h"
 
 void am_alert_copy(struct am_alert *dst, const struct am_alert *src)
 {

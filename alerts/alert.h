@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "registry.h" /* struct label_pair */
+#include "buf.h"
+#include "arena.h"
 
 struct am_alert {
     char *labels;                   /* canonical label text (sorted, escaped), alertname included */

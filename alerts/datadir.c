@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "xalloc.h"
 
 int datadir_ensure(const char *dir)
 {

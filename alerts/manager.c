@@ -20,7 +20,11 @@
 #include "datadir.h"
 #include "loop.h"
 #include "manager_int.h"
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
+#include "arena.h"
+#include "clock.h"
+#include "hash.h"
 
 #define MAX_MATCHED_ROUTES 64
 #define MAINTENANCE_EVERY  60.0

@@ -31,7 +31,7 @@
 
 #include "alert.h"
 #include "config.h"
-#include "http.h"
+#include "http_server.h"
 #include "registry.h"
 
 #define ALERTING_SECTION "alerting"

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "manager_int.h"
-#include "util.h"
+#include "buf.h"
 
 #define JSON_TYPE "application/json"
 

@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include "manager_int.h"
-#include "util.h"
+#include "xalloc.h"
+#include "fileio.h"
+#include "strutil.h"
 
 #define MAX_ROUTE_DEPTH 16
 #define PATH_PARTS      40

@@ -12,7 +12,8 @@
 
 #include "datadir.h"
 #include "manager_int.h"
-#include "util.h"
+#include "xalloc.h"
+#include "fileio.h"
 
 #define STATE_MAX_BYTES (256u << 20)
 

@@ -20,7 +20,7 @@
 
 #include "alert.h"
 #include "config.h"
-#include "util.h"
+#include "buf.h"
 
 struct loop;
 struct httpc;
@@ -76,7 +76,7 @@ struct notifier_ops {
     double (*forgets_after_s)(const void *state);
 };
 
-/* Every notifier type, in alerts/notifiers.c. */
+/* Every notifier type, in alerts/notify_table.c. */
 extern const struct notifier_ops *const notifier_table[];
 extern const size_t notifier_table_len;
 

@@ -23,7 +23,11 @@
 
 #include "log.h"
 #include "loop.h"
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
+#include "clock.h"
+#include "numtext.h"
+#include "fileio.h"
 
 #define REC_MAGIC       0x4f425744u /* "DWBO" little-endian */
 #define REC_ADD         1

@@ -15,7 +15,11 @@
 #include "alert.h"
 #include "datadir.h"
 #include "timeparse.h"
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
+#include "clock.h"
+#include "hash.h"
+#include "fileio.h"
 
 #define MAX_MATCHERS 64
 #define MAX_TEXT     4096 /* createdBy, comment */

@@ -17,7 +17,7 @@
 #include <stddef.h>
 
 #include "matcher.h"
-#include "util.h"
+#include "buf.h"
 
 #define SILENCE_RETENTION (120.0 * 3600.0)
 #define SILENCE_MAX       10000

@@ -22,7 +22,9 @@
 
 #include "registry.h"
 #include "textparse.h"
-#include "util.h"
+#include "xalloc.h"
+#include "clock.h"
+#include "fileio.h"
 
 struct build {
     struct metric_set *set;

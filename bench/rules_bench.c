@@ -18,7 +18,9 @@
 #include "registry.h"
 #include "rules.h"
 #include "textparse.h"
-#include "util.h"
+#include "xalloc.h"
+#include "clock.h"
+#include "fileio.h"
 
 static int add_sample(void *arg, const struct tp_sample *s)
 {

@@ -2,7 +2,7 @@
  * .c file here and one line in this table. */
 #include "collectors.h"
 
-#include "util.h"
+#include "xalloc.h"
 
 /* One collector per line, so that adding one is a one-line change. */
 // clang-format off

@@ -16,4 +16,8 @@ extern const struct collector_ops gslb_collector;
 extern const struct collector_ops peer_collector;
 extern const struct collector_ops peer_listen_collector;
 
+/* The table of every collector, in collectors.c; main hands it to the core. */
+extern const struct collector_ops *const collector_table[];
+extern const size_t collector_table_len;
+
 #endif

@@ -19,12 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector_env.h"
 #include "collectors.h"
 #include "k8s.h"
 #include "log.h"
-#include "peerview.h"
+#include "peer_view.h"
 #include "timeparse.h"
-#include "util.h"
+#include "xalloc.h"
+#include "clock.h"
 
 #define VALUE_MAX_BYTES 256
 

@@ -23,11 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector_env.h"
 #include "collectors.h"
 #include "log.h"
-#include "target.h"
+#include "http_target.h"
 #include "timeparse.h"
-#include "util.h"
+#include "xalloc.h"
 
 #define FLUENTD_PATH        "/api/plugins.json"
 #define DEFAULT_MAX_PLUGINS 1000

@@ -2,7 +2,7 @@
  * resolver and probes each site's /health the way the F5 monitor does (gslb.md).
  *
  * Each resolver and each probe is one scheduler target. A lookup's answer is classified by the
- * sites' addresses (exporter/gslb.h: gold, golddr, both, none, unknown or error; an error is
+ * sites' addresses (site/gslb_class.h: gold, golddr, both, none, unknown or error; an error is
  * never an answer) and every A record is exported. A probe is up, down or wrong_body. Both are
  * observations, not collection failures: a resolver that times out still gives a sample (class
  * "error", status "timeout", also counted in drwatch_collector_errors_total as dns_timeout),
@@ -11,24 +11,27 @@
  * How long a class or probe status has held and how often it changed live in "memories" that
  * outlive a config reload (keyed by name and resolver, or site and probe), so that a reload
  * does not restart the "N consecutive samples" evidence. After every sample the observation is
- * also put in the peer view (exporter/peerview.h) that the peer endpoint serves.
+ * also put in the peer view (site/peer_view.h) that the peer endpoint serves.
  *
  * Uses: exporter/dns (c-ares on the loop), exporter/httpc (curl multi), exporter/gslb
- * (classification), exporter/peerview, exporter/target (HTTP settings). */
+ * (classification), site/peer_view, exporter/target (HTTP settings). */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector_env.h"
 #include "collectors.h"
 #include "dns.h"
-#include "gslb.h"
-#include "httpc.h"
+#include "gslb_class.h"
+#include "http_client.h"
 #include "log.h"
 #include "keep.h"
-#include "peerview.h"
-#include "target.h"
-#include "util.h"
+#include "peer_view.h"
+#include "http_target.h"
+#include "xalloc.h"
+#include "clock.h"
+#include "strutil.h"
 
 #define MAX_SITE_ADDRS 64
 #define MAX_RESOLVERS  16

@@ -17,12 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector_env.h"
 #include "collectors.h"
 #include "keep.h"
 #include "kong.h"
 #include "log.h"
-#include "target.h"
-#include "util.h"
+#include "http_target.h"
+#include "xalloc.h"
+#include "clock.h"
 
 #define SUMMARY_TARGET "summary"
 

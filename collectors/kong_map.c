@@ -18,7 +18,7 @@
 
 #include "kong.h"
 #include "textparse.h"
-#include "util.h"
+#include "xalloc.h"
 
 /* ---- families ---- */
 

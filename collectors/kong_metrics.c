@@ -16,7 +16,8 @@
 
 #include "kong.h"
 #include "textparse.h"
-#include "util.h"
+#include "xalloc.h"
+#include "hash.h"
 
 /* ---- /metrics: observations ---- */
 

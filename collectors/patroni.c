@@ -15,7 +15,7 @@
  * reads as it should. Each request gets 80% of the target's timeout, so that a hung member is
  * reported as that member's timeout before the scheduler's deadline drops the whole scrape.
  *
- * The targets of one config share a walpos board (exporter/walpos.h): each posts the
+ * The targets of one config share a walpos board (site/walpos.h): each posts the
  * primaries it saw, so that the standby cluster's standby leader is told how far it is behind
  * the other site's primary.
  *
@@ -25,12 +25,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector_env.h"
 #include "collectors.h"
-#include "httpc.h"
+#include "http_client.h"
 #include "log.h"
 #include "patroni.h"
-#include "target.h"
-#include "util.h"
+#include "http_target.h"
+#include "xalloc.h"
+#include "clock.h"
+#include "strutil.h"
 
 #define PATRONI_MAX_URLS 16
 

@@ -14,7 +14,7 @@
 
 #include "collector.h"
 #include "patroni.h"
-#include "util.h"
+#include "xalloc.h"
 
 /* ---- JSON helpers ---- */
 

@@ -1,5 +1,5 @@
 /* peer.c: the client side of the mTLS peer link. Fetches the other site's view
- * (GET <url>/peer/v1/view, exporter/peerview.h) with this drwatch's client certificate and
+ * (GET <url>/peer/v1/view, site/peer_view.h) with this drwatch's client certificate and
  * exports the round trip, the clock skew, the peer's version and state, and the peer's own GSLB
  * view and probes as drwatch_peer_*.
  *
@@ -7,19 +7,22 @@
  * be reached (connect, tls, timeout), answers other than 200, or sends a view that is not one
  * (bad_json, bad_view, wrong_site) fails the scrape with that reason, and its samples go.
  * The peer's certificate is verified against ca_file and the URL's host name by libcurl, and
- * the peer verifies ours (exporter/peer_server.h), so both ends are authenticated.
+ * the peer verifies ours (site/peer_server.h), so both ends are authenticated.
  *
- * Uses: exporter/httpc, exporter/target (HTTP settings), exporter/peerview (the mapping). */
+ * Uses: exporter/httpc, exporter/target (HTTP settings), site/peer_view (the mapping). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector_env.h"
 #include "collectors.h"
-#include "httpc.h"
+#include "http_client.h"
 #include "peer_server.h"
-#include "peerview.h"
-#include "target.h"
-#include "util.h"
+#include "peer_view.h"
+#include "http_target.h"
+#include "xalloc.h"
+#include "clock.h"
+#include "strutil.h"
 
 #define PEER_MAX_BODY (1 << 20)
 

@@ -19,7 +19,8 @@
 
 #include "collector.h"
 #include "postgres.h"
-#include "util.h"
+#include "xalloc.h"
+#include "strutil.h"
 
 #define LABEL_MAX 256
 

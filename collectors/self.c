@@ -13,9 +13,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "collector_env.h"
 #include "collectors.h"
 #include "stats.h"
-#include "util.h"
+#include "xalloc.h"
+#include "fileio.h"
 
 struct self_config {
     int64_t interval_ms;

@@ -21,37 +21,22 @@
 #include "config.h"
 #include "registry.h"
 
-struct loop;
-struct httpc;
-struct dns;
-struct drwatch_stats;
 struct scrape;
-struct keep;
-struct peerview;
-struct peer_server_stats;
-
-/* What a collector may use; owned by the daemon, valid while its targets live. */
-struct collector_env {
-    struct loop *loop;
-    struct httpc *http;
-    const char *site;                  /* the site this drwatch runs in */
-    const struct drwatch_stats *stats; /* daemon counters, for the self collector */
-    int64_t default_interval_ms;
-    int64_t fast_interval_ms;                   /* for GSLB, Patroni and peer (DESIGN.md) */
-    struct keep *keep;                          /* what targets remember across reloads (keep.h) */
-    struct peerview *peerview;                  /* what this site serves its peer (peerview.h) */
-    const struct peer_server_stats *peer_stats; /* the peer listener's counters */
-};
+/* What a collector may use (the loop, the HTTP client, the site model...). Defined by the
+ * collectors part (collectors/collector_env.h), filled by main; the core only passes it on. */
+struct collector_env;
+struct collector_ops;
 
 struct collector_target {
-    void *state; /* the collector's, freed with ops->free */
-    char *name;  /* target label: a URL, a path, a name from the config */
-    char *site;  /* site label, or "" when the target is not about a site */
+    const struct collector_ops *ops; /* set by collector_targets_make */
+    void *state;                     /* the collector's, freed with ops->free */
+    char *name;                      /* target label: a URL, a path, a name from the config */
+    char *site;                      /* site label, or "" when the target is not about a site */
     int64_t interval_ms;
     int64_t timeout_ms;
 };
 
-/* Targets that `create` fills; the scheduler takes ownership of names and states. */
+/* Targets that `create` fills; whoever holds the list owns names and states. */
 struct target_list {
     struct collector_target *v;
     size_t n;
@@ -88,8 +73,14 @@ void scrape_done(struct scrape *s, bool ok, const char *reason, const char *deta
 /* Ends the label list of mset_addv: a typed NULL, as variadic functions need. */
 #define LABELS_END ((const char *)NULL)
 
-/* The table of every collector, in collectors/collectors.c. */
-extern const struct collector_ops *const collector_table[];
-extern const size_t collector_table_len;
+/* Makes the targets of every collector of table[0..n) that has a section in cfg (or runs
+ * without one, enabled_by_default), in table order. Returns 0, or -1 with err filled and out
+ * left empty when a collector refuses its section. The one place targets are made: the daemon
+ * hands them to the scheduler (sched_apply), check-config counts and frees them. */
+int collector_targets_make(const struct collector_ops *const *table, size_t n,
+                           const struct config *cfg, const struct collector_env *env,
+                           struct target_list *out, char *err, size_t errlen);
+/* Frees every target of l (through its collector's free) and the list. */
+void collector_targets_free(struct target_list *l);
 
 #endif

@@ -15,7 +15,9 @@
 #include <string.h>
 
 #include "luabox.h"
-#include "util.h"
+#include "xalloc.h"
+#include "numtext.h"
+#include "fileio.h"
 
 #define CONFIG_MAX_BYTES  (1u << 20)
 #define CONFIG_MEM_LIMIT  (32u << 20)

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "util.h"
+#include "xalloc.h"
 
 #define LOOKAHEAD 4 /* EOF tokens after the last, so that toks[i + 3] is always readable */
 

@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "xalloc.h"
+#include "clock.h"
 
 #define DNS_MAX_SOCKS 16
 

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
+#include "fileio.h"
 
 #define NAMESPACE_MAX_BYTES 256
 

@@ -1,11 +1,12 @@
 /* keep.c: the store of keep.h, a list: a daemon keeps a few dozen entries at most. */
 #include "keep.h"
 
+#include <stdint.h>
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "xalloc.h"
 
 struct entry {
     struct entry *next;

@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "util.h"
+#include "xalloc.h"
+#include "clock.h"
 
 struct loop_watch {
     struct loop *loop;

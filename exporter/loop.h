@@ -1,6 +1,6 @@
 /* loop.h: the one event loop (epoll + timerfd) that every collector runs on.
  *
- * Nothing on the loop blocks: curl multi (httpc.h), c-ares (dns.h) and libpq (pgconn.h)
+ * Nothing on the loop blocks: curl multi (http_client.h), c-ares (dns.h) and libpq (pgconn.h)
  * register their sockets and timers here. The loop runs on one thread; only loop_async_send
  * and loop_stop may be called from other threads. */
 #ifndef DRWATCH_LOOP_H

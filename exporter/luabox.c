@@ -23,7 +23,8 @@
 #include <string.h>
 
 #include "luabox_string.h"
-#include "util.h"
+#include "xalloc.h"
+#include "clock.h"
 
 #define LUABOX_HOOK_EVERY       1000
 #define LUABOX_BIG_ALLOC        (64u << 10) /* past the deadline, allocations this large fail */

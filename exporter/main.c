@@ -19,23 +19,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collector.h"
+#include "collector_env.h"
+#include "collectors.h"
 #include "config.h"
-#include "http.h"
-#include "httpc.h"
+#include "http_server.h"
+#include "http_client.h"
 #include "keep.h"
 #include "log.h"
 #include "loop.h"
 #include "manager.h"
 #include "peer_server.h"
-#include "peerview.h"
+#include "peer_view.h"
 #include "registry.h"
 #include "rules.h"
 #include "scheduler.h"
 #include "stats.h"
-#include "target.h"
+#include "http_target.h"
 #include "testrules.h"
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
+#include "clock.h"
 
 #define HEARTBEAT_MS       1000
 #define UNHEALTHY_AFTER_MS 10000
@@ -336,8 +339,11 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
     if (cfg) {
         struct collector_env env = d->env;
         env_from_config(&env, cfg);
-        rc = sched_apply(d->sched, cfg, &env, err, errlen);
+        struct target_list targets;
+        rc = collector_targets_make(collector_table, collector_table_len, cfg, &env, &targets, err,
+                                    errlen);
         if (rc == 0) {
+            sched_apply(d->sched, &targets);
             config_free(d->cfg);
             d->cfg = cfg;
             d->env = env;
@@ -646,10 +652,13 @@ static int daemon_start(struct daemon *d)
     pthread_cond_init(&d->reload.cond, NULL);
     d->reload_async = loop_async_new(d->loop, on_reload_async, d);
     d->sched = sched_new(d->loop, on_publish, d);
-    if (sched_apply(d->sched, d->cfg, &d->env, err, sizeof(err)) < 0) {
+    struct target_list targets;
+    if (collector_targets_make(collector_table, collector_table_len, d->cfg, &d->env, &targets, err,
+                               sizeof(err)) < 0) {
         log_error("config", "%s", err);
         return -1;
     }
+    sched_apply(d->sched, &targets);
     struct peer_server_plan *plan;
     if (peer_prepare(d, d->cfg, &plan, err, sizeof(err)) < 0) {
         log_error("peer_listen", "%s", err);
@@ -737,26 +746,15 @@ static int check_config(const char *path)
     struct collector_env env = {
         .loop = l, .keep = keep, .peerview = view, .peer_stats = &peer_stats};
     env_from_config(&env, cfg);
-    size_t targets = 0;
     int rc = 0;
-    for (size_t i = 0; i < collector_table_len && rc == 0; i++) {
-        const struct collector_ops *ops = collector_table[i];
-        bool present;
-        const void *section = config_module(cfg, ops->module.name, &present);
-        if (!present && !ops->enabled_by_default) continue;
-        struct target_list tl = {0};
-        if (ops->create(section, &env, &tl, err, sizeof(err)) < 0) {
-            fprintf(stderr, "%s\n", err);
-            rc = 1;
-        }
-        for (size_t t = 0; t < tl.n; t++) {
-            ops->free(tl.v[t].state);
-            free(tl.v[t].name);
-            free(tl.v[t].site);
-        }
-        targets += tl.n;
-        free(tl.v);
+    struct target_list tl;
+    if (collector_targets_make(collector_table, collector_table_len, cfg, &env, &tl, err,
+                               sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        rc = 1;
     }
+    size_t targets = tl.n;
+    collector_targets_free(&tl);
     bool rules_present;
     const struct rules_config *rc_rules = config_module(cfg, "rules", &rules_present);
     size_t nrules = 0;

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "xalloc.h"
+#include "clock.h"
+#include "fileio.h"
 
 #define PASSWORD_MAX_BYTES 4096
 

@@ -8,13 +8,14 @@
  * refuses too) are refused. */
 #include "promregex.h"
 
+#include <stdbool.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "buf.h"
 
 /* RE2's Perl classes, as the members of a bracket expression. */
 static const char *perl_class(char c)

@@ -17,7 +17,8 @@
 
 #include "metric.h"
 #include "textparse.h"
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
 
 struct metric_sample {
     const char *labels; /* canonical label text, arena-owned, "" for none */

@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "log.h"
-#include "util.h"
+#include "xalloc.h"
+#include "clock.h"
 
 #define MAX_REASONS 16
 
@@ -51,18 +52,6 @@ struct sched {
     size_t njobs;
     struct loop_timer *publish_timer;
 };
-
-void target_list_add(struct target_list *l, void *state, const char *name, const char *site,
-                     int64_t interval_ms, int64_t timeout_ms)
-{
-    l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
-    if (timeout_ms <= 0 || timeout_ms > interval_ms) timeout_ms = interval_ms;
-    l->v[l->n++] = (struct collector_target){.state = state,
-                                             .name = xstrdup(name),
-                                             .site = xstrdup(site ? site : ""),
-                                             .interval_ms = interval_ms,
-                                             .timeout_ms = timeout_ms};
-}
 
 /* ---- errors ---- */
 
@@ -240,12 +229,11 @@ static void on_job_timer(void *arg)
 
 /* ---- jobs ---- */
 
-static struct job *job_new(struct sched *s, const struct collector_ops *ops,
-                           struct collector_target *t)
+static struct job *job_new(struct sched *s, struct collector_target *t)
 {
     struct job *j = xcalloc(1, sizeof(*j));
     j->sched = s;
-    j->ops = ops;
+    j->ops = t->ops;
     j->t = *t;
     j->timer = loop_timer_new(s->loop, on_job_timer, j);
     j->deadline = loop_timer_new(s->loop, on_deadline, j);
@@ -293,49 +281,13 @@ void sched_free(struct sched *s)
     free(s);
 }
 
-static void free_targets(const struct collector_ops *ops, struct target_list *tl)
+void sched_apply(struct sched *s, struct target_list *targets)
 {
-    for (size_t i = 0; i < tl->n; i++) {
-        ops->free(tl->v[i].state);
-        free(tl->v[i].name);
-        free(tl->v[i].site);
-    }
-    free(tl->v);
-}
-
-/* Makes the new jobs, or none if any collector refuses its section. */
-static struct job **create_jobs(struct sched *s, const struct config *cfg,
-                                const struct collector_env *env, size_t *njobs, char *err,
-                                size_t errlen)
-{
-    struct job **jobs = NULL;
-    size_t n = 0;
-    for (size_t c = 0; c < collector_table_len; c++) {
-        const struct collector_ops *ops = collector_table[c];
-        bool present;
-        const void *section = config_module(cfg, ops->module.name, &present);
-        if (!section || (!present && !ops->enabled_by_default)) continue;
-        struct target_list tl = {0};
-        if (ops->create(section, env, &tl, err, errlen) < 0) {
-            free_targets(ops, &tl);
-            for (size_t i = 0; i < n; i++) job_free(jobs[i]);
-            free(jobs);
-            return NULL;
-        }
-        jobs = xrealloc(jobs, (n + tl.n + 1) * sizeof(*jobs));
-        for (size_t i = 0; i < tl.n; i++) jobs[n++] = job_new(s, ops, &tl.v[i]);
-        free(tl.v);
-    }
-    *njobs = n;
-    return jobs ? jobs : xcalloc(1, sizeof(*jobs));
-}
-
-int sched_apply(struct sched *s, const struct config *cfg, const struct collector_env *env,
-                char *err, size_t errlen)
-{
-    size_t n;
-    struct job **jobs = create_jobs(s, cfg, env, &n, err, errlen);
-    if (!jobs) return -1;
+    size_t n = targets->n;
+    struct job **jobs = xcalloc(n + 1, sizeof(*jobs));
+    for (size_t i = 0; i < n; i++) jobs[i] = job_new(s, &targets->v[i]);
+    free(targets->v);
+    *targets = (struct target_list){0};
     for (size_t i = 0; i < n; i++) {
         for (size_t o = 0; o < s->njobs; o++) {
             struct job *old = s->jobs[o];
@@ -352,7 +304,6 @@ int sched_apply(struct sched *s, const struct config *cfg, const struct collecto
     s->njobs = n;
     for (size_t i = 0; i < n; i++) loop_timer_start(jobs[i]->timer, 0);
     schedule_publish(s);
-    return 0;
 }
 
 void sched_request_publish(struct sched *s)

@@ -13,7 +13,6 @@
 #include <stddef.h>
 
 #include "collector.h"
-#include "config.h"
 #include "loop.h"
 #include "registry.h"
 
@@ -28,11 +27,10 @@ struct sched *sched_new(struct loop *l, sched_publish_fn publish, void *arg);
 /* Cancels every scrape and frees every target. NULL-safe. */
 void sched_free(struct sched *s);
 
-/* Replaces the jobs with the targets the collectors make from cfg. Jobs with the same
- * collector, target and site keep their counters and last samples. If any collector refuses
- * its section, nothing changes and -1 is returned with err filled. */
-int sched_apply(struct sched *s, const struct config *cfg, const struct collector_env *env,
-                char *err, size_t errlen);
+/* Replaces the jobs with targets (collector_targets_make), taking them over and leaving the
+ * list empty. Jobs with the same collector, target and site keep their counters and last
+ * samples. */
+void sched_apply(struct sched *s, struct target_list *targets);
 
 /* Publishes soon (within SCHED_PUBLISH_DELAY_MS) even if no scrape finished: for producers
  * outside the scheduler, such as the rules engine, whose output goes into the snapshot. */

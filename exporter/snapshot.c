@@ -25,6 +25,9 @@
 #include <sys/uio.h>
 
 #include "registry.h"
+#include "xalloc.h"
+#include "buf.h"
+#include "hash.h"
 
 /* A rendered family, shared by consecutive snapshots. */
 struct piece {

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "xalloc.h"
+#include "hash.h"
 
 struct alert_rule_state {
     struct alert_instance *v;

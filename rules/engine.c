@@ -23,7 +23,8 @@
 #include "engine_int.h"
 #include "template.h"
 #include "textparse.h"
-#include "util.h"
+#include "xalloc.h"
+#include "fileio.h"
 
 #define LOAD_TIMEOUT_MS 2000
 

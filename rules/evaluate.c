@@ -15,7 +15,9 @@
 #include "engine_int.h"
 #include "template.h"
 #include "textparse.h"
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
+#include "clock.h"
 
 /* An alert element being built from one sample that expr returned. */
 struct element {

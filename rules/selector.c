@@ -11,7 +11,8 @@
 
 #include "promregex.h"
 #include "textparse.h"
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
 
 int selector_add(struct selector *s, const char *label, enum match_op op, const char *value,
                  char *err, size_t errlen)

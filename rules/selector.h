@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "registry.h"
+#include "buf.h"
 
 enum match_op { MATCH_EQ, MATCH_NEQ, MATCH_RE, MATCH_NRE };
 

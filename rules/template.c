@@ -1,6 +1,6 @@
 /* template.c: the alert template subset (see template.h): Go's template syntax for the actions
- * alert rules use, with Prometheus' functions; the text of values comes from gofmt.c (Go's
- * strconv and fmt rules, Prometheus' humanize family), so that drwatch and Prometheus print
+ * alert rules use, with Prometheus' functions; the text of values comes from template_format.c
+ * (Go's strconv and fmt rules, Prometheus' humanize family), so that drwatch and Prometheus print
  * the same text.
  *
  * An action is lexed and parsed into a pipeline of at most MAX_CMDS commands, then run. Types
@@ -18,9 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gofmt.h"
+#include "template_format.h"
 #include "metric.h"
 #include "textparse.h"
+#include "xalloc.h"
+#include "buf.h"
 
 #define MAX_CMDS 8
 #define MAX_ARGS 8

@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "util.h"
+#include "buf.h"
 
 /* Checks a template; returns 0, or -1 with err filled. */
 int template_check(const char *tmpl, char *err, size_t errlen);

@@ -21,7 +21,9 @@
 #include "rules.h"
 #include "testrules.h"
 #include "textparse.h"
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
+#include "numtext.h"
 
 #define LOOKBACK_S 300.0
 

@@ -1,4 +1,4 @@
--- default.lua: drwatch's notification templates (alerts/render.h describes the contract).
+-- default.lua: drwatch's notification templates (alerts/notify_lib.h describes the contract).
 --
 -- The file returns a table of functions; each takes the notification `n` (read-only) and
 -- returns a string or, for cards, a table that drwatch encodes as JSON:

@@ -7,7 +7,7 @@
 
 #include "configmap.h"
 #include "registry.h"
-#include "util.h"
+#include "xalloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

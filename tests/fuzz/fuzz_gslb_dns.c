@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "dns.h"
-#include "gslb.h"
+#include "gslb_class.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

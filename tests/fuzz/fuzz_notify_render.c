@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "render_teams.h"
+#include "notify_teams.h"
+#include "buf.h"
 
 extern const struct notifier_ops msteams_workflow_notifier;
 

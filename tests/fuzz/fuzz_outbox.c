@@ -10,7 +10,7 @@
 
 #include "log.h"
 #include "outbox.h"
-#include "util.h"
+#include "xalloc.h"
 
 static double fixed_clock(void *arg)
 {

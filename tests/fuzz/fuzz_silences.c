@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "silence.h"
-#include "util.h"
+#include "buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "render_teams.h"
+#include "notify_teams.h"
+#include "buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

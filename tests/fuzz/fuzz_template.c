@@ -10,6 +10,8 @@
 
 #include "selector.h"
 #include "template.h"
+#include "xalloc.h"
+#include "buf.h"
 
 static bool lookup(void *arg, const char *name, struct buf *value)
 {

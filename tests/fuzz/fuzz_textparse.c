@@ -7,6 +7,7 @@
 
 #include "registry.h"
 #include "textparse.h"
+#include "xalloc.h"
 
 struct ctx {
     struct metric_set *set;

@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "tap.h"
-#include "util.h"
+#include "xalloc.h"
+#include "fileio.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -82,7 +82,7 @@ t.ok(wait_for(lambda: dw.sample('drwatch_fluentd_retry_steps{plugin_category="ou
 t.is_(m.get('drwatch_fluentd_plugins{plugin_category="output",site="gold",target="healthy"}'),
       2.0, "plugins by category")
 
-# TLS: the same target code as Kong's (exporter/target.c, httpc.c).
+# TLS: the same target code as Kong's (exporter/http_target.c, http_client.c).
 t.is_(m.get('drwatch_collector_up{collector="fluentd",site="gold",target="tls-ca"}'), 1.0,
       "HTTPS with ca_file naming a private CA: up")
 t.is_(m.get("drwatch_fluentd_buffer_queue_length{%s}" % L.replace("healthy", "tls-ca")), 12.0,

@@ -1,5 +1,5 @@
 #!/bin/sh
-# render_promtool.t: every text 0.0.4 golden of tests/unit/test_render.c piped through
+# render_promtool.t: every text 0.0.4 golden of tests/unit/test_exposition.c piped through
 # `promtool check metrics` (exit 0: clean, 1: could not parse, 3: lint problems). Goldens named
 # upstream_* re-expose upstream names verbatim (a counter without _total, an abbreviated unit,
 # no help text): they may have lint problems but must parse. promtool reads only the classic

@@ -105,7 +105,7 @@ t.ok(any("continue=" in r["path"] for r in pages) and all("limit=2" in r["path"]
 t.ok(all(r["headers"].get("Authorization") == "Bearer s3cret" for r in pages),
      "with the bearer token from the file")
 
-# TLS: the same target code as Kong's and the configmap collector's (exporter/k8s.c, httpc.c).
+# TLS: the same target code as Kong's and the configmap collector's (exporter/k8s.c, http_client.c).
 t.is_(m.get('drwatch_collector_up{collector="tekton",site="gold",target="tls-ca"}'), 1.0,
       "HTTPS with ca_file naming a private CA: up")
 t.is_(m.get('drwatch_tekton_api_info{api_version="v1",namespace="ops-pipelines",site="gold",'

@@ -13,7 +13,9 @@
 
 #include "registry.h"
 #include "tap.h"
-#include "util.h"
+#include "xalloc.h"
+#include "fileio.h"
+#include "strutil.h"
 
 #define GOLDEN_MAX_FILE (64u << 20)
 

@@ -1,6 +1,6 @@
-/* notify_test.h: for the notifier tests (test_msteams.c, test_email.c, test_alertmanager.c):
- * canned notifications, running one send to its end on a loop, small files, goldens and a GET
- * through httpc. Header-only; include after tap.h. */
+/* notify_test.h: for the notifier tests (test_notify_msteams.c, test_notify_email.c,
+ * test_notify_alertmanager.c): canned notifications, running one send to its end on a loop, small
+ * files, goldens and a GET through httpc. Header-only; include after tap.h. */
 #ifndef DRWATCH_TEST_NOTIFY_H
 #define DRWATCH_TEST_NOTIFY_H
 
@@ -11,10 +11,12 @@
 
 #include "alert.h"
 #include "config.h"
-#include "httpc.h"
+#include "http_client.h"
 #include "loop.h"
 #include "notifier.h"
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
+#include "fileio.h"
 
 /* A notifier made from one receiver's settings, written as Lua the way the alerting section
  * gives them ("url = '...', to = { ... }"): the loaded config (which its strings point into) and

@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "alertstate.h"
-#include "util.h"
+#include "xalloc.h"
 #include "tap.h"
 
 /* Instance "x" has the canonical labels alertname="A",i="x". */

@@ -18,7 +18,9 @@
 #include "config.h"
 #include "luabox.h"
 #include "tap.h"
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
+#include "clock.h"
 
 /* ---- the test schema ---- */
 

@@ -15,7 +15,7 @@
 #include "registry.h"
 #include "tap.h"
 #include "timeparse.h"
-#include "util.h"
+#include "xalloc.h"
 
 #define DIR_ "tests/data/configmap/"
 #define NOW  1718013000.0

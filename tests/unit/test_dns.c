@@ -9,7 +9,8 @@
 #include "fake.h"
 #include "loop.h"
 #include "tap.h"
-#include "util.h"
+#include "xalloc.h"
+#include "clock.h"
 
 struct lookup {
     struct loop *loop;

@@ -15,7 +15,7 @@
 #include "golden.h"
 #include "registry.h"
 #include "tap.h"
-#include "util.h"
+#include "xalloc.h"
 
 #define DIR_ "tests/data/fluentd/"
 

@@ -4,6 +4,7 @@
  * functions (Kahan sums and the incremental mean, NaN in min and max). Ranges include both
  * ends ([t - range, t], as Prometheus 2.x). Then the bookkeeping: pruning, the point cap and
  * its counted refusals, and the per-track hash index with thousands of series. */
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,7 @@
 
 #include "history.h"
 #include "tap.h"
-#include "util.h"
+#include "xalloc.h"
 
 struct result {
     char labels[64];

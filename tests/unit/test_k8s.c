@@ -10,11 +10,12 @@
 #include <sys/stat.h>
 
 #include "fake.h"
-#include "httpc.h"
+#include "http_client.h"
 #include "k8s.h"
 #include "loop.h"
 #include "tap.h"
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
 
 static char sa_dir[64];
 

@@ -6,7 +6,7 @@
 
 #include "loop.h"
 #include "tap.h"
-#include "util.h"
+#include "clock.h"
 
 struct order {
     struct loop *loop;

@@ -24,7 +24,9 @@
 #include "manager.h"
 #include "manager_int.h"
 #include "tap.h"
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
+#include "strutil.h"
 
 #define T0 1700000000.0
 

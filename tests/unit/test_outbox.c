@@ -17,7 +17,8 @@
 #include "outbox.h"
 #include "log.h"
 #include "tap.h"
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
 
 static double vnow = 1000.0;
 

@@ -11,7 +11,8 @@
 #include "patroni.h"
 #include "registry.h"
 #include "tap.h"
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
 
 #define DATA    "tests/data/patroni"
 #define MAX_EPS 8

@@ -12,7 +12,8 @@
 #include "loop.h"
 #include "pgconn.h"
 #include "tap.h"
-#include "util.h"
+#include "xalloc.h"
+#include "clock.h"
 
 struct q {
     struct loop *loop;

@@ -11,7 +11,7 @@
 #include "postgres.h"
 #include "registry.h"
 #include "tap.h"
-#include "util.h"
+#include "xalloc.h"
 
 #define DATA      "tests/data/postgres"
 #define MAX_CELLS 512

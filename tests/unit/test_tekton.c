@@ -14,12 +14,12 @@
 
 #include "fake.h"
 #include "golden.h"
-#include "httpc.h"
+#include "http_client.h"
 #include "k8s.h"
 #include "loop.h"
 #include "tap.h"
 #include "tekton.h"
-#include "util.h"
+#include "xalloc.h"
 
 #define DIR_ "tests/data/tekton/"
 

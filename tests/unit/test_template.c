@@ -12,6 +12,8 @@
 #include "selector.h"
 #include "tap.h"
 #include "template.h"
+#include "xalloc.h"
+#include "buf.h"
 
 static bool lookup(void *arg, const char *name, struct buf *value)
 {

@@ -12,7 +12,9 @@
 
 #include "tap.h"
 #include "textparse.h"
-#include "util.h"
+#include "xalloc.h"
+#include "buf.h"
+#include "fileio.h"
 
 #define DATA_DIR "tests/data/textparse/"
 

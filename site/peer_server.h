@@ -1,0 +1,107 @@
+/* peer_server.h: the peer endpoint, a TLS listener of its own that demands a client certificate.
+ *
+ * The other site's drwatch fetches GET /peer/v1/view (peer_view.h) here. A client is served only
+ * if its certificate chains to client_ca_file (purpose TLS client) AND names one of
+ * allowed_clients: a subjectAltName DNS name (case-insensitive) or URI (exact), or, for a
+ * certificate without DNS and URI names, its subject CN. Anything else is refused during the
+ * handshake, before a byte of the view is sent, and counted by reason; each reason is logged
+ * once while it repeats. Every connection does a full handshake (no session resumption or
+ * tickets), so each request is checked against the current CA and identities.
+ *
+ * It runs on the loop with non-blocking OpenSSL sockets: the view it serves lives on the loop,
+ * so nothing is shared across threads. Each connection has a deadline and the number of
+ * connections is capped; one request per connection (Connection: close).
+ *
+ * Config (section `peer_listen`, whose keys the peer_listen collector declares):
+ *     peer_listen = { address = ":8489", cert_file = "...", key_file = "...",
+ *                     client_ca_file = "...", allowed_clients = { "drwatch.golddr.example" } }
+ * main starts it when the section is present; --web.peer-listen-address overrides address.
+ * Reloads are two-phase (prepare, then commit or free) so that a bad certificate keeps the
+ * running listener and the whole old config. */
+#ifndef DRWATCH_PEER_SERVER_H
+#define DRWATCH_PEER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+
+#define PEER_LISTEN_SECTION "peer_listen"
+#define PEER_VIEW_PATH      "/peer/v1/view"
+
+struct peer_listen_config {
+    char *address; /* "host:port", ":port" (every address) or "[v6]:port" */
+    char *cert_file, *key_file;
+    char *client_ca_file;
+    struct cfg_strings allowed_clients;
+    int64_t timeout_ms;      /* per connection: handshake, request and response */
+    int64_t max_connections; /* at once; more are closed at accept */
+};
+
+extern const struct cfg_key peer_listen_keys[];
+
+enum peer_refusal {
+    PEER_REFUSED_NO_CERTIFICATE,
+    PEER_REFUSED_BAD_CA,          /* the chain does not lead to client_ca_file */
+    PEER_REFUSED_EXPIRED,         /* or not yet valid */
+    PEER_REFUSED_BAD_CERTIFICATE, /* anything else: not for TLS clients, bad signature... */
+    PEER_REFUSED_WRONG_IDENTITY,
+    PEER_REFUSED_HANDSHAKE, /* not TLS, no common protocol, dropped mid-handshake */
+    PEER_REFUSED_TIMEOUT,
+    PEER_REFUSED_TOO_MANY_CONNECTIONS,
+    PEER_REFUSED_COUNT
+};
+
+enum peer_response { PEER_RESP_200, PEER_RESP_400, PEER_RESP_404, PEER_RESP_405, PEER_RESP_COUNT };
+
+/* The listener's counters, owned by the daemon so that they survive reloads and listener
+ * restarts; loop thread only. */
+struct peer_server_stats {
+    bool listening;
+    char address[128]; /* as configured */
+    uint16_t port;     /* bound */
+    uint64_t refused[PEER_REFUSED_COUNT];
+    uint64_t responses[PEER_RESP_COUNT];
+    double last_served;    /* wall clock of the last 200, 0 when never */
+    double cert_not_after; /* expiry of the served certificate, 0 when unknown */
+    /* refusals are logged once while they repeat, and cleared after a quiet minute */
+    struct complaint complaints[PEER_REFUSED_COUNT];
+    double last_refused[PEER_REFUSED_COUNT]; /* monotonic */
+};
+
+struct peerview;
+
+/* What the listener uses; owned by the daemon, valid while the listener lives. */
+struct peer_server_env {
+    struct loop *loop;
+    const char *site; /* the site this drwatch runs in, served in the view */
+    struct peer_server_stats *stats;
+    const struct peerview *view;
+};
+const char *peer_refusal_name(enum peer_refusal r);
+const char *peer_response_code(enum peer_response r);
+
+/* Checks a section as start-up would (files, PEM, key matching the certificate, identities),
+ * without listening. Returns 0, or -1 with err filled. */
+int peer_listen_check(const struct peer_listen_config *c, char *err, size_t errlen);
+
+struct peer_server;
+struct peer_server_plan;
+
+/* Phase one of (re)configuring the listener: c is the section or NULL (no listener), address
+ * overrides c->address when non-NULL. Loads the TLS material and binds the address unless cur
+ * already listens there. Returns 0 with *out set (a plan to commit or free), or -1 with err. */
+int peer_server_prepare(const struct peer_server *cur, const struct peer_listen_config *c,
+                        const char *address, struct peer_server_plan **out, char *err,
+                        size_t errlen);
+/* Phase two: makes *s what the plan says (starting, changing or stopping it) and consumes p. */
+void peer_server_commit(struct peer_server **s, const struct peer_server_env *env,
+                        struct peer_server_plan *p);
+void peer_server_plan_free(struct peer_server_plan *p); /* NULL-safe */
+/* Closes the listener and every connection. NULL-safe. */
+void peer_server_free(struct peer_server *s);
+
+#endif
