@@ -33,7 +33,7 @@ help:
 	@echo "make run      install packages, build, start drwatch on the demo config"
 	@echo "make test     install packages, build, run every test through prove"
 	@echo "make asan     the whole suite on an ASan+UBSan build"
-	@echo "make lint     clang-format check, cppcheck, pyflakes on the Python tests"
+	@echo "make lint     the layer rules (.ci/check-layers), clang-format, cppcheck, pyflakes"
 	@echo "make bench    benchmarks in bench/ (installs the peers it compares against)"
 	@echo "make fuzz     libFuzzer targets (clang), FUZZ_SECONDS each"
 
@@ -114,6 +114,7 @@ bench: deps
 
 lint:
 	@./.ci/deps lint
+	@./.ci/check-layers
 	@clang-format --dry-run --Werror $(CORE_SRC) exporter/main.c $(HEADERS) \
 	    $(UNIT_SRC) $(FUZZ_SRC) tests/fuzz/replay_main.c tests/lib/*.h $(wildcard bench/*.c)
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

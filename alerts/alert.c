@@ -10,10 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "arena.h"
+#include "buf.h"
 #include "textparse.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "arena.h"
 
 void am_alert_copy(struct am_alert *dst, const struct am_alert *src)
 {

@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "registry.h" /* struct label_pair */
-#include "buf.h"
 #include "arena.h"
+#include "buf.h"
+#include "registry.h" /* struct label_pair */
 
 struct am_alert {
     char *labels;                   /* canonical label text (sorted, escaped), alertname included */

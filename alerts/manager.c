@@ -17,14 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
+#include "buf.h"
+#include "clock.h"
 #include "datadir.h"
+#include "hash.h"
 #include "loop.h"
 #include "manager_int.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "arena.h"
-#include "clock.h"
-#include "hash.h"
 
 #define MAX_MATCHED_ROUTES 64
 #define MAINTENANCE_EVERY  60.0
@@ -781,10 +781,14 @@ void manager_apply(struct am_manager *m, struct am_plan *plan)
     am_reschedule(m);
 }
 
+void manager_save(struct am_manager *m)
+{
+    if (m) am_state_save(m, manager_now(m), true);
+}
+
 void manager_free(struct am_manager *m)
 {
     if (!m) return;
-    if (m->outbox && m->silences) am_state_save(m, manager_now(m), true);
     outbox_free(m->outbox); /* first: it cancels sends through the plan's notifiers */
     groups_free_all(m);
     manager_plan_free(m->plan);

@@ -76,7 +76,10 @@ struct am_manager *manager_new(struct am_plan *plan, const struct manager_env *e
  * silences, the notification log and the outbox stay; groups are made again (the
  * notification log keeps them from notifying twice). */
 void manager_apply(struct am_manager *m, struct am_plan *plan);
-/* Cancels sends in flight (they stay in the outbox) and frees. NULL-safe. */
+/* Writes what survives a restart (the alert store and the notification log) now, changed or
+ * not: the daemon calls it at a clean stop, before manager_free. NULL-safe. */
+void manager_save(struct am_manager *m);
+/* Cancels sends in flight (they stay in the outbox) and frees; saves nothing. NULL-safe. */
 void manager_free(struct am_manager *m);
 
 void manager_set_clock(struct am_manager *m, manager_clock_fn fn, void *arg);
@@ -109,6 +112,11 @@ struct manager_api_request {
 };
 void manager_silences_api(struct am_manager *m, const struct manager_api_request *req,
                           struct http_reply *rep);
+
+/* Adds GET, POST and DELETE /api/v1/silences to s, run on the loop by manager_silences_api on
+ * *slot: the daemon's manager, which a reload may replace or remove (then the answer is 404).
+ * slot must outlive s. */
+void manager_api_add_route(struct am_manager *const *slot, struct http_server *s);
 
 /* For tests: the number of groups and of alerts in the store. */
 size_t manager_group_count(const struct am_manager *m);

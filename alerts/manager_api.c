@@ -1,7 +1,7 @@
-/* manager_api.c: GET, POST and DELETE /api/v1/silences on the loop thread (main.c passes the
- * request over from the HTTP thread and waits). Reading is open; changing needs the bearer
- * token of api_token_file, compared in constant time. A change is saved before the answer,
- * so that a silence that was acknowledged survives a crash. */
+/* manager_api.c: GET, POST and DELETE /api/v1/silences on the loop thread (an HTTP_ON_LOOP
+ * route: the HTTP server hands the request to the loop and no HTTP thread waits). Reading is open;
+ * changing needs the bearer token of api_token_file, compared in constant time. A change is saved
+ * before the answer, so that a silence that was acknowledged survives a crash. */
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "manager_int.h"
 #include "buf.h"
+#include "manager_int.h"
 
 #define JSON_TYPE "application/json"
 
@@ -123,4 +123,33 @@ void manager_silences_api(struct am_manager *m, const struct manager_api_request
     else
         api_delete(m, req, now, rep);
     am_reschedule(m);
+}
+
+#define SILENCE_MAX_BODY (64 * 1024) /* a silence is a few matchers and a comment */
+
+static void route_silences(void *ctx, const struct http_request *req, struct http_reply *rep)
+{
+    struct am_manager *m = *(struct am_manager *const *)ctx;
+    if (!m) {
+        rep->status = 404;
+        (void)buf_puts(&rep->body, "alerting is not configured (no alerting section)\n");
+        return;
+    }
+    struct manager_api_request ar = {.method = req->method,
+                                     .authorization = http_request_header(req, "Authorization"),
+                                     .id = http_request_arg(req, "id"),
+                                     .body = req->body,
+                                     .body_len = req->body_len};
+    manager_silences_api(m, &ar, rep);
+}
+
+void manager_api_add_route(struct am_manager *const *slot, struct http_server *s)
+{
+    http_route_add(s, &(struct http_route){.path = "/api/v1/silences",
+                                           .methods = "GET,HEAD,POST,DELETE",
+                                           .stat = HANDLER_API,
+                                           .flags = HTTP_ON_LOOP,
+                                           .max_body = SILENCE_MAX_BODY,
+                                           .fn = route_silences,
+                                           .ctx = (void *)slot});
 }

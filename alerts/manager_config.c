@@ -19,10 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "manager_int.h"
-#include "xalloc.h"
 #include "fileio.h"
+#include "manager_int.h"
 #include "strutil.h"
+#include "xalloc.h"
 
 #define MAX_ROUTE_DEPTH 16
 #define PATH_PARTS      40

@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "datadir.h"
+#include "fileio.h"
 #include "manager_int.h"
 #include "xalloc.h"
-#include "fileio.h"
 
 #define STATE_MAX_BYTES (256u << 20)
 

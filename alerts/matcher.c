@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "promregex.h"
 #include "registry.h"
+#include "strutil.h"
 #include "textparse.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "strutil.h"
 
 int am_matchers_add(struct am_matchers *m, const char *name, enum am_match_op op, const char *value,
                     char *err, size_t errlen)

@@ -19,8 +19,8 @@
 #include <stdint.h>
 
 #include "alert.h"
-#include "config.h"
 #include "buf.h"
+#include "config.h"
 
 struct loop;
 struct httpc;

@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "notifier.h"
 #include "notify_lib.h"
-#include "xalloc.h"
-#include "buf.h"
 #include "strutil.h"
+#include "xalloc.h"
 
 #define AM_API_PATH   "/api/v2/alerts"
 #define AM_MAX_URLS   16

@@ -17,12 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "notifier.h"
-#include "notify_lib.h"
-#include "xalloc.h"
 #include "buf.h"
 #include "clock.h"
+#include "notifier.h"
+#include "notify_lib.h"
 #include "strutil.h"
+#include "xalloc.h"
 
 #define EMAIL_DEFAULT_MAX (512u << 10)
 #define QP_LINE           76

@@ -18,9 +18,9 @@
 #include <stdint.h>
 
 #include "alert.h"
+#include "buf.h"
 #include "http_client.h"
 #include "notifier.h"
-#include "buf.h"
 
 #define TMPL_MEM_LIMIT  (32u << 20) /* one template state's Lua heap */
 #define TMPL_TIMEOUT_MS 500         /* one template function call */

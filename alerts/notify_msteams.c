@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "notifier.h"
 #include "notify_teams.h"
-#include "buf.h"
 
 static const char *const need[] = {"message_card", NULL};
 

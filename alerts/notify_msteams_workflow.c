@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "notifier.h"
 #include "notify_teams.h"
-#include "buf.h"
 
 #define ENVELOPE_HEAD "{\"attachments\":[{\"content\":"
 #define ENVELOPE_TAIL                                                                     \

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "notify_lib.h"
 #include "xalloc.h"
-#include "buf.h"
 
 #define DETAIL_MAX 2048 /* bytes of receiver text kept for the log and the outbox */
 

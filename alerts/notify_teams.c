@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "notify_teams.h"
-#include "xalloc.h"
 #include "buf.h"
 #include "strutil.h"
+#include "xalloc.h"
 
 const struct cfg_key teams_config_keys[] = {
     {.name = "webhook_url_file",

@@ -6,9 +6,9 @@
 
 #include <stdbool.h>
 
+#include "buf.h"
 #include "config.h"
 #include "notify_lib.h"
-#include "buf.h"
 
 /* The legacy connector's answer (msteams.md §2): success only for 2xx with the body "1";
  * "...returned HTTP error <code>..." inside a 200 is that code (429 and 5xx are retried, 413

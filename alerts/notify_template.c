@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+#include "fileio.h"
 #include "luabox.h"
 #include "notify_lib.h"
-#include "xalloc.h"
-#include "buf.h"
 #include "numtext.h"
-#include "fileio.h"
+#include "xalloc.h"
 
 #define JSON_MAX_DEPTH 48
 #define ELLIPSIS       "\xe2\x80\xa6" /* … */

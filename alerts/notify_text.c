@@ -9,12 +9,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "registry.h"
-#include "notify_lib.h"
-#include "textparse.h"
 #include "buf.h"
 #include "clock.h"
 #include "fileio.h"
+#include "notify_lib.h"
+#include "registry.h"
+#include "textparse.h"
 
 #define SECRET_MAX_BYTES (16u << 10)
 #define FIT_ANNOTATION_1 512

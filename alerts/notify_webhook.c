@@ -17,14 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
+#include "buf.h"
+#include "fileio.h"
 #include "http_client.h"
 #include "log.h"
 #include "notifier.h"
-#include "xalloc.h"
-#include "buf.h"
-#include "arena.h"
-#include "fileio.h"
 #include "strutil.h"
+#include "xalloc.h"
 
 #define SECRET_MAX   16384
 #define RESPONSE_MAX 65536

@@ -21,13 +21,13 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "log.h"
-#include "loop.h"
-#include "xalloc.h"
 #include "buf.h"
 #include "clock.h"
-#include "numtext.h"
 #include "fileio.h"
+#include "log.h"
+#include "loop.h"
+#include "numtext.h"
+#include "xalloc.h"
 
 #define REC_MAGIC       0x4f425744u /* "DWBO" little-endian */
 #define REC_ADD         1

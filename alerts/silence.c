@@ -13,13 +13,13 @@
 #include <sys/random.h>
 
 #include "alert.h"
-#include "datadir.h"
-#include "timeparse.h"
-#include "xalloc.h"
 #include "buf.h"
 #include "clock.h"
-#include "hash.h"
+#include "datadir.h"
 #include "fileio.h"
+#include "hash.h"
+#include "timeparse.h"
+#include "xalloc.h"
 
 #define MAX_MATCHERS 64
 #define MAX_TEXT     4096 /* createdBy, comment */

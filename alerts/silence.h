@@ -16,8 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "matcher.h"
 #include "buf.h"
+#include "matcher.h"
 
 #define SILENCE_RETENTION (120.0 * 3600.0)
 #define SILENCE_MAX       10000

@@ -20,11 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "fileio.h"
 #include "registry.h"
 #include "textparse.h"
 #include "xalloc.h"
-#include "clock.h"
-#include "fileio.h"
 
 struct build {
     struct metric_set *set;

@@ -15,12 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "fileio.h"
 #include "registry.h"
 #include "rules.h"
 #include "textparse.h"
 #include "xalloc.h"
-#include "clock.h"
-#include "fileio.h"
 
 static int add_sample(void *arg, const struct tp_sample *s)
 {

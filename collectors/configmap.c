@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "collector_env.h"
 #include "collectors.h"
 #include "k8s.h"
@@ -26,7 +27,6 @@
 #include "peer_view.h"
 #include "timeparse.h"
 #include "xalloc.h"
-#include "clock.h"
 
 #define VALUE_MAX_BYTES 256
 

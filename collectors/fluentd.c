@@ -25,8 +25,8 @@
 
 #include "collector_env.h"
 #include "collectors.h"
-#include "log.h"
 #include "http_target.h"
+#include "log.h"
 #include "timeparse.h"
 #include "xalloc.h"
 

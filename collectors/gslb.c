@@ -20,18 +20,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "collector_env.h"
 #include "collectors.h"
 #include "dns.h"
 #include "gslb_class.h"
 #include "http_client.h"
-#include "log.h"
-#include "keep.h"
-#include "peer_view.h"
 #include "http_target.h"
-#include "xalloc.h"
-#include "clock.h"
+#include "keep.h"
+#include "log.h"
+#include "peer_view.h"
 #include "strutil.h"
+#include "xalloc.h"
 
 #define MAX_SITE_ADDRS 64
 #define MAX_RESOLVERS  16

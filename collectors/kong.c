@@ -17,14 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "collector_env.h"
 #include "collectors.h"
+#include "http_target.h"
 #include "keep.h"
 #include "kong.h"
 #include "log.h"
-#include "http_target.h"
 #include "xalloc.h"
-#include "clock.h"
 
 #define SUMMARY_TARGET "summary"
 

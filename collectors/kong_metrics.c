@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "kong.h"
 #include "textparse.h"
 #include "xalloc.h"
-#include "hash.h"
 
 /* ---- /metrics: observations ---- */
 

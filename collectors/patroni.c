@@ -25,15 +25,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "collector_env.h"
 #include "collectors.h"
 #include "http_client.h"
+#include "http_target.h"
 #include "log.h"
 #include "patroni.h"
-#include "http_target.h"
-#include "xalloc.h"
-#include "clock.h"
 #include "strutil.h"
+#include "xalloc.h"
 
 #define PATRONI_MAX_URLS 16
 

@@ -14,15 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "collector_env.h"
 #include "collectors.h"
 #include "http_client.h"
+#include "http_target.h"
 #include "peer_server.h"
 #include "peer_view.h"
-#include "http_target.h"
-#include "xalloc.h"
-#include "clock.h"
 #include "strutil.h"
+#include "xalloc.h"
 
 #define PEER_MAX_BODY (1 << 20)
 

@@ -18,15 +18,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "clock.h"
 #include "collector_env.h"
 #include "collectors.h"
 #include "dns.h"
+#include "http_target.h"
 #include "pgconn.h"
 #include "postgres.h"
-#include "http_target.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "clock.h"
 
 static const char *const sslmodes[] = {"prefer",    "disable",     "allow", "require",
                                        "verify-ca", "verify-full", NULL};

@@ -19,8 +19,8 @@
 
 #include "collector.h"
 #include "postgres.h"
-#include "xalloc.h"
 #include "strutil.h"
+#include "xalloc.h"
 
 #define LABEL_MAX 256
 

@@ -15,9 +15,9 @@
 
 #include "collector_env.h"
 #include "collectors.h"
+#include "fileio.h"
 #include "stats.h"
 #include "xalloc.h"
-#include "fileio.h"
 
 struct self_config {
     int64_t interval_ms;

@@ -19,16 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
+#include "buf.h"
+#include "clock.h"
 #include "collector_env.h"
 #include "collectors.h"
 #include "log.h"
-#include "timeparse.h"
-#include "xalloc.h"
-#include "buf.h"
-#include "arena.h"
-#include "clock.h"
 #include "numtext.h"
 #include "strutil.h"
+#include "timeparse.h"
+#include "xalloc.h"
 
 #define NAME_MAX_BYTES     253
 #define REASON_MAX_BYTES   128

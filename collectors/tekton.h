@@ -12,10 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "http_client.h"
 #include "k8s.h"
 #include "registry.h"
-#include "arena.h"
 
 /* One PipelineRun, as much as drwatch needs of it. Strings are owned by the tekton_runs arena;
  * times are Unix seconds, NAN when absent. */

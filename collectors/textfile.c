@@ -17,13 +17,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "collector_env.h"
 #include "collectors.h"
 #include "log.h"
+#include "strutil.h"
 #include "textparse.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "strutil.h"
 
 struct textfile_config {
     char *directory;

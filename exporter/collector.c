@@ -35,14 +35,21 @@ int collector_targets_make(const struct collector_ops *const *table, size_t n,
                            struct target_list *out, char *err, size_t errlen)
 {
     struct target_list all = {0};
+    *out = all;
     for (size_t c = 0; c < n; c++) {
         const struct collector_ops *ops = table[c];
         bool present;
         const void *section = config_module(cfg, ops->module.name, &present);
         if (!section || (!present && !ops->enabled_by_default)) continue;
-        size_t first = all.n;
-        int rc = ops->create(section, env, &all, err, errlen);
-        for (size_t i = first; i < all.n; i++) all.v[i].ops = ops;
+        /* Each collector sees only its own targets (it checks their names are unique). */
+        struct target_list mine = {0};
+        int rc = ops->create(section, env, &mine, err, errlen);
+        all.v = xrealloc(all.v, (all.n + mine.n + 1) * sizeof(*all.v));
+        for (size_t i = 0; i < mine.n; i++) {
+            all.v[all.n] = mine.v[i];
+            all.v[all.n++].ops = ops;
+        }
+        free(mine.v);
         if (rc < 0) {
             collector_targets_free(&all);
             return -1;

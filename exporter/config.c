@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "luabox.h"
-#include "xalloc.h"
-#include "numtext.h"
 #include "fileio.h"
+#include "luabox.h"
+#include "numtext.h"
+#include "xalloc.h"
 
 #define CONFIG_MAX_BYTES  (1u << 20)
 #define CONFIG_MEM_LIMIT  (32u << 20)

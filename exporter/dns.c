@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xalloc.h"
 #include "clock.h"
+#include "xalloc.h"
 
 #define DNS_MAX_SOCKS 16
 

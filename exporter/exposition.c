@@ -20,12 +20,12 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "registry.h"
-#include "xalloc.h"
 #include "buf.h"
-#include "numtext.h"
 #include "hash.h"
+#include "numtext.h"
+#include "registry.h"
 #include "strutil.h"
+#include "xalloc.h"
 
 /* Level 1 compresses repetitive metric text about 10:1 at several times the speed of the
  * default level; the body is compressed once per snapshot, so speed wins. */

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "log.h"
 #include "xalloc.h"
-#include "buf.h"
 
 struct httpc {
     struct loop *loop;

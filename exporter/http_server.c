@@ -1,5 +1,12 @@
 /* http_server.c: libmicrohttpd with an internal epoll thread pool; /metrics from shared, refcounted
- * response objects; a route table for the rest (see http_server.h). */
+ * response objects; a route table for the rest (see http_server.h).
+ *
+ * A request for a route is copied out of MHD (method, path, headers, query, body) into a
+ * struct pending. Plain routes run at once on the MHD thread. HTTP_ON_LOOP routes suspend the
+ * connection and queue the pending request to the loop; the loop runs the handler and resumes
+ * the connection, and MHD calls on_request once more to send the answer. A small reaper thread
+ * answers 503 for what the loop has not taken by its deadline, so a stalled loop never leaves
+ * a client waiting forever, and no MHD thread ever waits for the loop. */
 #include "http_server.h"
 
 #include <arpa/inet.h>
@@ -16,21 +23,16 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "xalloc.h"
 #include "buf.h"
+#include "caps.h"
+#include "clock.h"
+#include "log.h"
+#include "loop.h"
+#include "xalloc.h"
 
-#define HTTP_MAX_BODY (1u << 20)
-#define HTTP_THREADS  4
-#define MAX_ROUTES    32
-
-struct route {
-    char *path;
-    char *methods;
-    enum http_handler stat;
-    http_route_fn fn;
-    void *ctx;
-};
+#define HTTP_THREADS 4
+#define MAX_ROUTES   32
+#define MAX_KV       128 /* headers or query parameters copied for a handler */
 
 /* What /metrics serves: a snapshot and the MHD responses made from it. Every response holds
  * a reference, dropped by MHD's free callback when the last connection using it is done. */
@@ -51,13 +53,38 @@ struct http_server {
     uint16_t port;
     pthread_mutex_t lock; /* guards current */
     struct served *current;
-    struct route routes[MAX_ROUTES];
+    struct http_route routes[MAX_ROUTES];
     size_t nroutes;
+    /* Requests for HTTP_ON_LOOP routes, oldest first, guarded by qlock. */
+    struct loop *loop;
+    struct loop_async *async;
+    pthread_mutex_t qlock;
+    pthread_cond_t qcond; /* wakes the reaper */
+    struct pending *qhead, *qtail;
+    size_t qlen;
+    bool reaper_stop;
+    pthread_t reaper;
+    bool reaper_running;
 };
 
-struct conn_state {
+enum pending_stage { PENDING_READING, PENDING_QUEUED, PENDING_RUNNING, PENDING_ANSWERED };
+
+/* One request to a route, from its first call to on_completed. */
+struct pending {
+    struct http_server *s;
+    struct MHD_Connection *conn;
+    const struct http_route *rt; /* NULL: answered without a handler (404, 405, 413) */
+    enum pending_stage stage;    /* qlock guards it while the request is queued or running */
+    int64_t deadline_ms;
+    struct pending *next;
+    char *method;    /* req.method */
+    char allow[64];  /* the Allow header of a 405 */
+    void *blocks[2]; /* the copies of headers and query (copy_values) */
+    struct http_request req;
     struct buf body;
     bool too_large;
+    bool metrics; /* a request for /metrics that is not GET or HEAD */
+    struct http_reply rep;
 };
 
 /* What *con_cls points at between the two calls for a GET or HEAD (no state to keep). */
@@ -292,55 +319,294 @@ static bool method_allowed(const char *methods, const char *m)
     return false;
 }
 
-static enum MHD_Result not_found(struct http_server *s, struct MHD_Connection *c, const char *url)
+static bool is_bodyless(const char *method)
 {
-    struct buf list;
-    buf_init(&list, 0);
-    buf_puts(&list, "/metrics");
-    for (size_t i = 0; i < s->nroutes; i++) buf_printf(&list, ", %s", s->routes[i].path);
-    enum MHD_Result r = simple_reply(s, c, HANDLER_OTHER, 404, NULL,
-                                     "404 not found: %.200s\nendpoints: %s\n", url, list.data);
-    buf_free(&list);
-    return r;
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 }
 
-static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c, const char *url,
-                                const char *method, struct conn_state *cs)
+/* ---- pending requests ---- */
+
+static void reply_text(struct http_reply *rep, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void reply_text(struct http_reply *rep, unsigned status, const char *fmt, ...)
 {
-    if (strcmp(url, "/metrics") == 0) {
-        if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) return serve_metrics(s, c);
-        return simple_reply(s, c, HANDLER_METRICS, 405, "GET, HEAD",
-                            "405 method not allowed: /metrics accepts GET, HEAD\n");
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    rep->status = status;
+    rep->content_type = NULL;
+    buf_reset(&rep->body);
+    (void)buf_puts(&rep->body, text);
+}
+
+/* Copies of a request's header fields or query parameters: one block holding the array and
+ * the strings, sized in a first pass (MHD bounds what a request may hold). */
+struct kv_copy {
+    size_t n, bytes;
+    struct http_kv *v;
+    char *next;
+};
+
+static enum MHD_Result kv_measure(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    struct kv_copy *k = cls;
+    if (k->n == MAX_KV) return MHD_NO;
+    k->n++;
+    k->bytes += strlen(key) + strlen(value ? value : "") + 2;
+    return MHD_YES;
+}
+
+static char *kv_put(struct kv_copy *k, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = memcpy(k->next, s, n);
+    k->next += n;
+    return p;
+}
+
+static enum MHD_Result kv_fill(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    (void)kind;
+    struct kv_copy *k = cls;
+    if (k->n == MAX_KV) return MHD_NO;
+    struct http_kv *e = &k->v[k->n++];
+    e->key = kv_put(k, key);
+    e->value = kv_put(k, value ? value : "");
+    return MHD_YES;
+}
+
+/* Returns the block (the caller frees it), with *out and *n filled. */
+static void *copy_values(struct MHD_Connection *c, enum MHD_ValueKind kind,
+                         const struct http_kv **out, size_t *n)
+{
+    struct kv_copy k = {0};
+    MHD_get_connection_values(c, kind, kv_measure, &k);
+    void *block = xmalloc(k.n * sizeof(struct http_kv) + k.bytes);
+    k.v = block;
+    k.next = (char *)block + k.n * sizeof(struct http_kv);
+    k.n = 0;
+    MHD_get_connection_values(c, kind, kv_fill, &k);
+    *out = k.v;
+    *n = k.n;
+    return block;
+}
+
+/* "GET,HEAD" as an Allow header: "GET, HEAD". */
+static void set_allow(struct pending *p, const char *methods)
+{
+    size_t n = 0;
+    for (const char *m = methods; *m && n + 3 < sizeof(p->allow); m++) {
+        p->allow[n++] = *m;
+        if (*m == ',') p->allow[n++] = ' ';
     }
-    for (size_t i = 0; i < s->nroutes; i++) {
-        struct route *rt = &s->routes[i];
-        if (strcmp(rt->path, url) != 0) continue;
-        if (!method_allowed(rt->methods, method)) {
-            char allow[64];
-            size_t n = 0;
-            for (const char *p = rt->methods; *p && n + 3 < sizeof(allow); p++) {
-                allow[n++] = *p;
-                if (*p == ',') allow[n++] = ' ';
-            }
-            allow[n] = '\0';
-            return simple_reply(s, c, rt->stat, 405, allow,
-                                "405 method not allowed: %s accepts %s, not %.20s\n", rt->path,
-                                allow, method);
+    p->allow[n] = '\0';
+}
+
+static const struct http_route *find_route(const struct http_server *s, const char *url)
+{
+    for (size_t i = 0; i < s->nroutes; i++)
+        if (strcmp(s->routes[i].path, url) == 0) return &s->routes[i];
+    return NULL;
+}
+
+/* Decides what a request gets before its body is read: its route, or the refusal it gets
+ * (404, 405, 413 on Content-Length alone). Refused requests keep rt NULL and rep filled. */
+static void route_request(struct pending *p, const char *url, const char *method)
+{
+    const struct http_server *s = p->s;
+    const struct http_route *rt = find_route(s, url);
+    if (!rt) {
+        struct buf list;
+        buf_init(&list, 4096);
+        (void)buf_puts(&list, "/metrics");
+        for (size_t i = 0; i < s->nroutes; i++) (void)buf_printf(&list, ", %s", s->routes[i].path);
+        reply_text(&p->rep, 404, "404 not found: %.200s\nendpoints: %s\n", url,
+                   list.data ? list.data : "");
+        buf_free(&list);
+        return;
+    }
+    p->req.method = p->method = xstrdup(method);
+    p->req.path = rt->path;
+    if (!method_allowed(rt->methods, method)) {
+        set_allow(p, rt->methods);
+        reply_text(&p->rep, 405, "405 method not allowed: %s accepts %s, not %.20s\n", rt->path,
+                   p->allow, method);
+        p->req.path = rt->path; /* for the Allow header and the count */
+        return;
+    }
+    const char *cl = MHD_lookup_connection_value(p->conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > rt->max_body) {
+        reply_text(&p->rep, 413, "413 request body over %zu bytes for %s\n", rt->max_body,
+                   rt->path);
+        p->req.path = rt->path;
+        return;
+    }
+    p->rt = rt;
+    buf_free(&p->body);
+    buf_init(&p->body, rt->max_body ? rt->max_body : 1);
+    p->blocks[0] = copy_values(p->conn, MHD_HEADER_KIND, &p->req.headers, &p->req.nheaders);
+    p->blocks[1] = copy_values(p->conn, MHD_GET_ARGUMENT_KIND, &p->req.args, &p->req.nargs);
+}
+
+static struct pending *pending_new(struct http_server *s, struct MHD_Connection *c)
+{
+    struct pending *p = xcalloc(1, sizeof(*p));
+    p->s = s;
+    p->conn = c;
+    buf_init(&p->body, 1);
+    buf_init(&p->rep.body, CAP_HTTP_REPLY);
+    p->rep.status = 200;
+    return p;
+}
+
+static void pending_free(struct pending *p)
+{
+    free(p->method);
+    free(p->blocks[0]);
+    free(p->blocks[1]);
+    buf_free(&p->body);
+    buf_free(&p->rep.body);
+    free(p);
+}
+
+/* The handler of p's route on the calling thread. */
+static void pending_run(struct pending *p)
+{
+    p->req.body = p->body.data ? p->body.data : "";
+    p->req.body_len = p->body.len;
+    p->rt->fn(p->rt->ctx, &p->req, &p->rep);
+}
+
+/* ---- the loop queue ---- */
+
+static void queue_push(struct http_server *s, struct pending *p)
+{
+    p->next = NULL;
+    if (s->qtail)
+        s->qtail->next = p;
+    else
+        s->qhead = p;
+    s->qtail = p;
+    s->qlen++;
+}
+
+static struct pending *queue_pop(struct http_server *s)
+{
+    struct pending *p = s->qhead;
+    if (!p) return NULL;
+    s->qhead = p->next;
+    if (!s->qhead) s->qtail = NULL;
+    s->qlen--;
+    return p;
+}
+
+/* Suspends p's connection and hands p to the loop. Returns false (p untouched) when the
+ * queue is full or the server is closing. */
+static bool queue_for_loop(struct http_server *s, struct pending *p)
+{
+    pthread_mutex_lock(&s->qlock);
+    bool ok = !s->reaper_stop && s->qlen < HTTP_LOOP_QUEUE_MAX;
+    if (ok) {
+        MHD_suspend_connection(p->conn);
+        p->stage = PENDING_QUEUED;
+        p->deadline_ms = time_mono_ms() + HTTP_LOOP_DEADLINE_MS;
+        queue_push(s, p);
+        if (s->qlen == 1) pthread_cond_signal(&s->qcond);
+    }
+    pthread_mutex_unlock(&s->qlock);
+    if (ok) loop_async_send(s->async);
+    return ok;
+}
+
+/* Loop thread: runs every queued request, then gives each connection back to MHD. */
+static void on_loop_requests(void *arg)
+{
+    struct http_server *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->qlock);
+        struct pending *p = queue_pop(s);
+        if (p) p->stage = PENDING_RUNNING;
+        pthread_mutex_unlock(&s->qlock);
+        if (!p) return;
+        pending_run(p);
+        pthread_mutex_lock(&s->qlock);
+        p->stage = PENDING_ANSWERED;
+        pthread_mutex_unlock(&s->qlock);
+        MHD_resume_connection(p->conn); /* p belongs to the connection again */
+    }
+}
+
+/* Answers 503 for requests the loop has not taken by their deadline. */
+static void *reaper_main(void *arg)
+{
+    struct http_server *s = arg;
+    pthread_mutex_lock(&s->qlock);
+    while (!s->reaper_stop) {
+        struct pending *p = s->qhead;
+        if (p && p->deadline_ms <= time_mono_ms()) {
+            queue_pop(s);
+            reply_text(&p->rep, 503,
+                       "503 service unavailable: drwatch's loop did not take this "
+                       "request within %ds; see the log\n",
+                       HTTP_LOOP_DEADLINE_MS / 1000);
+            p->stage = PENDING_ANSWERED;
+            log_warn("http", "%s %s: the loop did not take it in time: answered 503", p->req.method,
+                     p->req.path);
+            MHD_resume_connection(p->conn);
+            continue;
         }
-        if (cs && cs->too_large)
-            return simple_reply(s, c, rt->stat, 413, NULL, "413 request body over 1 MiB\n");
-        struct http_request req = {.method = method, .path = url, .conn = c};
-        req.body = cs && cs->body.data ? cs->body.data : "";
-        req.body_len = cs ? cs->body.len : 0;
-        struct http_reply rep = {.status = 200};
-        buf_init(&rep.body, 0);
-        rt->fn(rt->ctx, &req, &rep);
-        count(s, rt->stat, rep.status);
-        enum MHD_Result ret = send_reply(c, &rep, NULL);
-        buf_free(&rep.body);
-        return ret;
+        if (!p) {
+            pthread_cond_wait(&s->qcond, &s->qlock);
+            continue;
+        }
+        int64_t until_ms = p->deadline_ms;
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        int64_t wait = until_ms - time_mono_ms();
+        until.tv_sec += wait / 1000;
+        until.tv_nsec += (wait % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
+        pthread_cond_timedwait(&s->qcond, &s->qlock, &until);
     }
-    return not_found(s, c, url);
+    pthread_mutex_unlock(&s->qlock);
+    return NULL;
+}
+
+/* ---- MHD callbacks ---- */
+
+static enum MHD_Result answer(struct pending *p)
+{
+    struct http_server *s = p->s;
+    const struct http_route *rt = p->rt ? p->rt : find_route(s, p->req.path ? p->req.path : "");
+    enum http_handler h = rt ? rt->stat : p->metrics ? HANDLER_METRICS : HANDLER_OTHER;
+    count(s, h, p->rep.status);
+    return send_reply(p->conn, &p->rep, p->allow[0] ? p->allow : NULL);
+}
+
+/* The request is complete: answer a refusal, run a plain route, or queue a loop route. */
+static enum MHD_Result dispatch(struct pending *p)
+{
+    if (!p->rt) return answer(p);
+    if (p->too_large) {
+        reply_text(&p->rep, 413, "413 request body over %zu bytes for %s\n", p->rt->max_body,
+                   p->rt->path);
+        return answer(p);
+    }
+    if (!(p->rt->flags & HTTP_ON_LOOP)) {
+        pending_run(p);
+        return answer(p);
+    }
+    if (queue_for_loop(p->s, p)) return MHD_YES;
+    reply_text(&p->rep, 503,
+               "503 service unavailable: %d requests already wait for drwatch's "
+               "loop\n",
+               HTTP_LOOP_QUEUE_MAX);
+    return answer(p);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -349,48 +615,70 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     (void)version;
     struct http_server *s = cls;
-    bool bodyless = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    if (bodyless) {
-        /* libmicrohttpd 0.9.75 closes the connection after a response queued on the first
-         * call (before it has finished reading the request): answer on the second call so
-         * that scrapers keep their connection alive. */
+    /* libmicrohttpd 0.9.75 closes the connection after a response queued on the first call
+     * (before it has finished reading the request): GET and HEAD are answered on the second
+     * call so that scrapers keep their connection alive; a refused body is answered at once,
+     * so that it is never read. */
+    if (strcmp(url, "/metrics") == 0 && is_bodyless(method)) {
         if (*con_cls != &bodyless_marker) {
             *con_cls = (void *)&bodyless_marker;
             return MHD_YES;
         }
-        return dispatch(s, c, url, method, NULL);
+        return serve_metrics(s, c);
     }
-    struct conn_state *cs = *con_cls;
-    if (!cs) {
-        cs = xcalloc(1, sizeof(*cs));
-        buf_init(&cs->body, HTTP_MAX_BODY);
-        *con_cls = cs;
+    struct pending *p = *con_cls;
+    if (!p) {
+        p = pending_new(s, c);
+        *con_cls = p;
+        if (strcmp(url, "/metrics") == 0) {
+            reply_text(&p->rep, 405, "405 method not allowed: /metrics accepts GET, HEAD\n");
+            set_allow(p, "GET,HEAD");
+            p->metrics = true;
+        } else {
+            route_request(p, url, method);
+        }
+        if (!p->rt && !is_bodyless(method)) return answer(p);
         return MHD_YES;
     }
+    if (p->stage == PENDING_ANSWERED) return answer(p);
+    if (p->stage != PENDING_READING) return MHD_YES; /* suspended: not called */
     if (*upload_size) {
-        if (buf_append(&cs->body, upload_data, *upload_size) < 0) cs->too_large = true;
+        if (p->rt && (*upload_size > p->rt->max_body - p->body.len ||
+                      buf_append(&p->body, upload_data, *upload_size) < 0))
+            p->too_large = true;
         *upload_size = 0;
         return MHD_YES;
     }
-    return dispatch(s, c, url, method, cs);
+    return dispatch(p);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls, (void)c, (void)toe;
-    struct conn_state *cs = *con_cls;
-    if (!cs || *con_cls == &bodyless_marker) return;
-    buf_free(&cs->body);
-    free(cs);
+    struct pending *p = *con_cls;
     *con_cls = NULL;
+    if (!p || (const void *)p == &bodyless_marker) return;
+    pending_free(p);
 }
 
 /* ---- set-up ---- */
 
+static const char *kv_find(const struct http_kv *v, size_t n, const char *name, bool nocase)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((nocase ? strcasecmp(v[i].key, name) : strcmp(v[i].key, name)) == 0) return v[i].value;
+    return NULL;
+}
+
 const char *http_request_header(const struct http_request *req, const char *name)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+    return kv_find(req->headers, req->nheaders, name, true);
+}
+
+const char *http_request_arg(const struct http_request *req, const char *name)
+{
+    return kv_find(req->args, req->nargs, name, false);
 }
 
 static int parse_listen(struct http_server *s, const char *listen, char *err, size_t errlen)
@@ -434,12 +722,19 @@ static int parse_listen(struct http_server *s, const char *listen, char *err, si
     return -1;
 }
 
-struct http_server *http_server_new(const char *listen, struct drwatch_stats *stats, char *err,
-                                    size_t errlen)
+struct http_server *http_server_new(const char *listen, struct drwatch_stats *stats,
+                                    struct loop *loop, char *err, size_t errlen)
 {
     struct http_server *s = xcalloc(1, sizeof(*s));
     s->stats = stats;
+    s->loop = loop;
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->qlock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->qcond, &ca);
+    pthread_condattr_destroy(&ca);
     if (parse_listen(s, listen, err, errlen) < 0) {
         http_server_free(s);
         return NULL;
@@ -447,26 +742,38 @@ struct http_server *http_server_new(const char *listen, struct drwatch_stats *st
     return s;
 }
 
-void http_route_add(struct http_server *s, const char *path, const char *methods,
-                    enum http_handler stat, http_route_fn fn, void *ctx)
+void http_route_add(struct http_server *s, const struct http_route *r)
 {
-    if (s->nroutes == MAX_ROUTES) abort(); /* a programming error, not a runtime condition */
-    s->routes[s->nroutes++] = (struct route){xstrdup(path), xstrdup(methods), stat, fn, ctx};
+    /* Both are programming errors, not runtime conditions. */
+    if (s->nroutes == MAX_ROUTES || ((r->flags & HTTP_ON_LOOP) && !s->loop)) abort();
+    struct http_route *c = &s->routes[s->nroutes++];
+    *c = *r;
+    c->path = xstrdup(r->path);
+    c->methods = xstrdup(r->methods);
 }
 
 static struct MHD_Daemon *start_mhd(struct http_server *s, unsigned flags)
 {
-    return MHD_start_daemon(
-        flags | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, s->port, NULL,
-        NULL, on_request, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)30, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        s->addrlen ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, (struct sockaddr *)&s->addr,
-        MHD_OPTION_END);
+    return MHD_start_daemon(flags | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                                MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
+                            s->port, NULL, NULL, on_request, s, MHD_OPTION_NOTIFY_COMPLETED,
+                            on_completed, s, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                            s->addrlen ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END,
+                            (struct sockaddr *)&s->addr, MHD_OPTION_END);
 }
 
 int http_server_start(struct http_server *s, char *err, size_t errlen)
 {
+    if (s->loop) {
+        s->async = loop_async_new(s->loop, on_loop_requests, s);
+        if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+            snprintf(err, errlen, "cannot start a thread: %s", strerror(errno));
+            return -1;
+        }
+        s->reaper_running = true;
+    }
     if (s->any_address) {
         s->mhd = start_mhd(s, MHD_USE_DUAL_STACK);
         if (!s->mhd) s->mhd = start_mhd(s, 0); /* no IPv6 here: IPv4 only */
@@ -487,15 +794,38 @@ uint16_t http_server_port(const struct http_server *s)
     return s->port;
 }
 
+/* Stops the reaper and answers 503 for every request still queued, so that no connection is
+ * suspended when MHD stops (it aborts if one is). New loop requests are refused from now on. */
+static void drain_loop_queue(struct http_server *s)
+{
+    pthread_mutex_lock(&s->qlock);
+    s->reaper_stop = true;
+    pthread_cond_broadcast(&s->qcond);
+    pthread_mutex_unlock(&s->qlock);
+    if (s->reaper_running) pthread_join(s->reaper, NULL);
+    s->reaper_running = false;
+    pthread_mutex_lock(&s->qlock);
+    for (struct pending *p; (p = queue_pop(s));) {
+        reply_text(&p->rep, 503, "503 service unavailable: drwatch is stopping\n");
+        p->stage = PENDING_ANSWERED;
+        MHD_resume_connection(p->conn);
+    }
+    pthread_mutex_unlock(&s->qlock);
+}
+
 void http_server_free(struct http_server *s)
 {
     if (!s) return;
+    drain_loop_queue(s);
     if (s->mhd) MHD_stop_daemon(s->mhd);
+    loop_async_free(s->async);
     if (s->current) served_retire(s->current);
     for (size_t i = 0; i < s->nroutes; i++) {
-        free(s->routes[i].path);
-        free(s->routes[i].methods);
+        free((char *)s->routes[i].path);
+        free((char *)s->routes[i].methods);
     }
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->qlock);
+    pthread_cond_destroy(&s->qcond);
     free(s);
 }

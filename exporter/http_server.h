@@ -5,25 +5,33 @@
  * snapshot replaces it, so a scrape costs what serving a static buffer costs and never waits
  * for a collection. Other endpoints are routes: a path, the methods it accepts and a handler
  * that fills a reply. Unknown paths get 404 and wrong methods 405 with an Allow header, both
- * with a body that says what exists. Handlers run on MHD threads and must be thread-safe. */
+ * with a body that says what exists. Handlers run on MHD threads and must be thread-safe,
+ * unless their route says HTTP_ON_LOOP. */
 #ifndef DRWATCH_HTTP_SERVER_H
 #define DRWATCH_HTTP_SERVER_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "registry.h"
 #include "stats.h"
-#include "buf.h"
 
 struct http_server;
+struct loop;
 
+/* A request as a route handler sees it: everything copied out of libmicrohttpd, so that a
+ * handler may run on the loop thread while the connection is suspended. */
 struct http_request {
     const char *method;
     const char *path;
-    const char *body; /* POST/PUT/DELETE body, NUL-terminated, "" when none */
+    const char *body; /* NUL-terminated, "" when none */
     size_t body_len;
-    void *conn; /* struct MHD_Connection, for http_request_header */
+    const struct http_kv *headers, *args; /* header fields and query parameters */
+    size_t nheaders, nargs;
+};
+struct http_kv {
+    const char *key, *value;
 };
 
 struct http_reply {
@@ -34,15 +42,38 @@ struct http_reply {
 
 typedef void (*http_route_fn)(void *ctx, const struct http_request *req, struct http_reply *rep);
 
+/* Route flags. */
+enum {
+    /* The handler runs on the loop thread (it reads loop-owned state): the connection is
+     * suspended, the request queued to the loop, and the answer sent when the loop has run
+     * it. No HTTP thread waits meanwhile, so /metrics never queues behind such a route. If
+     * the loop does not take the request within HTTP_LOOP_DEADLINE_MS, the answer is 503. */
+    HTTP_ON_LOOP = 1u,
+};
+
+struct http_route {
+    const char *path;       /* exact match */
+    const char *methods;    /* a comma list such as "GET,HEAD" */
+    enum http_handler stat; /* counted under this handler */
+    unsigned flags;         /* HTTP_ON_LOOP */
+    size_t max_body;        /* a longer request body is refused with 413 before it is read */
+    http_route_fn fn;
+    void *ctx;
+};
+
+#define HTTP_LOOP_DEADLINE_MS 30000
+#define HTTP_LOOP_QUEUE_MAX   64 /* requests waiting for the loop; more are answered 503 */
+
 /* Binds listen ("host:port", ":port" for every address, "[::1]:port"; port 0 picks one).
- * Returns NULL with err filled when the address is bad or taken. */
-struct http_server *http_server_new(const char *listen, struct drwatch_stats *stats, char *err,
-                                    size_t errlen);
-/* Adds a route before http_server_start. methods is a comma list such as "GET,HEAD". */
-void http_route_add(struct http_server *s, const char *path, const char *methods,
-                    enum http_handler stat, http_route_fn fn, void *ctx);
+ * Routes with HTTP_ON_LOOP run on loop. Returns NULL with err filled when the address is bad
+ * or taken. */
+struct http_server *http_server_new(const char *listen, struct drwatch_stats *stats,
+                                    struct loop *loop, char *err, size_t errlen);
+/* Adds a route (copied) before http_server_start. */
+void http_route_add(struct http_server *s, const struct http_route *r);
 int http_server_start(struct http_server *s, char *err, size_t errlen);
-/* Stops the threads and frees everything. NULL-safe. */
+/* Stops the threads, answers what still waits for the loop with 503, and frees everything.
+ * Call it while the loop is not running. NULL-safe. */
 void http_server_free(struct http_server *s);
 uint16_t http_server_port(const struct http_server *s);
 
@@ -51,8 +82,9 @@ void http_publish(struct http_server *s, struct snapshot *snap);
 /* A reference to what /metrics serves now, or NULL; the caller unrefs it. */
 struct snapshot *http_current_snapshot(struct http_server *s);
 
-/* A request header, or NULL. */
+/* A request header (name case-insensitive) or query parameter (exact), or NULL. */
 const char *http_request_header(const struct http_request *req, const char *name);
+const char *http_request_arg(const struct http_request *req, const char *name);
 
 /* Negotiation, exposed for tests: the format an Accept header asks for, and whether an
  * Accept-Encoding header accepts gzip. */

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "xalloc.h"
 #include "fileio.h"
 #include "strutil.h"
+#include "xalloc.h"
 
 const char *const drwatch_sites[] = {"gold", "golddr", NULL};
 

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "xalloc.h"
 #include "buf.h"
 #include "fileio.h"
+#include "xalloc.h"
 
 #define NAMESPACE_MAX_BYTES 256
 

@@ -26,9 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "http_client.h"
 #include "http_target.h"
-#include "buf.h"
 
 #define K8S_SA_DIR      "/var/run/secrets/kubernetes.io/serviceaccount"
 #define K8S_DEFAULT_URL "https://kubernetes.default.svc"

@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "xalloc.h"
-#include "clock.h"
 
 struct loop_watch {
     struct loop *loop;

@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "luabox_string.h"
 #include "xalloc.h"
-#include "clock.h"
 
 #define LUABOX_HOOK_EVERY       1000
 #define LUABOX_BIG_ALLOC        (64u << 10) /* past the deadline, allocations this large fail */

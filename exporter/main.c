@@ -5,26 +5,26 @@
  * meet: publishing a snapshot (loop to HTTP) and /-/reload (HTTP to loop). */
 #include <ares.h>
 #include <curl/curl.h>
-#include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
-#include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "clock.h"
 #include "collector_env.h"
 #include "collectors.h"
 #include "config.h"
-#include "http_server.h"
 #include "http_client.h"
+#include "http_server.h"
+#include "http_target.h"
 #include "keep.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "loop.h"
 #include "manager.h"
@@ -32,18 +32,12 @@
 #include "peer_view.h"
 #include "registry.h"
 #include "rules.h"
+#include "rules_api.h"
 #include "scheduler.h"
 #include "stats.h"
-#include "http_target.h"
+#include "status_page.h"
 #include "testrules.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "clock.h"
-
-#define HEARTBEAT_MS       1000
-#define UNHEALTHY_AFTER_MS 10000
-#define RELOAD_WAIT_S      30
-#define API_WAIT_S         10
 
 /* The `drwatch` section: what this instance is and its default intervals. */
 struct global_config {
@@ -79,28 +73,6 @@ static const struct cfg_key global_keys[] = {
 static const struct cfg_module global_module = {"drwatch", global_keys,
                                                 sizeof(struct global_config), true};
 
-/* A /-/reload request from an HTTP thread, answered by the loop thread. */
-struct reload_request {
-    pthread_mutex_t serial; /* one request at a time */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool pending, done;
-    int rc;
-    char err[1024];
-};
-
-/* A /api/v1/silences request from an HTTP thread, answered by the alert manager on the loop
- * thread. The loop side runs it holding `lock`, so the waiting thread cannot time out (and
- * free what req and rep point to) while it runs. */
-struct api_call {
-    pthread_mutex_t serial; /* one request at a time */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool pending, done;
-    const struct manager_api_request *req;
-    struct http_reply *rep;
-};
-
 struct daemon {
     const char *config_path;
     char *config_dir; /* where relative paths of the alerting section resolve, or NULL */
@@ -119,20 +91,14 @@ struct daemon {
     struct drwatch_stats stats;
     struct loop_watch *sigwatch;
     int sigfd;
-    struct loop_timer *heartbeat;
-    atomic_int_fast64_t heartbeat_ms;
-    atomic_bool ready;
-    struct loop_async *reload_async;
-    struct reload_request reload;
+    struct lifecycle *lifecycle; /* /-/healthy, /-/ready, /-/reload */
+    struct status_page_info status_page;
     uint64_t generation;
     struct rules_engine *rules; /* NULL without a rules section */
     struct loop_timer *rules_timer;
     struct complaint state_complaint;
-    pthread_mutex_t alerts_lock; /* guards alerts_json, read by HTTP threads */
-    char *alerts_json;
+    struct rules_api *rules_api; /* /api/v1/alerts */
     struct am_manager *alerting; /* NULL without an alerting section */
-    struct loop_async *api_async;
-    struct api_call api;
 };
 
 /* ---- config ---- */
@@ -197,14 +163,6 @@ static int rules_prepare(struct daemon *d, const struct config *cfg, struct rule
     return *out ? 0 : -1;
 }
 
-static void set_alerts_json(struct daemon *d, char *json)
-{
-    pthread_mutex_lock(&d->alerts_lock);
-    free(d->alerts_json);
-    d->alerts_json = json;
-    pthread_mutex_unlock(&d->alerts_lock);
-}
-
 /* Makes e the engine, carrying alert states and history over from the one it replaces. */
 static void rules_commit(struct daemon *d, struct rules_engine *e)
 {
@@ -213,7 +171,7 @@ static void rules_commit(struct daemon *d, struct rules_engine *e)
     d->rules = e;
     if (!e) {
         loop_timer_stop(d->rules_timer);
-        set_alerts_json(d, NULL);
+        rules_api_publish(d->rules_api, NULL);
         return;
     }
     loop_timer_start(d->rules_timer, 0);
@@ -253,6 +211,7 @@ static void alerting_commit(struct daemon *d, struct am_plan *plan, struct am_ma
     } else if (d->alerting) {
         log_info("alerting", "no alerting section any more: alert delivery stops (the outbox "
                              "stays in its data_dir)");
+        manager_save(d->alerting);
         manager_free(d->alerting);
         d->alerting = NULL;
     }
@@ -268,7 +227,7 @@ struct alert_batch {
 static void collect_alert(void *arg, const struct rules_alert_view *a)
 {
     struct alert_batch *b = arg;
-    if (a->state == 1 || (a->state == 0 && a->fired_at <= 0)) return;
+    if (a->state == ALERT_PENDING || (a->state == ALERT_INACTIVE && a->fired_at <= 0)) return;
     if (b->n == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 32;
         b->v = xrealloc(b->v, b->cap * sizeof(*b->v));
@@ -281,7 +240,7 @@ static void collect_alert(void *arg, const struct rules_alert_view *a)
                                      .nannotations = a->nann,
                                      .value = a->value,
                                      .starts_at = a->fired_at > 0 ? a->fired_at : a->active_at,
-                                     .ends_at = a->state == 0 ? a->resolved_at : 0};
+                                     .ends_at = a->state == ALERT_INACTIVE ? a->resolved_at : 0};
 }
 
 static void feed_alerting(struct daemon *d)
@@ -299,7 +258,7 @@ static void on_rules_timer(void *arg)
 {
     struct daemon *d = arg;
     if (!d->rules) return;
-    if (!atomic_load(&d->ready)) {
+    if (!lifecycle_is_ready(d->lifecycle)) {
         loop_timer_start(d->rules_timer, 200);
         return;
     }
@@ -315,7 +274,7 @@ static void on_rules_timer(void *arg)
         log_complain(&d->state_complaint, LOG_WARN, "rules", "%s", err);
     else
         log_complain_clear(&d->state_complaint, "rules", "alert state file written again");
-    set_alerts_json(d, rules_alerts_json(d->rules));
+    rules_api_publish(d->rules_api, rules_alerts_json(d->rules));
     sched_request_publish(d->sched);
 }
 
@@ -370,6 +329,11 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
     return rc;
 }
 
+static int daemon_reload_cb(void *arg, char *err, size_t errlen)
+{
+    return daemon_reload(arg, err, errlen);
+}
+
 /* ---- publishing (loop thread) ---- */
 
 static void on_publish(void *arg, struct metric_set *const *sets, size_t n)
@@ -403,166 +367,11 @@ static void on_publish(void *arg, struct metric_set *const *sets, size_t n)
     atomic_store(&d->stats.snapshot_series, snapshot_series(snap));
     atomic_fetch_add(&d->stats.snapshot_conflicts_total, snapshot_conflicts(snap));
     atomic_store(&d->stats.last_publish_seconds, time_mono_s() - t0);
-    if (!atomic_load(&d->ready) && sched_all_ran(d->sched)) {
-        atomic_store(&d->ready, true);
+    if (!lifecycle_is_ready(d->lifecycle) && sched_all_ran(d->sched)) {
+        lifecycle_set_ready(d->lifecycle);
         log_info("main", "ready: every target has been collected once");
     }
     snapshot_unref(snap);
-}
-
-/* ---- HTTP routes (HTTP threads) ---- */
-
-static void route_healthy(void *ctx, const struct http_request *req, struct http_reply *rep)
-{
-    (void)req;
-    struct daemon *d = ctx;
-    int64_t age = time_mono_ms() - atomic_load(&d->heartbeat_ms);
-    if (age > UNHEALTHY_AFTER_MS) {
-        rep->status = 503;
-        buf_printf(&rep->body, "drwatch is unhealthy: the collection loop has not run for %.1fs\n",
-                   (double)age / 1000.0);
-        return;
-    }
-    buf_puts(&rep->body, "drwatch is healthy.\n");
-}
-
-static void route_ready(void *ctx, const struct http_request *req, struct http_reply *rep)
-{
-    (void)req;
-    struct daemon *d = ctx;
-    if (!atomic_load(&d->ready)) {
-        rep->status = 503;
-        buf_puts(&rep->body, "drwatch is not ready: the first collection is still running.\n");
-        return;
-    }
-    buf_puts(&rep->body, "drwatch is ready.\n");
-}
-
-static void route_reload(void *ctx, const struct http_request *req, struct http_reply *rep)
-{
-    (void)req;
-    struct daemon *d = ctx;
-    struct reload_request *r = &d->reload;
-    pthread_mutex_lock(&r->serial);
-    pthread_mutex_lock(&r->lock);
-    r->pending = true;
-    r->done = false;
-    loop_async_send(d->reload_async);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += RELOAD_WAIT_S;
-    while (!r->done && pthread_cond_timedwait(&r->cond, &r->lock, &until) != ETIMEDOUT) {
-    }
-    if (!r->done) {
-        rep->status = 503;
-        buf_puts(&rep->body, "reload did not finish in time; see the log\n");
-    } else if (r->rc) {
-        rep->status = 500;
-        buf_printf(&rep->body, "failed to reload config: %s\n", r->err);
-    } else {
-        buf_puts(&rep->body, "config reloaded\n");
-    }
-    r->pending = false;
-    pthread_mutex_unlock(&r->lock);
-    pthread_mutex_unlock(&r->serial);
-}
-
-static void route_index(void *ctx, const struct http_request *req, struct http_reply *rep)
-{
-    (void)req;
-    struct daemon *d = ctx;
-    rep->content_type = "text/html; charset=utf-8";
-    buf_printf(&rep->body,
-               "<!doctype html><html><head><title>drwatch</title></head><body>\n"
-               "<h1>drwatch %s</h1>\n<p>Site <b>%s</b>, config <code>%s</code>.</p>\n"
-               "<ul><li><a href=\"/metrics\">/metrics</a></li>\n"
-               "<li><a href=\"/-/healthy\">/-/healthy</a></li>\n"
-               "<li><a href=\"/-/ready\">/-/ready</a></li></ul>\n</body></html>\n",
-               DRWATCH_VERSION, d->env.site, d->config_path);
-}
-
-/* GET /api/v1/alerts: Prometheus' alerts API shape. */
-static void route_alerts(void *ctx, const struct http_request *req, struct http_reply *rep)
-{
-    (void)req;
-    struct daemon *d = ctx;
-    rep->content_type = "application/json";
-    pthread_mutex_lock(&d->alerts_lock);
-    buf_puts(&rep->body,
-             d->alerts_json ? d->alerts_json : "{\"status\":\"success\",\"data\":{\"alerts\":[]}}");
-    pthread_mutex_unlock(&d->alerts_lock);
-}
-
-/* GET, POST, DELETE /api/v1/silences: run by the alert manager on the loop thread. */
-static void route_silences(void *ctx, const struct http_request *req, struct http_reply *rep)
-{
-    struct daemon *d = ctx;
-    struct api_call *c = &d->api;
-    struct manager_api_request ar = {
-        .method = req->method,
-        .authorization = http_request_header(req, "Authorization"),
-        .id = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "id"),
-        .body = req->body,
-        .body_len = req->body_len};
-    pthread_mutex_lock(&c->serial);
-    pthread_mutex_lock(&c->lock);
-    c->req = &ar;
-    c->rep = rep;
-    c->pending = true;
-    c->done = false;
-    loop_async_send(d->api_async);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += API_WAIT_S;
-    while (!c->done && pthread_cond_timedwait(&c->cond, &c->lock, &until) != ETIMEDOUT) {
-    }
-    if (!c->done) {
-        rep->status = 503;
-        buf_puts(&rep->body, "the alert manager did not answer in time; see the log\n");
-    }
-    c->pending = false;
-    c->req = NULL;
-    c->rep = NULL;
-    pthread_mutex_unlock(&c->lock);
-    pthread_mutex_unlock(&c->serial);
-}
-
-/* ---- loop-side handlers ---- */
-
-static void on_api_async(void *arg)
-{
-    struct daemon *d = arg;
-    struct api_call *c = &d->api;
-    pthread_mutex_lock(&c->lock);
-    if (c->pending && !c->done) {
-        if (d->alerting) {
-            manager_silences_api(d->alerting, c->req, c->rep);
-        } else {
-            c->rep->status = 404;
-            buf_puts(&c->rep->body, "alerting is not configured (no alerting section)\n");
-        }
-        c->done = true;
-        pthread_cond_broadcast(&c->cond);
-    }
-    pthread_mutex_unlock(&c->lock);
-}
-
-static void on_reload_async(void *arg)
-{
-    struct daemon *d = arg;
-    struct reload_request *r = &d->reload;
-    pthread_mutex_lock(&r->lock);
-    bool pending = r->pending && !r->done;
-    pthread_mutex_unlock(&r->lock);
-    if (!pending) return;
-    char err[1024];
-    int rc = daemon_reload(d, err, sizeof(err));
-    pthread_mutex_lock(&r->lock);
-    r->rc = rc;
-    snprintf(r->err, sizeof(r->err), "%s", rc ? err : "");
-    r->done = true;
-    pthread_cond_broadcast(&r->cond);
-    pthread_mutex_unlock(&r->lock);
 }
 
 static void on_signal(void *arg, int fd, unsigned events)
@@ -580,13 +389,6 @@ static void on_signal(void *arg, int fd, unsigned events)
             loop_stop(d->loop);
         }
     }
-}
-
-static void on_heartbeat(void *arg)
-{
-    struct daemon *d = arg;
-    atomic_store(&d->heartbeat_ms, time_mono_ms());
-    loop_timer_start(d->heartbeat, HEARTBEAT_MS);
 }
 
 /* ---- start and stop ---- */
@@ -630,27 +432,18 @@ static int daemon_start(struct daemon *d)
                                     .peerview = d->peerview,
                                     .peer_stats = &d->peer_stats};
     env_from_config(&d->env, d->cfg);
-    d->http = http_server_new(d->listen, &d->stats, err, sizeof(err));
+    d->http = http_server_new(d->listen, &d->stats, d->loop, err, sizeof(err));
     if (!d->http) {
         log_error("http", "%s", err);
         return -1;
     }
-    http_route_add(d->http, "/-/healthy", "GET,HEAD", HANDLER_HEALTHY, route_healthy, d);
-    http_route_add(d->http, "/-/ready", "GET,HEAD", HANDLER_READY, route_ready, d);
-    http_route_add(d->http, "/-/reload", "POST,PUT", HANDLER_RELOAD, route_reload, d);
-    http_route_add(d->http, "/", "GET,HEAD", HANDLER_STATUS_PAGE, route_index, d);
-    http_route_add(d->http, "/api/v1/alerts", "GET,HEAD", HANDLER_API, route_alerts, d);
-    http_route_add(d->http, "/api/v1/silences", "GET,HEAD,POST,DELETE", HANDLER_API, route_silences,
-                   d);
-    pthread_mutex_init(&d->alerts_lock, NULL);
-    pthread_mutex_init(&d->api.serial, NULL);
-    pthread_mutex_init(&d->api.lock, NULL);
-    pthread_cond_init(&d->api.cond, NULL);
-    d->api_async = loop_async_new(d->loop, on_api_async, d);
-    pthread_mutex_init(&d->reload.serial, NULL);
-    pthread_mutex_init(&d->reload.lock, NULL);
-    pthread_cond_init(&d->reload.cond, NULL);
-    d->reload_async = loop_async_new(d->loop, on_reload_async, d);
+    d->lifecycle = lifecycle_new(d->loop, daemon_reload_cb, d);
+    lifecycle_add_routes(d->lifecycle, d->http);
+    d->status_page = (struct status_page_info){.config_path = d->config_path, .site = &d->env.site};
+    status_page_add_route(d->http, &d->status_page);
+    d->rules_api = rules_api_new();
+    rules_api_add_route(d->rules_api, d->http);
+    manager_api_add_route(&d->alerting, d->http);
     d->sched = sched_new(d->loop, on_publish, d);
     struct target_list targets;
     if (collector_targets_make(collector_table, collector_table_len, d->cfg, &d->env, &targets, err,
@@ -683,8 +476,6 @@ static int daemon_start(struct daemon *d)
     alerting_commit(d, alerting, fresh_alerting);
     atomic_store(&d->stats.last_reload_ok, 1);
     atomic_store(&d->stats.last_reload_success, time_wall_s());
-    d->heartbeat = loop_timer_new(d->loop, on_heartbeat, d);
-    on_heartbeat(d);
     if (http_server_start(d->http, err, sizeof(err)) < 0) {
         log_error("http", "%s: %s", d->listen, err);
         return -1;
@@ -697,35 +488,23 @@ static int daemon_start(struct daemon *d)
 
 static void daemon_stop(struct daemon *d)
 {
-    http_server_free(d->http); /* first: no HTTP thread may wait on the loop any more */
+    http_server_free(d->http); /* first: no HTTP thread may reach the loop any more */
     peer_server_free(d->peer);
     sched_free(d->sched);
+    manager_save(d->alerting);
     manager_free(d->alerting); /* before httpc: it cancels the notifiers' requests */
     httpc_free(d->httpc);
     rules_free(d->rules);
+    rules_api_free(d->rules_api);
     loop_timer_free(d->rules_timer);
-    loop_timer_free(d->heartbeat);
-    loop_async_free(d->reload_async);
-    loop_async_free(d->api_async);
+    lifecycle_free(d->lifecycle);
     loop_watch_del(d->sigwatch);
     if (d->sigfd > 0) close(d->sigfd);
     loop_free(d->loop);
     keep_free(d->keep); /* after sched_free: the targets hold its memories */
     peerview_free(d->peerview);
     config_free(d->cfg);
-    free(d->alerts_json);
     free(d->config_dir);
-    if (d->api_async) {
-        pthread_mutex_destroy(&d->api.serial);
-        pthread_mutex_destroy(&d->api.lock);
-        pthread_cond_destroy(&d->api.cond);
-    }
-    if (d->reload_async || d->sched) {
-        pthread_mutex_destroy(&d->alerts_lock);
-        pthread_mutex_destroy(&d->reload.serial);
-        pthread_mutex_destroy(&d->reload.lock);
-        pthread_cond_destroy(&d->reload.cond);
-    }
 }
 
 /* ---- check-config ---- */

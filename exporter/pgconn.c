@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xalloc.h"
 #include "clock.h"
 #include "fileio.h"
+#include "xalloc.h"
 
 #define PASSWORD_MAX_BYTES 4096
 

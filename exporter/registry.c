@@ -7,10 +7,10 @@
  * ingestion (labels.Builder), so `x{a=""}` and `x` are one series and must not both be
  * exposed. */
 #include "registry.h"
-#include "xalloc.h"
-#include "buf.h"
 #include "arena.h"
+#include "buf.h"
 #include "hash.h"
+#include "xalloc.h"
 
 #include <errno.h>
 #include <stdarg.h>

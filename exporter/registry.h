@@ -15,10 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "metric.h"
 #include "textparse.h"
 #include "xalloc.h"
-#include "buf.h"
 
 struct metric_sample {
     const char *labels; /* canonical label text, arena-owned, "" for none */

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "xalloc.h"
-#include "clock.h"
 
 #define MAX_REASONS 16
 

@@ -24,10 +24,10 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#include "registry.h"
-#include "xalloc.h"
 #include "buf.h"
 #include "hash.h"
+#include "registry.h"
+#include "xalloc.h"
 
 /* A rendered family, shared by consecutive snapshots. */
 struct piece {

@@ -16,9 +16,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "xalloc.h"
 #include "arena.h"
 #include "hash.h"
+#include "xalloc.h"
 
 enum { FAM_HELP = 1, FAM_TYPE = 2, FAM_SAMPLES = 4 };
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xalloc.h"
 #include "hash.h"
+#include "xalloc.h"
 
 struct alert_rule_state {
     struct alert_instance *v;

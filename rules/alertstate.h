@@ -14,9 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ALERT_RESOLVED_RETENTION 900.0 /* seconds, as Prometheus' resolvedRetention */
+#include "rules.h" /* enum alert_state */
 
-enum alert_state { ALERT_INACTIVE, ALERT_PENDING, ALERT_FIRING };
+#define ALERT_RESOLVED_RETENTION 900.0 /* seconds, as Prometheus' resolvedRetention */
 
 struct alert_instance {
     uint64_t fingerprint;

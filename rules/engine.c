@@ -21,10 +21,10 @@
 #include <unistd.h>
 
 #include "engine_int.h"
+#include "fileio.h"
 #include "template.h"
 #include "textparse.h"
 #include "xalloc.h"
-#include "fileio.h"
 
 #define LOAD_TIMEOUT_MS 2000
 

@@ -12,12 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine_int.h"
-#include "template.h"
-#include "textparse.h"
-#include "xalloc.h"
 #include "buf.h"
 #include "clock.h"
+#include "engine_int.h"
+#include "template.h"
+#include "template_format.h"
+#include "textparse.h"
+#include "xalloc.h"
 
 /* An alert element being built from one sample that expr returned. */
 struct element {

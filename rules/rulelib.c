@@ -19,13 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "engine_int.h"
+#include "numtext.h"
+#include "strutil.h"
 #include "template.h"
 #include "textparse.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "numtext.h"
-#include "strutil.h"
 
 #define SELECTOR_CACHE_MAX 1024
 #define RULE_MAX_LABELS    31 /* labels (severity included) or annotations of one alert */

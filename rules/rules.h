@@ -63,10 +63,14 @@ int rules_save_state(struct rules_engine *e, double now, char *err, size_t errle
  * `for` progress back (Prometheus' for-state restore). Returns how many entries were read. */
 int rules_load_state(struct rules_engine *e, double now, char *err, size_t errlen);
 
+/* An alert instance's state, as Prometheus has it (an inactive instance that fired is
+ * resolved). */
+enum alert_state { ALERT_INACTIVE, ALERT_PENDING, ALERT_FIRING };
+
 /* For test-rules: every instance of every alert rule, with its state and labels. */
 typedef void (*rules_alert_fn)(void *arg, const char *alertname, const char *labels,
                                const char *const *ann_names, const char *const *ann_values,
-                               size_t nann, int state, double value);
+                               size_t nann, enum alert_state state, double value);
 void rules_each_alert(struct rules_engine *e, rules_alert_fn fn, void *arg);
 
 /* Every alert instance with its timestamps, for the alert manager (main.c feeds it). */
@@ -76,7 +80,7 @@ struct rules_alert_view {
     const char *const *ann_names;
     const char *const *ann_values;
     size_t nann;
-    int state; /* enum alert_state: 0 inactive (resolved), 1 pending, 2 firing */
+    enum alert_state state;
     double value;
     double active_at, fired_at, resolved_at; /* Unix seconds; 0 when not (yet) */
 };

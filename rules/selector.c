@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "promregex.h"
 #include "textparse.h"
 #include "xalloc.h"
-#include "buf.h"
 
 int selector_add(struct selector *s, const char *label, enum match_op op, const char *value,
                  char *err, size_t errlen)

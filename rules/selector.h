@@ -14,8 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "registry.h"
 #include "buf.h"
+#include "registry.h"
 
 enum match_op { MATCH_EQ, MATCH_NEQ, MATCH_RE, MATCH_NRE };
 

@@ -18,11 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "template_format.h"
+#include "buf.h"
 #include "metric.h"
+#include "template_format.h"
 #include "textparse.h"
 #include "xalloc.h"
-#include "buf.h"
 
 #define MAX_CMDS 8
 #define MAX_ARGS 8

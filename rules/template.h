@@ -31,11 +31,4 @@ typedef bool (*template_label_fn)(void *arg, const char *name, struct buf *value
 int template_expand(const char *tmpl, template_label_fn labels, void *arg, double value,
                     struct buf *out);
 
-/* Go's strconv.FormatFloat(v, 'g', -1, 64), which %v and {{ $value }} use. out: 40 bytes. */
-void go_format_float(char *out, size_t outlen, double v);
-/* Go's strconv.FormatFloat(v, 'e', -1, 64) ("1e+00", "1.5e-07", "NaN", "+Inf"): the shortest
- * digits in exponent form, as Prometheus' GET /api/v1/alerts writes an alert's value. out: 40
- * bytes. */
-void go_format_float_e(char *out, size_t outlen, double v);
-
 #endif

@@ -12,9 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "template.h"
-#include "xalloc.h"
 #include "buf.h"
+#include "xalloc.h"
 
 /* The digits of a at precision prec ("d.ddde±X") if some prec-digit decimal reads back as a:
  * the nearest one, or else its neighbour on the other side of a. (Next to a power of two the

@@ -46,4 +46,11 @@ struct go_arg {
 int go_sprintf(struct buf *out, const char *fmt, const struct go_arg *args, size_t nargs, char *err,
                size_t errlen);
 
+/* Go's strconv.FormatFloat(v, 'g', -1, 64), which %v and {{ $value }} use. out: 40 bytes. */
+void go_format_float(char *out, size_t outlen, double v);
+/* Go's strconv.FormatFloat(v, 'e', -1, 64) ("1e+00", "1.5e-07", "NaN", "+Inf"): the shortest
+ * digits in exponent form, as Prometheus' GET /api/v1/alerts writes an alert's value. out: 40
+ * bytes. */
+void go_format_float_e(char *out, size_t outlen, double v);
+
 #endif

@@ -18,12 +18,12 @@
 #include <yaml.h>
 
 #include "alertstate.h"
+#include "buf.h"
+#include "numtext.h"
 #include "rules.h"
 #include "testrules.h"
 #include "textparse.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "numtext.h"
 
 #define LOOKBACK_S 300.0
 
@@ -298,7 +298,7 @@ struct collect_ctx {
 
 static void collect_firing(void *arg, const char *alertname, const char *labels,
                            const char *const *ann_names, const char *const *ann_values, size_t nann,
-                           int state, double value)
+                           enum alert_state state, double value)
 {
     (void)value;
     struct collect_ctx *c = arg;
@@ -410,7 +410,7 @@ struct timeline_ctx {
 
 static void timeline_alert(void *arg, const char *alertname, const char *labels,
                            const char *const *ann_names, const char *const *ann_values, size_t nann,
-                           int state, double value)
+                           enum alert_state state, double value)
 {
     (void)value;
     struct timeline_ctx *c = arg;

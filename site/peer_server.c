@@ -25,11 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "clock.h"
 #include "log.h"
 #include "peer_view.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "clock.h"
 
 #define MAX_REQUEST     8192
 #define MAX_VIEW_BYTES  (1u << 20)

@@ -15,10 +15,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "collector.h"
 #include "gslb_class.h"
 #include "xalloc.h"
-#include "buf.h"
 
 struct lookup_entry {
     const void *owner;

@@ -28,8 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "registry.h"
 #include "buf.h"
+#include "registry.h"
 
 #define PEERVIEW_FORMAT      "drwatch-peer-view/1"
 #define PEERVIEW_MAX_LOOKUPS 32

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "notify_teams.h"
 #include "buf.h"
+#include "notify_teams.h"
 
 extern const struct notifier_ops msteams_workflow_notifier;
 

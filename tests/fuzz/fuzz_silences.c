@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "silence.h"
 #include "buf.h"
+#include "silence.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

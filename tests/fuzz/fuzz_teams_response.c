@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "notify_teams.h"
 #include "buf.h"
+#include "notify_teams.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -8,10 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "selector.h"
 #include "template.h"
+#include "template_format.h"
 #include "xalloc.h"
-#include "buf.h"
 
 static bool lookup(void *arg, const char *name, struct buf *value)
 {

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileio.h"
 #include "tap.h"
 #include "xalloc.h"
-#include "fileio.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

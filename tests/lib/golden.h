@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileio.h"
 #include "registry.h"
+#include "strutil.h"
 #include "tap.h"
 #include "xalloc.h"
-#include "fileio.h"
-#include "strutil.h"
 
 #define GOLDEN_MAX_FILE (64u << 20)
 

@@ -10,13 +10,13 @@
 #include <sys/stat.h>
 
 #include "alert.h"
+#include "buf.h"
 #include "config.h"
+#include "fileio.h"
 #include "http_client.h"
 #include "loop.h"
 #include "notifier.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "fileio.h"
 
 /* A notifier made from one receiver's settings, written as Lua the way the alerting section
  * gives them ("url = '...', to = { ... }"): the loaded config (which its strings point into) and

@@ -15,8 +15,8 @@
 #include <time.h>
 
 #include "alertstate.h"
-#include "xalloc.h"
 #include "tap.h"
+#include "xalloc.h"
 
 /* Instance "x" has the canonical labels alertname="A",i="x". */
 static char *labels_of(const char *name)

@@ -15,12 +15,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "luabox.h"
 #include "tap.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "clock.h"
 
 /* ---- the test schema ---- */
 

@@ -9,15 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arena.h"
+#include "buf.h"
+#include "clock.h"
+#include "fileio.h"
+#include "hash.h"
+#include "numtext.h"
+#include "strutil.h"
 #include "tap.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "arena.h"
-#include "clock.h"
-#include "numtext.h"
-#include "hash.h"
-#include "fileio.h"
-#include "strutil.h"
 
 static const char *fmt(double v)
 {

@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "dns.h"
 #include "fake.h"
 #include "loop.h"
 #include "tap.h"
 #include "xalloc.h"
-#include "clock.h"
 
 struct lookup {
     struct loop *loop;

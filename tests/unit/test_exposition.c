@@ -13,13 +13,13 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "buf.h"
 #include "golden.h"
 #include "registry.h"
+#include "strutil.h"
 #include "tap.h"
 #include "textparse.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "strutil.h"
 
 #define GOLDEN_DIR "tests/data/render/"
 

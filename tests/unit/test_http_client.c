@@ -8,12 +8,12 @@
 
 #include "tap.h"
 
+#include "clock.h"
 #include "fake.h"
+#include "fileio.h"
 #include "http_client.h"
 #include "loop.h"
 #include "xalloc.h"
-#include "clock.h"
-#include "fileio.h"
 
 struct call {
     struct loop *loop;

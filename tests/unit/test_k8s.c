@@ -9,13 +9,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "buf.h"
 #include "fake.h"
 #include "http_client.h"
 #include "k8s.h"
 #include "loop.h"
 #include "tap.h"
 #include "xalloc.h"
-#include "buf.h"
 
 static char sa_dir[64];
 

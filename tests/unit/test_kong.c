@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "collector_env.h"
 #include "collectors.h"
 #include "config.h"
@@ -20,7 +21,6 @@
 #include "registry.h"
 #include "tap.h"
 #include "xalloc.h"
-#include "buf.h"
 
 #define DATA "tests/data/kong/"
 #define NOW  1718012400.0 /* the wall clock the data-plane cases run at */

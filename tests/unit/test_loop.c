@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "loop.h"
 #include "tap.h"
-#include "clock.h"
 
 struct order {
     struct loop *loop;

@@ -19,14 +19,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "config.h"
 #include "log.h"
 #include "manager.h"
 #include "manager_int.h"
+#include "strutil.h"
 #include "tap.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "strutil.h"
 
 #define T0 1700000000.0
 
@@ -309,6 +309,7 @@ static char *run(const char *config, const struct ev *evs, double until, struct 
             } else if (ev->kind == SILENCE) {
                 post_silence(e.m, ev->arg, ev->until);
             } else if (ev->kind == RESTART) {
+                manager_save(e.m); /* a clean stop, as the daemon's */
                 manager_free(e.m);
                 vnow += ev->until; /* down for a while */
                 next_push = vnow;
@@ -710,6 +711,7 @@ static void test_api(void)
     api(e.m, "GET", NULL, NULL, NULL, &out);
     ok(out.data && strstr(out.data, "\"comment\":\"changed\"") && strstr(out.data, "\"pending\""),
        "with its new content, still pending");
+    manager_save(e.m);
     manager_free(e.m);
     /* Silences survive a restart. */
     start(&e, RECEIVERS "  route = { receiver = \"team\" },\n");

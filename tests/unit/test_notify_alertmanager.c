@@ -14,12 +14,12 @@
 
 #include "tap.h"
 
+#include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "fake.h"
 #include "notify_test.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "clock.h"
 
 extern const struct notifier_ops alertmanager_notifier;
 

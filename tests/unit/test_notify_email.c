@@ -18,12 +18,12 @@
 
 #include "tap.h"
 
+#include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "fake.h"
 #include "notify_test.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "clock.h"
 
 extern const struct notifier_ops email_notifier;
 

@@ -14,12 +14,12 @@
 
 #include "tap.h"
 
-#include "fake.h"
-#include "notify_test.h"
-#include "notify_teams.h"
-#include "xalloc.h"
 #include "buf.h"
 #include "clock.h"
+#include "fake.h"
+#include "notify_teams.h"
+#include "notify_test.h"
+#include "xalloc.h"
 
 extern const struct notifier_ops msteams_notifier;
 extern const struct notifier_ops msteams_workflow_notifier;

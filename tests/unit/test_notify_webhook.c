@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "fake.h"
 #include "http_client.h"
 #include "log.h"
@@ -16,7 +17,6 @@
 #include "notifier.h"
 #include "tap.h"
 #include "xalloc.h"
-#include "buf.h"
 
 extern const struct notifier_ops webhook_notifier;
 

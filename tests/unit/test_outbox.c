@@ -14,11 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "outbox.h"
+#include "buf.h"
 #include "log.h"
+#include "outbox.h"
 #include "tap.h"
 #include "xalloc.h"
-#include "buf.h"
 
 static double vnow = 1000.0;
 

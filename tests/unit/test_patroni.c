@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "golden.h"
 #include "patroni.h"
 #include "registry.h"
 #include "tap.h"
 #include "xalloc.h"
-#include "buf.h"
 
 #define DATA    "tests/data/patroni"
 #define MAX_EPS 8

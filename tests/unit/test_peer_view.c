@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "peer_view.h"
+#include "buf.h"
 #include "golden.h"
+#include "peer_view.h"
 #include "registry.h"
 #include "tap.h"
 #include "xalloc.h"
-#include "buf.h"
 
 #define DIR_       "tests/data/peer/"
 #define LOCAL_TIME 1794999999.75 /* the documents say 1795000000.5: skew 0.75 s */

@@ -8,12 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fake.h"
 #include "loop.h"
 #include "pgconn.h"
 #include "tap.h"
 #include "xalloc.h"
-#include "clock.h"
 
 struct q {
     struct loop *loop;

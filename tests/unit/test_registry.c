@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "registry.h"
 #include "tap.h"
 #include "textparse.h"
 #include "xalloc.h"
-#include "buf.h"
 
 /* The canonical label text of sample i of f, NUL-terminated (static storage). */
 static const char *labels_of(const struct metric_family *f, size_t i)

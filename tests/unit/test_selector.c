@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "registry.h"
 #include "selector.h"
 #include "tap.h"
 #include "xalloc.h"
-#include "buf.h"
 
 /* The end of a sel() argument list: a pointer, never a bare NULL (which may be an int). */
 #define END ((const char *)NULL)

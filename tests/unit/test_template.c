@@ -9,11 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "selector.h"
 #include "tap.h"
 #include "template.h"
+#include "template_format.h"
 #include "xalloc.h"
-#include "buf.h"
 
 static bool lookup(void *arg, const char *name, struct buf *value)
 {

@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+#include "fileio.h"
 #include "tap.h"
 #include "textparse.h"
 #include "xalloc.h"
-#include "buf.h"
-#include "fileio.h"
 
 #define DATA_DIR "tests/data/textparse/"
 

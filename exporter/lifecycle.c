@@ -1,0 +1,116 @@
+/* lifecycle.c: /-/healthy, /-/ready and /-/reload (see lifecycle.h). The reload route runs on
+ * the loop (HTTP_ON_LOOP), where the config is applied; the other two only read atomics. */
+#include "lifecycle.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "http_server.h"
+#include "loop.h"
+#include "xalloc.h"
+
+struct lifecycle {
+    struct loop_timer *heartbeat;
+    atomic_int_fast64_t heartbeat_ms;
+    atomic_bool ready;
+    lifecycle_reload_fn reload;
+    void *arg;
+};
+
+static void on_heartbeat(void *arg)
+{
+    struct lifecycle *lc = arg;
+    atomic_store(&lc->heartbeat_ms, time_mono_ms());
+    loop_timer_start(lc->heartbeat, LIFECYCLE_HEARTBEAT_MS);
+}
+
+struct lifecycle *lifecycle_new(struct loop *l, lifecycle_reload_fn reload, void *arg)
+{
+    struct lifecycle *lc = xcalloc(1, sizeof(*lc));
+    lc->reload = reload;
+    lc->arg = arg;
+    lc->heartbeat = loop_timer_new(l, on_heartbeat, lc);
+    on_heartbeat(lc);
+    return lc;
+}
+
+void lifecycle_free(struct lifecycle *lc)
+{
+    if (!lc) return;
+    loop_timer_free(lc->heartbeat);
+    free(lc);
+}
+
+void lifecycle_set_ready(struct lifecycle *lc)
+{
+    atomic_store(&lc->ready, true);
+}
+
+bool lifecycle_is_ready(const struct lifecycle *lc)
+{
+    return atomic_load(&((struct lifecycle *)lc)->ready);
+}
+
+static void route_healthy(void *ctx, const struct http_request *req, struct http_reply *rep)
+{
+    (void)req;
+    struct lifecycle *lc = ctx;
+    int64_t age = time_mono_ms() - atomic_load(&lc->heartbeat_ms);
+    if (age > LIFECYCLE_UNHEALTHY_MS) {
+        rep->status = 503;
+        (void)buf_printf(&rep->body,
+                         "drwatch is unhealthy: the collection loop has not run for %.1fs\n",
+                         (double)age / 1000.0);
+        return;
+    }
+    (void)buf_puts(&rep->body, "drwatch is healthy.\n");
+}
+
+static void route_ready(void *ctx, const struct http_request *req, struct http_reply *rep)
+{
+    (void)req;
+    if (!lifecycle_is_ready(ctx)) {
+        rep->status = 503;
+        (void)buf_puts(&rep->body,
+                       "drwatch is not ready: the first collection is still running.\n");
+        return;
+    }
+    (void)buf_puts(&rep->body, "drwatch is ready.\n");
+}
+
+/* On the loop thread. */
+static void route_reload(void *ctx, const struct http_request *req, struct http_reply *rep)
+{
+    (void)req;
+    struct lifecycle *lc = ctx;
+    char err[1024];
+    if (lc->reload(lc->arg, err, sizeof(err)) < 0) {
+        rep->status = 500;
+        (void)buf_printf(&rep->body, "failed to reload config: %s\n", err);
+        return;
+    }
+    (void)buf_puts(&rep->body, "config reloaded\n");
+}
+
+void lifecycle_add_routes(struct lifecycle *lc, struct http_server *s)
+{
+    http_route_add(s, &(struct http_route){.path = "/-/healthy",
+                                           .methods = "GET,HEAD",
+                                           .stat = HANDLER_HEALTHY,
+                                           .fn = route_healthy,
+                                           .ctx = lc});
+    http_route_add(s, &(struct http_route){.path = "/-/ready",
+                                           .methods = "GET,HEAD",
+                                           .stat = HANDLER_READY,
+                                           .fn = route_ready,
+                                           .ctx = lc});
+    http_route_add(s, &(struct http_route){.path = "/-/reload",
+                                           .methods = "POST,PUT",
+                                           .stat = HANDLER_RELOAD,
+                                           .flags = HTTP_ON_LOOP,
+                                           .fn = route_reload,
+                                           .ctx = lc});
+}

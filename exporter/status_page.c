@@ -1,0 +1,47 @@
+/* status_page.c: the page at / (see status_page.h). */
+#include "status_page.h"
+
+#include "buf.h"
+#include "http_server.h"
+
+/* Writes s with HTML's special characters escaped. */
+static void put_html(struct buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': (void)buf_puts(b, "&lt;"); break;
+        case '>': (void)buf_puts(b, "&gt;"); break;
+        case '&': (void)buf_puts(b, "&amp;"); break;
+        case '"': (void)buf_puts(b, "&quot;"); break;
+        default: (void)buf_putc(b, *s);
+        }
+    }
+}
+
+static void route_index(void *ctx, const struct http_request *req, struct http_reply *rep)
+{
+    (void)req;
+    const struct status_page_info *info = ctx;
+    rep->content_type = "text/html; charset=utf-8";
+    (void)buf_printf(&rep->body,
+                     "<!doctype html><html><head><title>drwatch</title></head><body>\n"
+                     "<h1>drwatch %s</h1>\n<p>Site <b>",
+                     DRWATCH_VERSION);
+    put_html(&rep->body, *info->site ? *info->site : "");
+    (void)buf_puts(&rep->body, "</b>, config <code>");
+    put_html(&rep->body, info->config_path);
+    (void)buf_puts(&rep->body, "</code>.</p>\n"
+                               "<ul><li><a href=\"/metrics\">/metrics</a></li>\n"
+                               "<li><a href=\"/-/healthy\">/-/healthy</a></li>\n"
+                               "<li><a href=\"/-/ready\">/-/ready</a></li></ul>\n</body></html>\n");
+}
+
+void status_page_add_route(struct http_server *s, const struct status_page_info *info)
+{
+    http_route_add(s, &(struct http_route){.path = "/",
+                                           .methods = "GET,HEAD",
+                                           .stat = HANDLER_STATUS_PAGE,
+                                           .flags = HTTP_ON_LOOP,
+                                           .fn = route_index,
+                                           .ctx = (void *)info});
+}

@@ -1,0 +1,17 @@
+/* rules_api.h: GET /api/v1/alerts, in the shape of Prometheus' alerts API. The document is
+ * made on the loop after each evaluation (rules_alerts_json) and published here; HTTP threads
+ * serve the last one without waiting for anything. */
+#ifndef DRWATCH_RULES_API_H
+#define DRWATCH_RULES_API_H
+
+struct http_server;
+struct rules_api;
+
+struct rules_api *rules_api_new(void);
+void rules_api_free(struct rules_api *a); /* NULL-safe */
+/* Makes json (taken over; NULL for "no rules") what the route serves. Any thread. */
+void rules_api_publish(struct rules_api *a, char *json);
+/* Adds GET /api/v1/alerts to s; a must outlive s. */
+void rules_api_add_route(struct rules_api *a, struct http_server *s);
+
+#endif
