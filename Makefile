@@ -1,4 +1,4 @@
-# drwatch: plain Makefile with pkg-config (DEVELOPERS.md). `make help` lists the targets.
+# drwatch: plain Makefile with pkg-config (CONTRIBUTING.md). `make help` lists the targets.
 CC      ?= gcc
 BUILD   ?= build
 BIN     ?= drwatch

@@ -1,5 +1,5 @@
 """A real Patroni lab on loopback, from Debian packages: etcd, a "gold" primary cluster and a
-"golddr" standby cluster replicating from gold's leader (../../../shared/reference/patroni-lab.md).
+"golddr" standby cluster replicating from gold's leader (the verified loopback recipe for a primary and a standby cluster).
 
     lab = PatroniLab(nodes=("gold1", "gold2", "golddr1")).start()
     lab.rest("golddr1")              # http://127.0.0.1:PORT
