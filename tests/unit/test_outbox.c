@@ -482,7 +482,7 @@ static void test_corrupt_middle(void)
     struct outbox *ob = open_ob(dir, 0);
     off_t end[6] = {0};
     for (int i = 1; i <= 5; i++) {
-        char key[8];
+        char key[16];
         snprintf(key, sizeof(key), "k%d", i);
         append(ob, "a", key, "a body of some length");
         end[i] = file_size(dir);
@@ -505,7 +505,7 @@ static void test_corrupt_middle(void)
     dir = tmp_dir();
     ob = open_ob(dir, 0);
     for (int i = 1; i <= 5; i++) {
-        char key[8];
+        char key[16];
         snprintf(key, sizeof(key), "k%d", i);
         append(ob, "a", key, "a body of some length");
         end[i] = file_size(dir);
