@@ -566,37 +566,61 @@ static void do_compact(const struct durable_io *io, void *arg)
     journal_free(j);
 }
 
-static void test_journal_crash(void)
+/* Crashes an open and an append of record 6 at each step, on five records (with a torn tail
+ * after them when tail: the open cuts it first). Returns how many runs went wrong. */
+static int crash_appends(const char *path, bool tail, int *crashes)
 {
-    char *dir = tmp_dir();
-    char *path = xasprintf("%s/j.log", dir);
     struct jarg a = {path};
-    char *five;
     write_records(path, 5, NULL);
-    five = replayed(path, NULL);
+    char *five = replayed(path, NULL);
     char *six = xasprintf("%s 6:3:the sixth record, appended", five);
-    const char *live = "2:1:record-2xxxxxx 4:1:record-4xxxxxxxxxxxx";
-    int crashes = 0, bad = 0, done = 0;
+    int bad = 0, done = 0;
+    *crashes = 0;
     for (int at = 1; at < MAX_STEPS && !done; at++) {
         for (int torn = 0; torn < 2 && !done; torn++) {
             write_records(path, 5, NULL);
+            int fd = tail ? open(path, O_WRONLY | O_APPEND) : -1;
+            if (tail && (fd < 0 || write(fd, "\x4a\x52\x4e\x4c\x01\0\0\0\x40", 9) != 9)) bad++;
+            if (fd >= 0) close(fd);
             int r = crash_at(at, torn, do_append, &a);
             done = r == 0;
-            crashes += r == 1;
+            *crashes += r == 1;
             struct journal_found found;
             char *got = replayed(path, &found);
             if (r < 0 || (strcmp(got, five) != 0 && strcmp(got, six) != 0) || found.corrupt ||
                 (done && strcmp(got, six) != 0)) {
                 bad++;
-                diag("append, crash at step %d%s: replay gives %s", at, torn ? " (torn)" : "", got);
+                diag("append%s, crash at step %d%s: replay gives %s", tail ? " after a tail" : "",
+                     at, torn ? " (torn)" : "", got);
             }
             free(got);
         }
     }
-    ok(done && crashes >= 3, "an append was crashed at each of its steps (%d runs)", crashes);
-    is_int(bad, 0, "after a crash at any step of an append, replay gives the record or nothing");
+    if (!done) bad++;
+    free(five);
+    free(six);
+    return bad;
+}
 
-    crashes = bad = done = 0;
+static void test_journal_crash(void)
+{
+    char *dir = tmp_dir();
+    char *path = xasprintf("%s/j.log", dir);
+    struct jarg a = {path};
+    write_records(path, 5, NULL);
+    char *five = replayed(path, NULL);
+    const char *live = "2:1:record-2xxxxxx 4:1:record-4xxxxxxxxxxxx";
+    int crashes;
+    int bad = crash_appends(path, false, &crashes);
+    ok(crashes >= 3, "an append was crashed at each of its steps (%d runs)", crashes);
+    is_int(bad, 0, "after a crash at any step of an append, replay gives the record or nothing");
+    bad = crash_appends(path, true, &crashes);
+    ok(crashes >= 5, "an open cutting a torn tail, and an append, crashed at each step (%d runs)",
+       crashes);
+    is_int(bad, 0, "a crash while the torn tail is cut leaves the records whole too");
+
+    int done = 0;
+    crashes = bad = 0;
     for (int at = 1; at < MAX_STEPS && !done; at++) {
         for (int torn = 0; torn < 2 && !done; torn++) {
             write_records(path, 5, NULL);
@@ -619,7 +643,6 @@ static void test_journal_crash(void)
            "after a crash at any step of a compaction, replay gives the old records or "
            "the live ones");
     free(five);
-    free(six);
     free(path);
     remove_dir(dir);
 }
