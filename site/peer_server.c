@@ -35,6 +35,8 @@
 #define MAX_VIEW_BYTES  (1u << 20)
 #define QUIET_AFTER_S   60.0 /* a refusal reason unseen this long is logged as cleared */
 #define ACCEPT_BATCH    64
+#define PAUSE_MIN_MS    100 /* accepting paused for want of descriptors: first pause */
+#define PAUSE_MAX_MS    1000
 #define LISTEN_BACKLOG  64
 #define DEFAULT_ADDRESS ":8489"
 #define IDENTITY_TEXT   256
@@ -139,6 +141,8 @@ struct peer_server {
     const struct peerview *view;     /* the daemon's */
     struct conn *conns;
     size_t nconns;
+    struct loop_timer *resume; /* ends a pause of accepting */
+    int64_t pause_ms;          /* the last pause, 0 once accept worked again */
 };
 
 struct peer_server_plan {
@@ -612,6 +616,51 @@ static void conn_start(struct peer_server *s, int fd, const struct sockaddr_stor
     conn_step(c);
 }
 
+/* ---- accepting ---- */
+
+static void on_resume(void *arg)
+{
+    struct peer_server *s = arg;
+    if (s->watch) loop_watch_set(s->watch, LOOP_READ);
+}
+
+/* accept failed with err for want of a resource that frees itself later (a descriptor, memory)
+ * or for a reason we do not know. The listening socket stays readable, and the loop is level-
+ * triggered: watching it now would spin. So stop watching it for a while, longer while it
+ * lasts (nginx pauses accepting the same way); the clients wait in the backlog meanwhile. */
+static void accept_pause(struct peer_server *s, int err)
+{
+    s->pause_ms = s->pause_ms ? s->pause_ms * 2 : PAUSE_MIN_MS;
+    if (s->pause_ms > PAUSE_MAX_MS) s->pause_ms = PAUSE_MAX_MS;
+    s->stats->accept_paused++;
+    log_complain(&s->stats->accept_complaint, LOG_WARN, "peer_listen",
+                 "cannot accept a peer connection: %s; stopped accepting peer connections for "
+                 "%d ms to 1 s at a time; logged once while it lasts",
+                 strerror(err), PAUSE_MIN_MS);
+    loop_watch_set(s->watch, 0);
+    loop_timer_start(s->resume, s->pause_ms);
+}
+
+/* Whether an accept error concerns only the connection it was about (accept(2): pending
+ * network errors are passed on to accept; retry as for EAGAIN). */
+static bool accept_error_transient(int err)
+{
+    switch (err) {
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case EPERM: /* a firewall rule refused it */
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH: return true;
+    default: return false;
+    }
+}
+
 static void on_accept(void *arg, int fd, unsigned events)
 {
     (void)events;
@@ -621,7 +670,18 @@ static void on_accept(void *arg, int fd, unsigned events)
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0) return; /* EAGAIN, or a connection that died in the queue */
+        if (cfd < 0) {
+            int err = errno;
+            if (err == EAGAIN || err == EWOULDBLOCK) return;
+            if (accept_error_transient(err)) continue;
+            accept_pause(s, err); /* EMFILE, ENFILE, ENOBUFS, ENOMEM, or unknown */
+            return;
+        }
+        if (s->pause_ms) {
+            s->pause_ms = 0;
+            log_complain_clear(&s->stats->accept_complaint, "peer_listen",
+                               "accepting peer connections again");
+        }
         if (s->nconns >= s->tls->max_conns) {
             char addr[INET6_ADDRSTRLEN + 8];
             addr_text(&ss, addr, sizeof(addr));
@@ -745,6 +805,7 @@ void peer_server_free(struct peer_server *s)
 {
     if (!s) return;
     while (s->conns) conn_close(s->conns);
+    loop_timer_free(s->resume);
     loop_watch_del(s->watch);
     if (s->fd >= 0) close(s->fd);
     tls_conf_unref(s->tls);
@@ -766,6 +827,7 @@ void peer_server_commit(struct peer_server **sp, const struct peer_server_env *e
         s = xcalloc(1, sizeof(*s));
         s->loop = env->loop;
         s->fd = -1;
+        s->resume = loop_timer_new(env->loop, on_resume, s);
         *sp = s;
     }
     if (p->fd >= 0) {

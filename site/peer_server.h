@@ -10,7 +10,10 @@
  *
  * It runs on the loop with non-blocking OpenSSL sockets: the view it serves lives on the loop,
  * so nothing is shared across threads. Each connection has a deadline and the number of
- * connections is capped; one request per connection (Connection: close).
+ * connections is capped; one request per connection (Connection: close). When accept fails for
+ * want of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), the listener stops accepting
+ * for 100 ms, doubling up to 1 s while it lasts, and counts each pause; the clients wait in the
+ * kernel's backlog meanwhile.
  *
  * Config (section `peer_listen`, whose keys the peer_listen collector declares):
  *     peer_listen = { address = ":8489", cert_file = "...", key_file = "...",
@@ -70,6 +73,9 @@ struct peer_server_stats {
     /* refusals are logged once while they repeat, and cleared after a quiet minute */
     struct complaint complaints[PEER_REFUSED_COUNT];
     double last_refused[PEER_REFUSED_COUNT]; /* monotonic */
+    /* times accepting paused because accept failed (EMFILE...); logged once while it lasts */
+    uint64_t accept_paused;
+    struct complaint accept_complaint;
 };
 
 struct peerview;
