@@ -4,8 +4,8 @@
  * OpenSSL (libcurl uses it), while reading the client certificate inside MHD needs its GnuTLS
  * session and a new build dependency; here the identity check runs inside the handshake (the
  * verify callback), so a wrong client never completes it, every refusal has a precise reason,
- * and the view is read on the thread that writes it. The cost is a tiny HTTP/1.x reader: one
- * GET per connection, headers capped at 8 KiB, then Connection: close.
+ * and the view is read on the thread that writes it. The cost is a tiny HTTP/1.x reader
+ * (peer_request.h): one GET per connection, headers capped at 8 KiB, then Connection: close.
  *
  * A connection goes handshake -> read request -> write response -> close, each step driven by
  * SSL_get_error's WANT_READ/WANT_WRITE on a non-blocking socket, all under one deadline. */
@@ -28,10 +28,10 @@
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
+#include "peer_request.h"
 #include "peer_view.h"
 #include "xalloc.h"
 
-#define MAX_REQUEST     8192
 #define MAX_VIEW_BYTES  (1u << 20)
 #define QUIET_AFTER_S   60.0 /* a refusal reason unseen this long is logged as cleared */
 #define ACCEPT_BATCH    64
@@ -124,7 +124,7 @@ struct conn {
     int refusal; /* set by the verify callback; -1 none */
     char identity[IDENTITY_TEXT];
     char why[160];
-    char req[MAX_REQUEST + 1];
+    char req[PEER_REQUEST_MAX];
     size_t reqlen;
     struct buf out;
     size_t outpos;
@@ -438,16 +438,6 @@ static void handshake_failed(struct conn *c, int sslerr)
     conn_close(c);
 }
 
-/* Length of the header block if it is complete, else 0. */
-static size_t headers_end(const char *p, size_t n)
-{
-    for (size_t i = 3; i < n; i++)
-        if (p[i] == '\n' && p[i - 1] == '\r' && p[i - 2] == '\n' && p[i - 3] == '\r') return i + 1;
-    for (size_t i = 1; i < n; i++) /* bare LF, as lenient servers accept */
-        if (p[i] == '\n' && p[i - 1] == '\n') return i + 1;
-    return 0;
-}
-
 static void reply(struct conn *c, enum peer_response code, const char *ctype, const char *body,
                   size_t len, const char *extra)
 {
@@ -462,23 +452,20 @@ static void reply(struct conn *c, enum peer_response code, const char *ctype, co
     c->state = CONN_WRITE;
 }
 
-static void respond(struct conn *c, bool complete)
+/* Answers the request head rq, or 400 when it is NULL (malformed or too large). */
+static void respond(struct conn *c, const struct peer_request *rq)
 {
-    char method[16], path[256];
-    c->req[c->reqlen] = '\0';
-    if (!complete || sscanf(c->req, "%15s %255s HTTP/1.%*c", method, path) != 2) {
+    if (!rq) {
         static const char msg[] = "400 bad request\n";
         reply(c, PEER_RESP_400, "text/plain; charset=utf-8", msg, sizeof(msg) - 1, NULL);
         return;
     }
-    char *q = strchr(path, '?');
-    if (q) *q = '\0';
-    if (strcmp(path, PEER_VIEW_PATH) != 0) {
+    if (strcmp(rq->path, PEER_VIEW_PATH) != 0) {
         static const char msg[] = "404 not found: the peer endpoint serves " PEER_VIEW_PATH "\n";
         reply(c, PEER_RESP_404, "text/plain; charset=utf-8", msg, sizeof(msg) - 1, NULL);
         return;
     }
-    if (strcmp(method, "GET") != 0) {
+    if (strcmp(rq->method, "GET") != 0) {
         static const char msg[] = "405 method not allowed: " PEER_VIEW_PATH " accepts GET\n";
         reply(c, PEER_RESP_405, "text/plain; charset=utf-8", msg, sizeof(msg) - 1,
               "Allow: GET\r\n");
@@ -517,11 +504,12 @@ static int conn_step_once(struct conn *c)
         return 0;
     }
     if (c->state == CONN_READ) {
-        r = SSL_read(c->ssl, c->req + c->reqlen, (int)(MAX_REQUEST - c->reqlen));
+        r = SSL_read(c->ssl, c->req + c->reqlen, (int)(PEER_REQUEST_MAX - c->reqlen));
         if (r > 0) {
             c->reqlen += (size_t)r;
-            size_t end = headers_end(c->req, c->reqlen);
-            if (end || c->reqlen == MAX_REQUEST) respond(c, end != 0);
+            struct peer_request rq;
+            enum peer_request_status st = peer_request_parse(c->req, c->reqlen, &rq);
+            if (st != PEER_REQUEST_INCOMPLETE) respond(c, st == PEER_REQUEST_OK ? &rq : NULL);
             return 1;
         }
     } else {
