@@ -38,7 +38,8 @@ static void peer_listen_start(void *state, struct scrape *s)
     struct metric_family *rf = mset_family(
         m, "drwatch_peer_listener_refused_total", METRIC_COUNTER,
         "Clients the mTLS peer endpoint refused, by reason (no_certificate, bad_ca, "
-        "expired, bad_certificate, wrong_identity, handshake, timeout, too_many_connections).");
+        "expired, bad_certificate, wrong_identity, handshake, timeout, too_many_connections, "
+        "evicted, address_evicted).");
     for (int r = 0; r < PEER_REFUSED_COUNT; r++)
         mset_addv(m, rf, (double)st->refused[r], "reason", peer_refusal_name((enum peer_refusal)r),
                   LABELS_END);
