@@ -1,7 +1,8 @@
 /* peer_listener_stats.c: the server side of the peer link, as metrics. The `peer_listen` section is
  * declared here (its keys are site/peer_server.h's, and main starts the listener from it);
  * this collector exports the listener's counters: requests served, clients refused by reason,
- * when the peer last fetched this site's view, and when the served certificate expires.
+ * pauses of accepting, when the peer last fetched this site's view, and when the served
+ * certificate expires.
  *
  * Uses: site/peer_server (keys, checks and the counters the daemon keeps). */
 #include <stdio.h>
@@ -37,10 +38,17 @@ static void peer_listen_start(void *state, struct scrape *s)
     struct metric_family *rf = mset_family(
         m, "drwatch_peer_listener_refused_total", METRIC_COUNTER,
         "Clients the mTLS peer endpoint refused, by reason (no_certificate, bad_ca, "
-        "expired, bad_certificate, wrong_identity, handshake, timeout, too_many_connections).");
+        "expired, bad_certificate, wrong_identity, handshake, timeout, too_many_connections, "
+        "evicted, address_evicted).");
     for (int r = 0; r < PEER_REFUSED_COUNT; r++)
         mset_addv(m, rf, (double)st->refused[r], "reason", peer_refusal_name((enum peer_refusal)r),
                   LABELS_END);
+    mset_addv(m,
+              mset_family(m, "drwatch_peer_listener_accept_paused_total", METRIC_COUNTER,
+                          "Times the mTLS peer endpoint stopped accepting connections for a "
+                          "moment (100 ms, doubling to 1 s while it lasts) because accept "
+                          "failed for want of file descriptors or memory."),
+              (double)st->accept_paused, LABELS_END);
     struct metric_family *qf = mset_family(
         m, "drwatch_peer_listener_responses_total", METRIC_COUNTER,
         "Responses of the mTLS peer endpoint to authenticated clients, by status code.");

@@ -4,16 +4,21 @@
  * OpenSSL (libcurl uses it), while reading the client certificate inside MHD needs its GnuTLS
  * session and a new build dependency; here the identity check runs inside the handshake (the
  * verify callback), so a wrong client never completes it, every refusal has a precise reason,
- * and the view is read on the thread that writes it. The cost is a tiny HTTP/1.x reader: one
- * GET per connection, headers capped at 8 KiB, then Connection: close.
+ * and the view is read on the thread that writes it. The cost is a tiny HTTP/1.x reader
+ * (peer_request.h): one GET per connection, headers capped at 8 KiB, then Connection: close.
  *
  * A connection goes handshake -> read request -> write response -> close, each step driven by
- * SSL_get_error's WANT_READ/WANT_WRITE on a non-blocking socket, all under one deadline. */
+ * SSL_get_error's WANT_READ/WANT_WRITE on a non-blocking socket. It sits in one of two lists:
+ * pending (the handshake has not verified the client: a stranger, under handshake_timeout and
+ * the budget of peer_admit.h) or served (verified, under max_connections), and has one
+ * deadline timer, set for the handshake and then for the rest of timeout. */
 #include "peer_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -28,16 +33,21 @@
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
+#include "peer_admit.h"
+#include "peer_request.h"
 #include "peer_view.h"
 #include "xalloc.h"
 
-#define MAX_REQUEST     8192
 #define MAX_VIEW_BYTES  (1u << 20)
 #define QUIET_AFTER_S   60.0 /* a refusal reason unseen this long is logged as cleared */
 #define ACCEPT_BATCH    64
-#define LISTEN_BACKLOG  64
+#define PAUSE_MIN_MS    100 /* accepting paused for want of descriptors: first pause */
+#define PAUSE_MAX_MS    1000
+#define LISTEN_BACKLOG  511 /* as nginx: the kernel caps it at net.core.somaxconn */
+#define DEFER_ACCEPT_S  1   /* TCP_DEFER_ACCEPT: the kernel holds silent connections this long */
 #define DEFAULT_ADDRESS ":8489"
 #define IDENTITY_TEXT   256
+#define MAX_HANDSHAKES  256 /* the most max_handshakes may say */
 
 const struct cfg_key peer_listen_keys[] = {
     {.name = "address",
@@ -76,9 +86,33 @@ const struct cfg_key peer_listen_keys[] = {
      .type = CFG_INT,
      .def = "32",
      .offset = offsetof(struct peer_listen_config, max_connections),
-     .expect = "connections at once, 1 to 1024",
+     .expect = "authenticated connections at once (after the handshake), 1 to 1024",
      .min = 1,
      .max = 1024},
+    {.name = "handshake_timeout",
+     .type = CFG_DURATION,
+     .def = "2s",
+     .offset = offsetof(struct peer_listen_config, handshake_timeout_ms),
+     .expect = "how long a client may take to be verified (the TLS handshake), at most "
+               "timeout; 100ms to 1m",
+     .min = 100,
+     .max = 60000},
+    {.name = "max_handshakes",
+     .type = CFG_INT,
+     .def = "16",
+     .offset = offsetof(struct peer_listen_config, max_handshakes),
+     .expect = "connections not yet verified at once (the oldest gives way to a new one), "
+               "1 to 256",
+     .min = 1,
+     .max = MAX_HANDSHAKES},
+    {.name = "max_handshakes_per_address",
+     .type = CFG_INT,
+     .def = "4",
+     .offset = offsetof(struct peer_listen_config, max_handshakes_per_address),
+     .expect = "of max_handshakes, how many one client address (an IPv6 /64) may hold, "
+               "1 to 256",
+     .min = 1,
+     .max = MAX_HANDSHAKES},
     CFG_END,
 };
 
@@ -91,6 +125,8 @@ static const char *const refusal_names[PEER_REFUSED_COUNT] = {
     [PEER_REFUSED_HANDSHAKE] = "handshake",
     [PEER_REFUSED_TIMEOUT] = "timeout",
     [PEER_REFUSED_TOO_MANY_CONNECTIONS] = "too_many_connections",
+    [PEER_REFUSED_EVICTED] = "evicted",
+    [PEER_REFUSED_ADDRESS_EVICTED] = "address_evicted",
 };
 
 static const char *const response_codes[PEER_RESP_COUNT] = {"200", "400", "404", "405"};
@@ -104,14 +140,26 @@ struct tls_conf {
     size_t nallowed;
     double not_after;
     int64_t timeout_ms;
-    size_t max_conns;
+    int64_t handshake_ms; /* at most timeout_ms */
+    size_t max_conns;     /* authenticated */
+    size_t max_pending;   /* in the handshake */
+    size_t max_per_address;
 };
 
 enum conn_state { CONN_HANDSHAKE, CONN_READ, CONN_WRITE };
 
+struct conn;
+struct conn_list {
+    struct conn *head, *tail; /* oldest first */
+    size_t n;
+};
+
 struct conn {
     struct peer_server *srv;
+    struct conn_list *list; /* the server's pending or served */
     struct conn *prev, *next;
+    struct peer_pending pend; /* its address, and whether its ClientHello came */
+    int64_t started_ms;       /* loop time of accept */
     int fd;
     SSL *ssl;
     struct tls_conf *tls;
@@ -122,7 +170,7 @@ struct conn {
     int refusal; /* set by the verify callback; -1 none */
     char identity[IDENTITY_TEXT];
     char why[160];
-    char req[MAX_REQUEST + 1];
+    char req[PEER_REQUEST_MAX];
     size_t reqlen;
     struct buf out;
     size_t outpos;
@@ -137,8 +185,10 @@ struct peer_server {
     char site[16];
     struct peer_server_stats *stats; /* the daemon's */
     const struct peerview *view;     /* the daemon's */
-    struct conn *conns;
-    size_t nconns;
+    struct conn_list pending;        /* not verified yet: strangers */
+    struct conn_list served;         /* verified */
+    struct loop_timer *resume;       /* ends a pause of accepting */
+    int64_t pause_ms;                /* the last pause, 0 once accept worked again */
 };
 
 struct peer_server_plan {
@@ -195,7 +245,11 @@ static struct tls_conf *tls_conf_new(const struct peer_listen_config *c, char *e
     struct tls_conf *t = xcalloc(1, sizeof(*t));
     t->refs = 1;
     t->timeout_ms = c->timeout_ms ? c->timeout_ms : 5000;
+    t->handshake_ms = c->handshake_timeout_ms ? c->handshake_timeout_ms : 2000;
+    if (t->handshake_ms > t->timeout_ms) t->handshake_ms = t->timeout_ms;
     t->max_conns = c->max_connections ? (size_t)c->max_connections : 32;
+    t->max_pending = c->max_handshakes ? (size_t)c->max_handshakes : 16;
+    t->max_per_address = c->max_handshakes_per_address ? (size_t)c->max_handshakes_per_address : 4;
     if (c->allowed_clients.n == 0) {
         snprintf(err, errlen, "peer_listen: allowed_clients is empty: name the peer's identity");
         goto fail;
@@ -391,15 +445,39 @@ static void refusals_quiet_check(struct peer_server_stats *st)
 
 /* ---- connections ---- */
 
-static void conn_close(struct conn *c)
+static void list_append(struct conn_list *l, struct conn *c)
 {
-    struct peer_server *s = c->srv;
+    c->list = l;
+    c->next = NULL;
+    c->prev = l->tail;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
+    l->n++;
+}
+
+static void list_remove(struct conn *c)
+{
+    struct conn_list *l = c->list;
+    if (!l) return;
     if (c->prev)
         c->prev->next = c->next;
     else
-        s->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
-    s->nconns--;
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    l->n--;
+    c->list = NULL;
+    c->prev = c->next = NULL;
+}
+
+static void conn_close(struct conn *c)
+{
+    list_remove(c);
     loop_watch_del(c->watch);
     loop_timer_free(c->deadline);
     SSL_free(c->ssl);
@@ -434,16 +512,6 @@ static void handshake_failed(struct conn *c, int sslerr)
     conn_close(c);
 }
 
-/* Length of the header block if it is complete, else 0. */
-static size_t headers_end(const char *p, size_t n)
-{
-    for (size_t i = 3; i < n; i++)
-        if (p[i] == '\n' && p[i - 1] == '\r' && p[i - 2] == '\n' && p[i - 3] == '\r') return i + 1;
-    for (size_t i = 1; i < n; i++) /* bare LF, as lenient servers accept */
-        if (p[i] == '\n' && p[i - 1] == '\n') return i + 1;
-    return 0;
-}
-
 static void reply(struct conn *c, enum peer_response code, const char *ctype, const char *body,
                   size_t len, const char *extra)
 {
@@ -458,23 +526,20 @@ static void reply(struct conn *c, enum peer_response code, const char *ctype, co
     c->state = CONN_WRITE;
 }
 
-static void respond(struct conn *c, bool complete)
+/* Answers the request head rq, or 400 when it is NULL (malformed or too large). */
+static void respond(struct conn *c, const struct peer_request *rq)
 {
-    char method[16], path[256];
-    c->req[c->reqlen] = '\0';
-    if (!complete || sscanf(c->req, "%15s %255s HTTP/1.%*c", method, path) != 2) {
+    if (!rq) {
         static const char msg[] = "400 bad request\n";
         reply(c, PEER_RESP_400, "text/plain; charset=utf-8", msg, sizeof(msg) - 1, NULL);
         return;
     }
-    char *q = strchr(path, '?');
-    if (q) *q = '\0';
-    if (strcmp(path, PEER_VIEW_PATH) != 0) {
+    if (strcmp(rq->path, PEER_VIEW_PATH) != 0) {
         static const char msg[] = "404 not found: the peer endpoint serves " PEER_VIEW_PATH "\n";
         reply(c, PEER_RESP_404, "text/plain; charset=utf-8", msg, sizeof(msg) - 1, NULL);
         return;
     }
-    if (strcmp(method, "GET") != 0) {
+    if (strcmp(rq->method, "GET") != 0) {
         static const char msg[] = "405 method not allowed: " PEER_VIEW_PATH " accepts GET\n";
         reply(c, PEER_RESP_405, "text/plain; charset=utf-8", msg, sizeof(msg) - 1,
               "Allow: GET\r\n");
@@ -494,30 +559,56 @@ static void want(struct conn *c, int sslerr)
     loop_watch_set(c->watch, sslerr == SSL_ERROR_WANT_WRITE ? LOOP_WRITE : LOOP_READ);
 }
 
+/* The handshake is done, so the client is verified (verify_cb checked its certificate and
+ * identity): it leaves the strangers' budget for the authenticated one, and has the rest of
+ * timeout for its request. Returns false, having freed c, when that budget is full. */
+static bool conn_verified(struct conn *c)
+{
+    struct peer_server *s = c->srv;
+    list_remove(c);
+    if (s->served.n >= s->tls->max_conns) {
+        refuse(s, PEER_REFUSED_TOO_MANY_CONNECTIONS, c->addr, c->identity,
+               "too many authenticated connections at once (max_connections)");
+        conn_close(c);
+        return false;
+    }
+    list_append(&s->served, c);
+    c->state = CONN_READ;
+    int64_t left = c->tls->timeout_ms - (loop_now(s->loop) - c->started_ms);
+    loop_timer_start(c->deadline, left > 0 ? left : 0);
+    return true;
+}
+
+/* One handshake step: 1 to go on, 0 when waiting for the socket or c is freed. */
+static int conn_handshake(struct conn *c)
+{
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) return conn_verified(c) ? 1 : 0;
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        /* OpenSSL leaves TLS_ST_BEFORE once a whole ClientHello is in: what the budget
+         * tells a client from a silent or slow connection by */
+        c->pend.hello = SSL_get_state(c->ssl) != TLS_ST_BEFORE;
+        want(c, e);
+    } else {
+        handshake_failed(c, e);
+    }
+    return 0;
+}
+
 /* One step of the connection: 1 to go on, 0 when waiting for the socket or c is freed. */
 static int conn_step_once(struct conn *c)
 {
     ERR_clear_error();
     int r, e;
-    if (c->state == CONN_HANDSHAKE) {
-        r = SSL_do_handshake(c->ssl);
-        if (r == 1) {
-            c->state = CONN_READ;
-            return 1;
-        }
-        e = SSL_get_error(c->ssl, r);
-        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-            want(c, e);
-        else
-            handshake_failed(c, e);
-        return 0;
-    }
+    if (c->state == CONN_HANDSHAKE) return conn_handshake(c);
     if (c->state == CONN_READ) {
-        r = SSL_read(c->ssl, c->req + c->reqlen, (int)(MAX_REQUEST - c->reqlen));
+        r = SSL_read(c->ssl, c->req + c->reqlen, (int)(PEER_REQUEST_MAX - c->reqlen));
         if (r > 0) {
             c->reqlen += (size_t)r;
-            size_t end = headers_end(c->req, c->reqlen);
-            if (end || c->reqlen == MAX_REQUEST) respond(c, end != 0);
+            struct peer_request rq;
+            enum peer_request_status st = peer_request_parse(c->req, c->reqlen, &rq);
+            if (st != PEER_REQUEST_INCOMPLETE) respond(c, st == PEER_REQUEST_OK ? &rq : NULL);
             return 1;
         }
     } else {
@@ -560,9 +651,9 @@ static void on_conn_deadline(void *arg)
     loop_timer_free(c->deadline);
     c->deadline = NULL;
     char why[96];
-    snprintf(why, sizeof(why), "no %s within %.3gs",
-             c->state == CONN_HANDSHAKE ? "TLS handshake" : "complete request",
-             (double)c->tls->timeout_ms / 1000.0);
+    bool hs = c->state == CONN_HANDSHAKE;
+    snprintf(why, sizeof(why), "no %s within %.3gs", hs ? "TLS handshake" : "complete request",
+             (double)(hs ? c->tls->handshake_ms : c->tls->timeout_ms) / 1000.0);
     refuse(c->srv, PEER_REFUSED_TIMEOUT, c->addr, c->identity, why);
     conn_close(c);
 }
@@ -584,7 +675,9 @@ static void addr_text(const struct sockaddr_storage *ss, char *out, size_t outle
     }
 }
 
-static void conn_start(struct peer_server *s, int fd, const struct sockaddr_storage *ss)
+/* Starts a connection from ss (whose address is addr) among the strangers. */
+static void conn_start(struct peer_server *s, int fd, const struct sockaddr_storage *ss,
+                       const struct peer_addr *addr)
 {
     struct conn *c = xcalloc(1, sizeof(*c));
     c->srv = s;
@@ -592,12 +685,11 @@ static void conn_start(struct peer_server *s, int fd, const struct sockaddr_stor
     c->refusal = -1;
     c->tls = s->tls;
     c->tls->refs++;
+    c->pend.addr = *addr;
+    c->started_ms = loop_now(s->loop);
     buf_init(&c->out, 0);
     addr_text(ss, c->addr, sizeof(c->addr));
-    c->next = s->conns;
-    if (s->conns) s->conns->prev = c;
-    s->conns = c;
-    s->nconns++;
+    list_append(&s->pending, c);
     c->ssl = SSL_new(c->tls->ctx);
     c->watch = loop_watch_add(s->loop, fd, LOOP_READ, on_conn_io, c);
     if (!c->ssl || !c->watch || SSL_set_fd(c->ssl, fd) != 1) {
@@ -608,8 +700,81 @@ static void conn_start(struct peer_server *s, int fd, const struct sockaddr_stor
     SSL_set_app_data(c->ssl, c);
     SSL_set_accept_state(c->ssl);
     c->deadline = loop_timer_new(s->loop, on_conn_deadline, c);
-    loop_timer_start(c->deadline, c->tls->timeout_ms);
-    conn_step(c);
+    loop_timer_start(c->deadline, c->tls->handshake_ms);
+    conn_step(c); /* reads its ClientHello when it came with the connection */
+}
+
+/* Makes room among the strangers for a connection from addr (peer_admit.h): drops the
+ * connections that give way to it, each counted. */
+static void conn_admit(struct peer_server *s, const struct peer_addr *addr)
+{
+    for (;;) {
+        struct peer_pending pend[MAX_HANDSHAKES];
+        struct conn *who[MAX_HANDSHAKES];
+        size_t n = 0, victim = 0;
+        for (struct conn *c = s->pending.head; c && n < MAX_HANDSHAKES; c = c->next) {
+            pend[n] = c->pend;
+            who[n++] = c;
+        }
+        enum peer_admit_verdict v =
+            peer_admit_check(pend, n, addr, s->tls->max_pending, s->tls->max_per_address, &victim);
+        if (v == PEER_ADMIT_ROOM) return;
+        char why[160];
+        bool per_address = v == PEER_ADMIT_EVICT_ADDRESS;
+        snprintf(why, sizeof(why),
+                 "gave way to a newer connection: %zu %s in the TLS handshake at once (%s)",
+                 per_address ? s->tls->max_per_address : s->tls->max_pending,
+                 per_address ? "from its address" : "connections",
+                 per_address ? "max_handshakes_per_address" : "max_handshakes");
+        refuse(s, per_address ? PEER_REFUSED_ADDRESS_EVICTED : PEER_REFUSED_EVICTED,
+               who[victim]->addr, who[victim]->identity, why);
+        conn_close(who[victim]);
+    }
+}
+
+/* ---- accepting ---- */
+
+static void on_resume(void *arg)
+{
+    struct peer_server *s = arg;
+    if (s->watch) loop_watch_set(s->watch, LOOP_READ);
+}
+
+/* accept failed with err for want of a resource that frees itself later (a descriptor, memory)
+ * or for a reason we do not know. The listening socket stays readable, and the loop is level-
+ * triggered: watching it now would spin. So stop watching it for a while, longer while it
+ * lasts (nginx pauses accepting the same way); the clients wait in the backlog meanwhile. */
+static void accept_pause(struct peer_server *s, int err)
+{
+    s->pause_ms = s->pause_ms ? s->pause_ms * 2 : PAUSE_MIN_MS;
+    if (s->pause_ms > PAUSE_MAX_MS) s->pause_ms = PAUSE_MAX_MS;
+    s->stats->accept_paused++;
+    log_complain(&s->stats->accept_complaint, LOG_WARN, "peer_listen",
+                 "cannot accept a peer connection: %s; stopped accepting peer connections for "
+                 "%d ms to 1 s at a time; logged once while it lasts",
+                 strerror(err), PAUSE_MIN_MS);
+    loop_watch_set(s->watch, 0);
+    loop_timer_start(s->resume, s->pause_ms);
+}
+
+/* Whether an accept error concerns only the connection it was about (accept(2): pending
+ * network errors are passed on to accept; retry as for EAGAIN). */
+static bool accept_error_transient(int err)
+{
+    switch (err) {
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case EPERM: /* a firewall rule refused it */
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH: return true;
+    default: return false;
+    }
 }
 
 static void on_accept(void *arg, int fd, unsigned events)
@@ -621,16 +786,22 @@ static void on_accept(void *arg, int fd, unsigned events)
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0) return; /* EAGAIN, or a connection that died in the queue */
-        if (s->nconns >= s->tls->max_conns) {
-            char addr[INET6_ADDRSTRLEN + 8];
-            addr_text(&ss, addr, sizeof(addr));
-            close(cfd);
-            refuse(s, PEER_REFUSED_TOO_MANY_CONNECTIONS, addr, NULL,
-                   "too many connections at once (max_connections)");
-            continue;
+        if (cfd < 0) {
+            int err = errno;
+            if (err == EAGAIN || err == EWOULDBLOCK) return;
+            if (accept_error_transient(err)) continue;
+            accept_pause(s, err); /* EMFILE, ENFILE, ENOBUFS, ENOMEM, or unknown */
+            return;
         }
-        conn_start(s, cfd, &ss);
+        if (s->pause_ms) {
+            s->pause_ms = 0;
+            log_complain_clear(&s->stats->accept_complaint, "peer_listen",
+                               "accepting peer connections again");
+        }
+        struct peer_addr addr;
+        peer_addr_of(&ss, &addr);
+        conn_admit(s, &addr);
+        conn_start(s, cfd, &ss, &addr);
     }
 }
 
@@ -673,8 +844,10 @@ static int bind_address(const char *address, uint16_t *port_out, char *err, size
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) continue;
-        int one = 1, zero = 0;
+        int one = 1, zero = 0, defer = DEFER_ACCEPT_S;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        /* best effort (Linux): a silent connection stays in the kernel until it sends */
+        setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
         if (ai->ai_family == AF_INET6 && any)
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
@@ -744,7 +917,9 @@ void peer_server_plan_free(struct peer_server_plan *p)
 void peer_server_free(struct peer_server *s)
 {
     if (!s) return;
-    while (s->conns) conn_close(s->conns);
+    while (s->pending.head) conn_close(s->pending.head);
+    while (s->served.head) conn_close(s->served.head);
+    loop_timer_free(s->resume);
     loop_watch_del(s->watch);
     if (s->fd >= 0) close(s->fd);
     tls_conf_unref(s->tls);
@@ -766,6 +941,7 @@ void peer_server_commit(struct peer_server **sp, const struct peer_server_env *e
         s = xcalloc(1, sizeof(*s));
         s->loop = env->loop;
         s->fd = -1;
+        s->resume = loop_timer_new(env->loop, on_resume, s);
         *sp = s;
     }
     if (p->fd >= 0) {

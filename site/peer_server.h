@@ -9,8 +9,22 @@
  * tickets), so each request is checked against the current CA and identities.
  *
  * It runs on the loop with non-blocking OpenSSL sockets: the view it serves lives on the loop,
- * so nothing is shared across threads. Each connection has a deadline and the number of
- * connections is capped; one request per connection (Connection: close).
+ * so nothing is shared across threads. One request per connection (Connection: close).
+ *
+ * Whether the peer is reachable feeds DR decisions, so strangers must not be able to lock it
+ * out. A connection is a stranger's until the handshake has verified the client's certificate:
+ * until then it counts in a budget of its own (max_handshakes, of which one client address may
+ * hold max_handshakes_per_address; peer_admit.h) under a short deadline (handshake_timeout),
+ * and when that budget is full the connection that has shown the least gives way to the
+ * newcomer (one that sent no ClientHello, else the oldest), counted as evicted or
+ * address_evicted. A verified client moves to the budget of authenticated connections
+ * (max_connections; past it: too_many_connections), which strangers never touch, and must be
+ * done within timeout of connecting. The kernel holds a connection until its first bytes come
+ * (TCP_DEFER_ACCEPT, 1 s), so a silent one costs nothing until then, and a real client's
+ * ClientHello is there when it is accepted. When accept fails for
+ * want of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), the listener stops accepting
+ * for 100 ms, doubling up to 1 s while it lasts, and counts each pause; the clients wait in the
+ * kernel's backlog meanwhile.
  *
  * Config (section `peer_listen`, whose keys the peer_listen collector declares):
  *     peer_listen = { address = ":8489", cert_file = "...", key_file = "...",
@@ -37,8 +51,11 @@ struct peer_listen_config {
     char *cert_file, *key_file;
     char *client_ca_file;
     struct cfg_strings allowed_clients;
-    int64_t timeout_ms;      /* per connection: handshake, request and response */
-    int64_t max_connections; /* at once; more are closed at accept */
+    int64_t timeout_ms;                 /* per connection: handshake, request and response */
+    int64_t max_connections;            /* authenticated ones at once; more are closed */
+    int64_t handshake_timeout_ms;       /* until the client is verified (at most timeout_ms) */
+    int64_t max_handshakes;             /* connections not yet verified, at once */
+    int64_t max_handshakes_per_address; /* of those, from one address (IPv6: one /64) */
 };
 
 extern const struct cfg_key peer_listen_keys[];
@@ -51,7 +68,9 @@ enum peer_refusal {
     PEER_REFUSED_WRONG_IDENTITY,
     PEER_REFUSED_HANDSHAKE, /* not TLS, no common protocol, dropped mid-handshake */
     PEER_REFUSED_TIMEOUT,
-    PEER_REFUSED_TOO_MANY_CONNECTIONS,
+    PEER_REFUSED_TOO_MANY_CONNECTIONS, /* authenticated, past max_connections */
+    PEER_REFUSED_EVICTED,              /* in the handshake, gave way: max_handshakes */
+    PEER_REFUSED_ADDRESS_EVICTED,      /* the same, max_handshakes_per_address */
     PEER_REFUSED_COUNT
 };
 
@@ -70,6 +89,9 @@ struct peer_server_stats {
     /* refusals are logged once while they repeat, and cleared after a quiet minute */
     struct complaint complaints[PEER_REFUSED_COUNT];
     double last_refused[PEER_REFUSED_COUNT]; /* monotonic */
+    /* times accepting paused because accept failed (EMFILE...); logged once while it lasts */
+    uint64_t accept_paused;
+    struct complaint accept_complaint;
 };
 
 struct peerview;
