@@ -11,14 +11,14 @@ REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
-ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -I. -Iexporter -Isite -Icollectors -Irules -Ialerts $(PKG_CFLAGS) \
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -I. -Iexporter -Isite -Icollectors -Irules -Ialerts -Iswitchover $(PKG_CFLAGS) \
               -DDRWATCH_VERSION='"$(VERSION)"' -DDRWATCH_REVISION='"$(REVISION)"' -MMD -MP
 LDLIBS  := $(PKG_LIBS) -lpthread -lm
 
 CORE_SRC := $(filter-out exporter/main.c,$(wildcard exporter/*.c)) $(wildcard site/*.c) $(wildcard collectors/*.c) \
-            $(wildcard rules/*.c) $(wildcard alerts/*.c)
+            $(wildcard rules/*.c) $(wildcard alerts/*.c) $(wildcard switchover/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
-HEADERS  := $(wildcard exporter/*.h site/*.h collectors/*.h rules/*.h alerts/*.h)
+HEADERS  := $(wildcard exporter/*.h site/*.h collectors/*.h rules/*.h alerts/*.h switchover/*.h)
 MAIN_OBJ := $(BUILD)/exporter/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%.t)
