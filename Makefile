@@ -63,6 +63,9 @@ $(BUILD)/tests/replay_%.t: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(CORE_O
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib -DFUZZ_CORPUS='"$(abspath tests/fuzz/corpus/$*)"' -o $@ $< \
 	    tests/fuzz/replay_main.c $(CORE_OBJ) $(LDLIBS)
 
+# The default plans are built into the binary (.incbin): rebuild when the file changes.
+$(BUILD)/switchover/plans_default.o: switchover/plans/default.lua
+
 tests-build: $(BIN) $(UNIT_BIN) $(REPLAY_BIN)
 
 # libFuzzer binaries (clang); `make fuzz` builds them in build-fuzz and runs each one.

@@ -87,6 +87,17 @@ void sw_states_text(unsigned mask, char *out, size_t outlen)
     }
 }
 
+size_t sw_edge_count(void)
+{
+    return ARRAY_LEN(edges);
+}
+
+void sw_edge_get(size_t i, enum sw_state *from, enum sw_state *to)
+{
+    *from = edges[i].from;
+    *to = edges[i].to;
+}
+
 static const struct edge *find_edge(enum sw_state from, enum sw_state to)
 {
     for (size_t i = 0; i < ARRAY_LEN(edges); i++)

@@ -105,6 +105,10 @@ void sw_judge(const struct sw_view *v, const struct sw_request *r, struct sw_dec
  * filled (the "no" is sent back: a refusal is never silence). */
 bool sw_confirm(enum sw_state mine, bool pending, unsigned may_be, char *reason, size_t reasonlen);
 
+/* The transition table's edges, for those that need one entry per transition (plans). */
+size_t sw_edge_count(void);
+void sw_edge_get(size_t i, enum sw_state *from, enum sw_state *to);
+
 /* "gold-standby or golddr-primary": the states of a mask, for messages. */
 void sw_states_text(unsigned mask, char *out, size_t outlen);
 
