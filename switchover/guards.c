@@ -46,11 +46,11 @@ static bool promote_planned(const struct sw_world *w, const struct sw_guard_poli
         return false;
     }
     if (!sw_gslb_excludes(w, other, p, why, whylen)) return false;
-    if (!o->lsn_known || !me->lsn_known || me->replay_lsn < o->write_lsn) {
+    if (!o->lsn_known || !me->lsn_known || me->lsn < o->lsn) {
         snprintf(why, whylen,
                  "%s has replayed up to %llu of the %llu bytes %s wrote: wait for it (RPO 0)",
-                 sw_site_name(w->self), (unsigned long long)me->replay_lsn,
-                 (unsigned long long)o->write_lsn, sw_site_name(other));
+                 sw_site_name(w->self), (unsigned long long)me->lsn, (unsigned long long)o->lsn,
+                 sw_site_name(other));
         return false;
     }
     snprintf(why, whylen, "%s is read-only and withdrawn, and everything it wrote is replayed",
@@ -111,12 +111,11 @@ bool sw_guard_destructive(const struct sw_world *w, bool marked, const struct sw
     }
     /* Wiping this site must lose nothing: the peer has everything this site had, by WAL
      * position when both are known, else by this site's last replication lag. */
-    uint64_t mine = me->write_lsn > me->replay_lsn ? me->write_lsn : me->replay_lsn;
     if (me->lsn_known && o->lsn_known) {
-        if (o->write_lsn < mine) {
+        if (o->lsn < me->lsn) {
             snprintf(why, whylen, "%s has written %llu bytes, less than the %llu %s holds",
-                     sw_site_name(other), (unsigned long long)o->write_lsn,
-                     (unsigned long long)mine, sw_site_name(w->self));
+                     sw_site_name(other), (unsigned long long)o->lsn, (unsigned long long)me->lsn,
+                     sw_site_name(w->self));
             return false;
         }
     } else if (me->replay_lag_s < 0 || me->replay_lag_s > p->max_lag_s) {

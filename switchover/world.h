@@ -25,8 +25,8 @@ struct sw_db {
     bool standby_cluster; /* the cluster follows another site (standby_cluster configured) */
     bool healthy;         /* leader present and every member running or streaming */
     bool lsn_known;
-    uint64_t write_lsn;  /* a primary: the last WAL it wrote */
-    uint64_t replay_lsn; /* a standby: the last WAL it replayed */
+    uint64_t lsn; /* the furthest WAL position the site holds: flushed on a primary, replayed on
+                     a standby (the positions of one system are comparable) */
     double replay_lag_s; /* a standby: how far behind its primary it was when last compared
                             with it (the RPO exposure; it does not grow once the primary is
                             gone); < 0 unknown */

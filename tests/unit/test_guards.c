@@ -23,7 +23,7 @@ static struct sw_world failover_world(void)
                                      .standby_cluster = true,
                                      .healthy = true,
                                      .lsn_known = true,
-                                     .replay_lsn = 5000,
+                                     .lsn = 5000,
                                      .replay_lag_s = 0.5,
                                      .observed_at = 9999};
     w.nanswers = 2;
@@ -62,16 +62,16 @@ static void test_promote(void)
                                    .leader_writable = true,
                                    .healthy = true,
                                    .lsn_known = true,
-                                   .write_lsn = 5000,
+                                   .lsn = 5000,
                                    .observed_at = 9999};
     ok(!sw_guard_promote(&w, &gp, why, sizeof(why)) && strstr(why, "writable"),
        "gold reachable and writable: never two writable primaries (%s)", why);
     w.db[SW_GOLD].leader_writable = false;
     w.db[SW_GOLD].standby_cluster = true;
-    w.db[SW_GOLD].write_lsn = 6000;
+    w.db[SW_GOLD].lsn = 6000;
     ok(!sw_guard_promote(&w, &gp, why, sizeof(why)) && strstr(why, "RPO 0"),
        "gold demoted, but golddr has not replayed all gold wrote: wait (%s)", why);
-    w.db[SW_GOLDDR].replay_lsn = 6000;
+    w.db[SW_GOLDDR].lsn = 6000;
     ok(sw_guard_promote(&w, &gp, why, sizeof(why)), "demoted, withdrawn, replayed: promote (%s)",
        why);
     w.answers[0].cls = GSLB_CLASS_GOLD;
@@ -113,14 +113,14 @@ static void test_destructive(void)
                                      .leader_writable = true,
                                      .healthy = true,
                                      .lsn_known = true,
-                                     .write_lsn = 900,
+                                     .lsn = 900,
                                      .observed_at = 99};
     w.db[SW_GOLD] =
-        (struct sw_db){.known = true, .lsn_known = true, .write_lsn = 800, .replay_lag_s = -1};
+        (struct sw_db){.known = true, .lsn_known = true, .lsn = 800, .replay_lag_s = -1};
     ok(!sw_guard_destructive(&w, false, &gp, why, sizeof(why)), "not marked destructive: never");
     ok(sw_guard_destructive(&w, true, &gp, why, sizeof(why)),
        "marked, peer a healthy leader holding all gold had: rebuild (%s)", why);
-    w.db[SW_GOLD].write_lsn = 1000;
+    w.db[SW_GOLD].lsn = 1000;
     ok(!sw_guard_destructive(&w, true, &gp, why, sizeof(why)) && strstr(why, "less than"),
        "gold holds WAL golddr does not: wiping would lose it (%s)", why);
     w.db[SW_GOLD].lsn_known = false;
