@@ -20,7 +20,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "clock.h"
-#include "datadir.h"
+#include "durable.h"
 #include "hash.h"
 #include "loop.h"
 #include "manager_int.h"
@@ -730,7 +730,7 @@ struct am_manager *manager_new(struct am_plan *plan, const struct manager_env *e
     m->plan = plan;
     m->env = *env;
     manager_set_clock(m, env->clock, env->clock_arg);
-    int rc = datadir_ensure(plan->data_dir);
+    int rc = durable_dir_ensure(NULL, plan->data_dir);
     if (rc < 0) {
         snprintf(err, errlen, "alerting data_dir %s: cannot create: %s", plan->data_dir,
                  strerror(-rc));

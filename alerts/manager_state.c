@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "datadir.h"
+#include "durable.h"
 #include "fileio.h"
 #include "manager_int.h"
 #include "xalloc.h"
@@ -132,7 +132,7 @@ void am_state_save(struct am_manager *m, double now, bool force)
         log_complain(&m->save_complaint, LOG_ERROR, "alerting", "cannot encode the alert state");
         return;
     }
-    if (datadir_write_atomic(m->state_path, text, strlen(text), err, sizeof(err)) < 0) {
+    if (durable_replace(m->state_path, text, strlen(text), err, sizeof(err)) < 0) {
         log_complain(&m->save_complaint, LOG_ERROR, "alerting", "%s", err);
     } else {
         log_complain_clear(&m->save_complaint, "alerting", "alert state written again");

@@ -1,29 +1,27 @@
 /* outbox.c: the durable notification queue (see outbox.h).
  *
- * The log is a sequence of records, each a 24-byte header (magic, type, length, CRC-32 of the
- * whole record with the CRC field zeroed, entry id) and its data. An ADD record carries the
- * entry (enqueue time, receiver, content type, dedupe key, body); a DONE record only the id.
- * Writes are append-only and each one is fdatasync'd before anything depends on it; a write
- * that fails is cut off again so that the next one does not follow garbage. Replay reads
- * records until the first one that is short or does not check out (a torn tail) and cuts the
- * file there. Entries are kept in memory too (both caps bound that), so that sending and
- * compaction never read the file back. Uses zlib's crc32, the loop's timers and the notifier
- * interface; nothing else. */
+ * The log is a journal (exporter/journal.h: each record a 24-byte header with magic, type,
+ * length, CRC-32 and entry id, then its data; appended and fdatasync'd before anything depends
+ * on it). An ADD record carries the entry (enqueue time, receiver, content type, dedupe key,
+ * body); a DONE record only the id. The journal's replay cuts a torn tail (a crash) and skips
+ * damage in the middle, keeping the records after it; an ADD or DONE that checks out but makes
+ * no sense (an id that does not grow, an ADD that does not parse) is skipped the same way. The
+ * skipped records are counted, and the log is then compacted so that the same damage is not
+ * found again at every start. Entries are kept in memory too (both caps bound that), so that
+ * sending and compaction never read the file back. Uses the journal, the loop's timers and the
+ * notifier interface; nothing else. */
 #include "outbox.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <zlib.h>
 
 #include "buf.h"
 #include "clock.h"
-#include "fileio.h"
+#include "durable.h"
+#include "journal.h"
 #include "log.h"
 #include "loop.h"
 #include "numtext.h"
@@ -32,8 +30,8 @@
 #define REC_MAGIC       0x4f425744u /* "DWBO" little-endian */
 #define REC_ADD         1
 #define REC_DONE        2
-#define REC_HEADER      24
 #define REC_MAX_DATA    (OUTBOX_MAX_PAYLOAD + 1024)
+#define MAX_ID          ((uint64_t)1 << 62) /* one id per notification: never reached */
 #define MAX_RESULTS     16
 #define COMPACT_MIN     (1u << 20) /* compact a log holding some live entries past this size */
 #define DEADLINE_GRACE  1.0
@@ -75,9 +73,9 @@ struct rstate {
 
 struct outbox {
     struct outbox_opts o;
-    char *dir, *path;
-    int fd;
-    size_t file_bytes, live_bytes, payload_bytes;
+    char *path;
+    struct journal *log;
+    size_t live_bytes, payload_bytes;
     struct entry **entries; /* in id order */
     size_t n, cap;
     uint64_t next_id;
@@ -86,6 +84,9 @@ struct outbox {
     struct loop_timer *timer;
     uint64_t rng;
     uint64_t write_errors;
+    uint64_t corrupt_records; /* skipped at replay */
+    struct complaint compact_complaint;
+    struct buf scratch; /* a record's data being built */
     bool ticking;
 };
 
@@ -110,19 +111,9 @@ static void put_u16(struct buf *b, size_t v)
     buf_append(b, x, 2);
 }
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
 static void put_u64(unsigned char *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static uint64_t get_u64(const unsigned char *p)
@@ -177,47 +168,15 @@ static void count_result(struct rstate *rs, const char *result)
 
 /* ---- records ---- */
 
-static int write_all(int fd, const void *p, size_t n)
+/* Appends a record and syncs it, counting a failure. */
+static int append_record(struct outbox *ob, unsigned type, uint64_t id, const struct buf *data,
+                         char *err, size_t errlen)
 {
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return -errno;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Frames data as a record of type for id into out (reset first). */
-static void frame(struct buf *out, int type, uint64_t id, const void *data, size_t len)
-{
-    unsigned char h[REC_HEADER] = {0};
-    put_u32(h, REC_MAGIC);
-    h[4] = (unsigned char)type;
-    put_u32(h + 8, (uint32_t)len);
-    put_u64(h + 16, id);
-    buf_reset(out);
-    buf_append(out, h, sizeof(h));
-    if (len) buf_append(out, data, len);
-    put_u32((unsigned char *)out->data + 12,
-            (uint32_t)crc32(0, (const Bytef *)out->data, out->len));
-}
-
-/* Appends a framed record and syncs it; on failure cuts the file back. */
-static int append_record(struct outbox *ob, const struct buf *rec)
-{
-    int rc = write_all(ob->fd, rec->data, rec->len);
-    if (rc == 0 && fdatasync(ob->fd) < 0) rc = -errno;
-    if (rc < 0) {
-        ob->write_errors++;
-        if (ftruncate(ob->fd, (off_t)ob->file_bytes) < 0)
-            log_error("outbox", "%s: cannot cut off a failed write: %s", ob->path, strerror(errno));
-        return rc;
-    }
-    ob->file_bytes += rec->len;
-    return 0;
+    struct journal_rec r = {
+        .type = type, .id = id, .data = data ? data->data : NULL, .len = data ? data->len : 0};
+    int rc = journal_append(ob->log, &r, err, errlen);
+    if (rc < 0) ob->write_errors++;
+    return rc;
 }
 
 static void add_data(struct buf *d, const struct entry *e)
@@ -237,16 +196,13 @@ static void add_data(struct buf *d, const struct entry *e)
 
 static int write_done(struct outbox *ob, uint64_t id)
 {
-    struct buf rec;
-    buf_init(&rec, 0);
-    frame(&rec, REC_DONE, id, NULL, 0);
-    int rc = append_record(ob, &rec);
-    buf_free(&rec);
+    char err[512];
+    int rc = append_record(ob, REC_DONE, id, NULL, err, sizeof(err));
     if (rc < 0)
         log_error("outbox",
-                  "%s: cannot record that entry %llu is done (it will be sent again "
-                  "after a restart): %s",
-                  ob->path, (unsigned long long)id, strerror(-rc));
+                  "cannot record that entry %llu is done (it will be sent again after a "
+                  "restart): %s",
+                  (unsigned long long)id, err);
     return rc;
 }
 
@@ -279,7 +235,7 @@ static struct entry *parse_add(uint64_t id, const unsigned char *d, size_t len)
     e->receiver = xstrdup(receiver);
     buf_init(&e->p.body, 0);
     buf_append(&e->p.body, d + pos, len - pos);
-    e->disk_bytes = REC_HEADER + len;
+    e->disk_bytes = journal_record_size(len);
     return e;
 bad:
     entry_free(e);
@@ -325,116 +281,51 @@ static void remove_at(struct outbox *ob, size_t i)
 
 /* ---- replay and compaction ---- */
 
-static int replay(struct outbox *ob, char *err, size_t errlen)
+/* Takes one record of the log at replay; -1 for one that makes no sense here. */
+static int on_record(void *arg, const struct journal_rec *r)
 {
-    char *data = NULL;
-    size_t len = 0;
-    int rc = file_read_all(ob->path, SIZE_MAX / 2, &data, &len);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s: cannot read: %s", ob->path, strerror(-rc));
-        return -1;
+    struct outbox *ob = arg;
+    if (r->id == 0 || r->id > MAX_ID) return -1; /* next_id must not wrap */
+    if (r->type == REC_DONE) {
+        size_t i = find_entry(ob, r->id);
+        if (i != SIZE_MAX) remove_at(ob, i);
+        if (r->id >= ob->next_id) ob->next_id = r->id + 1;
+        return 0;
     }
-    const unsigned char *d = (const unsigned char *)data;
-    size_t pos = 0, adds = 0;
-    while (pos + REC_HEADER <= len) {
-        const unsigned char *h = d + pos;
-        size_t dlen = get_u32(h + 8);
-        if (get_u32(h) != REC_MAGIC || (h[4] != REC_ADD && h[4] != REC_DONE) ||
-            dlen > REC_MAX_DATA || pos + REC_HEADER + dlen > len)
-            break;
-        uint32_t want = get_u32(h + 12);
-        unsigned char zero[4] = {0};
-        uLong crc = crc32(0, h, 12);
-        crc = crc32(crc, zero, 4);
-        crc = crc32(crc, h + 16, (uInt)(REC_HEADER - 16 + dlen));
-        if ((uint32_t)crc != want) break;
-        uint64_t id = get_u64(h + 16);
-        if (h[4] == REC_ADD) {
-            struct entry *e = parse_add(id, h + REC_HEADER, dlen);
-            if (!e) break;
-            if (ob->n && ob->entries[ob->n - 1]->id >= id) { /* ids only grow */
-                entry_free(e);
-                break;
-            }
-            push_entry(ob, e);
-            adds++;
-        } else {
-            size_t i = find_entry(ob, id);
-            if (i != SIZE_MAX) remove_at(ob, i);
-            if (id >= ob->next_id) ob->next_id = id + 1;
-        }
-        pos += REC_HEADER + dlen;
-    }
-    free(data);
-    ob->file_bytes = pos;
-    if (pos < len) {
-        log_warn("outbox",
-                 "%s: cut off %zu bytes after the last whole record (a write cut by a "
-                 "crash)",
-                 ob->path, len - pos);
-        if (ftruncate(ob->fd, (off_t)pos) < 0 || fsync(ob->fd) < 0) {
-            snprintf(err, errlen, "%s: cannot cut off a torn record: %s", ob->path,
-                     strerror(errno));
-            return -1;
-        }
-    }
-    if (ob->n)
-        log_info("outbox", "%s: %zu notifications pending from before (of %zu written)", ob->path,
-                 ob->n, adds);
+    if (r->type != REC_ADD || r->id < ob->next_id) return -1; /* ids only grow */
+    struct entry *e = parse_add(r->id, r->data, r->len);
+    if (!e) return -1;
+    push_entry(ob, e);
     return 0;
 }
 
-static int fsync_dir(const char *dir)
+/* Gives the i-th pending entry as an ADD record, for the journal's compaction. */
+static void live_record(void *arg, size_t i, struct journal_rec *r)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    int rc = fsync(fd) < 0 ? -errno : 0;
-    close(fd);
-    return rc;
+    struct outbox *ob = arg;
+    buf_reset(&ob->scratch);
+    add_data(&ob->scratch, ob->entries[i]);
+    *r = (struct journal_rec){.type = REC_ADD,
+                              .id = ob->entries[i]->id,
+                              .data = ob->scratch.data,
+                              .len = ob->scratch.len};
 }
 
-/* Rewrites the log with only the pending entries (temp file, fsync, rename, fsync dir). */
-static void compact(struct outbox *ob)
+/* Rewrites the log with only the pending entries: when nothing is pending, when removed
+ * entries make up most of a large log, or (force) after replay skipped damage. A failure keeps
+ * the old log, which the journal goes on appending to. */
+static void compact(struct outbox *ob, bool force)
 {
-    if (ob->n == 0) {
-        if (ob->file_bytes && ftruncate(ob->fd, 0) == 0 && fdatasync(ob->fd) == 0)
-            ob->file_bytes = 0;
+    uint64_t size = journal_size(ob->log);
+    if (ob->n == 0 ? size == 0 : !force && (size < COMPACT_MIN || size < 4 * ob->live_bytes))
+        return;
+    char err[512];
+    if (journal_compact(ob->log, ob->n, live_record, ob, err, sizeof(err)) < 0) {
+        log_complain(&ob->compact_complaint, LOG_WARN, "outbox",
+                     "log compaction did not complete (retried as the log grows): %s", err);
         return;
     }
-    if (ob->file_bytes < COMPACT_MIN || ob->file_bytes < 4 * ob->live_bytes) return;
-    char *tmp = xasprintf("%s.tmp", ob->path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    struct buf rec, d;
-    buf_init(&rec, 0);
-    buf_init(&d, 0);
-    int rc = fd < 0 ? -errno : 0;
-    for (size_t i = 0; i < ob->n && rc == 0; i++) {
-        buf_reset(&d);
-        add_data(&d, ob->entries[i]);
-        frame(&rec, REC_ADD, ob->entries[i]->id, d.data, d.len);
-        rc = write_all(fd, rec.data, rec.len);
-    }
-    if (rc == 0 && fsync(fd) < 0) rc = -errno;
-    if (rc == 0 && rename(tmp, ob->path) < 0) rc = -errno;
-    if (rc == 0) {
-        fsync_dir(ob->dir);
-        int nfd = open(ob->path, O_RDWR | O_APPEND | O_CLOEXEC);
-        if (nfd >= 0) {
-            close(ob->fd);
-            ob->fd = nfd;
-            ob->file_bytes = ob->live_bytes;
-        } else {
-            rc = -errno;
-        }
-    }
-    if (rc < 0) {
-        log_warn("outbox", "%s: compaction failed: %s", ob->path, strerror(-rc));
-        unlink(tmp);
-    }
-    if (fd >= 0) close(fd);
-    buf_free(&rec);
-    buf_free(&d);
-    free(tmp);
+    log_complain_clear(&ob->compact_complaint, "outbox", "compaction works again");
 }
 
 /* ---- scheduling ---- */
@@ -526,7 +417,7 @@ static void finish(struct rstate *rs, const struct send_result *r)
     rs->attempts = 0;
     write_done(ob, id);
     remove_at(ob, i);
-    compact(ob);
+    compact(ob, false);
 }
 
 static void on_send_done(void *arg, const struct send_result *r)
@@ -580,29 +471,42 @@ static void on_timer(void *arg)
 
 /* ---- the interface ---- */
 
+/* Logs what replay found, and compacts away damage it skipped. */
+static void report_replay(struct outbox *ob, const struct journal_found *found)
+{
+    if (found->corrupt) {
+        ob->corrupt_records = found->corrupt;
+        log_error("outbox",
+                  "%s: skipped %zu damaged record(s) (%llu bytes) and kept the intact ones "
+                  "after them; a notification in a damaged record is lost, one whose removal was "
+                  "damaged is sent again. A crash tears only the end of the log: this is damage "
+                  "to the file or the disk. The log is rewritten without them.",
+                  ob->path, found->corrupt, (unsigned long long)found->corrupt_bytes);
+        compact(ob, true);
+    }
+    if (ob->n) log_info("outbox", "%s: %zu notifications pending from before", ob->path, ob->n);
+}
+
 struct outbox *outbox_open(const struct outbox_opts *o, char *err, size_t errlen)
 {
     struct outbox *ob = xcalloc(1, sizeof(*ob));
     ob->o = *o;
-    ob->dir = xstrdup(o->dir);
     ob->path = xasprintf("%s/%s", o->dir, OUTBOX_FILE);
     ob->next_id = 1;
-    ob->fd = -1;
+    buf_init(&ob->scratch, REC_MAX_DATA);
     ob->rng = o->seed ? o->seed : ((uint64_t)time_mono_ms() * 0x9E3779B97F4A7C15ULL) | 1;
     if (ob->o.backoff_min_s < 0.01) ob->o.backoff_min_s = 0.01;
     if (ob->o.backoff_max_s < ob->o.backoff_min_s) ob->o.backoff_max_s = ob->o.backoff_min_s;
-    bool created = access(ob->path, F_OK) != 0;
-    if (mkdir(o->dir, 0700) < 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: cannot create: %s", o->dir, strerror(errno));
+    int rc = durable_dir_ensure(NULL, o->dir);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: cannot create: %s", o->dir, strerror(-rc));
         goto fail;
     }
-    ob->fd = open(ob->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (ob->fd < 0) {
-        snprintf(err, errlen, "%s: cannot open: %s", ob->path, strerror(errno));
-        goto fail;
-    }
-    if (created) fsync_dir(o->dir);
-    if (replay(ob, err, errlen) < 0) goto fail;
+    struct journal_opts jo = {.path = ob->path, .magic = REC_MAGIC, .max_data = REC_MAX_DATA};
+    struct journal_found found;
+    ob->log = journal_open(&jo, on_record, ob, &found, err, errlen);
+    if (!ob->log) goto fail;
+    report_replay(ob, &found);
     if (o->loop) ob->timer = loop_timer_new(o->loop, on_timer, ob);
     return ob;
 fail:
@@ -623,8 +527,8 @@ void outbox_free(struct outbox *ob)
     for (size_t i = 0; i < ob->n; i++) entry_free(ob->entries[i]);
     free(ob->entries);
     loop_timer_free(ob->timer);
-    if (ob->fd >= 0) close(ob->fd);
-    free(ob->dir);
+    journal_free(ob->log);
+    buf_free(&ob->scratch);
     free(ob->path);
     free(ob);
 }
@@ -670,7 +574,7 @@ void outbox_set_senders(struct outbox *ob, const struct outbox_sender *s, size_t
         drop_at(ob, i, "no_receiver");
         dropped++;
     }
-    if (dropped) compact(ob);
+    if (dropped) compact(ob, false);
     if (ob->timer) loop_timer_start(ob->timer, 0);
 }
 
@@ -691,6 +595,10 @@ int outbox_append(struct outbox *ob, const char *receiver, const struct payload 
                  p->body.len, OUTBOX_MAX_PAYLOAD);
         return -E2BIG;
     }
+    if (ob->next_id > MAX_ID) {
+        snprintf(err, errlen, "%s: entry ids used up (a damaged log?)", ob->path);
+        return -EOVERFLOW;
+    }
     struct entry *e = xcalloc(1, sizeof(*e));
     e->id = ob->next_id;
     e->receiver = xstrdup(receiver);
@@ -701,17 +609,11 @@ int outbox_append(struct outbox *ob, const char *receiver, const struct payload 
     e->p.dedupe_key[sizeof(e->p.dedupe_key) - 1] = '\0';
     buf_init(&e->p.body, 0);
     buf_append(&e->p.body, p->body.data, p->body.len);
-    struct buf d, rec;
-    buf_init(&d, 0);
-    buf_init(&rec, 0);
-    add_data(&d, e);
-    frame(&rec, REC_ADD, e->id, d.data, d.len);
-    e->disk_bytes = rec.len;
-    int rc = append_record(ob, &rec);
-    buf_free(&d);
-    buf_free(&rec);
+    buf_reset(&ob->scratch);
+    add_data(&ob->scratch, e);
+    e->disk_bytes = journal_record_size(ob->scratch.len);
+    int rc = append_record(ob, REC_ADD, e->id, &ob->scratch, err, errlen);
     if (rc < 0) {
-        snprintf(err, errlen, "%s: cannot write: %s", ob->path, strerror(-rc));
         entry_free(e);
         return rc;
     }
@@ -784,4 +686,10 @@ void outbox_metrics(const struct outbox *ob, struct metric_set *m)
                           "Outbox writes or fsyncs that failed (the notification is tried again "
                           "at the group's next flush)."),
               (double)ob->write_errors, NO_MORE_LABELS);
+    mset_addv(m,
+              mset_family(m, "drwatch_outbox_corrupt_records_total", METRIC_COUNTER,
+                          "Damaged records (or runs of them) found in the outbox log at start "
+                          "and skipped, the intact records after them kept; a crash only tears "
+                          "the end of the log, which is cut off and not counted."),
+              (double)ob->corrupt_records, NO_MORE_LABELS);
 }

@@ -7,9 +7,11 @@
  * doubling up to backoff_max), or for the receiver's Retry-After. Each receiver sends one
  * notification at a time, in the order they were queued, so a slow or dead receiver delays
  * only its own notifications. On open, the log is replayed: every entry without a removal
- * record is pending again (at least once: a send cut by a crash is sent again), and a torn
- * last record (a crash in the middle of a write) is cut off. The log is compacted when every
- * entry is done, or when removed entries make up most of it.
+ * record is pending again (at least once: a send cut by a crash is sent again); a torn last
+ * record (a crash in the middle of a write) is cut off; a damaged record with intact ones after
+ * it (a bad block, not a crash) is skipped and counted, and the records after it are kept. The
+ * log (an exporter/journal.h journal) is compacted when every entry is done, when removed
+ * entries make up most of it, or after replay skipped damage.
  *
  * Caps: at most max_entries entries and max_bytes of payloads; past either, the oldest entry
  * is dropped (counted as result "dropped") rather than filling the disk.
@@ -95,7 +97,8 @@ double outbox_retry_delay(double backoff_min, double backoff_max, unsigned attem
                           double retry_after, double u);
 
 /* Adds drwatch_notifications_total, drwatch_notification_latency_seconds,
- * drwatch_outbox_entries and drwatch_outbox_oldest_age_seconds to m. */
+ * drwatch_outbox_entries, drwatch_outbox_oldest_age_seconds, drwatch_outbox_write_errors_total
+ * and drwatch_outbox_corrupt_records_total to m. */
 void outbox_metrics(const struct outbox *ob, struct metric_set *m);
 
 #endif

@@ -15,7 +15,7 @@
 #include "alert.h"
 #include "buf.h"
 #include "clock.h"
-#include "datadir.h"
+#include "durable.h"
 #include "fileio.h"
 #include "hash.h"
 #include "timeparse.h"
@@ -402,7 +402,11 @@ int silences_save(const struct silences *s, char *err, size_t errlen)
     }
     char *text = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
-    int rc = datadir_write_atomic(s->path, text, strlen(text), err, errlen);
+    if (!text) {
+        snprintf(err, errlen, "%s: cannot encode the silences", s->path);
+        return -ENOMEM;
+    }
+    int rc = durable_replace(s->path, text, strlen(text), err, errlen);
     free(text);
     return rc;
 }

@@ -1,8 +1,6 @@
 /* evaluate.c: one evaluation of every rule (see engine.c for the overview), its outputs (the
  * metric set and the /api/v1/alerts JSON), and the state file that keeps `for` progress over a
  * restart. */
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <lauxlib.h>
 #include <math.h>
@@ -14,6 +12,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "durable.h"
 #include "engine_int.h"
 #include "template.h"
 #include "template_format.h"
@@ -547,23 +546,15 @@ int rules_save_state(struct rules_engine *e, double now, char *err, size_t errle
         }
     }
     json_t *doc = json_pack("{s:i,s:f,s:o}", "version", 1, "saved_at", now, "alerts", list);
-    char *tmp = xasprintf("%s.tmp", e->state_file);
-    int rc = json_dump_file(doc, tmp, JSON_COMPACT);
+    char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
-    int fd = rc == 0 ? open(tmp, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd >= 0) {
-        rc = fsync(fd);
-        close(fd);
-    }
-    if (rc == 0 && fd >= 0) rc = rename(tmp, e->state_file);
-    if (rc != 0 || fd < 0) {
-        snprintf(err, errlen, "cannot write %s: %s", e->state_file, strerror(errno));
-        unlink(tmp);
-        free(tmp);
+    if (!text) { /* jansson sets no errno: say what failed instead */
+        snprintf(err, errlen, "%s: cannot encode the rule state", e->state_file);
         return -1;
     }
-    free(tmp);
-    return 0;
+    int rc = durable_replace(e->state_file, text, strlen(text), err, errlen);
+    free(text);
+    return rc < 0 ? -1 : 0;
 }
 
 int rules_load_state(struct rules_engine *e, double now, char *err, size_t errlen)

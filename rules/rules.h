@@ -57,7 +57,9 @@ struct metric_set *rules_metrics(struct rules_engine *e);
  * (made at evaluation time). */
 char *rules_alerts_json(struct rules_engine *e);
 
-/* Writes the active alerts' `for` progress to the state file (if configured), atomically. */
+/* Writes the active alerts' `for` progress to the state file (if configured) with
+ * durable_replace: a crash leaves the old file or the new one. Returns 0, or -1 with err
+ * filled. */
 int rules_save_state(struct rules_engine *e, double now, char *err, size_t errlen);
 /* Reads it back at start: alerts that become active again within the outage tolerance get their
  * `for` progress back (Prometheus' for-state restore). Returns how many entries were read. */

@@ -1,13 +1,19 @@
 /* fuzz_outbox.c: arbitrary bytes as the outbox log found at start (outbox_open replays it),
  * as a crash, a full disk or a bad block may leave it. Invariants: replay never fails on
- * content (only on I/O), keeps a whole-record prefix and cuts the rest, and is idempotent: a
- * second open finds the same pending entries and the file no longer changes. */
+ * content (only on I/O); it only ever removes bytes (a torn tail is cut, and damage in the
+ * middle is skipped and then compacted away, keeping the records after it: the journal's own
+ * target, fuzz_journal.c, checks which records survive); it is idempotent: a second open finds
+ * the same pending entries and leaves the file byte for byte as it was; and a notification
+ * appended after whatever replay found is there after a restart. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "fileio.h"
 #include "log.h"
 #include "outbox.h"
 #include "xalloc.h"
@@ -20,10 +26,11 @@ static double fixed_clock(void *arg)
 
 static char *dir;
 
-static off_t size_of(const char *path)
+static char *contents(const char *path, size_t *len)
 {
-    struct stat st;
-    return stat(path, &st) == 0 ? st.st_size : -1;
+    char *data = NULL;
+    if (file_read_all(path, 1u << 30, &data, len) < 0) abort();
+    return data;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -50,12 +57,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct outbox *ob = outbox_open(&o, err, sizeof(err));
     if (!ob) abort();
     size_t pending = outbox_pending(ob);
-    off_t kept = size_of(path);
-    if (kept < 0 || (size_t)kept > size) abort();
+    size_t kept_len;
+    char *kept = contents(path, &kept_len);
+    if (kept_len > size) abort();
     outbox_free(ob);
     ob = outbox_open(&o, err, sizeof(err));
-    if (!ob || outbox_pending(ob) != pending || size_of(path) != kept) abort();
+    size_t again_len;
+    char *again = contents(path, &again_len);
+    if (!ob || outbox_pending(ob) != pending || again_len != kept_len ||
+        memcmp(again, kept, kept_len) != 0)
+        abort();
+    struct payload p = {.content_type = "text/plain", .dedupe_key = "after-replay"};
+    buf_init(&p.body, 0);
+    buf_puts(&p.body, "appended after the replay");
+    int rc = outbox_append(ob, "r", &p, err, sizeof(err));
+    buf_free(&p.body);
     outbox_free(ob);
+    ob = outbox_open(&o, err, sizeof(err));
+    if (!ob || (rc == 0 && outbox_pending(ob) != pending + 1)) abort();
+    outbox_free(ob);
+    free(kept);
+    free(again);
     unlink(path);
     free(path);
     return 0;

@@ -1,16 +1,18 @@
 /* test_outbox.c: the durable notification queue (alerts/outbox.c) with a scripted fake
  * notifier and a virtual clock, driven through outbox_tick without a loop: append, replay and
  * removal over a restart; a torn last record after a crash (cut off, the records before it
- * kept, appending works again); the retry schedule (doubling with jitter inside its bounds,
- * capped, Retry-After honoured exactly); final failures dropped and counted; per-receiver
- * order and independence; a send that never answers (timeout, cancel); the caps; receivers
- * removed by a reload; compaction; and the metrics. */
+ * kept, appending works again); a damaged record in the middle (skipped and counted, the
+ * records after it kept); a compaction while the process is out of fds; the retry schedule
+ * (doubling with jitter inside its bounds, capped, Retry-After honoured exactly); final failures
+ * dropped and counted; per-receiver order and independence; a send that never answers (timeout,
+ * cancel); the caps; receivers removed by a reload; compaction; and the metrics. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -104,11 +106,11 @@ static char *tmp_dir(void)
     return xstrdup(mkdtemp(tmpl));
 }
 
-static struct outbox *open_ob(const char *dir, size_t max_entries)
+static struct outbox *open_ob_caps(const char *dir, size_t max_entries, size_t max_bytes)
 {
     struct outbox_opts o = {.dir = dir,
-                            .max_entries = max_entries ? max_entries : 100,
-                            .max_bytes = 1 << 20,
+                            .max_entries = max_entries,
+                            .max_bytes = max_bytes,
                             .backoff_min_s = 1,
                             .backoff_max_s = 300,
                             .clock = vclock,
@@ -117,6 +119,11 @@ static struct outbox *open_ob(const char *dir, size_t max_entries)
     struct outbox *ob = outbox_open(&o, err, sizeof(err));
     if (!ob) diag("outbox_open: %s", err);
     return ob;
+}
+
+static struct outbox *open_ob(const char *dir, size_t max_entries)
+{
+    return open_ob_caps(dir, max_entries ? max_entries : 100, 1 << 20);
 }
 
 static void bind(struct outbox *ob, struct fake *a, struct fake *b)
@@ -241,7 +248,8 @@ static void test_torn(void)
     is_int(file_size(dir), one, "the file ends after it");
     outbox_free(ob);
 
-    /* A flipped byte inside a record fails its CRC. */
+    /* A flipped byte inside the last record fails its CRC; with nothing whole after it, it
+     * cannot be told from a torn write, and is cut off like one. */
     fd = open(path, O_RDWR);
     char c;
     ok(pread(fd, &c, 1, one - 2) == 1, "read a byte of the body");
@@ -249,7 +257,7 @@ static void test_torn(void)
     ok(pwrite(fd, &c, 1, one - 2) == 1, "flip a bit in the body");
     close(fd);
     ob = open_ob(dir, 0);
-    is_int(outbox_pending(ob), 0, "a record whose CRC fails is not replayed");
+    is_int(outbox_pending(ob), 0, "a last record whose CRC fails is not replayed");
     outbox_free(ob);
     free(path);
     remove_dir(dir);
@@ -433,6 +441,130 @@ static void test_compaction(void)
     remove_dir(dir);
 }
 
+/* Flips one bit of the byte at off in dir's log. */
+static int flip_byte(const char *dir, off_t off)
+{
+    char *path = xasprintf("%s/%s", dir, OUTBOX_FILE);
+    int fd = open(path, O_RDWR);
+    free(path);
+    char c;
+    int good = fd >= 0 && pread(fd, &c, 1, off) == 1;
+    c ^= 0x20;
+    good = good && pwrite(fd, &c, 1, off) == 1;
+    if (fd >= 0) close(fd);
+    return good;
+}
+
+/* The keys a fresh, always-succeeding receiver "a" is sent from a reopened outbox, in order,
+ * joined by spaces (the outbox is delivered and freed). */
+static char *keys_after_restart(const char *dir)
+{
+    struct outbox *ob = open_ob(dir, 0);
+    struct fake all = {0};
+    bind(ob, &all, NULL);
+    outbox_tick(ob);
+    struct buf keys;
+    buf_init(&keys, 0);
+    for (size_t i = 0; i < all.nsent && i < MAX_SENT; i++)
+        buf_printf(&keys, "%s%s", i ? " " : "", all.sent[i]);
+    outbox_free(ob);
+    char *out = xstrdup(keys.data ? keys.data : "");
+    buf_free(&keys);
+    return out;
+}
+
+/* Regression: replay stopped at the first bad record and cut the file there, so one flipped
+ * byte in record 2 of 5 lost records 3 to 5, which were intact, and the log blamed a crash.
+ * A damaged record in the middle is skipped and counted; the records after it are kept. */
+static void test_corrupt_middle(void)
+{
+    char *dir = tmp_dir();
+    struct outbox *ob = open_ob(dir, 0);
+    off_t end[6] = {0};
+    for (int i = 1; i <= 5; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        append(ob, "a", key, "a body of some length");
+        end[i] = file_size(dir);
+    }
+    outbox_free(ob);
+    ok(flip_byte(dir, end[1] + (end[2] - end[1]) / 2 + 4), "one byte of record 2's body flips");
+    ob = open_ob(dir, 0);
+    is_int(outbox_pending(ob), 4, "corrupt record 2 of 5: records 1, 3, 4 and 5 are pending");
+    char *m = metrics_text(ob);
+    ok(strstr(m, "drwatch_outbox_corrupt_records_total 1\n") != NULL,
+       "the damaged record is counted as corruption");
+    free(m);
+    outbox_free(ob);
+    char *keys = keys_after_restart(dir);
+    is_str(keys, "k1 k3 k4 k5", "after another restart the intact records are still there");
+    free(keys);
+    remove_dir(dir);
+
+    /* Damage to a header (the length field of record 3) is skipped the same way. */
+    dir = tmp_dir();
+    ob = open_ob(dir, 0);
+    for (int i = 1; i <= 5; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        append(ob, "a", key, "a body of some length");
+        end[i] = file_size(dir);
+    }
+    outbox_free(ob);
+    ok(flip_byte(dir, end[2] + 9), "one byte of record 3's length field flips");
+    keys = keys_after_restart(dir);
+    is_str(keys, "k1 k2 k4 k5", "a damaged header loses only its own record");
+    free(keys);
+    remove_dir(dir);
+}
+
+/* Regression: when reopening the log after compaction failed (no fds left), the outbox kept
+ * writing to the renamed-away file, and what it wrote after that (new notifications, removal
+ * records) was gone at the next restart. Here the process has exactly one fd left while a
+ * compaction runs: the compaction must then fail and keep the old file, or complete. */
+static void test_compaction_without_fds(void)
+{
+    char *dir = tmp_dir();
+    struct outbox *ob = open_ob_caps(dir, 1000, 4 << 20);
+    struct fake a = {.script = "h"}, b = {.script = NULL};
+    char hold[400];
+    memset(hold, 'h', sizeof(hold) - 1);
+    hold[sizeof(hold) - 1] = '\0';
+    b.script = hold;
+    bind(ob, &a, &b);
+    append(ob, "a", "stuck", "x"); /* held in flight: the log never empties */
+    char body[4096];
+    memset(body, 'b', sizeof(body) - 1);
+    body[sizeof(body) - 1] = '\0';
+    for (int i = 0; i < 300; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "b%d", i);
+        append(ob, "b", key, body);
+    }
+    outbox_tick(ob);
+    ok(file_size(dir) > (1 << 20), "a log of more than 1 MiB, every entry live");
+    struct rlimit old;
+    getrlimit(RLIMIT_NOFILE, &old);
+    int probe = open("/dev/null", O_RDONLY);
+    close(probe);
+    struct rlimit tight = {.rlim_cur = (rlim_t)probe + 1, .rlim_max = old.rlim_max};
+    ok(probe > 0 && setrlimit(RLIMIT_NOFILE, &tight) == 0, "the process has one fd left");
+    for (int i = 0; i < 300; i++) { /* compaction is due on the way */
+        fake_answer(&b, SEND_OK);
+        outbox_tick(ob);
+    }
+    ok(setrlimit(RLIMIT_NOFILE, &old) == 0, "the fd limit is lifted again");
+    is_int(b.nsent, 300, "the 300 notifications to b are delivered");
+    ok(append(ob, "a", "after1", "x") == 0 && append(ob, "a", "after2", "x") == 0,
+       "two notifications are queued after that");
+    outbox_free(ob);
+    char *keys = keys_after_restart(dir);
+    is_str(keys, "stuck after1 after2",
+           "after a restart: the pending entry and the two queued after the compaction");
+    free(keys);
+    remove_dir(dir);
+}
+
 int main(void)
 {
     log_set_level_name("error");
@@ -443,6 +575,7 @@ int main(void)
     test_receivers();
     test_caps();
     test_compaction();
-    (void)fake_answer;
+    test_corrupt_middle();
+    test_compaction_without_fds();
     return done_testing();
 }
