@@ -19,25 +19,33 @@ static const struct sw_action_arg tekton_args[] = {
     {"maintenance_after", SW_ARG_BOOL, true, 0, 0}, /* on success: maintenance on or off */
 };
 
-#define ARGS(a) a, ARRAY_LEN(a)
+#define ARGS(a) .args = a, .nargs = ARRAY_LEN(a)
+
+#define ACTION(n, sum, a, ms, ...)                                  \
+    {                                                               \
+        .name = n, .summary = sum, a, .timeout_ms = ms, __VA_ARGS__ \
+    }
+#define NOARGS .args = NULL, .nargs = 0
 
 static const struct sw_action actions[] = {
-    {"tfvars", "set the tfvars flags in_recovery and in_maintenance", ARGS(tfvars_args), 30000,
-     false, false},
-    {"health_api", "scale the health API the GSLB monitors (and its PDB)", ARGS(health_args),
-     MIN(3), false, false},
-    {"maintenance", "maintenance page and portal banner on or off", ARGS(maintenance_args), 60000,
-     true, false},
-    {"kong_restart", "rollout-restart the Kong control plane", NULL, 0, MIN(5), true, false},
-    {"patroni_demote", "make this cluster a standby cluster of the other site", ARGS(follow_args),
-     MIN(5), false, false},
-    {"patroni_promote", "make this cluster the primary (once the other site is fenced)", NULL, 0,
-     MIN(10), false, false},
-    {"patroni_rebuild", "rebuild this cluster from the other site's leader (wipes its volumes)",
-     ARGS(rebuild_args), MIN(30), false, true},
-    {"tekton_deploy", "run the deploy pipeline and wait for its outcome", ARGS(tekton_args),
-     MIN(15), false, false},
-    {"tell_peer", "ask the peer to follow with the same transition", NULL, 0, 30000, false, false},
+    ACTION("tfvars", "set the tfvars flags in_recovery and in_maintenance", ARGS(tfvars_args),
+           30000),
+    ACTION("health_api", "scale the health API the GSLB monitors (and its PDB)", ARGS(health_args),
+           MIN(3)),
+    ACTION("maintenance", "maintenance page and portal banner on or off", ARGS(maintenance_args),
+           60000, .best_effort = true),
+    ACTION("kong_restart", "rollout-restart the Kong control plane", NOARGS, MIN(5),
+           .best_effort = true),
+    ACTION("patroni_demote", "make this cluster a standby cluster of the other site",
+           ARGS(follow_args), MIN(5)),
+    ACTION("patroni_promote", "make this cluster the primary (once the other site is fenced)",
+           NOARGS, MIN(10), .promotes = true),
+    ACTION("patroni_rebuild",
+           "rebuild this cluster from the other site's leader (wipes its volumes)",
+           ARGS(rebuild_args), MIN(30), .destructive = true),
+    ACTION("tekton_deploy", "run the deploy pipeline and wait for its outcome", ARGS(tekton_args),
+           MIN(15)),
+    ACTION("tell_peer", "ask the peer to follow with the same transition", NOARGS, 30000),
 };
 
 const struct sw_action *sw_action_find(const char *name)
@@ -45,6 +53,18 @@ const struct sw_action *sw_action_find(const char *name)
     for (size_t i = 0; i < ARRAY_LEN(actions); i++)
         if (strcmp(actions[i].name, name) == 0) return &actions[i];
     return NULL;
+}
+
+_Static_assert(ARRAY_LEN(actions) == SW_ACTION_COUNT, "SW_ACTION_COUNT is the catalogue's size");
+
+const struct sw_action *sw_action_at(size_t i)
+{
+    return &actions[i];
+}
+
+size_t sw_action_index(const struct sw_action *a)
+{
+    return (size_t)(a - actions);
 }
 
 const char *sw_action_names(void)

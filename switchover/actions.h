@@ -41,10 +41,16 @@ struct sw_action {
     int64_t timeout_ms; /* default for a step */
     bool best_effort;   /* default: cosmetic steps never block a failover */
     bool destructive;   /* always marked, whatever the plan says */
+    bool promotes;      /* makes this site's database writable: the promotion guard holds it */
 };
+
+#define SW_ACTION_COUNT 9
 
 /* The action named name, or NULL. */
 const struct sw_action *sw_action_find(const char *name);
+/* The i-th action of the catalogue (i < SW_ACTION_COUNT), and an action's position. */
+const struct sw_action *sw_action_at(size_t i);
+size_t sw_action_index(const struct sw_action *a);
 /* "tfvars, health_api, ...": every name, for error messages. */
 const char *sw_action_names(void);
 

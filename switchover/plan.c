@@ -203,7 +203,7 @@ static enum sw_state field_state(lua_State *L, const char *key, bool *force)
 {
     lua_getfield(L, 1, key);
     const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    enum sw_state s;
+    enum sw_state s = SW_INDEPENDENT;
     if (force && v && strcmp(v, "force") == 0) {
         *force = true;
         s = SW_INDEPENDENT;
@@ -444,4 +444,74 @@ int sw_plan_print(const struct sw_plan *pl, struct buf *out, bool json)
         }
     }
     return rc;
+}
+
+/* ---- copies and hashes ---- */
+
+static struct sw_step *copy_chain(const struct sw_step *st)
+{
+    if (!st) return NULL;
+    struct sw_step *c = xmalloc(sizeof(*c));
+    *c = *st;
+    c->fallback = copy_chain(st->fallback);
+    return c;
+}
+
+struct sw_plan *sw_plan_copy(const struct sw_plan *pl)
+{
+    struct sw_plan *c = xmalloc(sizeof(*c));
+    *c = *pl;
+    c->steps = xcalloc(pl->nsteps + 1, sizeof(*c->steps));
+    for (size_t i = 0; i < pl->nsteps; i++) {
+        c->steps[i] = pl->steps[i];
+        c->steps[i].fallback = copy_chain(pl->steps[i].fallback);
+    }
+    return c;
+}
+
+void sw_plan_free(struct sw_plan *pl)
+{
+    if (!pl) return;
+    for (size_t i = 0; i < pl->nsteps; i++) {
+        for (struct sw_step *f = pl->steps[i].fallback; f;) {
+            struct sw_step *next = f->fallback;
+            free(f);
+            f = next;
+        }
+    }
+    free(pl->steps);
+    free(pl);
+}
+
+static uint32_t fnv(uint32_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+
+static uint32_t hash_step(uint32_t h, const struct sw_step *st)
+{
+    for (; st; st = st->fallback) {
+        h = fnv(h, st->action->name, strlen(st->action->name) + 1);
+        for (size_t i = 0; i < st->nargs; i++) {
+            h = fnv(h, st->args[i].spec->name, strlen(st->args[i].spec->name) + 1);
+            h = fnv(h, &st->args[i].value, sizeof(st->args[i].value));
+        }
+        unsigned char marks[2] = {st->best_effort, st->destructive};
+        h = fnv(h, marks, sizeof(marks));
+        h = fnv(h, &st->timeout_ms, sizeof(st->timeout_ms));
+        h = fnv(h, "|", 1);
+    }
+    return h;
+}
+
+uint32_t sw_plan_hash(const struct sw_plan *pl)
+{
+    uint32_t h = 2166136261u;
+    unsigned char id[4] = {(unsigned char)pl->site, (unsigned char)pl->from, (unsigned char)pl->to,
+                           pl->force};
+    h = fnv(h, id, sizeof(id));
+    for (size_t i = 0; i < pl->nsteps; i++) h = hash_step(h, &pl->steps[i]);
+    return h;
 }

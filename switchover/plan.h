@@ -71,6 +71,14 @@ const char *sw_plans_source(const struct sw_plans *p);
 const struct sw_plan *sw_plans_get(const struct sw_plans *p, enum sw_site site, enum sw_state from,
                                    enum sw_state to, bool force);
 
+/* A deep copy of pl (its steps and their fallbacks), owned by the caller: a running plan keeps
+ * it whatever a reload does to the file. */
+struct sw_plan *sw_plan_copy(const struct sw_plan *pl);
+void sw_plan_free(struct sw_plan *pl); /* a copy; NULL-safe */
+/* A hash of what the plan does (actions, arguments, marks, timeouts, in order): a run found in
+ * the journal resumes only with the plan it started with. */
+uint32_t sw_plan_hash(const struct sw_plan *pl);
+
 /* An argument's value, or def when the step has none. */
 long sw_step_arg(const struct sw_step *st, const char *name, long def);
 
