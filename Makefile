@@ -11,14 +11,14 @@ REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
-ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -I. -Iexporter -Isite -Icollectors -Irules -Ialerts $(PKG_CFLAGS) \
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -I. -Iexporter -Isite -Icollectors -Irules -Ialerts -Iswitchover $(PKG_CFLAGS) \
               -DDRWATCH_VERSION='"$(VERSION)"' -DDRWATCH_REVISION='"$(REVISION)"' -MMD -MP
 LDLIBS  := $(PKG_LIBS) -lpthread -lm
 
 CORE_SRC := $(filter-out exporter/main.c,$(wildcard exporter/*.c)) $(wildcard site/*.c) $(wildcard collectors/*.c) \
-            $(wildcard rules/*.c) $(wildcard alerts/*.c)
+            $(wildcard rules/*.c) $(wildcard alerts/*.c) $(wildcard switchover/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
-HEADERS  := $(wildcard exporter/*.h site/*.h collectors/*.h rules/*.h alerts/*.h)
+HEADERS  := $(wildcard exporter/*.h site/*.h collectors/*.h rules/*.h alerts/*.h switchover/*.h)
 MAIN_OBJ := $(BUILD)/exporter/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%.t)
@@ -62,6 +62,9 @@ $(BUILD)/tests/replay_%.t: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(CORE_O
 	@echo "  REPLAY  $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib -DFUZZ_CORPUS='"$(abspath tests/fuzz/corpus/$*)"' -o $@ $< \
 	    tests/fuzz/replay_main.c $(CORE_OBJ) $(LDLIBS)
+
+# The default plans are built into the binary (.incbin): rebuild when the file changes.
+$(BUILD)/switchover/plans_default.o: switchover/plans/default.lua
 
 tests-build: $(BIN) $(UNIT_BIN) $(REPLAY_BIN)
 

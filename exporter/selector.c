@@ -1,6 +1,7 @@
 /* selector.c: label matching over canonical label text and family lookup in a snapshot (see
  * selector.h). Equality compares escaped bytes, so the common case needs no unescaping.
- * Regexes are Prometheus' (RE2 syntax), compiled by exporter/promregex.c. */
+ * Regexes are Prometheus' (RE2 syntax), compiled by promregex.c. Core: the rules read snapshots
+ * with it, switchover reads its observations with it, and /federate will select with it. */
 #include "selector.h"
 
 #include <ctype.h>

@@ -1,0 +1,99 @@
+/* evidence.c: the automatic failover's evidence, one check at a time (see evidence.h). Each
+ * check writes what it saw, passed or not, so that a refusal and an alert can say exactly
+ * which fact is missing. */
+#include "evidence.h"
+
+#include <stdio.h>
+
+static const char *const check_names[SW_CHECK_COUNT] = {
+    "gslb_golddr_alone", "gold_probe_down_here",      "gold_probe_down_peer",
+    "peer_agrees",       "golddr_not_in_maintenance", "lag_under_rpo",
+    "cooldown"};
+
+const char *sw_check_name(enum sw_check c)
+{
+    return (unsigned)c < SW_CHECK_COUNT ? check_names[c] : "unknown";
+}
+
+/* Every answer is golddr alone, held long enough by samples and by time. */
+static bool golddr_alone(const struct sw_answer *a, size_t n, double now,
+                         const struct sw_evidence_policy *p, char *d, size_t dlen)
+{
+    if (n == 0) {
+        snprintf(d, dlen, "no resolver answered");
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].cls != GSLB_CLASS_GOLDDR || a[i].held < p->samples ||
+            now - a[i].since < p->hold_s) {
+            snprintf(d, dlen, "resolver %s: %s for %llu samples, %.0fs", a[i].resolver,
+                     gslb_class_name(a[i].cls), (unsigned long long)a[i].held, now - a[i].since);
+            return false;
+        }
+    }
+    snprintf(d, dlen, "%zu resolvers answer golddr alone for %llu+ samples", n,
+             (unsigned long long)p->samples);
+    return true;
+}
+
+static bool probe_down(const struct sw_probe *pr, const struct sw_evidence_policy *p, char *d,
+                       size_t dlen)
+{
+    if (!pr->known) {
+        snprintf(d, dlen, "not probed");
+        return false;
+    }
+    snprintf(d, dlen, "%s for %llu samples", pr->up ? "up" : "down", (unsigned long long)pr->held);
+    return !pr->up && pr->held >= p->samples;
+}
+
+static void check_peer(const struct sw_world *w, const struct sw_evidence_policy *p,
+                       struct sw_evidence *out)
+{
+    char *d1 = out->check[SW_CHECK_GOLD_PROBE_DOWN_PEER].detail;
+    char *d2 = out->check[SW_CHECK_PEER_AGREES].detail;
+    size_t n = sizeof(out->check[0].detail);
+    if (!w->peer_reachable) {
+        snprintf(d1, n, w->peer_known ? "the peer is unreachable" : "no peer is configured");
+        snprintf(d2, n, "%s", d1);
+        out->check[SW_CHECK_GOLD_PROBE_DOWN_PEER].ok = true;
+        out->check[SW_CHECK_PEER_AGREES].ok = true;
+        return;
+    }
+    out->check[SW_CHECK_GOLD_PROBE_DOWN_PEER].ok = probe_down(&w->peer_probe[SW_GOLD], p, d1, n);
+    out->check[SW_CHECK_PEER_AGREES].ok =
+        golddr_alone(w->peer_answers, w->npeer_answers, w->now, p, d2, n);
+}
+
+void sw_evidence_eval(const struct sw_evidence_input *in, const struct sw_evidence_policy *p,
+                      struct sw_evidence *out)
+{
+    const struct sw_world *w = in->w;
+    size_t n = sizeof(out->check[0].detail);
+    out->check[SW_CHECK_GSLB_GOLDDR_ALONE].ok = golddr_alone(
+        w->answers, w->nanswers, w->now, p, out->check[SW_CHECK_GSLB_GOLDDR_ALONE].detail, n);
+    out->check[SW_CHECK_GOLD_PROBE_DOWN_HERE].ok =
+        probe_down(&w->probe[SW_GOLD], p, out->check[SW_CHECK_GOLD_PROBE_DOWN_HERE].detail, n);
+    check_peer(w, p, out);
+    char *d = out->check[SW_CHECK_GOLDDR_NOT_IN_MAINTENANCE].detail;
+    out->check[SW_CHECK_GOLDDR_NOT_IN_MAINTENANCE].ok =
+        in->golddr_state_known && in->golddr_state != SW_GOLDDR_MAINTENANCE;
+    snprintf(d, n, "golddr is %s",
+             in->golddr_state_known ? sw_state_name(in->golddr_state) : "unknown");
+    const struct sw_db *dr = &w->db[SW_GOLDDR];
+    d = out->check[SW_CHECK_LAG_UNDER_RPO].detail;
+    out->check[SW_CHECK_LAG_UNDER_RPO].ok = dr->replay_lag_s >= 0 && dr->replay_lag_s < p->rpo_s;
+    if (dr->replay_lag_s < 0)
+        snprintf(d, n, "golddr's replay lag is unknown");
+    else
+        snprintf(d, n, "golddr's replay lag %.1fs, bound %.0fs", dr->replay_lag_s, p->rpo_s);
+    d = out->check[SW_CHECK_COOLDOWN].detail;
+    double since = in->last_transition_end > 0 ? w->now - in->last_transition_end : -1;
+    out->check[SW_CHECK_COOLDOWN].ok = since < 0 || since >= p->cooldown_s;
+    if (since < 0)
+        snprintf(d, n, "no transition yet");
+    else
+        snprintf(d, n, "the last transition ended %.0fs ago, cooldown %.0fs", since, p->cooldown_s);
+    out->ok = true;
+    for (int c = 0; c < SW_CHECK_COUNT; c++) out->ok = out->ok && out->check[c].ok;
+}

@@ -1,0 +1,543 @@
+/* executor.c: one run at a time, one step at a time, each phase on the loop (see executor.h).
+ *
+ * A phase's outcome never continues the run from inside the actuator's call: sw_phase_done
+ * records it and a zero-delay timer (x->next) takes it from there, so an actuator that answers
+ * at once and one that answers a minute later go through the same code. The step's deadline is
+ * a second timer. Every decision that moves the run is journaled before anything it allows
+ * happens: a begin before a step's first phase, an end before the next step or the finish. */
+#include "executor.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "loop.h"
+#include "xalloc.h"
+
+enum phase { PH_CHECK, PH_GUARD, PH_ACT, PH_POLL };
+
+struct sw_phase {
+    struct run *run;
+    void *slot;
+    bool in_flight;
+};
+
+struct run {
+    struct sw_executor *x;
+    struct sw_plan *plan; /* owned copy */
+    struct sw_run_start start;
+    size_t step, depth;
+    const struct sw_step *cur; /* plan->steps[step], then depth fallbacks down */
+    enum phase phase;
+    struct sw_phase ph;
+    struct sw_world world;
+    bool doubt;       /* this step began before a restart and never ended */
+    bool has_outcome; /* a phase answered; x->next takes it */
+    enum sw_outcome out;
+    char detail[256];
+    int64_t began_ms;
+    double began_at;
+};
+
+struct sw_executor {
+    struct sw_exec_env env;
+    char *data_dir;
+    struct sw_run_journal *j;
+    struct sw_replayed replayed;
+    struct run *run;
+    struct loop_timer *next, *deadline;
+    double last_finished;
+    uint64_t steps[SW_ACTION_COUNT][SW_RESULT_COUNT];
+    double last_seconds[SW_ACTION_COUNT];
+    bool ran[SW_ACTION_COUNT];
+};
+
+static void start_step(struct run *r);
+static void finish(struct run *r, enum sw_result res, const char *detail);
+
+static double now_s(const struct sw_executor *x)
+{
+    return x->env.clock ? x->env.clock(x->env.clock_arg) : time_wall_s();
+}
+
+static const struct actuator_ops *ops_of(const struct sw_executor *x, const struct sw_action *a)
+{
+    for (size_t i = 0; i < x->env.nactuators; i++)
+        if (strcmp(x->env.actuators[i]->action, a->name) == 0) return x->env.actuators[i];
+    return NULL;
+}
+
+/* ---- what actuators see ---- */
+
+const struct sw_step *sw_phase_step(const struct sw_phase *ph)
+{
+    return ph->run->cur;
+}
+
+const struct sw_world *sw_phase_world(const struct sw_phase *ph)
+{
+    return &ph->run->world;
+}
+
+void *sw_phase_env(const struct sw_phase *ph)
+{
+    return ph->run->x->env.actuator_env;
+}
+
+const char *sw_phase_run_id(const struct sw_phase *ph)
+{
+    return ph->run->start.id;
+}
+
+void **sw_phase_slot(struct sw_phase *ph)
+{
+    return &ph->slot;
+}
+
+void sw_phase_done(struct sw_phase *ph, enum sw_outcome o, const char *detail)
+{
+    struct run *r = ph->run;
+    if (!ph->in_flight) return; /* a contract breach: answered twice, or after cancel */
+    ph->in_flight = false;
+    r->has_outcome = true;
+    r->out = o;
+    snprintf(r->detail, sizeof(r->detail), "%s", detail ? detail : "");
+    loop_timer_start(r->x->next, 0);
+}
+
+/* ---- phases ---- */
+
+static void run_phase(struct run *r)
+{
+    struct sw_executor *x = r->x;
+    x->env.observe(x->env.observe_arg, &r->world);
+    const struct actuator_ops *ops = ops_of(x, r->cur->action);
+    r->ph = (struct sw_phase){.run = r, .in_flight = true};
+    r->has_outcome = false;
+    switch (r->phase) {
+    case PH_CHECK: ops->check(&r->ph); break;
+    case PH_ACT: ops->act(&r->ph); break;
+    case PH_POLL: ops->poll(&r->ph); break;
+    case PH_GUARD: break; /* guards are the executor's, not an actuator's */
+    }
+}
+
+/* The safety rules, in C: true when the action may go ahead now. A destructive action that
+ * the guard refuses fails at once; a promotion waits (the other site may be demoting). */
+static bool guard_passes(struct run *r, bool *wait)
+{
+    struct sw_executor *x = r->x;
+    x->env.observe(x->env.observe_arg, &r->world);
+    r->world.self = x->env.site;
+    char why[256];
+    bool ok = true;
+    *wait = false;
+    if (r->cur->action->promotes) {
+        ok = sw_guard_promote(&r->world, &x->env.guards, why, sizeof(why));
+        *wait = !ok;
+    }
+    if (ok && (r->cur->action->destructive || r->cur->destructive))
+        ok = sw_guard_destructive(&r->world, r->cur->destructive, &x->env.guards, why, sizeof(why));
+    if (!ok) snprintf(r->detail, sizeof(r->detail), "guard: %.240s", why);
+    return ok;
+}
+
+static void cancel_phase(struct run *r)
+{
+    if (!r->ph.in_flight) return;
+    const struct actuator_ops *ops = ops_of(r->x, r->cur->action);
+    r->ph.in_flight = false;
+    if (ops->cancel) ops->cancel(&r->ph);
+}
+
+/* ---- steps ---- */
+
+static const struct sw_step *step_at(const struct sw_plan *pl, size_t step, size_t depth)
+{
+    const struct sw_step *st = step < pl->nsteps ? &pl->steps[step] : NULL;
+    for (size_t d = 0; st && d < depth; d++) st = st->fallback;
+    return st;
+}
+
+static void count(struct sw_executor *x, const struct sw_step *st, enum sw_result res,
+                  double seconds)
+{
+    size_t a = sw_action_index(st->action);
+    x->steps[a][res]++;
+    x->last_seconds[a] = seconds;
+    x->ran[a] = true;
+}
+
+/* Where the run goes after step (at depth) ended with res: 1 with step and depth set, or 0 when
+ * the run is over (*over says how). */
+static int next_position(const struct sw_plan *pl, size_t *step, size_t *depth, enum sw_result res,
+                         enum sw_result *over)
+{
+    const struct sw_step *st = step_at(pl, *step, *depth);
+    if (res == SW_RESULT_FAILED || res == SW_RESULT_REFUSED) {
+        if (st && st->fallback) {
+            ++*depth;
+            return 1;
+        }
+        if (!pl->steps[*step].best_effort) {
+            *over = SW_RESULT_FAILED;
+            return 0;
+        }
+    }
+    ++*step;
+    *depth = 0;
+    *over = SW_RESULT_OK;
+    return *step < pl->nsteps;
+}
+
+static void end_step(struct run *r, enum sw_result res, const char *detail)
+{
+    struct sw_executor *x = r->x;
+    loop_timer_stop(x->deadline);
+    char err[256];
+    double secs = (double)(time_mono_ms() - r->began_ms) / 1000.0;
+    count(x, r->cur, res, secs);
+    log_info("switchover", "run %s step %zu.%zu %s: %s%s%s", r->start.id, r->step + 1, r->depth,
+             r->cur->action->name, sw_result_name(res), detail && detail[0] ? ": " : "",
+             detail ? detail : "");
+    if (sw_journal_end(x->j, r->start.id, r->step, r->depth, r->cur->action->name, res, detail,
+                       now_s(x), secs, err, sizeof(err)) < 0) {
+        finish(r, SW_RESULT_STOPPED, err); /* nothing more may happen unrecorded */
+        return;
+    }
+    enum sw_result over;
+    if (next_position(r->plan, &r->step, &r->depth, res, &over)) {
+        r->doubt = false;
+        start_step(r);
+        return;
+    }
+    char why[300];
+    snprintf(why, sizeof(why), "step %s: %s", r->cur->action->name, detail ? detail : "");
+    finish(r, over, over == SW_RESULT_OK ? "" : why);
+}
+
+static void start_step(struct run *r)
+{
+    struct sw_executor *x = r->x;
+    char err[256];
+    r->cur = step_at(r->plan, r->step, r->depth);
+    r->began_ms = time_mono_ms();
+    r->began_at = now_s(x);
+    if (sw_journal_begin(x->j, r->start.id, r->step, r->depth, r->cur->action->name, r->began_at,
+                         err, sizeof(err)) < 0) {
+        finish(r, SW_RESULT_STOPPED, err);
+        return;
+    }
+    r->phase = PH_CHECK;
+    loop_timer_start(x->deadline, r->cur->timeout_ms);
+    run_phase(r);
+}
+
+/* ---- moving on ---- */
+
+static void after_check(struct run *r)
+{
+    if (r->out == SW_DONE) return end_step(r, SW_RESULT_ALREADY, r->detail);
+    if (r->doubt && (r->cur->action->destructive || r->cur->destructive)) {
+        /* It began before a restart and its check cannot say it ended: running it again
+         * could destroy what the first attempt built. A person decides. */
+        char why[300];
+        snprintf(why, sizeof(why),
+                 "destructive step %s was in progress at a restart and is not "
+                 "known to have finished: stopped, maintenance stays on",
+                 r->cur->action->name);
+        return finish(r, SW_RESULT_STOPPED, why);
+    }
+    bool guarded = r->cur->action->promotes || r->cur->action->destructive || r->cur->destructive;
+    r->phase = guarded ? PH_GUARD : PH_ACT;
+    if (guarded)
+        loop_timer_start(r->x->next, 0);
+    else
+        run_phase(r);
+}
+
+static void on_guard(struct run *r)
+{
+    bool wait;
+    if (guard_passes(r, &wait)) {
+        r->phase = PH_ACT;
+        return run_phase(r);
+    }
+    if (!wait) return end_step(r, SW_RESULT_REFUSED, r->detail);
+    loop_timer_start(r->x->next, r->x->env.poll_ms); /* the deadline ends the wait */
+}
+
+static void on_next(void *arg)
+{
+    struct sw_executor *x = arg;
+    struct run *r = x->run;
+    if (!r) return;
+    if (r->phase == PH_GUARD) return on_guard(r);
+    if (!r->has_outcome) { /* a poll's pause is over */
+        if (r->phase == PH_POLL) run_phase(r);
+        return;
+    }
+    r->has_outcome = false;
+    if (r->out == SW_ERROR) return end_step(r, SW_RESULT_FAILED, r->detail);
+    switch (r->phase) {
+    case PH_CHECK: after_check(r); break;
+    case PH_ACT:
+        if (!ops_of(x, r->cur->action)->poll) return end_step(r, SW_RESULT_OK, r->detail);
+        r->phase = PH_POLL;
+        run_phase(r);
+        break;
+    case PH_POLL:
+        if (r->out == SW_DONE) return end_step(r, SW_RESULT_OK, r->detail);
+        loop_timer_start(x->next, x->env.poll_ms);
+        break;
+    case PH_GUARD: break;
+    }
+}
+
+static void on_deadline(void *arg)
+{
+    struct sw_executor *x = arg;
+    struct run *r = x->run;
+    if (!r) return;
+    loop_timer_stop(x->next);
+    cancel_phase(r);
+    char why[300];
+    if (r->phase == PH_GUARD) {
+        snprintf(why, sizeof(why), "not allowed within %.0fs: %s",
+                 (double)r->cur->timeout_ms / 1000.0, r->detail);
+        return end_step(r, SW_RESULT_REFUSED, why);
+    }
+    snprintf(why, sizeof(why), "timed out after %.0fs%s%s", (double)r->cur->timeout_ms / 1000.0,
+             r->detail[0] ? ": " : "", r->detail);
+    end_step(r, SW_RESULT_FAILED, why);
+}
+
+/* ---- runs ---- */
+
+static void run_free(struct run *r)
+{
+    if (!r) return;
+    sw_plan_free(r->plan);
+    free(r);
+}
+
+static void finish(struct run *r, enum sw_result res, const char *detail)
+{
+    struct sw_executor *x = r->x;
+    char err[256];
+    loop_timer_stop(x->next);
+    loop_timer_stop(x->deadline);
+    cancel_phase(r);
+    double at = now_s(x);
+    if (sw_journal_finish(x->j, r->start.id, res, detail, at, err, sizeof(err)) < 0)
+        log_error("switchover", "run %s: %s", r->start.id, err);
+    x->last_finished = at;
+    log_info("switchover", "run %s %s -> %s finished: %s%s%s", r->start.id,
+             sw_state_name(r->start.from), sw_state_name(r->start.to), sw_result_name(res),
+             detail && detail[0] ? ": " : "", detail ? detail : "");
+    x->run = NULL;
+    if (x->env.finished) x->env.finished(x->env.finished_arg, &r->start, res, detail);
+    run_free(r);
+}
+
+/* Every action of the plan has an actuator: a plan that cannot finish does not start. */
+static int check_actuators(const struct sw_executor *x, const struct sw_plan *pl, char *err,
+                           size_t errlen)
+{
+    for (size_t i = 0; i < pl->nsteps; i++) {
+        for (const struct sw_step *st = &pl->steps[i]; st; st = st->fallback) {
+            if (ops_of(x, st->action)) continue;
+            snprintf(err, errlen, "no actuator for %s", st->action->name);
+            return -ENOSYS;
+        }
+    }
+    return 0;
+}
+
+static struct run *run_new(struct sw_executor *x, const struct sw_plan *plan,
+                           const struct sw_run_start *start)
+{
+    struct run *r = xcalloc(1, sizeof(*r));
+    r->x = x;
+    r->plan = sw_plan_copy(plan);
+    r->start = *start;
+    r->start.site = plan->site;
+    r->start.force = plan->force;
+    r->start.nsteps = plan->nsteps;
+    r->start.plan_hash = sw_plan_hash(plan);
+    return r;
+}
+
+int sw_exec_start(struct sw_executor *x, const struct sw_plan *plan, const struct sw_run_start *run,
+                  char *err, size_t errlen)
+{
+    if (x->run) {
+        snprintf(err, errlen, "run %s is going on", x->run->start.id);
+        return -EBUSY;
+    }
+    int rc = check_actuators(x, plan, err, errlen);
+    if (rc < 0) return rc;
+    struct run *r = run_new(x, plan, run);
+    if (!r->start.at) r->start.at = now_s(x);
+    rc = sw_journal_start(x->j, &r->start, err, errlen);
+    if (rc < 0) {
+        run_free(r);
+        return rc;
+    }
+    x->run = r;
+    log_info("switchover", "run %s: %s -> %s on %s (%s: %s)", r->start.id,
+             sw_state_name(r->start.from), sw_state_name(r->start.to), sw_site_name(r->start.site),
+             sw_source_name(r->start.source), r->start.reason);
+    if (plan->nsteps == 0) {
+        finish(r, SW_RESULT_OK, "nothing to do on this site");
+        return 0;
+    }
+    start_step(r);
+    return 0;
+}
+
+/* Where the replayed run goes on: its step in doubt, or after its last ended step as
+ * end_step would have gone. Returns 1 with the position, 0 when the run had ended all it
+ * could (res says how), -1 when the journal names a step the plan does not have. */
+static int resume_position(const struct sw_replayed *rp, const struct sw_plan *pl, size_t *step,
+                           size_t *depth, enum sw_result *res)
+{
+    *res = SW_RESULT_OK;
+    if (rp->in_doubt) {
+        *step = rp->doubt_step;
+        *depth = rp->doubt_depth;
+        return step_at(pl, *step, *depth) ? 1 : -1;
+    }
+    if (!rp->have_end) {
+        *step = *depth = 0;
+        return 1;
+    }
+    *step = rp->end_step;
+    *depth = rp->end_depth;
+    if (!step_at(pl, *step, *depth)) return -1;
+    return next_position(pl, step, depth, rp->end_result, res);
+}
+
+int sw_exec_resume(struct sw_executor *x, const struct sw_plans *plans, char *err, size_t errlen)
+{
+    const struct sw_replayed *rp = &x->replayed;
+    if (x->run || !rp->have_run || rp->finished) return 1;
+    const struct sw_run_start *s = &rp->start;
+    const struct sw_plan *pl = sw_plans_get(plans, s->site, s->from, s->to, s->force);
+    struct sw_plan empty = {.site = s->site, .from = s->from, .to = s->to, .force = s->force};
+    struct run *r = run_new(x, pl ? pl : &empty, s);
+    r->start = *s;
+    x->run = r;
+    size_t step, depth;
+    enum sw_result res;
+    int pos = -1;
+    if (!pl || sw_plan_hash(pl) != s->plan_hash)
+        snprintf(err, errlen, "the plan for %s -> %s changed since run %s started",
+                 sw_state_name(s->from), sw_state_name(s->to), s->id);
+    else if ((pos = resume_position(rp, pl, &step, &depth, &res)) < 0)
+        snprintf(err, errlen, "the journal names a step the plan does not have");
+    if (pos < 0) {
+        char why[400];
+        snprintf(why, sizeof(why), "not resumed after a restart: %s; maintenance stays on", err);
+        finish(r, SW_RESULT_STOPPED, why);
+        return -1;
+    }
+    log_warn("switchover", "run %s was cut short by a restart: resuming", s->id);
+    if (pos == 0) {
+        finish(r, res, res == SW_RESULT_OK ? "" : "a step had failed before the restart");
+        return 0;
+    }
+    r->step = step;
+    r->depth = depth;
+    r->doubt = rp->in_doubt;
+    start_step(r);
+    return 0;
+}
+
+struct sw_executor *sw_exec_new(const struct sw_exec_env *env, char *err, size_t errlen)
+{
+    struct sw_executor *x = xcalloc(1, sizeof(*x));
+    x->env = *env;
+    if (x->env.poll_ms <= 0) x->env.poll_ms = 1000;
+    x->data_dir = xstrdup(env->data_dir);
+    x->env.data_dir = x->data_dir;
+    x->j = sw_journal_open(x->data_dir, &x->replayed, err, errlen);
+    if (!x->j) {
+        sw_exec_free(x);
+        return NULL;
+    }
+    x->last_finished = x->replayed.last_finished_at;
+    x->next = loop_timer_new(env->loop, on_next, x);
+    x->deadline = loop_timer_new(env->loop, on_deadline, x);
+    if (x->replayed.corrupt)
+        log_warn("switchover", "journal: %zu damaged records skipped", x->replayed.corrupt);
+    return x;
+}
+
+void sw_exec_free(struct sw_executor *x)
+{
+    if (!x) return;
+    if (x->run) cancel_phase(x->run);
+    run_free(x->run);
+    loop_timer_free(x->next);
+    loop_timer_free(x->deadline);
+    sw_journal_free(x->j);
+    free(x->data_dir);
+    free(x);
+}
+
+const struct sw_replayed *sw_exec_replayed(const struct sw_executor *x)
+{
+    return &x->replayed;
+}
+
+bool sw_exec_busy(const struct sw_executor *x)
+{
+    return x->run != NULL;
+}
+
+const struct sw_run_start *sw_exec_current(const struct sw_executor *x, size_t *step, size_t *depth)
+{
+    if (!x->run) return NULL;
+    if (step) *step = x->run->step;
+    if (depth) *depth = x->run->depth;
+    return &x->run->start;
+}
+
+double sw_exec_last_finished(const struct sw_executor *x)
+{
+    return x->last_finished;
+}
+
+void sw_exec_metrics(const struct sw_executor *x, struct metric_set *m)
+{
+    struct metric_family *steps =
+        mset_family(m, "drwatch_action_steps_total", METRIC_COUNTER,
+                    "Plan steps this drwatch ended, by action and result (ok, already: its check "
+                    "found it done, failed, refused: a safety guard held it back, stopped).");
+    struct metric_family *dur = mset_family(m, "drwatch_action_step_duration_seconds", METRIC_GAUGE,
+                                            "How long the last step of an action took.");
+    mset_family_set_unit(m, dur, "seconds");
+    for (size_t a = 0; a < SW_ACTION_COUNT; a++) {
+        const char *name = sw_action_at(a)->name;
+        for (int res = 0; res < SW_RESULT_COUNT; res++)
+            mset_addv(m, steps, (double)x->steps[a][res], "action", name, "result",
+                      sw_result_name((enum sw_result)res), (const char *)NULL);
+        if (x->ran[a]) mset_addv(m, dur, x->last_seconds[a], "action", name, (const char *)NULL);
+    }
+    mset_addv(m,
+              mset_family(m, "drwatch_transition_in_progress", METRIC_GAUGE,
+                          "1 while this site runs a transition's plan, else 0."),
+              x->run ? 1.0 : 0.0, (const char *)NULL);
+    if (!x->run) return;
+    const struct sw_run_start *s = &x->run->start;
+    mset_addv(m,
+              mset_family(m, "drwatch_transition_info", METRIC_GAUGE,
+                          "The transition this site is running: from, to, the plan's run id and "
+                          "what asked for it (trigger)."),
+              1.0, "from", sw_state_name(s->from), "to", sw_state_name(s->to), "plan", s->id,
+              "trigger", sw_source_name(s->source), (const char *)NULL);
+}

@@ -1,0 +1,1 @@
+x = step { "patroni_rebuild", from = "gold" }

@@ -1,0 +1,417 @@
+/* test_executor.c: the plan executor (switchover/executor.h) on a real event loop with fake
+ * actuators that record every call: steps run in order through check, act and poll; a step
+ * found done is not acted; a failed step stops the plan unless it is best-effort or has a
+ * fallback; a deadline ends a step that hangs; a promotion waits for the guard and is refused
+ * at its deadline if the guard never passes; a destructive fallback runs only when the
+ * destructive guard agrees; and after a "crash" (the executor freed in the middle of a step)
+ * the journal resumes the run at the step in doubt through its check, stops a destructive step
+ * in doubt, and refuses to resume with a plan that changed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "executor.h"
+#include "loop.h"
+#include "tap.h"
+
+/* ---- fake actuators ---- */
+
+struct fake {
+    struct loop *loop;
+    struct buf calls;         /* "check:tfvars act:tfvars ..." */
+    const char *fail_act;     /* this action's act errors */
+    const char *done_already; /* this action's check says done */
+    const char *hang;         /* this action's poll never ends */
+    const char *hang_act;     /* this action's act never answers */
+    int polls_before_done;    /* each poll says not done this many times */
+    int polls;
+    struct loop_timer *later; /* an act answered asynchronously */
+    struct sw_phase *pending;
+};
+
+static struct fake F;
+
+static void record(const char *phase, struct sw_phase *ph)
+{
+    (void)buf_printf(&F.calls, "%s%s:%s", F.calls.len ? " " : "", phase,
+                     sw_phase_step(ph)->action->name);
+}
+
+static bool is(const char *want, struct sw_phase *ph)
+{
+    return want && strcmp(want, sw_phase_step(ph)->action->name) == 0;
+}
+
+static void fake_check(struct sw_phase *ph)
+{
+    record("check", ph);
+    sw_phase_done(ph, is(F.done_already, ph) ? SW_DONE : SW_NOT_DONE, "checked");
+}
+
+static void on_later(void *arg)
+{
+    (void)arg;
+    struct sw_phase *ph = F.pending;
+    F.pending = NULL;
+    sw_phase_done(ph, SW_DONE, "acted later");
+}
+
+static void fake_act(struct sw_phase *ph)
+{
+    record("act", ph);
+    if (is(F.hang_act, ph)) return;
+    if (is(F.fail_act, ph)) return sw_phase_done(ph, SW_ERROR, "the fake says no");
+    if (strcmp(sw_phase_step(ph)->action->name, "tfvars") == 0) {
+        F.pending = ph; /* one answer comes later, from a timer */
+        loop_timer_start(F.later, 5);
+        return;
+    }
+    sw_phase_done(ph, SW_DONE, "acted");
+}
+
+static void fake_poll(struct sw_phase *ph)
+{
+    record("poll", ph);
+    if (is(F.hang, ph)) return sw_phase_done(ph, SW_NOT_DONE, "still waiting");
+    if (F.polls++ < F.polls_before_done) return sw_phase_done(ph, SW_NOT_DONE, "not yet");
+    sw_phase_done(ph, SW_DONE, "waited");
+}
+
+static void fake_cancel(struct sw_phase *ph)
+{
+    record("cancel", ph);
+    if (F.pending == ph) {
+        loop_timer_stop(F.later);
+        F.pending = NULL;
+    }
+}
+
+#define FAKE_OPS(n)                                     \
+    {                                                   \
+        n, fake_check, fake_act, fake_poll, fake_cancel \
+    }
+static const struct actuator_ops fakes[] = {
+    FAKE_OPS("tfvars"),          FAKE_OPS("health_api"),     FAKE_OPS("maintenance"),
+    FAKE_OPS("kong_restart"),    FAKE_OPS("patroni_demote"), FAKE_OPS("patroni_promote"),
+    FAKE_OPS("patroni_rebuild"), FAKE_OPS("tekton_deploy"),  FAKE_OPS("tell_peer"),
+};
+static const struct actuator_ops *const table[] = {&fakes[0], &fakes[1], &fakes[2],
+                                                   &fakes[3], &fakes[4], &fakes[5],
+                                                   &fakes[6], &fakes[7], &fakes[8]};
+
+/* ---- the world the guards see ---- */
+
+struct fake_world {
+    int observations;
+    int fenced_after; /* gold is seen demoted and withdrawn from this observation on; -1 never */
+    bool peer_healthy;
+};
+static struct fake_world W;
+
+static void observe(void *arg, struct sw_world *w)
+{
+    (void)arg;
+    memset(w, 0, sizeof(*w));
+    w->now = 1000;
+    w->self = SW_GOLDDR;
+    bool fenced = W.fenced_after >= 0 && W.observations++ >= W.fenced_after;
+    w->db[SW_GOLD] = (struct sw_db){.known = true,
+                                    .leader_present = true,
+                                    .leader_writable = !fenced,
+                                    .healthy = W.peer_healthy,
+                                    .lsn_known = true,
+                                    .lsn = 100,
+                                    .observed_at = 1000};
+    w->db[SW_GOLDDR] = (struct sw_db){
+        .known = true, .lsn_known = true, .lsn = 100, .replay_lag_s = 1, .observed_at = 1000};
+    w->nanswers = 1;
+    w->answers[0] = (struct sw_answer){"r1", fenced ? GSLB_CLASS_GOLDDR : GSLB_CLASS_GOLD, 9, 1};
+}
+
+/* ---- running ---- */
+
+struct ended {
+    bool done;
+    enum sw_result res;
+    char detail[400];
+};
+static struct ended E;
+
+static void finished(void *arg, const struct sw_run_start *run, enum sw_result r,
+                     const char *detail)
+{
+    (void)run;
+    E.done = true;
+    E.res = r;
+    snprintf(E.detail, sizeof(E.detail), "%s", detail ? detail : "");
+    loop_stop(arg);
+}
+
+static char dir[] = "/tmp/drwatch-test-executor-XXXXXX";
+
+static struct sw_executor *executor(struct loop *l)
+{
+    struct sw_exec_env env = {.loop = l,
+                              .data_dir = dir,
+                              .site = SW_GOLDDR,
+                              .actuators = table,
+                              .nactuators = 9,
+                              .guards = {.samples = 3, .fresh_s = 15, .max_lag_s = 30},
+                              .poll_ms = 5,
+                              .observe = observe,
+                              .finished = finished,
+                              .finished_arg = l};
+    char err[256];
+    struct sw_executor *x = sw_exec_new(&env, err, sizeof(err));
+    if (!x) diag("%s", err);
+    return x;
+}
+
+/* A complete plan file whose golddr active-passive -> golddr-primary plan is steps. */
+static struct sw_plans *plans(const char *steps)
+{
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    for (size_t e = 0; e <= sw_edge_count(); e++) {
+        enum sw_state from = SW_INDEPENDENT, to = SW_ACTIVE_PASSIVE;
+        bool force = e == sw_edge_count();
+        if (!force) sw_edge_get(e, &from, &to);
+        for (int s = 0; s < SW_SITE_COUNT; s++) {
+            bool mine =
+                !force && s == SW_GOLDDR && from == SW_ACTIVE_PASSIVE && to == SW_GOLDDR_PRIMARY;
+            (void)buf_printf(&b,
+                             "plan { site = \"%s\", from = \"%s\", to = \"%s\", steps = { %s } }\n",
+                             sw_site_name((enum sw_site)s), force ? "force" : sw_state_name(from),
+                             sw_state_name(to), mine ? steps : "");
+        }
+    }
+    char err[512];
+    struct sw_plans *p = sw_plans_load_buffer(b.data, b.len, "t.lua", err, sizeof(err));
+    if (!p) diag("%s", err);
+    buf_free(&b);
+    return p;
+}
+
+static const struct sw_plan *the_plan(const struct sw_plans *p)
+{
+    return sw_plans_get(p, SW_GOLDDR, SW_ACTIVE_PASSIVE, SW_GOLDDR_PRIMARY, false);
+}
+
+static void reset(void)
+{
+    buf_reset(&F.calls);
+    F.fail_act = F.done_already = F.hang = F.hang_act = NULL;
+    F.polls_before_done = F.polls = 0;
+    memset(&E, 0, sizeof(E));
+    W = (struct fake_world){.fenced_after = 0, .peer_healthy = true};
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", dir, SW_JOURNAL_FILE);
+    unlink(path);
+}
+
+static struct sw_run_start run_start(const char *id)
+{
+    struct sw_run_start s = {
+        .from = SW_ACTIVE_PASSIVE, .to = SW_GOLDDR_PRIMARY, .source = SW_SOURCE_API};
+    snprintf(s.id, sizeof(s.id), "%s", id);
+    snprintf(s.reason, sizeof(s.reason), "a test");
+    return s;
+}
+
+/* Runs the plan to its end on a fresh executor; returns the calls made. */
+static const char *run(struct loop *l, const char *steps)
+{
+    struct sw_plans *p = plans(steps);
+    struct sw_executor *x = executor(l);
+    char err[256];
+    struct sw_run_start s = run_start("run-1");
+    if (sw_exec_start(x, the_plan(p), &s, err, sizeof(err)) < 0) diag("%s", err);
+    if (!E.done) loop_run(l);
+    sw_exec_free(x);
+    sw_plans_free(p);
+    return F.calls.data ? F.calls.data : "";
+}
+
+#define TWO_STEPS                                                       \
+    "step { \"tfvars\", in_recovery = true, in_maintenance = false }, " \
+    "step { \"health_api\", replicas = 2 }"
+
+static void test_runs(struct loop *l)
+{
+    reset();
+    is_str(run(l, TWO_STEPS),
+           "check:tfvars act:tfvars poll:tfvars check:health_api act:health_api "
+           "poll:health_api",
+           "steps run in order: check, act (one answers later, from a timer), poll");
+    ok(E.done && E.res == SW_RESULT_OK, "and the run finishes ok");
+
+    reset();
+    F.done_already = "tfvars";
+    is_str(run(l, TWO_STEPS), "check:tfvars check:health_api act:health_api poll:health_api",
+           "a step whose check finds it done is not acted on (idempotent)");
+
+    reset();
+    F.polls_before_done = 3;
+    is_str(run(l, "step { \"health_api\", replicas = 2 }"),
+           "check:health_api act:health_api poll:health_api poll:health_api poll:health_api "
+           "poll:health_api",
+           "poll goes on until the wait is over");
+
+    reset();
+    F.fail_act = "tfvars";
+    is_str(run(l, TWO_STEPS), "check:tfvars act:tfvars", "a failed step stops the plan");
+    ok(E.res == SW_RESULT_FAILED && strstr(E.detail, "the fake says no"),
+       "the run fails with the step's reason (%s)", E.detail);
+
+    reset();
+    F.fail_act = "maintenance";
+    is_str(run(l, "step { \"maintenance\", on = true }, step { \"health_api\", replicas = 2 }"),
+           "check:maintenance act:maintenance check:health_api act:health_api poll:health_api",
+           "a best-effort step that fails does not stop the plan");
+    ok(E.res == SW_RESULT_OK, "the run still finishes ok");
+
+    reset();
+    F.hang = "health_api";
+    run(l, "step { \"health_api\", replicas = 2, timeout = \"100ms\" }, step { \"kong_restart\" }");
+    ok(E.res == SW_RESULT_FAILED && strstr(E.detail, "timed out"),
+       "a step that never ends fails at its deadline (%s)", E.detail);
+    ok(!strstr(F.calls.data, "kong_restart"), "and nothing after it runs");
+
+    reset();
+    F.hang_act = "health_api";
+    run(l, "step { \"health_api\", replicas = 2, timeout = \"100ms\" }");
+    ok(strstr(F.calls.data, "cancel:health_api") && E.res == SW_RESULT_FAILED,
+       "an action in flight at the deadline is cancelled");
+}
+
+static void test_guards(struct loop *l)
+{
+    reset();
+    W.fenced_after = 4;
+    is_str(run(l, "step { \"patroni_promote\" }"),
+           "check:patroni_promote act:patroni_promote poll:patroni_promote",
+           "a promotion waits for the guard, then acts");
+    ok(E.res == SW_RESULT_OK && W.observations > 4, "once gold is seen demoted and withdrawn");
+
+    reset();
+    W.fenced_after = -1;
+    run(l, "step { \"patroni_promote\", timeout = \"100ms\" }");
+    ok(E.res == SW_RESULT_FAILED && !strstr(F.calls.data, "act:") &&
+           strstr(E.detail, "not allowed within") && strstr(E.detail, "writable"),
+       "gold stays writable: the promotion never acts, and the reason says why (%s)", E.detail);
+
+    reset();
+    W.fenced_after = -1; /* gold the writable leader golddr rebuilds from */
+    F.fail_act = "patroni_demote";
+    is_str(run(l, "step { \"patroni_demote\", follow = \"gold\", fallback = step { "
+                  "\"patroni_rebuild\", from = \"gold\", destructive = true } }"),
+           "check:patroni_demote act:patroni_demote check:patroni_rebuild act:patroni_rebuild "
+           "poll:patroni_rebuild",
+           "the demotion fails: its destructive fallback runs, the guard agreeing");
+
+    reset();
+    W.fenced_after = -1;
+    F.fail_act = "patroni_demote";
+    W.peer_healthy = false;
+    run(l, "step { \"patroni_demote\", follow = \"gold\", fallback = step { "
+           "\"patroni_rebuild\", from = \"gold\", destructive = true } }");
+    ok(!strstr(F.calls.data, "act:patroni_rebuild") && E.res == SW_RESULT_FAILED &&
+           strstr(E.detail, "healthy leader"),
+       "with the peer not a healthy leader the rebuild never acts (%s)", E.detail);
+}
+
+/* Starts the plan and frees the executor when the first step of `action` is acting (a crash:
+ * nothing is journaled past its begin). */
+static void crash_at(struct loop *l, const struct sw_plan *pl, const char *action)
+{
+    F.hang_act = action;
+    struct sw_executor *x = executor(l);
+    char err[256];
+    struct sw_run_start s = run_start("run-crash");
+    sw_exec_start(x, pl, &s, err, sizeof(err));
+    /* hang_act never answers: run the loop until the act is recorded */
+    for (int i = 0; i < 200 && !strstr(F.calls.data ? F.calls.data : "", "act:"); i++) {
+        struct loop_timer *t = loop_timer_new(l, (loop_fn)loop_stop, l);
+        loop_timer_start(t, 5);
+        loop_run(l);
+        loop_timer_free(t);
+    }
+    sw_exec_free(x);
+    F.hang_act = NULL;
+}
+
+static void test_resume(struct loop *l)
+{
+    reset();
+    struct sw_plans *p = plans("step { \"kong_restart\" }, step { \"health_api\", replicas = 2 }, "
+                               "step { \"tell_peer\" }");
+    crash_at(l, the_plan(p), "health_api");
+    struct sw_executor *x = executor(l);
+    const struct sw_replayed *rp = sw_exec_replayed(x);
+    ok(rp->have_run && !rp->finished && rp->in_doubt && rp->doubt_step == 1,
+       "the journal holds the run, unfinished, with step 2 in doubt");
+    buf_reset(&F.calls);
+    F.done_already = "health_api";
+    char err[256];
+    ok(sw_exec_resume(x, p, err, sizeof(err)) == 0, "it resumes");
+    if (!E.done) loop_run(l);
+    is_str(F.calls.data, "check:health_api check:tell_peer act:tell_peer poll:tell_peer",
+           "at the step in doubt, through its check (done: not acted again), then on");
+    ok(E.res == SW_RESULT_OK, "and finishes ok");
+    sw_exec_free(x);
+    x = executor(l);
+    ok(sw_exec_replayed(x)->finished && sw_exec_resume(x, p, err, sizeof(err)) == 1,
+       "a finished run is not resumed again");
+    sw_exec_free(x);
+    sw_plans_free(p);
+
+    reset();
+    W.fenced_after = -1;
+    p = plans("step { \"patroni_rebuild\", from = \"gold\", destructive = true }");
+    crash_at(l, the_plan(p), "patroni_rebuild");
+    x = executor(l);
+    sw_exec_resume(x, p, err, sizeof(err));
+    if (!E.done) loop_run(l);
+    ok(E.res == SW_RESULT_STOPPED && strstr(E.detail, "destructive step patroni_rebuild") &&
+           !strstr(F.calls.data + strlen("check:patroni_rebuild act:patroni_rebuild"),
+                   "act:patroni_rebuild"),
+       "a destructive step in doubt is not run again: the run stops (%s)", E.detail);
+    sw_exec_free(x);
+    sw_plans_free(p);
+
+    reset();
+    p = plans("step { \"kong_restart\" }, step { \"health_api\", replicas = 2 }");
+    crash_at(l, the_plan(p), "health_api");
+    sw_plans_free(p);
+    p = plans("step { \"kong_restart\" }, step { \"health_api\", replicas = 0 }");
+    x = executor(l);
+    ok(sw_exec_resume(x, p, err, sizeof(err)) == -1 && E.res == SW_RESULT_STOPPED &&
+           strstr(E.detail, "changed"),
+       "a plan that changed since the run started is not resumed (%s)", E.detail);
+    sw_exec_free(x);
+    x = executor(l);
+    ok(sw_exec_replayed(x)->finished, "and the stop is journaled");
+    sw_exec_free(x);
+    sw_plans_free(p);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) return 1;
+    struct loop *l = loop_new();
+    buf_init(&F.calls, 1 << 16);
+    F.loop = l;
+    F.later = loop_timer_new(l, on_later, NULL);
+    test_runs(l);
+    test_guards(l);
+    test_resume(l);
+    loop_timer_free(F.later);
+    buf_free(&F.calls);
+    loop_free(l);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0) diag("could not remove %s", dir);
+    return done_testing();
+}
