@@ -38,7 +38,9 @@ void luabox_new_env(struct luabox *b);
 
 /* Loads src (text only) as chunk `name` ("@file" for files) and sets its first upvalue
  * (_ENV) to the table at env_index. Returns LUABOX_OK with the function pushed, or
- * LUABOX_ERROR with the message in err. */
+ * LUABOX_ERROR (LUABOX_NOMEM) with "source:line: message" in err, a line even where Lua gives
+ * none: bytecode is refused at line 1, nesting too deep for the parser's C stack at the line
+ * where it got too deep. */
 enum luabox_outcome luabox_load(struct luabox *b, const char *src, size_t len, const char *name,
                                 int env_index, char *err, size_t errlen);
 

@@ -179,6 +179,9 @@ static const struct cfg_module *const mods[] = {&app_module, &extra_module, &opt
 #define SECTIONS        "sections are: app, extra, opt; helpers must be declared 'local'"
 #define NOMEM_MSG       "not enough memory: the script's heap is limited to 32 MiB"
 #define NOMEM_AT(where) where ": " NOMEM_MSG
+#define BYTECODE_MSG                                                                         \
+    "the file starts with byte 0x1B, the mark of precompiled Lua bytecode: only Lua source " \
+    "text can be loaded"
 
 static struct config *load(const char *src, char *err, size_t errlen)
 {
@@ -385,7 +388,7 @@ static const struct refusal refusals[] = {
     {"no string.dump through a string value", "local b = (\"\"):dump()\n",
      "test.lua:1: attempt to call a nil value (method 'dump')"},
     {"bytecode input is refused (text mode only)", "\x1bLua\x54\x00\x19\x93\r\n\x1a\n",
-     "test.lua: attempt to load a binary chunk (mode is 't')"},
+     "test.lua:1: " BYTECODE_MSG},
     {"a later section.key statement is where the value comes from",
      "app = {\n  name = \"x\",\n  retries = 1,\n}\napp.retries = 20\n",
      "test.lua:5: app.retries: 20 is out of range (0 to 10 retries)"},
@@ -940,6 +943,24 @@ static void test_box_memory(void)
     ok(1, "luabox_free(NULL)");
 }
 
+/* Regression: Lua's parser stops deep nesting with "C stack overflow" and no position, so such a
+ * file was refused without a line. One "{" per line: the line is where the nesting got too
+ * deep (about 200 levels, with line 1 holding "local t =", so near line 200). */
+static void test_box_parser_depth(void)
+{
+    struct buf src;
+    buf_init(&src, 0);
+    buf_puts(&src, "local t =\n");
+    for (int i = 0; i < 300; i++) buf_puts(&src, "{\n");
+    for (int i = 0; i < 300; i++) buf_puts(&src, "}\n");
+    struct box_run r = run_box(src.data, 4u << 20, 1000);
+    int line = 0;
+    sscanf(r.err, "box.lua:%d:", &line);
+    ok(r.o == LUABOX_ERROR && line > 150 && line <= 301 && strstr(r.err, "nested too deeply"),
+       "box: nesting past the parser's C stack is refused at its line: %s", r.err);
+    buf_free(&src);
+}
+
 static void test_box_positions(void)
 {
     static const struct {
@@ -958,7 +979,8 @@ static void test_box_positions(void)
         {"a bad argument to a budgeted string function", "return (\"x\"):find(\"%\")\n",
          "box.lua:1: malformed pattern (ends with '%')"},
         {"a syntax error", "local x = = 1\n", "box.lua:1: unexpected symbol near '='"},
-        {"bytecode", "\x1bLua", "box.lua: attempt to load a binary chunk (mode is 't')"},
+        /* regression: bytecode was refused without a line or a word on what is allowed */
+        {"bytecode", "\x1bLua", "box.lua:1: " BYTECODE_MSG},
         {"sandbox: no print", "print(1)\n",
          "box.lua:1: attempt to call a nil value (global 'print')"},
     };
@@ -982,6 +1004,7 @@ static void test_box_positions(void)
                 "return table.concat(t, \",\") .. \";\" .. table.concat(u, \",\")\n",
                 4u << 20, 1000);
     is_str(r.result, "1,1,2,3;2,3", "table.move moves (%s)", r.err);
+    test_box_parser_depth();
 }
 
 /* ---- the budgeted string functions against Lua's own ---- */
