@@ -40,9 +40,11 @@ struct luabox {
     bool in_call;                /* inside luabox_call: the count hook is set */
     bool heap_high, heap_check;  /* past half the cap; the hook is to note where */
     char where[LUA_IDSIZE + 32]; /* "source:line: " where the timeout was noticed */
-    /* "source:line" where the script ran when its heap last grew past half the cap: Lua
-     * raises a memory error without a message handler, so this is the best place an
-     * out-of-memory report can name. */
+    /* Lua raises a memory error without a message handler, so an out-of-memory report names
+     * what was noted on the way: "source:line" where an allocation last failed (the call that
+     * asked for too much, however large the one allocation), else where the heap last grew
+     * past half the cap. */
+    char fail_where[LUA_IDSIZE + 16];
     char heap_where[LUA_IDSIZE + 16];
 };
 
@@ -59,6 +61,22 @@ static bool past_deadline(struct luabox *b)
 }
 
 static void count_hook(lua_State *L, lua_Debug *ar);
+
+/* Notes where the script runs when an allocation fails. Lua raises a memory error without
+ * calling a message handler, so this is the last moment the place can be read. lua_getstack
+ * and lua_getinfo("Sl") only read the call stack, which is consistent whenever Lua allocates;
+ * they allocate nothing. */
+static void note_failed_alloc(struct luabox *b)
+{
+    if (!b->in_call) return;
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(b->L, level, &ar); level++) {
+        if (lua_getinfo(b->L, "Sl", &ar) && ar.currentline > 0) {
+            snprintf(b->fail_where, sizeof(b->fail_where), "%s:%d", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+}
 
 static void *box_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
@@ -77,12 +95,14 @@ static void *box_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         }
         if (nsize - osize > b->limit - b->used) {
             b->alloc_failed = true; /* Lua may still succeed after collecting garbage */
+            note_failed_alloc(b);
             return NULL;
         }
     }
     void *p = realloc(ptr, nsize);
     if (!p) {
         b->alloc_failed = true;
+        note_failed_alloc(b);
         return NULL;
     }
     b->used = b->used - osize + nsize;
@@ -496,7 +516,7 @@ enum luabox_outcome luabox_call(struct luabox *b, int nargs, int nresults, int64
     lua_pushcfunction(L, add_position);
     lua_insert(L, base);
     b->timed_out = b->out_of_memory = b->alloc_failed = false;
-    b->where[0] = b->heap_where[0] = '\0';
+    b->where[0] = b->heap_where[0] = b->fail_where[0] = '\0';
     b->heap_high = b->heap_check = false;
     b->budget_ms = timeout_ms;
     b->deadline_ms = timeout_ms > 0 ? time_mono_ms() + timeout_ms : 0;
@@ -518,7 +538,8 @@ enum luabox_outcome luabox_call(struct luabox *b, int nargs, int nresults, int64
         snprintf(err, errlen, "%s%stimeout: script ran past its time budget (%lld ms)",
                  b->where[0] ? b->where : src, b->where[0] ? "" : ": ", (long long)timeout_ms);
     } else if (o == LUABOX_NOMEM) {
-        const char *at = b->heap_where[0] ? b->heap_where : src;
+        /* The call that failed, else where the heap grew past half the cap. */
+        const char *at = b->fail_where[0] ? b->fail_where : b->heap_where[0] ? b->heap_where : src;
         char limit[32];
         limit_text(b, limit, sizeof(limit));
         snprintf(err, errlen, "%s: not enough memory: the script's heap is limited to %s", at,
