@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fileio.h"
 #include "luabox.h"
@@ -82,15 +83,15 @@ static int conv_fail(struct conv *c, const char *fmt, ...)
     }
     unsigned line = 0;
     for (size_t d = depth; d > 0 && !line; d--) line = config_locate(c->src, c->len, parts, d);
+    /* No line names it (a section the file lacks, one it computes): line 1, so that every
+     * refusal reads file:line; the dotted path says what. */
+    if (!line) line = 1;
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (line)
-        snprintf(c->err, c->errlen, "%s:%u: %s: %s", c->file, line, dotted, msg);
-    else
-        snprintf(c->err, c->errlen, "%s: %s: %s", c->file, dotted, msg);
+    snprintf(c->err, c->errlen, "%s:%u: %s%s%s", c->file, line, dotted, dotted[0] ? ": " : "", msg);
     return -1;
 }
 
@@ -663,6 +664,26 @@ static void restore_source_name(lua_State *L, const char *chunk, const char *nam
     free(out);
 }
 
+/* Converts the sections the script left in the environment at env, in protected mode; 0 or -1
+ * with err. */
+static int convert_sections(lua_State *L, int env, struct conv *c, struct config *cfg)
+{
+    struct convert_call cc = {.c = c, .cfg = cfg, .rc = -1};
+    lua_pushcfunction(L, convert_protected);
+    lua_pushlightuserdata(L, &cc);
+    lua_pushvalue(L, env);
+    int status = lua_pcall(L, 2, 0, 0);
+    if (status == LUA_OK) return cc.rc;
+    /* c still holds the key being read when the error came. */
+    if (status == LUA_ERRMEM || !lua_tostring(L, -1))
+        conv_fail(c, "not enough memory to read this value: the config's heap is limited to "
+                     "32 MiB");
+    else
+        conv_fail(c, "%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return -1;
+}
+
 struct config *config_load_buffer(const char *src, size_t len, const char *name,
                                   const struct cfg_module *const *mods, size_t nmods, char *err,
                                   size_t errlen)
@@ -689,32 +710,13 @@ struct config *config_load_buffer(const char *src, size_t len, const char *name,
     push_config_env(box, mods, nmods);
     int env = lua_gettop(L);
     char *chunk = xasprintf("@%s", name);
+    struct conv c = {.L = L, .src = src, .len = len, .file = name, .err = err, .errlen = errlen};
     int rc = -1;
-    if (luabox_load(box, src, len, chunk, env, err, errlen) == LUABOX_OK) {
-        enum luabox_outcome o = luabox_call(box, 0, 0, CONFIG_TIMEOUT_MS, err, errlen);
-        if (o == LUABOX_OK) {
-            struct conv c = {
-                .L = L, .src = src, .len = len, .file = name, .err = err, .errlen = errlen};
-            struct convert_call cc = {.c = &c, .cfg = cfg, .rc = -1};
-            lua_pushcfunction(L, convert_protected);
-            lua_pushlightuserdata(L, &cc);
-            lua_pushvalue(L, env);
-            int status = lua_pcall(L, 2, 0, 0);
-            if (status == LUA_OK) {
-                rc = cc.rc;
-            } else {
-                snprintf(err, errlen, "%s: %s while reading the values", name,
-                         status == LUA_ERRMEM || !lua_tostring(L, -1)
-                             ? "out of memory (more than 32 MiB)"
-                             : lua_tostring(L, -1));
-                lua_pop(L, 1);
-            }
-        } else {
-            restore_source_name(L, chunk, name, err, errlen);
-        }
-    } else {
+    if (luabox_load(box, src, len, chunk, env, err, errlen) == LUABOX_OK &&
+        luabox_call(box, 0, 0, CONFIG_TIMEOUT_MS, err, errlen) == LUABOX_OK)
+        rc = convert_sections(L, env, &c, cfg);
+    else
         restore_source_name(L, chunk, name, err, errlen);
-    }
     free(chunk);
     luabox_free(box);
     if (rc) {
@@ -724,15 +726,39 @@ struct config *config_load_buffer(const char *src, size_t len, const char *name,
     return cfg;
 }
 
+/* Refuses what is not a regular file before opening it: opening a FIFO that nobody writes to
+ * would wait for ever (and a reload would wait on the loop). */
+static int check_file_kind(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) < 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return 0;
+    snprintf(err, errlen, "%s:1: not a regular file (%s): a config is a Lua text file", path,
+             S_ISFIFO(st.st_mode)   ? "a FIFO"
+             : S_ISSOCK(st.st_mode) ? "a socket"
+                                    : "a device");
+    return -1;
+}
+
 struct config *config_load(const char *path, const struct cfg_module *const *mods, size_t nmods,
                            char *err, size_t errlen)
 {
     char *src;
     size_t len;
+    if (check_file_kind(path, err, errlen) < 0) return NULL;
     int rc = file_read_all(path, CONFIG_MAX_BYTES, &src, &len);
+    if (rc == -E2BIG) {
+        struct stat st;
+        char size[48] = "";
+        if (stat(path, &st) == 0)
+            snprintf(size, sizeof(size), " (%lld bytes)", (long long)st.st_size);
+        snprintf(err, errlen,
+                 "%s:1: the file is larger than 1 MiB%s: a config may be at most "
+                 "1 MiB (1048576 bytes); keep large data in the files it names",
+                 path, size);
+        return NULL;
+    }
     if (rc < 0) {
-        snprintf(err, errlen, "%s: cannot read: %s", path,
-                 rc == -E2BIG ? "larger than 1 MiB" : strerror(-rc));
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-rc));
         return NULL;
     }
     struct config *c = config_load_buffer(src, len, path, mods, nmods, err, errlen);

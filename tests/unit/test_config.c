@@ -264,8 +264,9 @@ static const struct refusal refusals[] = {
      "test.lua:1: app.mode: expected one of \"fast\", \"safe\", \"off\", got an integer"},
     {"missing required key", "app = {\n  enabled = true,\n}\n",
      "test.lua:1: app.name: missing, and required (the application name)"},
+    /* regression: a missing section was refused without a line */
     {"required section absent", "extra = { level = 1 }\n",
-     "test.lua: app: missing section (required: app = { ... })"},
+     "test.lua:1: app: missing section (required: app = { ... })"},
     {"optional section present without its required key", "app = { name = \"x\" }\nopt = { }\n",
      "test.lua:2: opt.url: missing, and required (where to look)"},
     {"table: wrong type", "app = { name = \"x\", limits = 5 }\n",
@@ -748,7 +749,11 @@ static void test_files(void)
     ok(c == NULL, "a missing file is refused");
     is_str(err, want, "  saying so");
     c = config_load(big, mods, NMODS, err, sizeof(err));
-    snprintf(want, sizeof(want), "%s: cannot read: larger than 1 MiB", big);
+    /* regression: refused without a line or the limit */
+    snprintf(want, sizeof(want),
+             "%s:1: the file is larger than 1 MiB (1126421 bytes): a config may be at most 1 MiB "
+             "(1048576 bytes); keep large data in the files it names",
+             big);
     ok(c == NULL, "a file over 1 MiB is refused");
     is_str(err, want, "  saying so");
     c = config_load(dir, mods, NMODS, err, sizeof(err));
