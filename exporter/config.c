@@ -110,6 +110,17 @@ static int expect_type(struct conv *c, const struct cfg_key *k, int idx, int typ
                      k->expect ? k->expect : "", k->expect ? ")" : "", lua_type_desc(c->L, idx));
 }
 
+/* C sees a string only up to its first NUL byte: "/data\0/x" would quietly become "/data". */
+static int expect_text(struct conv *c, int idx)
+{
+    size_t len;
+    const char *s = lua_tolstring(c->L, idx, &len);
+    size_t at = strlen(s);
+    if (at == len) return 0;
+    return conv_fail(c, "the string has a NUL byte (\\0) at byte %zu: expected text without NUL",
+                     at + 1);
+}
+
 /* A duration in milliseconds as people write it: "1h", "1m30s", "1s500ms", "0s". */
 static void format_duration(int64_t ms, char *out, size_t outlen)
 {
@@ -218,6 +229,7 @@ static int conv_enum(struct conv *c, const struct cfg_key *k, int idx, void *dst
         n += (size_t)snprintf(list + n, sizeof(list) - n, "%s\"%s\"", i ? ", " : "", k->choices[i]);
     if (lua_type(c->L, idx) != LUA_TSTRING)
         return conv_fail(c, "expected one of %s, got %s", list, lua_type_desc(c->L, idx));
+    if (expect_text(c, idx)) return -1;
     const char *s = lua_tostring(c->L, idx);
     for (int i = 0; k->choices[i]; i++) {
         if (strcmp(s, k->choices[i]) == 0) {
@@ -291,6 +303,7 @@ static int conv_list(struct conv *c, const struct cfg_key *k, int idx, void *dst
             lua_rawgeti(L, idx, (lua_Integer)i + 1);
             path_push(c, "[%zu]", i + 1);
             int rc = expect_type(c, k, -1, LUA_TSTRING, "a string");
+            if (rc == 0) rc = expect_text(c, -1);
             if (rc == 0) out->v[out->n++] = xstrdup(lua_tostring(L, -1));
             path_pop(c);
             lua_pop(L, 1);
@@ -340,6 +353,8 @@ static int conv_labels(struct conv *c, const struct cfg_key *k, int idx, void *d
                               "with \"__\")");
         else if (lua_type(L, -1) != LUA_TSTRING)
             rc = conv_fail(c, "expected a string value, got %s", lua_type_desc(L, -1));
+        else
+            rc = expect_text(c, -1);
         path_pop(c);
         if (rc) {
             lua_pop(L, 2);
@@ -371,7 +386,7 @@ static int conv_value(struct conv *c, const struct cfg_key *k, int idx, void *ds
     lua_State *L = c->L;
     switch (k->type) {
     case CFG_STRING:
-        if (expect_type(c, k, idx, LUA_TSTRING, "a string")) return -1;
+        if (expect_type(c, k, idx, LUA_TSTRING, "a string") || expect_text(c, idx)) return -1;
         free(*(char **)dst);
         *(char **)dst = xstrdup(lua_tostring(L, idx));
         return 0;

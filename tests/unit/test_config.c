@@ -264,6 +264,13 @@ static const struct refusal refusals[] = {
      "test.lua:1: app.mode: expected one of \"fast\", \"safe\", \"off\", got an integer"},
     {"missing required key", "app = {\n  enabled = true,\n}\n",
      "test.lua:1: app.name: missing, and required (the application name)"},
+    /* regression: C saw the string up to its NUL, and "a\0b" quietly became "a" */
+    {"a NUL byte in a string value", "app = { name = \"a\\0b\" }\n",
+     "test.lua:1: app.name: the string has a NUL byte (\\0) at byte 2: expected text without "
+     "NUL"},
+    {"a NUL byte in a list item", "app = { name = \"x\", tags = { \"ok\", \"x\\0\" } }\n",
+     "test.lua:1: app.tags[2]: the string has a NUL byte (\\0) at byte 2: expected text without "
+     "NUL"},
     /* regression: a missing section was refused without a line */
     {"required section absent", "extra = { level = 1 }\n",
      "test.lua:1: app: missing section (required: app = { ... })"},
