@@ -699,6 +699,26 @@ static int convert_sections(lua_State *L, int env, struct conv *c, struct config
     return -1;
 }
 
+/* A refusal is one line of text: control characters that came from the file (an error()
+ * message with terminal escapes or line breaks) are shown as Lua escapes, \n or \027. */
+static void escape_controls(char *err, size_t errlen)
+{
+    size_t n = strlen(err), o = 0;
+    char *out = xmalloc(4 * n + 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)err[i];
+        if (ch == '\n')
+            o += (size_t)sprintf(out + o, "\\n");
+        else if (ch < 0x20 || ch == 0x7F)
+            o += (size_t)sprintf(out + o, "\\%03u", ch);
+        else
+            out[o++] = (char)ch;
+    }
+    out[o] = '\0';
+    snprintf(err, errlen, "%s", out);
+    free(out);
+}
+
 struct config *config_load_buffer(const char *src, size_t len, const char *name,
                                   const struct cfg_module *const *mods, size_t nmods, char *err,
                                   size_t errlen)
@@ -735,6 +755,7 @@ struct config *config_load_buffer(const char *src, size_t len, const char *name,
     free(chunk);
     luabox_free(box);
     if (rc) {
+        escape_controls(err, errlen);
         config_free(cfg);
         return NULL;
     }

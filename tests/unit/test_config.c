@@ -271,6 +271,9 @@ static const struct refusal refusals[] = {
     {"a NUL byte in a list item", "app = { name = \"x\", tags = { \"ok\", \"x\\0\" } }\n",
      "test.lua:1: app.tags[2]: the string has a NUL byte (\\0) at byte 2: expected text without "
      "NUL"},
+    /* regression: an error() message wrote terminal escapes and extra lines */
+    {"control characters in a message are escaped", "\nerror(\"a\\27[2J\\nb\\tc\")\n",
+     "test.lua:2: a\\027[2J\\nb\\009c"},
     /* regression: a missing section was refused without a line */
     {"required section absent", "extra = { level = 1 }\n",
      "test.lua:1: app: missing section (required: app = { ... })"},
