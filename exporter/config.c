@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fileio.h"
 #include "luabox.h"
@@ -82,15 +83,15 @@ static int conv_fail(struct conv *c, const char *fmt, ...)
     }
     unsigned line = 0;
     for (size_t d = depth; d > 0 && !line; d--) line = config_locate(c->src, c->len, parts, d);
+    /* No line names it (a section the file lacks, one it computes): line 1, so that every
+     * refusal reads file:line; the dotted path says what. */
+    if (!line) line = 1;
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (line)
-        snprintf(c->err, c->errlen, "%s:%u: %s: %s", c->file, line, dotted, msg);
-    else
-        snprintf(c->err, c->errlen, "%s: %s: %s", c->file, dotted, msg);
+    snprintf(c->err, c->errlen, "%s:%u: %s%s%s", c->file, line, dotted, dotted[0] ? ": " : "", msg);
     return -1;
 }
 
@@ -107,6 +108,17 @@ static int expect_type(struct conv *c, const struct cfg_key *k, int idx, int typ
     if (lua_type(c->L, idx) == type) return 0;
     return conv_fail(c, "expected %s%s%s%s, got %s", what, k->expect ? " (" : "",
                      k->expect ? k->expect : "", k->expect ? ")" : "", lua_type_desc(c->L, idx));
+}
+
+/* C sees a string only up to its first NUL byte: "/data\0/x" would quietly become "/data". */
+static int expect_text(struct conv *c, int idx)
+{
+    size_t len;
+    const char *s = lua_tolstring(c->L, idx, &len);
+    size_t at = strlen(s);
+    if (at == len) return 0;
+    return conv_fail(c, "the string has a NUL byte (\\0) at byte %zu: expected text without NUL",
+                     at + 1);
 }
 
 /* A duration in milliseconds as people write it: "1h", "1m30s", "1s500ms", "0s". */
@@ -217,6 +229,7 @@ static int conv_enum(struct conv *c, const struct cfg_key *k, int idx, void *dst
         n += (size_t)snprintf(list + n, sizeof(list) - n, "%s\"%s\"", i ? ", " : "", k->choices[i]);
     if (lua_type(c->L, idx) != LUA_TSTRING)
         return conv_fail(c, "expected one of %s, got %s", list, lua_type_desc(c->L, idx));
+    if (expect_text(c, idx)) return -1;
     const char *s = lua_tostring(c->L, idx);
     for (int i = 0; k->choices[i]; i++) {
         if (strcmp(s, k->choices[i]) == 0) {
@@ -290,6 +303,7 @@ static int conv_list(struct conv *c, const struct cfg_key *k, int idx, void *dst
             lua_rawgeti(L, idx, (lua_Integer)i + 1);
             path_push(c, "[%zu]", i + 1);
             int rc = expect_type(c, k, -1, LUA_TSTRING, "a string");
+            if (rc == 0) rc = expect_text(c, -1);
             if (rc == 0) out->v[out->n++] = xstrdup(lua_tostring(L, -1));
             path_pop(c);
             lua_pop(L, 1);
@@ -339,6 +353,8 @@ static int conv_labels(struct conv *c, const struct cfg_key *k, int idx, void *d
                               "with \"__\")");
         else if (lua_type(L, -1) != LUA_TSTRING)
             rc = conv_fail(c, "expected a string value, got %s", lua_type_desc(L, -1));
+        else
+            rc = expect_text(c, -1);
         path_pop(c);
         if (rc) {
             lua_pop(L, 2);
@@ -370,7 +386,7 @@ static int conv_value(struct conv *c, const struct cfg_key *k, int idx, void *ds
     lua_State *L = c->L;
     switch (k->type) {
     case CFG_STRING:
-        if (expect_type(c, k, idx, LUA_TSTRING, "a string")) return -1;
+        if (expect_type(c, k, idx, LUA_TSTRING, "a string") || expect_text(c, idx)) return -1;
         free(*(char **)dst);
         *(char **)dst = xstrdup(lua_tostring(L, idx));
         return 0;
@@ -663,6 +679,46 @@ static void restore_source_name(lua_State *L, const char *chunk, const char *nam
     free(out);
 }
 
+/* Converts the sections the script left in the environment at env, in protected mode; 0 or -1
+ * with err. */
+static int convert_sections(lua_State *L, int env, struct conv *c, struct config *cfg)
+{
+    struct convert_call cc = {.c = c, .cfg = cfg, .rc = -1};
+    lua_pushcfunction(L, convert_protected);
+    lua_pushlightuserdata(L, &cc);
+    lua_pushvalue(L, env);
+    int status = lua_pcall(L, 2, 0, 0);
+    if (status == LUA_OK) return cc.rc;
+    /* c still holds the key being read when the error came. */
+    if (status == LUA_ERRMEM || !lua_tostring(L, -1))
+        conv_fail(c, "not enough memory to read this value: the config's heap is limited to "
+                     "32 MiB");
+    else
+        conv_fail(c, "%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return -1;
+}
+
+/* A refusal is one line of text: control characters that came from the file (an error()
+ * message with terminal escapes or line breaks) are shown as Lua escapes, \n or \027. */
+static void escape_controls(char *err, size_t errlen)
+{
+    size_t n = strlen(err), o = 0;
+    char *out = xmalloc(4 * n + 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)err[i];
+        if (ch == '\n')
+            o += (size_t)sprintf(out + o, "\\n");
+        else if (ch < 0x20 || ch == 0x7F)
+            o += (size_t)sprintf(out + o, "\\%03u", ch);
+        else
+            out[o++] = (char)ch;
+    }
+    out[o] = '\0';
+    snprintf(err, errlen, "%s", out);
+    free(out);
+}
+
 struct config *config_load_buffer(const char *src, size_t len, const char *name,
                                   const struct cfg_module *const *mods, size_t nmods, char *err,
                                   size_t errlen)
@@ -689,39 +745,34 @@ struct config *config_load_buffer(const char *src, size_t len, const char *name,
     push_config_env(box, mods, nmods);
     int env = lua_gettop(L);
     char *chunk = xasprintf("@%s", name);
+    struct conv c = {.L = L, .src = src, .len = len, .file = name, .err = err, .errlen = errlen};
     int rc = -1;
-    if (luabox_load(box, src, len, chunk, env, err, errlen) == LUABOX_OK) {
-        enum luabox_outcome o = luabox_call(box, 0, 0, CONFIG_TIMEOUT_MS, err, errlen);
-        if (o == LUABOX_OK) {
-            struct conv c = {
-                .L = L, .src = src, .len = len, .file = name, .err = err, .errlen = errlen};
-            struct convert_call cc = {.c = &c, .cfg = cfg, .rc = -1};
-            lua_pushcfunction(L, convert_protected);
-            lua_pushlightuserdata(L, &cc);
-            lua_pushvalue(L, env);
-            int status = lua_pcall(L, 2, 0, 0);
-            if (status == LUA_OK) {
-                rc = cc.rc;
-            } else {
-                snprintf(err, errlen, "%s: %s while reading the values", name,
-                         status == LUA_ERRMEM || !lua_tostring(L, -1)
-                             ? "out of memory (more than 32 MiB)"
-                             : lua_tostring(L, -1));
-                lua_pop(L, 1);
-            }
-        } else {
-            restore_source_name(L, chunk, name, err, errlen);
-        }
-    } else {
+    if (luabox_load(box, src, len, chunk, env, err, errlen) == LUABOX_OK &&
+        luabox_call(box, 0, 0, CONFIG_TIMEOUT_MS, err, errlen) == LUABOX_OK)
+        rc = convert_sections(L, env, &c, cfg);
+    else
         restore_source_name(L, chunk, name, err, errlen);
-    }
     free(chunk);
     luabox_free(box);
     if (rc) {
+        escape_controls(err, errlen);
         config_free(cfg);
         return NULL;
     }
     return cfg;
+}
+
+/* Refuses what is not a regular file before opening it: opening a FIFO that nobody writes to
+ * would wait for ever (and a reload would wait on the loop). */
+static int check_file_kind(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) < 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return 0;
+    snprintf(err, errlen, "%s:1: not a regular file (%s): a config is a Lua text file", path,
+             S_ISFIFO(st.st_mode)   ? "a FIFO"
+             : S_ISSOCK(st.st_mode) ? "a socket"
+                                    : "a device");
+    return -1;
 }
 
 struct config *config_load(const char *path, const struct cfg_module *const *mods, size_t nmods,
@@ -729,10 +780,21 @@ struct config *config_load(const char *path, const struct cfg_module *const *mod
 {
     char *src;
     size_t len;
+    if (check_file_kind(path, err, errlen) < 0) return NULL;
     int rc = file_read_all(path, CONFIG_MAX_BYTES, &src, &len);
+    if (rc == -E2BIG) {
+        struct stat st;
+        char size[48] = "";
+        if (stat(path, &st) == 0)
+            snprintf(size, sizeof(size), " (%lld bytes)", (long long)st.st_size);
+        snprintf(err, errlen,
+                 "%s:1: the file is larger than 1 MiB%s: a config may be at most "
+                 "1 MiB (1048576 bytes); keep large data in the files it names",
+                 path, size);
+        return NULL;
+    }
     if (rc < 0) {
-        snprintf(err, errlen, "%s: cannot read: %s", path,
-                 rc == -E2BIG ? "larger than 1 MiB" : strerror(-rc));
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-rc));
         return NULL;
     }
     struct config *c = config_load_buffer(src, len, path, mods, nmods, err, errlen);

@@ -40,9 +40,11 @@ struct luabox {
     bool in_call;                /* inside luabox_call: the count hook is set */
     bool heap_high, heap_check;  /* past half the cap; the hook is to note where */
     char where[LUA_IDSIZE + 32]; /* "source:line: " where the timeout was noticed */
-    /* "source:line" where the script ran when its heap last grew past half the cap: Lua
-     * raises a memory error without a message handler, so this is the best place an
-     * out-of-memory report can name. */
+    /* Lua raises a memory error without a message handler, so an out-of-memory report names
+     * what was noted on the way: "source:line" where an allocation last failed (the call that
+     * asked for too much, however large the one allocation), else where the heap last grew
+     * past half the cap. */
+    char fail_where[LUA_IDSIZE + 16];
     char heap_where[LUA_IDSIZE + 16];
 };
 
@@ -59,6 +61,22 @@ static bool past_deadline(struct luabox *b)
 }
 
 static void count_hook(lua_State *L, lua_Debug *ar);
+
+/* Notes where the script runs when an allocation fails. Lua raises a memory error without
+ * calling a message handler, so this is the last moment the place can be read. lua_getstack
+ * and lua_getinfo("Sl") only read the call stack, which is consistent whenever Lua allocates;
+ * they allocate nothing. */
+static void note_failed_alloc(struct luabox *b)
+{
+    if (!b->in_call) return;
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(b->L, level, &ar); level++) {
+        if (lua_getinfo(b->L, "Sl", &ar) && ar.currentline > 0) {
+            snprintf(b->fail_where, sizeof(b->fail_where), "%s:%d", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+}
 
 static void *box_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
@@ -77,12 +95,14 @@ static void *box_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         }
         if (nsize - osize > b->limit - b->used) {
             b->alloc_failed = true; /* Lua may still succeed after collecting garbage */
+            note_failed_alloc(b);
             return NULL;
         }
     }
     void *p = realloc(ptr, nsize);
     if (!p) {
         b->alloc_failed = true;
+        note_failed_alloc(b);
         return NULL;
     }
     b->used = b->used - osize + nsize;
@@ -369,25 +389,81 @@ static bool has_position(const char *msg)
     return *c == ':';
 }
 
-/* The source name as Lua shows it, for a chunk name passed to luabox_load. */
-static void short_source(const char *name, char *out, size_t outlen)
+/* Hands Lua the source one line at a time, line breaks counted as Lua's lexer counts them
+ * ("\n", "\r", "\r\n", "\n\r"). The lexer asks for the next line only once it reads past
+ * the current one, so when the parser fails without saying where (its "C stack overflow", a
+ * memory error) the line being read is the number of lines handed out. */
+struct line_reader {
+    const char *p, *end;
+    unsigned line;
+};
+
+static const char *read_line(lua_State *L, void *ud, size_t *size)
 {
-    snprintf(out, outlen, "%s", (name[0] == '@' || name[0] == '=') ? name + 1 : name);
+    (void)L;
+    struct line_reader *r = ud;
+    const char *s = r->p, *e = s;
+    while (e < r->end && *e != '\n' && *e != '\r') e++;
+    if (e < r->end) {
+        char first = *e++;
+        if (e < r->end && (*e == '\n' || *e == '\r') && *e != first) e++;
+    }
+    r->p = e;
+    *size = (size_t)(e - s);
+    if (e == s) return NULL; /* the end */
+    r->line++;
+    return s;
+}
+
+/* "32 MiB", "256 KiB": the heap cap as messages give it. */
+static void limit_text(const struct luabox *b, char *out, size_t outlen)
+{
+    bool mib = b->limit % (1u << 20) == 0;
+    snprintf(out, outlen, "%zu %s", mib ? b->limit >> 20 : b->limit >> 10, mib ? "MiB" : "KiB");
+}
+
+/* The message for a load error Lua gives without a position: what is wrong, what is allowed. */
+static const char *load_reason(const struct luabox *b, int rc, const char *m, char *buf,
+                               size_t buflen)
+{
+    if (rc == LUA_ERRMEM || !m) {
+        char limit[32];
+        limit_text(b, limit, sizeof(limit));
+        snprintf(buf, buflen, "not enough memory to parse the file: the heap is limited to %s",
+                 limit);
+        return buf;
+    }
+    if (strcmp(m, "C stack overflow") == 0)
+        return "nested too deeply (C stack overflow): Lua's parser allows about 200 levels of "
+               "nested tables, parentheses, blocks and functions, and of chained unary, .. and ^ "
+               "operators";
+    return m;
 }
 
 enum luabox_outcome luabox_load(struct luabox *b, const char *src, size_t len, const char *name,
                                 int env_index, char *err, size_t errlen)
 {
     lua_State *L = b->L;
+    const char *file = (name[0] == '@' || name[0] == '=') ? name + 1 : name;
     env_index = lua_absindex(L, env_index);
-    int rc = luaL_loadbufferx(L, src, len, name, "t");
+    /* Lua would say "attempt to load a binary chunk (mode is 't')" and no more. */
+    if (len > 0 && src[0] == LUA_SIGNATURE[0]) {
+        snprintf(err, errlen,
+                 "%s:1: the file starts with byte 0x1B, the mark of precompiled Lua bytecode: "
+                 "only Lua source text can be loaded",
+                 file);
+        return LUABOX_ERROR;
+    }
+    struct line_reader r = {.p = src, .end = src + len};
+    int rc = lua_load(L, read_line, &r, name, "t");
     if (rc != LUA_OK) {
         const char *m = lua_tostring(L, -1);
-        char where[LUA_IDSIZE] = "";
-        if (!m) m = "not enough memory";
-        /* "attempt to load a binary chunk" comes without a source: add it. */
-        if (!has_position(m)) short_source(name, where, sizeof(where));
-        snprintf(err, errlen, "%s%s%s", where, where[0] ? ": " : "", m);
+        char reason[128];
+        if (m && has_position(m))
+            snprintf(err, errlen, "%s", m);
+        else
+            snprintf(err, errlen, "%s:%u: %s", file, r.line ? r.line : 1,
+                     load_reason(b, rc, m, reason, sizeof(reason)));
         lua_pop(L, 1);
         return rc == LUA_ERRMEM ? LUABOX_NOMEM : LUABOX_ERROR;
     }
@@ -440,7 +516,7 @@ enum luabox_outcome luabox_call(struct luabox *b, int nargs, int nresults, int64
     lua_pushcfunction(L, add_position);
     lua_insert(L, base);
     b->timed_out = b->out_of_memory = b->alloc_failed = false;
-    b->where[0] = b->heap_where[0] = '\0';
+    b->where[0] = b->heap_where[0] = b->fail_where[0] = '\0';
     b->heap_high = b->heap_check = false;
     b->budget_ms = timeout_ms;
     b->deadline_ms = timeout_ms > 0 ? time_mono_ms() + timeout_ms : 0;
@@ -462,10 +538,12 @@ enum luabox_outcome luabox_call(struct luabox *b, int nargs, int nresults, int64
         snprintf(err, errlen, "%s%stimeout: script ran past its time budget (%lld ms)",
                  b->where[0] ? b->where : src, b->where[0] ? "" : ": ", (long long)timeout_ms);
     } else if (o == LUABOX_NOMEM) {
-        bool mib = b->limit % (1u << 20) == 0;
-        snprintf(err, errlen, "%s: not enough memory: the script's heap is limited to %zu %s",
-                 b->heap_where[0] ? b->heap_where : src, mib ? b->limit >> 20 : b->limit >> 10,
-                 mib ? "MiB" : "KiB");
+        /* The call that failed, else where the heap grew past half the cap. */
+        const char *at = b->fail_where[0] ? b->fail_where : b->heap_where[0] ? b->heap_where : src;
+        char limit[32];
+        limit_text(b, limit, sizeof(limit));
+        snprintf(err, errlen, "%s: not enough memory: the script's heap is limited to %s", at,
+                 limit);
     } else if (o == LUABOX_ERROR) {
         const char *m = lua_tostring(L, -1);
         snprintf(err, errlen, "%s", m ? m : "error");

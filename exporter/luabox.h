@@ -38,7 +38,9 @@ void luabox_new_env(struct luabox *b);
 
 /* Loads src (text only) as chunk `name` ("@file" for files) and sets its first upvalue
  * (_ENV) to the table at env_index. Returns LUABOX_OK with the function pushed, or
- * LUABOX_ERROR with the message in err. */
+ * LUABOX_ERROR (LUABOX_NOMEM) with "source:line: message" in err, a line even where Lua gives
+ * none: bytecode is refused at line 1, nesting too deep for the parser's C stack at the line
+ * where it got too deep. */
 enum luabox_outcome luabox_load(struct luabox *b, const char *src, size_t len, const char *name,
                                 int env_index, char *err, size_t errlen);
 
@@ -46,8 +48,8 @@ enum luabox_outcome luabox_load(struct luabox *b, const char *src, size_t len, c
  * of timeout_ms (none if <= 0), adding a position to errors. Returns the outcome; on failure
  * nothing is left on the stack and err holds "source:line: message" (LUABOX_ERROR, where a
  * line is known), "source:line: timeout: ..." (LUABOX_TIMEOUT) or "source:line: not enough
- * memory: ..." (LUABOX_NOMEM; the line where the heap last grew past half the cap, or no line
- * when one allocation went from below to past the cap). */
+ * memory: ..." (LUABOX_NOMEM; the line of the call whose allocation failed, else where the
+ * heap last grew past half the cap). */
 enum luabox_outcome luabox_call(struct luabox *b, int nargs, int nresults, int64_t timeout_ms,
                                 char *err, size_t errlen);
 

@@ -179,6 +179,9 @@ static const struct cfg_module *const mods[] = {&app_module, &extra_module, &opt
 #define SECTIONS        "sections are: app, extra, opt; helpers must be declared 'local'"
 #define NOMEM_MSG       "not enough memory: the script's heap is limited to 32 MiB"
 #define NOMEM_AT(where) where ": " NOMEM_MSG
+#define BYTECODE_MSG                                                                         \
+    "the file starts with byte 0x1B, the mark of precompiled Lua bytecode: only Lua source " \
+    "text can be loaded"
 
 static struct config *load(const char *src, char *err, size_t errlen)
 {
@@ -261,8 +264,19 @@ static const struct refusal refusals[] = {
      "test.lua:1: app.mode: expected one of \"fast\", \"safe\", \"off\", got an integer"},
     {"missing required key", "app = {\n  enabled = true,\n}\n",
      "test.lua:1: app.name: missing, and required (the application name)"},
+    /* regression: C saw the string up to its NUL, and "a\0b" quietly became "a" */
+    {"a NUL byte in a string value", "app = { name = \"a\\0b\" }\n",
+     "test.lua:1: app.name: the string has a NUL byte (\\0) at byte 2: expected text without "
+     "NUL"},
+    {"a NUL byte in a list item", "app = { name = \"x\", tags = { \"ok\", \"x\\0\" } }\n",
+     "test.lua:1: app.tags[2]: the string has a NUL byte (\\0) at byte 2: expected text without "
+     "NUL"},
+    /* regression: an error() message wrote terminal escapes and extra lines */
+    {"control characters in a message are escaped", "\nerror(\"a\\27[2J\\nb\\tc\")\n",
+     "test.lua:2: a\\027[2J\\nb\\009c"},
+    /* regression: a missing section was refused without a line */
     {"required section absent", "extra = { level = 1 }\n",
-     "test.lua: app: missing section (required: app = { ... })"},
+     "test.lua:1: app: missing section (required: app = { ... })"},
     {"optional section present without its required key", "app = { name = \"x\" }\nopt = { }\n",
      "test.lua:2: opt.url: missing, and required (where to look)"},
     {"table: wrong type", "app = { name = \"x\", limits = 5 }\n",
@@ -339,15 +353,16 @@ static const struct refusal refusals[] = {
      "test.lua:1: environment variable 'DRWATCH_TEST_SURELY_UNSET' is not set"},
     {"an infinite loop stops at the 2 s budget", "app = { name = \"x\" }\nwhile true do end\n",
      "test.lua:2: timeout: script ran past its time budget (2000 ms)"},
+    /* regression: one allocation past the cap was refused without a line */
     {"memory bomb: string.rep", "local s = string.rep(\"x\", 64 * 1024 * 1024)\n",
-     NOMEM_AT("test.lua")},
+     NOMEM_AT("test.lua:1")},
     {"memory bomb: doubling a string", "local s = \"x\"\nwhile true do s = s .. s end\n",
      NOMEM_AT("test.lua:2")},
     {"memory bomb: table growth", "local t = {}\nfor i = 1, 1e9 do t[i] = { i } end\n",
      NOMEM_AT("test.lua:2")},
     {"memory bomb caught by pcall is still out of memory",
      "local ok = pcall(string.rep, \"x\", 1 << 30)\napp = { name = tostring(ok) }\n",
-     NOMEM_AT("test.lua")},
+     NOMEM_AT("test.lua:1")},
     {"no io", "io.write(\"x\")\n",
      "test.lua:1: undefined variable 'io' (helpers must be declared 'local')"},
     {"no os.execute", "os.execute(\"true\")\n",
@@ -385,7 +400,7 @@ static const struct refusal refusals[] = {
     {"no string.dump through a string value", "local b = (\"\"):dump()\n",
      "test.lua:1: attempt to call a nil value (method 'dump')"},
     {"bytecode input is refused (text mode only)", "\x1bLua\x54\x00\x19\x93\r\n\x1a\n",
-     "test.lua: attempt to load a binary chunk (mode is 't')"},
+     "test.lua:1: " BYTECODE_MSG},
     {"a later section.key statement is where the value comes from",
      "app = {\n  name = \"x\",\n  retries = 1,\n}\napp.retries = 20\n",
      "test.lua:5: app.retries: 20 is out of range (0 to 10 retries)"},
@@ -744,7 +759,11 @@ static void test_files(void)
     ok(c == NULL, "a missing file is refused");
     is_str(err, want, "  saying so");
     c = config_load(big, mods, NMODS, err, sizeof(err));
-    snprintf(want, sizeof(want), "%s: cannot read: larger than 1 MiB", big);
+    /* regression: refused without a line or the limit */
+    snprintf(want, sizeof(want),
+             "%s:1: the file is larger than 1 MiB (1126421 bytes): a config may be at most 1 MiB "
+             "(1048576 bytes); keep large data in the files it names",
+             big);
     ok(c == NULL, "a file over 1 MiB is refused");
     is_str(err, want, "  saying so");
     c = config_load(dir, mods, NMODS, err, sizeof(err));
@@ -877,23 +896,24 @@ static void test_box_memory(void)
     static const struct {
         const char *what, *src;
         enum luabox_outcome want;
-        const char *where; /* what an out-of-memory report names: the file, or where the
-                            * heap grew past half the cap (a single allocation gives none) */
+        const char *where; /* what an out-of-memory report names: where the allocation that
+                            * failed was asked for, however large (regression: a single
+                            * allocation past the cap used to give no line) */
     } cases[] = {
         {"string.rep past the cap", "return string.rep(\"x\", 8 * 1024 * 1024)\n", LUABOX_NOMEM,
-         "box.lua"},
+         "box.lua:1"},
         {"table growth", "local t = {}\nfor i = 1, 1e9 do t[i] = mem_used() end\n", LUABOX_NOMEM,
          "box.lua:2"},
         {"pcall catching out-of-memory",
          "local ok, e = pcall(string.rep, \"x\", 8 * 1024 * 1024)\nreturn tostring(ok)\n",
-         LUABOX_NOMEM, "box.lua"},
+         LUABOX_NOMEM, "box.lua:1"},
         {"pcall catching out-of-memory in a loop",
          "local t = {}\nwhile true do\n  pcall(function() t[#t + 1] = (\"x\"):rep(1e5) .. #t "
          "end)\nend\n",
          LUABOX_NOMEM, "box.lua:3"},
         {"xpcall catching out-of-memory",
          "return tostring(xpcall(string.rep, function(e) return e end, \"x\", 1 << 30))\n",
-         LUABOX_NOMEM, "box.lua"},
+         LUABOX_NOMEM, "box.lua:1"},
         /* regression: a failed allocation retried after an emergency collection was counted
          * as out-of-memory although the script went on fine */
         {"churning garbage near the cap",
@@ -940,6 +960,24 @@ static void test_box_memory(void)
     ok(1, "luabox_free(NULL)");
 }
 
+/* Regression: Lua's parser stops deep nesting with "C stack overflow" and no position, so such a
+ * file was refused without a line. One "{" per line: the line is where the nesting got too
+ * deep (about 200 levels, with line 1 holding "local t =", so near line 200). */
+static void test_box_parser_depth(void)
+{
+    struct buf src;
+    buf_init(&src, 0);
+    buf_puts(&src, "local t =\n");
+    for (int i = 0; i < 300; i++) buf_puts(&src, "{\n");
+    for (int i = 0; i < 300; i++) buf_puts(&src, "}\n");
+    struct box_run r = run_box(src.data, 4u << 20, 1000);
+    int line = 0;
+    sscanf(r.err, "box.lua:%d:", &line);
+    ok(r.o == LUABOX_ERROR && line > 150 && line <= 301 && strstr(r.err, "nested too deeply"),
+       "box: nesting past the parser's C stack is refused at its line: %s", r.err);
+    buf_free(&src);
+}
+
 static void test_box_positions(void)
 {
     static const struct {
@@ -958,7 +996,8 @@ static void test_box_positions(void)
         {"a bad argument to a budgeted string function", "return (\"x\"):find(\"%\")\n",
          "box.lua:1: malformed pattern (ends with '%')"},
         {"a syntax error", "local x = = 1\n", "box.lua:1: unexpected symbol near '='"},
-        {"bytecode", "\x1bLua", "box.lua: attempt to load a binary chunk (mode is 't')"},
+        /* regression: bytecode was refused without a line or a word on what is allowed */
+        {"bytecode", "\x1bLua", "box.lua:1: " BYTECODE_MSG},
         {"sandbox: no print", "print(1)\n",
          "box.lua:1: attempt to call a nil value (global 'print')"},
     };
@@ -982,6 +1021,7 @@ static void test_box_positions(void)
                 "return table.concat(t, \",\") .. \";\" .. table.concat(u, \",\")\n",
                 4u << 20, 1000);
     is_str(r.result, "1,1,2,3;2,3", "table.move moves (%s)", r.err);
+    test_box_parser_depth();
 }
 
 /* ---- the budgeted string functions against Lua's own ---- */
