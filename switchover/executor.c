@@ -489,6 +489,12 @@ void sw_exec_free(struct sw_executor *x)
     free(x);
 }
 
+int sw_exec_note(struct sw_executor *x, const char *kind, const char *to, enum sw_source source,
+                 const char *reason, char *err, size_t errlen)
+{
+    return sw_journal_note(x->j, kind, to, source, reason, now_s(x), err, errlen);
+}
+
 const struct sw_replayed *sw_exec_replayed(const struct sw_executor *x)
 {
     return &x->replayed;

@@ -86,6 +86,10 @@ struct sw_executor *sw_exec_new(const struct sw_exec_env *env, char *err, size_t
  * NULL-safe. */
 void sw_exec_free(struct sw_executor *x);
 
+/* Journals a note (a refusal, with its reason). Returns 0, or -errno with err filled. */
+int sw_exec_note(struct sw_executor *x, const char *kind, const char *to, enum sw_source source,
+                 const char *reason, char *err, size_t errlen);
+
 /* What the journal held at start. */
 const struct sw_replayed *sw_exec_replayed(const struct sw_executor *x);
 
