@@ -54,8 +54,8 @@ status, _, body = dw.post("/-/reload")
 t.is_(status, 200, "a rule file that loops is loaded (it may run 14 s per evaluation)")
 stalled = wait_for(lambda: (lambda r: r if r[0] == 503 else None)(dw.get("/-/healthy")),
                    timeout=16, step=0.2)
-t.ok(stalled and b"the collection loop has not run for" in stalled[2],
-     "/-/healthy: 503 once the loop has not turned for 10 s: %s"
+t.ok(stalled and b"the event loop has not polled for I/O for" in stalled[2],
+     "/-/healthy: 503 once the loop has not polled for 10 s: %s"
      % (stalled[2].decode().strip() if stalled else "never"))
 t0 = time.monotonic()
 status, _, body = dw.get("/metrics")
