@@ -13,34 +13,23 @@
 #include "xalloc.h"
 
 struct lifecycle {
-    struct loop_timer *heartbeat;
-    atomic_int_fast64_t heartbeat_ms;
+    const struct loop *loop;
     atomic_bool ready;
     lifecycle_reload_fn reload;
     void *arg;
 };
-
-static void on_heartbeat(void *arg)
-{
-    struct lifecycle *lc = arg;
-    atomic_store(&lc->heartbeat_ms, time_mono_ms());
-    loop_timer_start(lc->heartbeat, LIFECYCLE_HEARTBEAT_MS);
-}
 
 struct lifecycle *lifecycle_new(struct loop *l, lifecycle_reload_fn reload, void *arg)
 {
     struct lifecycle *lc = xcalloc(1, sizeof(*lc));
     lc->reload = reload;
     lc->arg = arg;
-    lc->heartbeat = loop_timer_new(l, on_heartbeat, lc);
-    on_heartbeat(lc);
+    lc->loop = l;
     return lc;
 }
 
 void lifecycle_free(struct lifecycle *lc)
 {
-    if (!lc) return;
-    loop_timer_free(lc->heartbeat);
     free(lc);
 }
 
@@ -58,11 +47,11 @@ static void route_healthy(void *ctx, const struct http_request *req, struct http
 {
     (void)req;
     struct lifecycle *lc = ctx;
-    int64_t age = time_mono_ms() - atomic_load(&lc->heartbeat_ms);
+    int64_t age = time_mono_ms() - loop_polled_ms(lc->loop);
     if (age > LIFECYCLE_UNHEALTHY_MS) {
         rep->status = 503;
         (void)buf_printf(&rep->body,
-                         "drwatch is unhealthy: the collection loop has not run for %.1fs\n",
+                         "drwatch is unhealthy: the event loop has not polled for I/O for %.1fs\n",
                          (double)age / 1000.0);
         return;
     }

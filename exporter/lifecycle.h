@@ -1,9 +1,10 @@
-/* lifecycle.h: Prometheus' lifecycle endpoints for the daemon: GET /-/healthy (the loop is
- * alive), GET /-/ready (every target has been collected once) and POST /-/reload (apply the
+/* lifecycle.h: Prometheus' lifecycle endpoints for the daemon: GET /-/healthy (the loop serves
+ * I/O), GET /-/ready (every target has been collected once) and POST /-/reload (apply the
  * config file again, on the loop).
  *
- * Liveness is a heartbeat: a loop timer stamps the time every LIFECYCLE_HEARTBEAT_MS, and
- * /-/healthy answers 503 once the stamp is older than LIFECYCLE_UNHEALTHY_MS. */
+ * Liveness is the time the loop last returned from epoll_wait (loop_polled_ms, at least once a
+ * second while it runs): /-/healthy answers 503 once that is older than LIFECYCLE_UNHEALTHY_MS.
+ * A timer would not do: timers can run while sockets starve, which is the failure to see. */
 #ifndef DRWATCH_LIFECYCLE_H
 #define DRWATCH_LIFECYCLE_H
 
@@ -13,7 +14,6 @@
 struct loop;
 struct http_server;
 
-#define LIFECYCLE_HEARTBEAT_MS 1000
 #define LIFECYCLE_UNHEALTHY_MS 10000
 
 /* Applies the config again; returns 0, or -1 with err filled (the old config stays). Runs on
@@ -22,11 +22,11 @@ typedef int (*lifecycle_reload_fn)(void *arg, char *err, size_t errlen);
 
 struct lifecycle;
 
-/* Starts the heartbeat on l. reload is what POST /-/reload runs. */
+/* /-/healthy watches l; reload is what POST /-/reload runs. */
 struct lifecycle *lifecycle_new(struct loop *l, lifecycle_reload_fn reload, void *arg);
 void lifecycle_free(struct lifecycle *lc); /* NULL-safe */
 
-/* Adds /-/healthy, /-/ready and /-/reload to s (whose loop is the heartbeat's). */
+/* Adds /-/healthy, /-/ready and /-/reload to s (whose loop is the one watched). */
 void lifecycle_add_routes(struct lifecycle *lc, struct http_server *s);
 
 /* From now on /-/ready answers 200. Any thread. */

@@ -2,7 +2,14 @@
  * cross-thread wake-ups. Shaped after redis' ae.c and curl's ephiperfifo.c example.
  *
  * A watch deleted during dispatch is only marked dead and freed after the batch, because its
- * event may still be waiting in the array epoll_wait filled. */
+ * event may still be waiting in the array epoll_wait filled.
+ *
+ * Every turn goes through epoll_wait. A turn runs the timers that were due when it began,
+ * never one (re)started during it: a timer whose callback takes longer than its delay is
+ * overdue each time it is re-armed, and running timers "while the heap's top is due" then
+ * never returned to epoll_wait, so sockets, cross-thread requests and signals starved. The
+ * wait itself is capped at LOOP_MAX_WAIT_MS so that the time it last returned, which
+ * /-/healthy reads, keeps moving on an idle loop. */
 #include "loop.h"
 
 #include <errno.h>
@@ -33,7 +40,8 @@ struct loop_timer {
     loop_fn fn;
     void *arg;
     int64_t due;
-    size_t heap_pos; /* SIZE_MAX when not in the heap */
+    uint64_t started_in; /* the timer run it was started during: it waits for a later one */
+    size_t heap_pos;     /* SIZE_MAX when not in the heap */
 };
 
 struct loop_async {
@@ -48,7 +56,9 @@ struct loop {
     int epfd, tfd, efd;
     atomic_bool stop;
     int64_t now;
+    uint64_t timer_runs; /* run_due_timers calls, to tell timers started during one */
     atomic_uint_fast64_t iterations;
+    atomic_int_fast64_t polled_ms; /* when epoll_wait last returned; read by other threads */
     struct loop_timer **heap;
     size_t nheap, heap_cap;
     int64_t armed_due; /* what the timerfd is set to, INT64_MAX when disarmed */
@@ -81,6 +91,7 @@ struct loop *loop_new(void)
     epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->efd, &ev);
     l->armed_due = INT64_MAX;
     update_now(l);
+    atomic_init(&l->polled_ms, l->now);
     return l;
 }
 
@@ -112,6 +123,11 @@ int64_t loop_now(const struct loop *l)
 uint64_t loop_iterations(const struct loop *l)
 {
     return atomic_load_explicit(&((struct loop *)l)->iterations, memory_order_relaxed);
+}
+
+int64_t loop_polled_ms(const struct loop *l)
+{
+    return atomic_load_explicit(&((struct loop *)l)->polled_ms, memory_order_relaxed);
 }
 
 void loop_stop(struct loop *l)
@@ -225,8 +241,10 @@ void loop_timer_start(struct loop_timer *t, int64_t delay_ms)
 {
     struct loop *l = t->loop;
     if (t->heap_pos != SIZE_MAX) heap_remove(l, t);
-    update_now(l);
-    t->due = l->now + (delay_ms > 0 ? delay_ms : 0);
+    /* From now, not from when the turn began (a callback may have run long); loop_now stays
+     * as the turn read it. */
+    t->due = time_mono_ms() + (delay_ms > 0 ? delay_ms : 0);
+    t->started_in = l->timer_runs;
     if (l->nheap == l->heap_cap) {
         l->heap_cap = l->heap_cap ? l->heap_cap * 2 : 32;
         l->heap = xrealloc(l->heap, l->heap_cap * sizeof(*l->heap));
@@ -263,7 +281,11 @@ static void run_due_timers(struct loop *l)
     (void)r;                  /* EAGAIN when a rearm raced the read: the heap below is the truth */
     l->armed_due = INT64_MAX; /* the expired setting is spent */
     update_now(l);
-    while (l->nheap && l->heap[0]->due <= l->now) {
+    /* Only what was due on entry; a timer started meanwhile (even with delay 0) is left for
+     * the next turn, after epoll_wait, and so are due ones behind it in the heap. */
+    uint64_t run = ++l->timer_runs;
+    int64_t entry = l->now;
+    while (l->nheap && l->heap[0]->due <= entry && l->heap[0]->started_in != run) {
         struct loop_timer *t = l->heap[0];
         heap_remove(l, t);
         t->fn(t->arg);
@@ -323,13 +345,14 @@ int loop_run(struct loop *l)
 {
     struct epoll_event evs[64];
     while (!atomic_load(&l->stop)) {
-        int n = epoll_wait(l->epfd, evs, (int)ARRAY_LEN(evs), -1);
+        int n = epoll_wait(l->epfd, evs, (int)ARRAY_LEN(evs), LOOP_MAX_WAIT_MS);
         if (n < 0) {
             if (errno == EINTR) continue;
             log_error("loop", "epoll_wait: %s", strerror(errno));
             return -errno;
         }
         update_now(l);
+        atomic_store_explicit(&l->polled_ms, l->now, memory_order_relaxed);
         atomic_fetch_add_explicit(&l->iterations, 1, memory_order_relaxed);
         for (int i = 0; i < n; i++) {
             void *tag = evs[i].data.ptr;

@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ struct luabox {
     size_t used, limit;
     int64_t deadline_ms; /* 0: none */
     int64_t budget_ms;
+    const atomic_bool *interrupt; /* set by another thread: the deadline has come now */
     bool timed_out, out_of_memory, alloc_failed;
     bool in_call;                /* inside luabox_call: the count hook is set */
     bool heap_high, heap_check;  /* past half the cap; the hook is to note where */
@@ -57,7 +59,9 @@ static struct luabox *box_of(lua_State *L)
 
 static bool past_deadline(struct luabox *b)
 {
-    return b->deadline_ms && (b->timed_out || time_mono_ms() > b->deadline_ms);
+    return b->deadline_ms &&
+           (b->timed_out || time_mono_ms() > b->deadline_ms ||
+            (b->interrupt && atomic_load_explicit(b->interrupt, memory_order_relaxed)));
 }
 
 static void count_hook(lua_State *L, lua_Debug *ar);
@@ -306,6 +310,11 @@ void luabox_free(struct luabox *b)
     if (!b) return;
     lua_close(b->L);
     free(b);
+}
+
+void luabox_set_interrupt(struct luabox *b, const atomic_bool *flag)
+{
+    b->interrupt = flag;
 }
 
 lua_State *luabox_state(struct luabox *b)

@@ -15,6 +15,7 @@
 #define DRWATCH_LUABOX_H
 
 #include <lua.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,10 @@ struct luabox;
 struct luabox *luabox_new(size_t mem_limit);
 void luabox_free(struct luabox *b); /* NULL-safe */
 lua_State *luabox_state(struct luabox *b);
+/* Once *flag (which must outlive b) is true, every call with a deadline is past it: a script
+ * running on one thread is stopped from another at its next budget check, and the call ends as
+ * LUABOX_TIMEOUT. For stopping at shutdown without waiting out the budget. */
+void luabox_set_interrupt(struct luabox *b, const atomic_bool *flag);
 size_t luabox_mem_used(const struct luabox *b);
 
 /* Pushes a fresh environment table holding only safe functions: assert, error, ipairs, next,

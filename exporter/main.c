@@ -1,8 +1,9 @@
 /* main.c: wires the modules together (and is the only file that does).
  *
  * The daemon: flags, the config, the loop with its scheduler and HTTP client, the HTTP
- * server, signals (SIGHUP reloads, SIGTERM and SIGINT stop), and the two places where threads
- * meet: publishing a snapshot (loop to HTTP) and /-/reload (HTTP to loop). */
+ * server, the rules runner (its own thread), signals (SIGHUP reloads, SIGTERM and SIGINT
+ * stop), and where the parts meet on the loop: publishing a snapshot (to HTTP), an
+ * evaluation's result (to the alert manager and /api/v1/alerts), /-/reload (from HTTP). */
 #include <ares.h>
 #include <curl/curl.h>
 #include <getopt.h>
@@ -34,6 +35,7 @@
 #include "registry.h"
 #include "rules.h"
 #include "rules_api.h"
+#include "rules_runner.h"
 #include "scheduler.h"
 #include "stats.h"
 #include "status_page.h"
@@ -95,9 +97,7 @@ struct daemon {
     struct lifecycle *lifecycle; /* /-/healthy, /-/ready, /-/reload */
     struct status_page_info status_page;
     uint64_t generation;
-    struct rules_engine *rules; /* NULL without a rules section */
-    struct loop_timer *rules_timer;
-    struct complaint state_complaint;
+    struct rules_runner *rules;  /* owns the engine; without a rules section it has none */
     struct rules_api *rules_api; /* /api/v1/alerts */
     struct am_manager *alerting; /* NULL without an alerting section */
 };
@@ -164,18 +164,11 @@ static int rules_prepare(struct daemon *d, const struct config *cfg, struct rule
     return *out ? 0 : -1;
 }
 
-/* Makes e the engine, carrying alert states and history over from the one it replaces. */
+/* Makes e the engine (the runner carries alert states and history over from the old one). */
 static void rules_commit(struct daemon *d, struct rules_engine *e)
 {
-    if (e && d->rules) rules_take_state(e, d->rules);
-    rules_free(d->rules);
-    d->rules = e;
-    if (!e) {
-        loop_timer_stop(d->rules_timer);
-        rules_api_publish(d->rules_api, NULL);
-        return;
-    }
-    loop_timer_start(d->rules_timer, 0);
+    int64_t every = e ? rules_evaluation_interval_ms(e) : 0;
+    rules_runner_set_engine(d->rules, e, every ? every : d->env.fast_interval_ms);
 }
 
 /* ---- alerting ---- */
@@ -244,38 +237,29 @@ static void collect_alert(void *arg, const struct rules_alert_view *a)
                                      .ends_at = a->state == ALERT_INACTIVE ? a->resolved_at : 0};
 }
 
-static void feed_alerting(struct daemon *d)
+static void feed_alerting(struct daemon *d, struct rules_engine *e)
 {
     struct alert_batch b = {0};
-    rules_each_instance(d->rules, collect_alert, &b);
+    rules_each_instance(e, collect_alert, &b);
     manager_push(d->alerting, b.v, b.n);
     for (size_t i = 0; i < b.n; i++) free(b.v[i].annotations);
     free(b.v);
 }
 
-/* Evaluates the rules on the last snapshot. Not before every target has been collected once:
- * rules must not see an empty world at start and call it an outage. */
-static void on_rules_timer(void *arg)
+/* What the rules evaluate: the last snapshot, once every target has been collected once. */
+static struct snapshot *rules_snapshot(void *arg)
 {
     struct daemon *d = arg;
-    if (!d->rules) return;
-    if (!lifecycle_is_ready(d->lifecycle)) {
-        loop_timer_start(d->rules_timer, 200);
-        return;
-    }
-    int64_t every = rules_evaluation_interval_ms(d->rules);
-    loop_timer_start(d->rules_timer, every ? every : d->env.fast_interval_ms);
-    struct snapshot *snap = http_current_snapshot(d->http);
-    double now = time_wall_s();
-    rules_eval(d->rules, now, snap, snap);
-    snapshot_unref(snap);
-    if (d->alerting) feed_alerting(d);
-    char err[512];
-    if (rules_save_state(d->rules, now, err, sizeof(err)) < 0)
-        log_complain(&d->state_complaint, LOG_WARN, "rules", "%s", err);
-    else
-        log_complain_clear(&d->state_complaint, "rules", "alert state file written again");
-    rules_api_publish(d->rules_api, rules_alerts_json(d->rules));
+    return lifecycle_is_ready(d->lifecycle) ? http_current_snapshot(d->http) : NULL;
+}
+
+/* An evaluation's result, on the loop (e is idle): alerts to the alert manager, the alerts
+ * document to /api/v1/alerts, the metrics into the next snapshot. */
+static void on_rules_result(void *arg, struct rules_engine *e)
+{
+    struct daemon *d = arg;
+    if (e && d->alerting) feed_alerting(d, e);
+    rules_api_publish(d->rules_api, e ? rules_alerts_json(e) : NULL);
     sched_request_publish(d->sched);
 }
 
@@ -344,15 +328,12 @@ static void on_publish(void *arg, struct metric_set *const *sets, size_t n)
     /* Families that did not change keep their rendering from the previous snapshot; then
      * pre-render what scrapers asked for, so that they never wait. */
     struct snapshot *prev = http_current_snapshot(d->http);
-    struct metric_set **all = xmalloc((n + 2) * sizeof(*all));
+    struct metric_set **all = xmalloc((n + 3) * sizeof(*all));
     memcpy(all, sets, n * sizeof(*all));
-    struct metric_set *rules_out = d->rules ? rules_metrics(d->rules) : NULL;
-    all[n] = rules_out;
-    struct metric_set *alerting_out = d->alerting ? manager_metrics(d->alerting) : NULL;
-    all[n + 1] = alerting_out;
-    struct snapshot *snap = snapshot_new_reusing(all, n + 2, ++d->generation, prev);
-    mset_unref(rules_out);
-    mset_unref(alerting_out);
+    rules_runner_metrics(d->rules, &all[n], &all[n + 1]);
+    all[n + 2] = d->alerting ? manager_metrics(d->alerting) : NULL;
+    struct snapshot *snap = snapshot_new_reusing(all, n + 3, ++d->generation, prev);
+    for (size_t i = n; i < n + 3; i++) mset_unref(all[i]);
     free(all);
     for (int f = 0; prev && f < 2; f++) {
         for (int g = 0; g < 2; g++) {
@@ -464,7 +445,14 @@ static int daemon_start(struct daemon *d)
         log_error("rules", "%s", err);
         return -1;
     }
-    d->rules_timer = loop_timer_new(d->loop, on_rules_timer, d);
+    struct rules_runner_env renv = {
+        .loop = d->loop, .snapshot = rules_snapshot, .result = on_rules_result, .arg = d};
+    d->rules = rules_runner_new(&renv, err, sizeof(err));
+    if (!d->rules) {
+        log_error("rules", "%s", err);
+        rules_free(rules);
+        return -1;
+    }
     if (rules && rules_load_state(rules, time_wall_s(), err, sizeof(err)) < 0)
         log_warn("rules", "alert state not restored: %s", err);
     rules_commit(d, rules);
@@ -489,15 +477,14 @@ static int daemon_start(struct daemon *d)
 
 static void daemon_stop(struct daemon *d)
 {
-    http_server_free(d->http); /* first: no HTTP thread may reach the loop any more */
+    http_server_free(d->http);   /* first: no HTTP thread may reach the loop any more */
+    rules_runner_free(d->rules); /* stops a running evaluation rather than waiting it out */
     peer_server_free(d->peer);
     sched_free(d->sched);
     manager_save(d->alerting);
     manager_free(d->alerting); /* before httpc: it cancels the notifiers' requests */
     httpc_free(d->httpc);
-    rules_free(d->rules);
     rules_api_free(d->rules_api);
-    loop_timer_free(d->rules_timer);
     lifecycle_free(d->lifecycle);
     loop_watch_del(d->sigwatch);
     if (d->sigfd > 0) close(d->sigfd);

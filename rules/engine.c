@@ -123,6 +123,7 @@ static int load_file(struct rules_engine *e, struct rule_file *f, const char *pa
         return -1;
     }
     f->box = luabox_new(e->memory_limit);
+    if (f->box) luabox_set_interrupt(f->box, &e->interrupted);
     if (!f->box || rulelib_push_env(f, err, errlen) < 0) {
         if (f->box)
             snprintf(err + strlen(err), errlen - strlen(err), " (%s)", path);
@@ -260,6 +261,11 @@ void rules_each_rule(struct rules_engine *e, void (*fn)(void *arg, const char *a
 {
     for (size_t i = 0; i < e->nfiles; i++)
         for (size_t k = 0; k < e->files[i].nalerts; k++) fn(arg, e->files[i].alerts[k].name);
+}
+
+void rules_interrupt(struct rules_engine *e)
+{
+    atomic_store(&e->interrupted, true);
 }
 
 int64_t rules_evaluation_interval_ms(const struct rules_engine *e)

@@ -5,6 +5,7 @@
 
 #include <lua.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "alertstate.h"
 #include "history.h"
@@ -81,6 +82,7 @@ struct rules_engine {
     double restore_saved_at;
     pthread_mutex_t json_lock;
     char *json;
+    atomic_bool interrupted; /* rules_interrupt: every file's luabox stops at once */
 };
 
 /* rulelib.c: the API a rule file sees. Pushes the file's environment (read-only helpers,

@@ -268,6 +268,7 @@ static enum luabox_outcome eval_alert(struct rules_engine *e, struct rule_file *
         restore_alert(e, f, a);
     }
     free_elements(els, n, a->nann);
+    if (o != LUABOX_OK && atomic_load(&e->interrupted)) return o; /* stopped, not failed */
     a->last_outcome = o;
     a->last_duration = time_mono_s() - t0;
     if (o != LUABOX_OK) {
@@ -290,6 +291,7 @@ static void eval_file(struct rules_engine *e, struct rule_file *f)
         enum luabox_outcome o = eval_alert(e, f, &f->alerts[i], deadline);
         if (o > worst) worst = o;
     }
+    if (atomic_load(&e->interrupted)) return;
     lua_gc(luabox_state(f->box), LUA_GCSTEP, 0);
     f->evaluations[worst]++;
     f->last_duration = time_mono_s() - t0;

@@ -49,6 +49,12 @@ void rules_take_state(struct rules_engine *e, struct rules_engine *old);
 void rules_eval(struct rules_engine *e, double t, const struct snapshot *instant,
                 const struct snapshot *raw);
 
+/* Any thread: stops the rules_eval running on another thread at its Lua's next budget check
+ * (within some thousand instructions), and every later one likewise. The rules it
+ * did not finish keep their alert state and are neither counted nor logged as failed. For
+ * stopping the daemon without waiting out the rules' time budgets. */
+void rules_interrupt(struct rules_engine *e);
+
 /* A new reference to the metric set of the last evaluation: drwatch_alert (as Prometheus'
  * ALERTS), drwatch_alert_for_state, and the outcome of every rule file. NULL before the first. */
 struct metric_set *rules_metrics(struct rules_engine *e);

@@ -1,6 +1,6 @@
 /* rules_api.h: GET /api/v1/alerts, in the shape of Prometheus' alerts API. The document is
- * made on the loop after each evaluation (rules_alerts_json) and published here; HTTP threads
- * serve the last one without waiting for anything. */
+ * made by each evaluation (rules_alerts_json) and published here from the loop when the
+ * evaluation's result comes back; HTTP threads serve the last one without waiting for anything. */
 #ifndef DRWATCH_RULES_API_H
 #define DRWATCH_RULES_API_H
 
