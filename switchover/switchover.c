@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actuators.h"
 #include "clock.h"
 #include "log.h"
 #include "observe.h"
@@ -39,6 +40,8 @@ struct switchover {
     uint64_t fences;
     uint64_t requests[TO_COUNT][SW_SOURCE_COUNT][REQ_COUNT];
     struct sw_plan *fence_plan;
+    bool own_act_env; /* act_env was made here from the config */
+    struct act_env act_env;
 };
 
 /* ---- config ---- */
@@ -93,6 +96,7 @@ static const struct cfg_key switchover_keys[] = {
      .expect = "an observation older than this is unknown, 1s to 10m",
      .min = 1000,
      .max = 600000},
+    ACT_CONFIG_KEYS(struct switchover_config, act),
     CFG_END,
 };
 
@@ -396,12 +400,21 @@ struct switchover *switchover_new(const struct switchover_config *c,
                                    : sw_plans_load_default(err, errlen);
     if (!sw->plans) goto fail;
     sw->fence_plan = make_fence_plan(sw->site);
+    if (!env->actuators) {
+        if (act_env_init(&sw->act_env, &sw->cfg.act, env->loop, env->http, sw->site, err, errlen) <
+            0)
+            goto fail;
+        sw->own_act_env = true;
+        sw->env.actuators = actuator_table;
+        sw->env.nactuators = actuator_table_len;
+        sw->env.actuator_env = &sw->act_env;
+    }
     struct sw_exec_env xe = {.loop = env->loop,
                              .data_dir = sw->cfg.data_dir,
                              .site = sw->site,
-                             .actuators = env->actuators,
-                             .nactuators = env->nactuators,
-                             .actuator_env = env->actuator_env,
+                             .actuators = sw->env.actuators,
+                             .nactuators = sw->env.nactuators,
+                             .actuator_env = sw->env.actuator_env,
                              .guards = {.samples = (uint64_t)c->samples,
                                         .fresh_s = (double)c->fresh_ms / 1000.0,
                                         .max_lag_s = (double)c->rpo_ms / 1000.0},
@@ -429,6 +442,7 @@ void switchover_free(struct switchover *sw)
     sw_exec_free(sw->x);
     sw_plans_free(sw->plans);
     sw_plan_free(sw->fence_plan);
+    if (sw->own_act_env) act_env_clear(&sw->act_env);
     free(sw->cfg.data_dir);
     free(sw->cfg.plans_file);
     free(sw);

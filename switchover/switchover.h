@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "act_env.h"
 #include "buf.h"
 #include "config.h"
 #include "evidence.h"
@@ -34,19 +35,22 @@ struct switchover_config {
     char *plans_file; /* NULL: the built-in plans */
     bool automation;  /* may start active-passive -> golddr-primary on evidence */
     int64_t cooldown_ms;
-    int64_t samples;  /* consecutive GSLB samples that count (evidence and guards) */
-    int64_t hold_ms;  /* and for at least this long (evidence) */
-    int64_t rpo_ms;   /* replication lag bound (evidence, destructive guard) */
-    int64_t fresh_ms; /* an observation older than this is unknown */
+    int64_t samples;       /* consecutive GSLB samples that count (evidence and guards) */
+    int64_t hold_ms;       /* and for at least this long (evidence) */
+    int64_t rpo_ms;        /* replication lag bound (evidence, destructive guard) */
+    int64_t fresh_ms;      /* an observation older than this is unknown */
+    struct act_config act; /* what the actuators act on (act_env.h) */
 };
 
 extern const struct cfg_module switchover_module;
 
 struct switchover_env {
     struct loop *loop;
+    struct httpc *http;
     const char *site;       /* this drwatch's site */
     const char *config_dir; /* where relative paths resolve, or NULL */
-    /* The actuators (the table in actuators.c; tests pass fakes) and their environment. */
+    /* The actuators and their environment; NULL: the built-in table (actuators.c) on an
+     * act_env made from the config. Tests pass fakes. */
     const struct actuator_ops *const *actuators;
     size_t nactuators;
     void *actuator_env;
