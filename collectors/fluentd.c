@@ -407,19 +407,9 @@ static void fluentd_free(void *state)
     struct fluentd *f = state;
     if (!f) return;
     fluentd_cancel(f);
-    free(f->t.url);
-    free(f->t.name);
-    free(f->t.ca_file);
-    free(f->t.cert_file);
-    free(f->t.key_file);
-    free(f->t.bearer_token_file);
+    http_target_clear(&f->t);
     free(f->url);
     free(f);
-}
-
-static char *dup_or_null(const char *s)
-{
-    return s ? xstrdup(s) : NULL;
 }
 
 static int fluentd_create(const void *config, const struct collector_env *env,
@@ -440,13 +430,7 @@ static int fluentd_create(const void *config, const struct collector_env *env,
     }
     for (size_t i = 0; i < c->targets.n; i++) {
         struct fluentd *f = xcalloc(1, sizeof(*f));
-        f->t = v[i].http;
-        f->t.url = xstrdup(v[i].http.url);
-        f->t.name = dup_or_null(v[i].http.name);
-        f->t.ca_file = dup_or_null(v[i].http.ca_file);
-        f->t.cert_file = dup_or_null(v[i].http.cert_file);
-        f->t.key_file = dup_or_null(v[i].http.key_file);
-        f->t.bearer_token_file = dup_or_null(v[i].http.bearer_token_file);
+        http_target_copy(&f->t, &v[i].http);
         if (!f->t.interval_ms) f->t.interval_ms = env->default_interval_ms;
         /* A URL that already names the endpoint is used as it is. */
         f->url =

@@ -38,65 +38,16 @@ struct k8s_target {
     char *namespace;         /* NULL: the pod's namespace */
 };
 
-/* Every HTTP target key (url optional) plus namespace, for a struct k8s_target at T.m. */
-#define K8S_TARGET_KEYS(T, m)                                                                  \
-    {.name = "site",                                                                           \
-     .type = CFG_ENUM,                                                                         \
-     .offset = offsetof(T, m.http.site),                                                       \
-     .choices = drwatch_sites,                                                                 \
-     .required = true,                                                                         \
-     .expect = "the site this target belongs to"},                                             \
-        {.name = "url",                                                                        \
-         .type = CFG_STRING,                                                                   \
-         .offset = offsetof(T, m.http.url),                                                    \
-         .expect = "the API server's https:// URL (default in a pod: its own API server)"},    \
-        {.name = "namespace",                                                                  \
-         .type = CFG_STRING,                                                                   \
-         .offset = offsetof(T, m.namespace),                                                   \
-         .expect = "a Kubernetes namespace (default in a pod: the pod's namespace)"},          \
-        {.name = "name",                                                                       \
-         .type = CFG_STRING,                                                                   \
-         .offset = offsetof(T, m.http.name),                                                   \
-         .expect = "the target label"},                                                        \
-        {.name = "interval",                                                                   \
-         .type = CFG_DURATION,                                                                 \
-         .offset = offsetof(T, m.http.interval_ms),                                            \
-         .expect = "1s to 1h",                                                                 \
-         .min = 1000,                                                                          \
-         .max = 3600000},                                                                      \
-        {.name = "timeout",                                                                    \
-         .type = CFG_DURATION,                                                                 \
-         .offset = offsetof(T, m.http.timeout_ms),                                             \
-         .expect = "100ms to 1h, at most the interval",                                        \
-         .min = 100,                                                                           \
-         .max = 3600000},                                                                      \
-        {.name = "max_body_bytes",                                                             \
-         .type = CFG_INT,                                                                      \
-         .offset = offsetof(T, m.http.max_body_bytes),                                         \
-         .def = "16777216",                                                                    \
-         .expect = "the largest response accepted, 1 KiB to 1 GiB",                            \
-         .min = 1024,                                                                          \
-         .max = 1 << 30},                                                                      \
-        {.name = "ca_file",                                                                    \
-         .type = CFG_STRING,                                                                   \
-         .offset = offsetof(T, m.http.ca_file),                                                \
-         .expect = "a PEM file of CA certificates (default in a pod: its service account's)"}, \
-        {.name = "cert_file",                                                                  \
-         .type = CFG_STRING,                                                                   \
-         .offset = offsetof(T, m.http.cert_file),                                              \
-         .expect = "a PEM client certificate, with key_file"},                                 \
-        {.name = "key_file",                                                                   \
-         .type = CFG_STRING,                                                                   \
-         .offset = offsetof(T, m.http.key_file),                                               \
-         .expect = "the PEM key of cert_file"},                                                \
-        {.name = "insecure_skip_verify",                                                       \
-         .type = CFG_BOOL,                                                                     \
-         .offset = offsetof(T, m.http.insecure_skip_verify),                                   \
-         .expect = "true to skip certificate verification (tests only)"},                      \
-    {                                                                                          \
-        .name = "bearer_token_file", .type = CFG_STRING,                                       \
-        .offset = offsetof(T, m.http.bearer_token_file),                                       \
-        .expect = "a file holding a bearer token (default in a pod: its service account's)"    \
+/* Every HTTP target key (url optional, in-pod defaults) plus namespace, for a struct k8s_target
+ * at T.m. */
+#define K8S_TARGET_KEYS(T, m)                                                                     \
+    HTTP_TARGET_KEYS_WITH(                                                                        \
+        T, m.http, false, "the API server's https:// URL (default in a pod: its own API server)", \
+        "a PEM file of CA certificates (default in a pod: its service account's)",                \
+        "a file holding a bearer token (default in a pod: its service account's)"),               \
+    {                                                                                             \
+        .name = "namespace", .type = CFG_STRING, .offset = offsetof(T, m.namespace),              \
+        .expect = "a Kubernetes namespace (default in a pod: the pod's namespace)"                \
     }
 
 /* A resolved target. */
