@@ -206,7 +206,7 @@ static void encode_words(struct buf *out, const char *s, size_t len)
     enum { chunk = 39 }; /* 39 bytes -> 52 base64 characters + 12 of markup, after "Subject: " */
     bool first = true;
     for (size_t i = 0; i < len || first;) {
-        size_t n = render_utf8_cut(s + i, len - i, chunk);
+        size_t n = str_utf8_cut(s + i, len - i, chunk);
         if (n == 0 && i < len) n = 1; /* a broken sequence: move on anyway */
         unsigned char b64[4 * ((chunk + 2) / 3) + 1];
         int k = EVP_EncodeBlock(b64, (const unsigned char *)s + i, (int)n);
@@ -295,7 +295,7 @@ static void clean_subject(struct buf *subj)
     for (size_t i = 0; i < subj->len; i++)
         if ((unsigned char)subj->data[i] < 0x20 || subj->data[i] == 0x7F) subj->data[i] = ' ';
     if (subj->len > SUBJECT_MAX) {
-        subj->len = render_utf8_cut(subj->data, subj->len, SUBJECT_MAX);
+        subj->len = str_utf8_cut(subj->data, subj->len, SUBJECT_MAX);
         subj->data[subj->len] = '\0';
     }
 }
@@ -491,7 +491,7 @@ static void wrap_text(struct email *m, const struct payload *p, struct buf *out)
     if (nl > p->body.len) nl = p->body.len;
     struct buf subject;
     buf_init(&subject, 0);
-    buf_append(&subject, s, render_utf8_cut(s, nl, 200));
+    buf_append(&subject, s, str_utf8_cut(s, nl, 200));
     char id[33];
     message_id(p->dedupe_key, id);
     simple_message(m, time_wall_s(), str_has_prefix(s, "[resolved]"), &subject, id, s, p->body.len,

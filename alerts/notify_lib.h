@@ -87,9 +87,6 @@ void render_rfc3339(double t, char *out, size_t outlen);
 /* RFC 5322 date in UTC ("Mon, 10 Jun 2024 09:45:41 +0000"). out: 40 bytes. */
 void render_rfc5322_date(double t, char *out, size_t outlen);
 
-/* How many bytes of s[0..len) to keep so that it is at most max bytes and not cut inside a
- * UTF-8 sequence. */
-size_t render_utf8_cut(const char *s, size_t len, size_t max);
 /* Appends s as a JSON string (quotes included); invalid UTF-8 becomes U+FFFD. */
 int render_json_string(struct buf *out, const char *s, size_t len);
 

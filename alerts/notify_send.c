@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "notify_lib.h"
+#include "strutil.h"
 #include "xalloc.h"
 
 #define DETAIL_MAX 2048 /* bytes of receiver text kept for the log and the outbox */
@@ -115,7 +116,7 @@ static void add_detail(struct send_job *j, size_t i, const char *text, size_t le
     if (d->len) buf_puts(d, "; ");
     if (j->n > 1) buf_printf(d, "[%zu] ", i);
     size_t room = DETAIL_MAX > d->len ? DETAIL_MAX - d->len : 0;
-    buf_append(d, text, render_utf8_cut(text, len, room));
+    buf_append(d, text, str_utf8_cut(text, len, room));
 }
 
 static void on_http_done(void *arg, const struct httpc_result *r)

@@ -187,9 +187,9 @@ static void wrap_text(const struct teams *t, const struct payload *p, struct buf
     const char *s = p->body.data ? p->body.data : "";
     size_t len = p->body.len, nl = strcspn(s, "\n");
     if (nl > len) nl = len;
-    size_t tl = render_utf8_cut(s, nl, 256);
+    size_t tl = str_utf8_cut(s, nl, 256);
     size_t room = t->max_bytes > 4096 ? t->max_bytes - 4096 : 1024;
-    size_t xl = render_utf8_cut(s, len, room / 2); /* escaping may double it */
+    size_t xl = str_utf8_cut(s, len, room / 2); /* escaping may double it */
     bool resolved = str_has_prefix(s, "[resolved]");
     t->simple_card(s, tl, s, xl, resolved, out);
 }
@@ -262,10 +262,10 @@ void teams_fallback_texts(const struct notification *n, const char *why, struct 
     size_t total = n->nalerts + n->truncated_alerts;
     buf_printf(title, "%zu alert%s for ", total, total == 1 ? "" : "s");
     const char *recv = n->receiver ? n->receiver : "";
-    buf_append(title, recv, render_utf8_cut(recv, strlen(recv), 128));
+    buf_append(title, recv, str_utf8_cut(recv, strlen(recv), 128));
     if (why) {
         buf_puts(text, "The notification template failed, so this is drwatch's plain fallback: ");
-        buf_append(text, why, render_utf8_cut(why, strlen(why), 512));
+        buf_append(text, why, str_utf8_cut(why, strlen(why), 512));
         buf_puts(text, ".");
     } else {
         buf_puts(text, "The alerts' details do not fit in one Teams message.");
@@ -273,6 +273,6 @@ void teams_fallback_texts(const struct notification *n, const char *why, struct 
     const char *url = n->external_url ? n->external_url : "";
     if (*url) {
         buf_puts(text, " See ");
-        buf_append(text, url, render_utf8_cut(url, strlen(url), 1024));
+        buf_append(text, url, str_utf8_cut(url, strlen(url), 1024));
     }
 }

@@ -20,6 +20,7 @@
 #include "luabox.h"
 #include "notify_lib.h"
 #include "numtext.h"
+#include "strutil.h"
 #include "xalloc.h"
 
 #define JSON_MAX_DEPTH 48
@@ -121,7 +122,7 @@ static int l_truncate(lua_State *L)
         return 1;
     }
     size_t room = (size_t)max > strlen(ELLIPSIS) ? (size_t)max - strlen(ELLIPSIS) : 0;
-    size_t keep = render_utf8_cut(s, len, room);
+    size_t keep = str_utf8_cut(s, len, room);
     lua_pushlstring(L, s, keep);
     if ((size_t)max >= strlen(ELLIPSIS)) {
         lua_pushliteral(L, ELLIPSIS);
@@ -392,7 +393,7 @@ static void push_cut(lua_State *L, const char *v, size_t len, size_t max)
         return;
     }
     size_t room = max > strlen(ELLIPSIS) ? max - strlen(ELLIPSIS) : 0;
-    lua_pushlstring(L, v, render_utf8_cut(v, len, room));
+    lua_pushlstring(L, v, str_utf8_cut(v, len, room));
     lua_pushliteral(L, ELLIPSIS);
     lua_concat(L, 2);
 }

@@ -157,15 +157,6 @@ void render_rfc5322_date(double t, char *out, size_t outlen)
 
 /* ---- text ---- */
 
-size_t render_utf8_cut(const char *s, size_t len, size_t max)
-{
-    if (len <= max) return len;
-    size_t n = max;
-    /* Back up over continuation bytes to the start of the sequence that crosses max. */
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    return n;
-}
-
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
 static size_t utf8_seq(const unsigned char *s, size_t left)
 {

@@ -65,12 +65,7 @@ void tekton_runs_clear(struct tekton_runs *r)
 static const char *capped(struct tekton_runs *r, const char *s, size_t max)
 {
     if (!s) return "";
-    size_t n = strlen(s);
-    if (n > max) {
-        n = max;
-        while (n && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    }
-    return arena_strndup(&r->arena, s, n);
+    return arena_strndup(&r->arena, s, str_utf8_cut(s, strlen(s), max));
 }
 
 static double api_time(json_t *v)
