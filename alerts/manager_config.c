@@ -272,23 +272,10 @@ static int fail(struct pctx *c, const char *fmt, ...) __attribute__((format(prin
 static int fail(struct pctx *c, const char *fmt, ...)
 {
     size_t depth = c->depth < PATH_PARTS ? c->depth : PATH_PARTS;
-    char dotted[512] = "";
-    size_t n = 0;
-    for (size_t i = 0; i < depth && n < sizeof(dotted); i++)
-        n += (size_t)snprintf(dotted + n, sizeof(dotted) - n, "%s%s",
-                              (i && c->path[i][0] != '[') ? "." : "", c->path[i]);
-    unsigned line = 0;
-    for (size_t d = depth; c->src && d > 0 && !line; d--)
-        line = config_locate(c->src, c->len, c->path, d);
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    config_verror(c->err, c->errlen, c->file, c->src, c->len, c->path, depth, fmt, ap);
     va_end(ap);
-    if (line)
-        snprintf(c->err, c->errlen, "%s:%u: %s: %s", c->file, line, dotted, msg);
-    else
-        snprintf(c->err, c->errlen, "%s: %s: %s", c->file, dotted, msg);
     return -1;
 }
 

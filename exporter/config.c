@@ -72,25 +72,11 @@ static int conv_fail(struct conv *c, const char *fmt, ...)
 {
     const char *parts[PATH_MAX_DEPTH];
     size_t depth = c->depth < PATH_MAX_DEPTH ? c->depth : PATH_MAX_DEPTH;
-    char dotted[512] = "";
-    size_t n = 0;
-    for (size_t i = 0; i < depth; i++) {
-        parts[i] = c->path[i];
-        n += (size_t)snprintf(dotted + n, sizeof(dotted) - n, "%s%s",
-                              (i && c->path[i][0] != '[') ? "." : "", c->path[i]);
-        if (n >= sizeof(dotted)) n = sizeof(dotted) - 1;
-    }
-    unsigned line = 0;
-    for (size_t d = depth; d > 0 && !line; d--) line = config_locate(c->src, c->len, parts, d);
-    char msg[512];
+    for (size_t i = 0; i < depth; i++) parts[i] = c->path[i];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    config_verror(c->err, c->errlen, c->file, c->src, c->len, parts, depth, fmt, ap);
     va_end(ap);
-    if (line)
-        snprintf(c->err, c->errlen, "%s:%u: %s: %s", c->file, line, dotted, msg);
-    else
-        snprintf(c->err, c->errlen, "%s: %s: %s", c->file, dotted, msg);
     return -1;
 }
 
