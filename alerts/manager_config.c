@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "fileio.h"
 #include "manager_int.h"
 #include "strutil.h"
@@ -26,7 +27,6 @@
 
 #define MAX_ROUTE_DEPTH 16
 #define PATH_PARTS      40
-#define TOKEN_MAX       4096
 
 /* ---- the schema ---- */
 
@@ -590,10 +590,12 @@ static int read_token(struct pctx *c, const char *dir, const char *file, char **
     char *path = resolve_path(dir, file);
     char *data = NULL;
     size_t len = 0;
-    int rc = file_read_all(path, TOKEN_MAX, &data, &len);
+    int rc = file_read_all(path, CAP_SECRET_FILE, &data, &len);
     push(c, "api_token_file");
     if (rc < 0) {
-        fail(c, "%s: cannot read: %s", path, rc == -E2BIG ? "larger than 4 KiB" : strerror(-rc));
+        char why[64];
+        fail(c, "%s: cannot read: %s", path,
+             file_read_error(rc, CAP_SECRET_FILE, why, sizeof(why)));
     } else {
         while (len && isspace((unsigned char)data[len - 1])) data[--len] = '\0';
         size_t start = 0;
@@ -668,7 +670,7 @@ int manager_prepare(const struct config *cfg, const struct manager_env *env,
     *out = NULL;
     if (!ac || !present) return 0;
     struct pctx c = {.file = config_path(cfg), .err = err, .errlen = errlen};
-    if (file_read_all(c.file, 1u << 20, &c.src, &c.len) < 0) c.src = NULL;
+    if (file_read_all(c.file, CAP_CONFIG_FILE, &c.src, &c.len) < 0) c.src = NULL;
     push(&c, ALERTING_SECTION);
     struct am_plan *p = xcalloc(1, sizeof(*p));
     int rc = build_plan(&c, ac, env, current, p);

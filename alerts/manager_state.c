@@ -10,12 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caps.h"
 #include "datadir.h"
 #include "fileio.h"
 #include "manager_int.h"
 #include "xalloc.h"
-
-#define STATE_MAX_BYTES (256u << 20)
 
 /* ---- the notification log ---- */
 
@@ -194,7 +193,7 @@ void am_state_load(struct am_manager *m, double now)
 {
     char *data;
     size_t len;
-    int rc = file_read_all(m->state_path, STATE_MAX_BYTES, &data, &len);
+    int rc = file_read_all(m->state_path, CAP_ALERT_STATE_FILE, &data, &len);
     if (rc == -ENOENT) return;
     if (rc < 0) {
         log_error("alerting", "%s: cannot read: %s; starting without the alert state",

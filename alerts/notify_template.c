@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "fileio.h"
 #include "luabox.h"
 #include "notify_lib.h"
@@ -314,10 +315,11 @@ int tmpl_open(const char *dir, const char *file, const char *const *need, struct
         snprintf(t->path, sizeof(t->path), "%s/%s", dir, file);
     char *src = NULL;
     size_t len = 0;
-    int rc = file_read_all(t->path, 1u << 20, &src, &len);
+    int rc = file_read_all(t->path, CAP_TEMPLATE_FILE, &src, &len);
     if (rc < 0) {
+        char why[64];
         snprintf(err, errlen, "%s: %s", t->path,
-                 rc == -E2BIG ? "larger than 1 MiB" : strerror(-rc));
+                 file_read_error(rc, CAP_TEMPLATE_FILE, why, sizeof(why)));
         goto fail;
     }
     t->box = luabox_new(TMPL_MEM_LIMIT);

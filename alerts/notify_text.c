@@ -10,13 +10,13 @@
 #include <time.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "clock.h"
 #include "fileio.h"
 #include "notify_lib.h"
 #include "registry.h"
 #include "textparse.h"
 
-#define SECRET_MAX_BYTES (16u << 10)
 #define FIT_ANNOTATION_1 512
 #define FIT_ANNOTATION_2 64
 #define FIT_BUDGET_MS    2000 /* the bisection stops there with what fits so far */
@@ -311,10 +311,11 @@ int render_read_secret(const char *path, const char *what, char **out, char *err
     }
     char *s = NULL;
     size_t len = 0;
-    int rc = file_read_all(path, SECRET_MAX_BYTES, &s, &len);
+    int rc = file_read_all(path, CAP_SECRET_FILE, &s, &len);
     if (rc < 0) {
+        char why[64];
         snprintf(err, errlen, "%s %s: %s", what, path,
-                 rc == -E2BIG ? "larger than 16 KiB" : strerror(-rc));
+                 file_read_error(rc, CAP_SECRET_FILE, why, sizeof(why)));
         return -1;
     }
     size_t a = 0;

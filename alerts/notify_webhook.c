@@ -19,6 +19,7 @@
 
 #include "arena.h"
 #include "buf.h"
+#include "caps.h"
 #include "fileio.h"
 #include "http_client.h"
 #include "log.h"
@@ -26,7 +27,6 @@
 #include "strutil.h"
 #include "xalloc.h"
 
-#define SECRET_MAX   16384
 #define RESPONSE_MAX 65536
 #define DETAIL_MAX   512
 
@@ -86,10 +86,11 @@ static int read_secret(const char *path, const char *what, char **out, char *err
 {
     char *data;
     size_t len;
-    int rc = file_read_all(path, SECRET_MAX, &data, &len);
+    int rc = file_read_all(path, CAP_SECRET_FILE, &data, &len);
     if (rc < 0) {
+        char why[64];
         snprintf(err, errlen, "%s %s: cannot read: %s", what, path,
-                 rc == -E2BIG ? "larger than 16 KiB" : strerror(-rc));
+                 file_read_error(rc, CAP_SECRET_FILE, why, sizeof(why)));
         return -1;
     }
     while (len && isspace((unsigned char)data[len - 1])) data[--len] = '\0';

@@ -14,6 +14,7 @@
 
 #include "alert.h"
 #include "buf.h"
+#include "caps.h"
 #include "clock.h"
 #include "datadir.h"
 #include "fileio.h"
@@ -23,7 +24,6 @@
 
 #define MAX_MATCHERS 64
 #define MAX_TEXT     4096 /* createdBy, comment */
-#define MAX_FILE     (64u << 20)
 
 struct silences {
     char *path;
@@ -411,7 +411,7 @@ int silences_load(struct silences *s, char *err, size_t errlen)
 {
     char *data;
     size_t len;
-    int rc = file_read_all(s->path, MAX_FILE, &data, &len);
+    int rc = file_read_all(s->path, CAP_SILENCES_FILE, &data, &len);
     if (rc == -ENOENT) return 0;
     if (rc < 0) {
         snprintf(err, errlen, "%s: cannot read: %s", s->path, strerror(-rc));

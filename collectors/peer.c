@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caps.h"
 #include "clock.h"
 #include "collector_env.h"
 #include "collectors.h"
@@ -23,8 +24,6 @@
 #include "peer_view.h"
 #include "strutil.h"
 #include "xalloc.h"
-
-#define PEER_MAX_BODY (1 << 20)
 
 struct peer_target_config {
     struct http_target http;
@@ -179,7 +178,7 @@ static int peer_create(const void *config, const struct collector_env *env, stru
         p->http = env->http;
         http_target_copy(&p->t, h);
         p->url = url_join(h->url, PEER_VIEW_PATH);
-        p->max_body = PEER_MAX_BODY;
+        p->max_body = CAP_PEER_VIEW;
         int64_t interval = h->interval_ms ? h->interval_ms : env->fast_interval_ms;
         p->t.interval_ms = interval; /* the request's timeout defaults to it */
         target_list_add(out, p, http_target_label(h), http_target_site(h), interval,

@@ -7,13 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "fileio.h"
 #include "strutil.h"
 #include "xalloc.h"
 
 const char *const drwatch_sites[] = {"gold", "golddr", NULL};
-
-#define TOKEN_MAX_BYTES 16384
 
 static char *dup_or_null(const char *s)
 {
@@ -101,10 +100,11 @@ int http_target_opts(const struct http_target *t, const char *url, struct httpc_
                                      .insecure = t->insecure_skip_verify}};
     if (!t->bearer_token_file) return 0;
     size_t len;
-    int rc = file_read_all(t->bearer_token_file, TOKEN_MAX_BYTES, token, &len);
+    int rc = file_read_all(t->bearer_token_file, CAP_SECRET_FILE, token, &len);
     if (rc < 0) {
+        char why[64];
         snprintf(err, errlen, "bearer_token_file %s: %s", t->bearer_token_file,
-                 rc == -E2BIG ? "larger than 16 KiB" : strerror(-rc));
+                 file_read_error(rc, CAP_SECRET_FILE, why, sizeof(why)));
         return -1;
     }
     while (len &&

@@ -13,10 +13,9 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "fileio.h"
 #include "xalloc.h"
-
-#define NAMESPACE_MAX_BYTES 256
 
 /* ---- names ---- */
 
@@ -124,7 +123,7 @@ static int read_namespace(const char *sa_dir, char **out)
     char *path = sa_path(sa_dir, "namespace");
     char *data = NULL;
     size_t len = 0;
-    int rc = file_read_all(path, NAMESPACE_MAX_BYTES, &data, &len);
+    int rc = file_read_all(path, CAP_NAMESPACE_FILE, &data, &len);
     free(path);
     if (rc < 0) return rc;
     while (len && isspace((unsigned char)data[len - 1])) data[--len] = '\0';

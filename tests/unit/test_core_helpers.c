@@ -3,14 +3,18 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "arena.h"
 #include "buf.h"
+#include "caps.h"
 #include "clock.h"
 #include "fileio.h"
 #include "hash.h"
@@ -408,13 +412,23 @@ static void test_files(void)
     data = NULL;
     is_int(file_read_all(path, 99, &data, &len), -E2BIG, "one byte over the cap: -E2BIG");
     ok(data == NULL, "no data on error");
-    is_int(file_read_all(path, 0, &data, &len), 0, "no cap");
+    char why[64];
+    is_str(file_read_error(-E2BIG, 16 * CAP_KIB, why, sizeof(why)), "larger than 16 KiB",
+           "file_read_error: the cap in KiB");
+    is_str(file_read_error(-E2BIG, CAP_MIB, why, sizeof(why)), "larger than 1 MiB",
+           "file_read_error: in MiB");
+    is_str(file_read_error(-E2BIG, 99, why, sizeof(why)), "larger than 99 bytes",
+           "file_read_error: in bytes");
+    is_str(file_read_error(-ENOENT, 99, why, sizeof(why)), strerror(ENOENT),
+           "file_read_error: otherwise strerror");
+    is_int(file_read_all(path, CAP_KIB, &data, &len), 0, "a cap well past the size");
     ok(len == 100, "100 bytes");
     free(data);
     is_int(file_read_all(empty, 10, &data, &len), 0, "an empty file");
     ok(len == 0 && data && *data == '\0', "empty string");
     free(data);
-    is_int(file_read_all(bigp, 0, &data, &len), 0, "300 KB without a cap (several reads)");
+    is_int(file_read_all(bigp, CAP_MIB, &data, &len), 0,
+           "300 KB under a 1 MiB cap (several reads)");
     ok(len == 300000 && data[299999] == '9', "all of it");
     free(data);
     is_int(file_read_all(bigp, 300000, &data, &len), 0, "300 KB with a cap of exactly that");
