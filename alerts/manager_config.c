@@ -451,6 +451,7 @@ static int build_route(struct pctx *c, const struct am_route_cfg *rc, struct am_
                                                  : 14400.0;
     if (check_resend(c, r, plan) < 0) return -1;
     char *mt = am_matchers_text(&r->matchers);
+    if (!mt) return fail(c, "matchers: longer than %zu bytes as text", (size_t)CAP_SELECTOR_TEXT);
     r->key = parent ? xasprintf("%s/%s", parent->key, mt) : xstrdup("{}");
     free(mt);
     const struct am_route_cfg *kids = rc->routes.items;

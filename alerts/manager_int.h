@@ -144,6 +144,7 @@ struct am_manager {
     double next_maintenance; /* store and log clean-up */
     bool ticking;
     uint64_t alerts_dropped, groups_dropped, render_failures;
+    uint64_t labels_dropped; /* routings refused: group labels over CAP_LABELS_TEXT */
     struct complaint save_complaint, render_complaint, outbox_complaint;
 };
 

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "xalloc.h"
 
 enum am_match_op { AM_MATCH_EQ, AM_MATCH_NEQ, AM_MATCH_RE, AM_MATCH_NRE };
 
@@ -42,7 +43,8 @@ void am_matchers_free(struct am_matchers *m); /* frees what m holds, not m */
 bool am_matchers_match(const struct am_matchers *m, const char *labels);
 /* Whether matcher i matches the empty string (a silence needs one that does not). */
 bool am_matcher_matches_empty(const struct am_matcher *m);
-/* Alertmanager's text of the matchers, {a="b", c=~"d"}; caller frees. */
-char *am_matchers_text(const struct am_matchers *m);
+/* Alertmanager's text of the matchers, {a="b", c=~"d"}; caller frees. NULL when the text is
+ * over CAP_SELECTOR_TEXT. */
+DRW_MUST_CHECK char *am_matchers_text(const struct am_matchers *m);
 
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "notifier.h"
 #include "notify_lib.h"
 #include "strutil.h"
@@ -160,7 +161,7 @@ static int am_render(void *state, const struct notification *n, struct payload *
 {
     struct am_forward *f = state;
     struct buf out;
-    buf_init(&out, 0);
+    buf_init(&out, CAP_NOTIFY_PAYLOAD);
     buf_putc(&out, '[');
     for (size_t i = 0; i < n->nalerts; i++) {
         if (i) buf_putc(&out, ',');
@@ -168,9 +169,9 @@ static int am_render(void *state, const struct notification *n, struct payload *
     }
     buf_puts(&out, "]\n");
     int rc = 0;
-    if (buf_append(&p->body, out.data, out.len) < 0) {
-        snprintf(err, errlen, "%zu alerts make %zu bytes, over the outbox's cap", n->nalerts,
-                 out.len);
+    if (buf_error(&out) || buf_append(&p->body, out.data, out.len) < 0) {
+        snprintf(err, errlen, "%zu alerts make more than the payload cap (%zu bytes)", n->nalerts,
+                 p->body.max < out.max ? p->body.max : out.max);
         rc = -1;
     }
     buf_free(&out);

@@ -90,7 +90,8 @@ void render_rfc5322_date(double t, char *out, size_t outlen);
 /* Appends s as a JSON string (quotes included); invalid UTF-8 becomes U+FFFD. */
 int render_json_string(struct buf *out, const char *s, size_t len);
 
-/* Walks canonical label text (registry.h) with values unescaped: calls fn for each pair. */
+/* Walks canonical label text (registry.h) with values unescaped: calls fn for each pair.
+ * Returns 0, fn's first non-zero result, or -E2BIG for a value over CAP_LABELS_TEXT. */
 typedef int (*render_label_fn)(void *arg, const char *name, size_t name_len, const char *value,
                                size_t value_len);
 int render_labels_each(const char *labels, render_label_fn fn, void *arg);
@@ -132,6 +133,10 @@ void sender_add_secret(struct sender *s, const char *secret);
 void sender_start(struct sender *s, const struct httpc_opts *opts, size_t n,
                   sender_classify_fn classify, void *classify_arg, notifier_done_fn done,
                   void *arg);
+/* Reports a failure (SEND_FAIL with reason and detail) without sending anything: for a
+ * payload that cannot be sent as it is. Like sender_start, done is called later, on the loop. */
+void sender_refuse(struct sender *s, const char *reason, const char *detail, notifier_done_fn done,
+                   void *arg);
 /* Cancels every job in flight without calling done. */
 void sender_cancel(struct sender *s);
 

@@ -15,7 +15,6 @@
 #include "fileio.h"
 #include "notify_lib.h"
 #include "registry.h"
-#include "textparse.h"
 
 #define FIT_ANNOTATION_1 512
 #define FIT_ANNOTATION_2 64
@@ -37,12 +36,14 @@ static int fits(const struct notification *n, size_t max_bytes, render_fn fn, vo
                 size_t max_alerts, size_t annotation_max, struct buf *out, char *err, size_t errlen)
 {
     size_t saved_max = out->max;
-    if (!out->max || out->max > max_bytes + 1) out->max = max_bytes + 1;
+    if (out->max > max_bytes + 1) out->max = max_bytes + 1;
     int rc = fit_try(n, fn, arg, max_alerts, annotation_max, out, err, errlen);
     out->max = saved_max;
     if (rc == RENDER_TOO_BIG) return 0;
     if (rc < 0) return -1;
-    return out->len <= max_bytes;
+    /* The render functions need not check each append: a buffer that overflowed kept the
+     * error (buf.h), and its cut text does not fit either. */
+    return !buf_error(out) && out->len <= max_bytes;
 }
 
 int render_fit(const struct notification *n, size_t max_bytes, render_fn fn, void *arg,
@@ -233,14 +234,11 @@ int render_labels_each(const char *labels, render_label_fn fn, void *arg)
     const char *name, *value;
     size_t nl, vl;
     struct buf v;
-    buf_init(&v, 0);
+    buf_init(&v, CAP_LABELS_TEXT);
     int rc = 0;
     while (rc == 0 && labels_next(labels, len, &pos, &name, &nl, &value, &vl)) {
-        buf_reset(&v);
-        buf_reserve(&v, vl + 1);
-        v.len = textparse_unescape(v.data, value, vl);
-        v.data[v.len] = '\0';
-        rc = fn(arg, name, nl, v.data, v.len);
+        rc = label_value_unescape(&v, value, vl);
+        if (rc == 0) rc = fn(arg, name, nl, v.data, v.len);
     }
     buf_free(&v);
     return rc;
@@ -251,7 +249,7 @@ static void replace_all(struct buf *text, const char *needle, size_t nlen)
     static const char mark[] = "<redacted>";
     if (nlen < 4 || !text->data) return; /* too short to be a secret worth hunting */
     struct buf out;
-    buf_init(&out, 0);
+    buf_init(&out, text->max);
     const char *p = text->data, *end = text->data + text->len;
     bool hit = false;
     while (p < end) {
@@ -267,10 +265,12 @@ static void replace_all(struct buf *text, const char *needle, size_t nlen)
         return;
     }
     buf_append(&out, p, (size_t)(end - p));
-    size_t max = text->max;
+    if (buf_error(&out)) { /* longer once redacted: say so rather than show a cut text */
+        buf_reset(&out);
+        buf_puts(&out, "(the receiver's answer, redacted, is too long to show)");
+    }
     buf_free(text);
     *text = out;
-    text->max = max;
 }
 
 void render_redact(struct buf *text, const char *secret)

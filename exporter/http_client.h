@@ -43,7 +43,7 @@ struct httpc_opts {
     const char *body;           /* request body, or NULL */
     size_t body_len;
     int64_t timeout_ms; /* whole transfer, connect included */
-    size_t max_body;    /* response cap in bytes; 0 means 16 MiB */
+    size_t max_body;    /* response cap in bytes; 0 means CAP_HTTP_BODY (16 MiB) */
     struct httpc_tls tls;
     int accept_gzip; /* ask for and decode gzip */
     /* "HOST:PORT:ADDRESS:PORT": connect to ADDRESS for the URL's HOST:PORT, keeping the URL's

@@ -104,9 +104,12 @@ size_t mset_memory_bytes(const struct metric_set *s);
 /* Arena helpers for producers that attach strings to a set's lifetime. */
 char *mset_strdup(struct metric_set *s, const char *str);
 
-/* Escapes a label value into out (the text format rules); appends nothing when out cannot
- * take twice n more bytes. */
+/* Escapes a label value into out (the text format rules). Past out's cap it appends nothing
+ * and out keeps the error (buf.h: checked once with buf_error). */
 void label_value_escape(struct buf *out, const char *v, size_t n);
+/* Undoes the escaping of v[0..n): out (reset first) holds the plain value, NUL-terminated.
+ * Returns 0, or -E2BIG (also out's error) when the value is over out's cap. */
+int label_value_unescape(struct buf *out, const char *v, size_t n);
 
 /* Writes pairs as canonical label text into out (reset first): sorted by name, values
  * escaped, empty values left out. Returns 0, or -EINVAL for an invalid or repeated name. */
@@ -116,6 +119,13 @@ int labels_format(struct buf *out, const struct label_pair *pairs, size_t n);
  * pair and advances *pos. Returns false at the end. */
 bool labels_next(const char *text, size_t len, size_t *pos, const char **name, size_t *name_len,
                  const char **value, size_t *value_len);
+/* The still-escaped value of label `name` in canonical text and its length, or NULL when
+ * absent. */
+const char *labels_find(const char *labels, size_t len, const char *name, size_t *vlen);
+/* The value of label `name` in canonical text, unescaped into out (reset first). Returns
+ * false when the label is absent, and also when its value is over out's cap (out then keeps
+ * the error: a caller that must tell the two apart asks buf_error). */
+bool labels_get(const char *labels, size_t len, const char *name, struct buf *out);
 
 /* ---- snapshots ---- */
 

@@ -46,11 +46,8 @@ typedef void (*select_fn)(void *arg, const struct metric_family *f, const struct
 void snapshot_select(const struct snapshot *snap, const struct selector *sel, select_fn fn,
                      void *arg);
 
-/* The value of label `name` in canonical label text, unescaped into out (cleared first).
- * Returns false when the label is absent. */
-bool labels_get(const char *labels, size_t len, const char *name, struct buf *out);
-
-/* A canonical selector text (name{a="x",b=~"y"}), for keys and messages. Caller frees. */
-char *selector_text(const struct selector *s);
+/* A canonical selector text (name{a="x",b=~"y"}), for keys and messages. Caller frees; NULL
+ * when the text is over CAP_SELECTOR_TEXT. */
+DRW_MUST_CHECK char *selector_text(const struct selector *s);
 
 #endif

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "fake.h"
 #include "http_client.h"
 #include "k8s.h"
@@ -100,7 +101,7 @@ static void test_names(void)
            !k8s_label_value_valid("-a"),
        "label values that would change a selector are refused");
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_URL_PATH);
     k8s_query_escape(&b, "triggers.tekton.dev/triggers-eventid=a b");
     is_str(b.data, "triggers.tekton.dev%2Ftriggers-eventid%3Da%20b", "query escaping");
     buf_free(&b);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "collector_env.h"
 #include "collectors.h"
 #include "config.h"
@@ -412,7 +413,7 @@ static void test_refused(void)
 static void test_caps(void)
 {
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_HTTP_BODY);
     buf_puts(&b, "# TYPE kong_http_requests_total counter\n");
     for (int i = 0; i < KONG_MAX_SERVICES + 5; i++)
         buf_printf(&b, "kong_http_requests_total{service=\"s%d\",code=\"200\"} 1\n", i);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "log.h"
 #include "outbox.h"
 #include "tap.h"
@@ -128,7 +129,7 @@ static void bind(struct outbox *ob, struct fake *a, struct fake *b)
 static int append(struct outbox *ob, const char *receiver, const char *key, const char *body)
 {
     struct payload p = {0};
-    buf_init(&p.body, 0);
+    buf_init(&p.body, CAP_NOTIFY_PAYLOAD);
     buf_puts(&p.body, body);
     snprintf(p.content_type, sizeof(p.content_type), "application/json");
     snprintf(p.dedupe_key, sizeof(p.dedupe_key), "%s", key);
@@ -388,8 +389,8 @@ static void test_caps(void)
     ok(a.nsent == 4 && strcmp(a.sent[1], "k3") == 0 && strcmp(a.sent[3], "k5") == 0,
        "the three newest are delivered");
     struct payload big = {0};
-    buf_init(&big.body, 0);
-    buf_reserve(&big.body, OUTBOX_MAX_PAYLOAD + 2);
+    buf_init(&big.body, OUTBOX_MAX_PAYLOAD + 2);
+    if (buf_reserve(&big.body, OUTBOX_MAX_PAYLOAD + 2) < 0) abort(); /* under its own cap */
     memset(big.body.data, 'x', OUTBOX_MAX_PAYLOAD + 1);
     big.body.len = OUTBOX_MAX_PAYLOAD + 1;
     char err[256];

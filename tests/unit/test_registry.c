@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "registry.h"
 #include "tap.h"
 #include "textparse.h"
@@ -99,7 +100,7 @@ static void test_canonical(void)
     mset_unref(s);
 
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_LABELS_TEXT);
     label_value_escape(&b, "a\\b\"c\nd", 7);
     is_str(b.data, "a\\\\b\\\"c\\nd", "label_value_escape");
     buf_reset(&b);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "registry.h"
 #include "selector.h"
 #include "tap.h"
@@ -318,7 +319,7 @@ static void test_text_and_labels(void)
     const char *l = "a=\"1\",ab=\"x\\\"y\",b=\"\",c=\"p\\\\q\\nr\"";
     size_t n = strlen(l);
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_LABELS_TEXT);
     ok(labels_get(l, n, "a", &b) && strcmp(b.data, "1") == 0, "labels_get a");
     ok(labels_get(l, n, "ab", &b) && strcmp(b.data, "x\"y") == 0 && b.len == 3,
        "labels_get ab (not confused with a), unescaped");
