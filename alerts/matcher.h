@@ -32,11 +32,11 @@ struct am_matchers {
 
 /* Adds one matcher (compiling a regex). Returns 0, or -1 with err filled: an invalid label
  * name or a bad regex. */
-int am_matchers_add(struct am_matchers *m, const char *name, enum am_match_op op, const char *value,
-                    char *err, size_t errlen);
+DRW_MUST_CHECK int am_matchers_add(struct am_matchers *m, const char *name, enum am_match_op op,
+                                   const char *value, char *err, size_t errlen);
 /* Adds one matcher written in the config notation ("!=v", "=~re", ...). */
-int am_matchers_add_spec(struct am_matchers *m, const char *name, const char *spec, char *err,
-                         size_t errlen);
+DRW_MUST_CHECK int am_matchers_add_spec(struct am_matchers *m, const char *name, const char *spec,
+                                        char *err, size_t errlen);
 void am_matchers_free(struct am_matchers *m); /* frees what m holds, not m */
 
 /* Whether every matcher matches canonical label text (registry.h); true for no matchers. */

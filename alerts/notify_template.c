@@ -431,7 +431,8 @@ static void push_alert(lua_State *L, const struct am_alert *a, double now, size_
     bool resolved = alert_resolved(a, now);
     set_str(L, "status", resolved ? "resolved" : "firing");
     lua_newtable(L);
-    if (a->labels) render_labels_each(a->labels, set_label, L);
+    if (a->labels && render_labels_each(a->labels, set_label, L) < 0)
+        luaL_error(L, "an alert's label value is over %zu bytes", (size_t)CAP_LABELS_TEXT);
     lua_getfield(L, -1, "alertname");
     lua_setfield(L, -3, "alertname");
     lua_setfield(L, -2, "labels");

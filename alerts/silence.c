@@ -358,7 +358,8 @@ int silences_post(struct silences *s, const char *body, size_t len, double now, 
             snprintf(id_out, 40, "%s", old->id);
             goto done;
         }
-        if (st != SILENCE_EXPIRED) silences_expire(s, old->id, now);
+        /* old was found a moment ago and is not expired: only 0 can come back. */
+        if (st != SILENCE_EXPIRED) DRW_IGNORE(silences_expire(s, old->id, now));
     }
     if (s->n >= SILENCE_MAX) {
         rc = -ENOSPC;

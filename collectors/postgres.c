@@ -186,7 +186,14 @@ static void on_result(void *arg, const struct pgconn_result *r)
 
 static void run_query(struct pg_target *t)
 {
-    pgconn_query(t->conn, POSTGRES_QUERY, t->timeout_ms, on_result, t);
+    /* -EBUSY (on_result is then not called) while another query is out: not expected, as
+     * pg_cancel abandons the query of a cancelled scrape; if it happens, this scrape fails now
+     * rather than wait for its deadline. */
+    if (pgconn_query(t->conn, POSTGRES_QUERY, t->timeout_ms, on_result, t) < 0 && t->scrape) {
+        struct scrape *s = t->scrape;
+        t->scrape = NULL;
+        scrape_done(s, false, "busy", "the previous query is still running");
+    }
 }
 
 static void on_dns(void *arg, const struct dns_answer *a)

@@ -119,7 +119,8 @@ static int on_help(void *ctx, const char *name, size_t len, const char *text, si
     } else {
         /* Remember it on an untyped placeholder; the first sample gives the real type. */
         char *n = xstrndup(name, len);
-        mset_family(p->set, n, METRIC_UNTYPED, plain);
+        /* NULL when refused: only the HELP is lost, family_for asks again at the first sample. */
+        DRW_IGNORE(mset_family(p->set, n, METRIC_UNTYPED, plain));
         free(n);
     }
     free(plain);

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "xalloc.h"
+
 enum cfg_type {
     CFG_STRING,   /* char * */
     CFG_BOOL,     /* bool */
@@ -92,12 +94,12 @@ struct config;
 
 /* Reads and checks path against the modules. Returns NULL with "file:line: message" in err
  * when the file is refused. */
-struct config *config_load(const char *path, const struct cfg_module *const *mods, size_t nmods,
-                           char *err, size_t errlen);
+DRW_MUST_CHECK struct config *config_load(const char *path, const struct cfg_module *const *mods,
+                                          size_t nmods, char *err, size_t errlen);
 /* Same, from memory (tests and fuzzing); name is used in messages. */
-struct config *config_load_buffer(const char *src, size_t len, const char *name,
-                                  const struct cfg_module *const *mods, size_t nmods, char *err,
-                                  size_t errlen);
+DRW_MUST_CHECK struct config *config_load_buffer(const char *src, size_t len, const char *name,
+                                                 const struct cfg_module *const *mods, size_t nmods,
+                                                 char *err, size_t errlen);
 void config_free(struct config *c); /* NULL-safe */
 
 /* The module's struct (defaults filled in when the file did not mention it), and whether the

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "loop.h"
+#include "xalloc.h"
 
 struct httpc;
 struct httpc_req;
@@ -74,8 +75,8 @@ void httpc_free(struct httpc *h);
 
 /* Starts a request. Returns a handle valid until the callback returns or httpc_cancel; NULL
  * when curl refuses the options (the callback is then never called). */
-struct httpc_req *httpc_start(struct httpc *h, const struct httpc_opts *o, httpc_done_fn fn,
-                              void *arg);
+DRW_MUST_CHECK struct httpc_req *httpc_start(struct httpc *h, const struct httpc_opts *o,
+                                             httpc_done_fn fn, void *arg);
 void httpc_cancel(struct httpc_req *r); /* NULL-safe */
 
 #endif

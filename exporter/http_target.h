@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "http_client.h"
+#include "xalloc.h"
 
 /* The two sites, in the order of the `site` enum. */
 extern const char *const drwatch_sites[];
@@ -104,7 +105,7 @@ struct http_target {
 
 /* Checks what the schema cannot: the URL's scheme, cert and key given together, files
  * readable. Returns 0, or -1 with "target <label>: why" in err. */
-int http_target_check(const struct http_target *t, char *err, size_t errlen);
+DRW_MUST_CHECK int http_target_check(const struct http_target *t, char *err, size_t errlen);
 
 /* Copies src into dst with dst's own copy of every string (url may be NULL, as in a k8s target
  * before it is resolved). dst owns them until http_target_clear. */
@@ -119,8 +120,8 @@ const char *http_target_site(const struct http_target *t);
 /* Fills o for a request to url (the caller's; usually the base URL plus a path). Reads the
  * bearer token file into *token (the caller frees it; NULL when none). Returns 0, or -1 with
  * err filled when the token file cannot be read. */
-int http_target_opts(const struct http_target *t, const char *url, struct httpc_opts *o,
-                     char **token, char *err, size_t errlen);
+DRW_MUST_CHECK int http_target_opts(const struct http_target *t, const char *url,
+                                    struct httpc_opts *o, char **token, char *err, size_t errlen);
 
 /* The errors_total reason for an HTTP status that is not a success: "http_<code>". */
 void http_status_reason(long status, char *out, size_t outlen);

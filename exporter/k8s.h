@@ -60,8 +60,8 @@ struct k8s_client {
 /* Resolves t (see the top of this file) into c. sa_dir: NULL for K8S_SA_DIR (tests pass their
  * own). The in-pod address comes from the environment (KUBERNETES_SERVICE_HOST, _PORT).
  * Returns 0, or -1 with "target <label>: why" in err (c is then left empty). */
-int k8s_client_init(struct k8s_client *c, const struct k8s_target *t, const char *sa_dir, char *err,
-                    size_t errlen);
+DRW_MUST_CHECK int k8s_client_init(struct k8s_client *c, const struct k8s_target *t,
+                                   const char *sa_dir, char *err, size_t errlen);
 void k8s_client_clear(struct k8s_client *c); /* NULL-safe, idempotent */
 
 /* RFC 1123 label (namespaces: [a-z0-9-], at most 63) or DNS subdomain (object names:
@@ -103,9 +103,9 @@ struct k8s_req;
 
 /* Starts a request; fn is called once, later, on the loop. Returns NULL (fn never called) with
  * err filled when it cannot start: the token file unreadable, curl refusing the options. */
-struct k8s_req *k8s_request(struct httpc *h, const struct k8s_client *c,
-                            const struct k8s_call *call, k8s_done_fn fn, void *arg, char *err,
-                            size_t errlen);
+DRW_MUST_CHECK struct k8s_req *k8s_request(struct httpc *h, const struct k8s_client *c,
+                                           const struct k8s_call *call, k8s_done_fn fn, void *arg,
+                                           char *err, size_t errlen);
 void k8s_cancel(struct k8s_req *r); /* NULL-safe; fn is not called */
 
 /* A Kubernetes `Status` error body. */
@@ -116,18 +116,18 @@ struct k8s_status {
 };
 
 /* Parses body as a Status object. Returns 0, or -EINVAL when it is not one. */
-int k8s_status_parse(const char *body, size_t len, struct k8s_status *out);
+DRW_MUST_CHECK int k8s_status_parse(const char *body, size_t len, struct k8s_status *out);
 
 /* JSON helpers for API objects. Key lists end with K8S_END (a typed NULL, as variadic
  * functions need). */
 #define K8S_END ((const char *)NULL)
 /* Follows object keys (NULL-terminated) from root; NULL when a step is missing or not an
  * object. */
-json_t *k8s_json_path(json_t *root, ...) __attribute__((sentinel));
+DRW_MUST_CHECK json_t *k8s_json_path(json_t *root, ...) __attribute__((sentinel));
 /* The string at the path, or NULL when absent or not a string. */
-const char *k8s_json_str(json_t *root, ...) __attribute__((sentinel));
+DRW_MUST_CHECK const char *k8s_json_str(json_t *root, ...) __attribute__((sentinel));
 /* Parses a body with jansson's limits (no duplicate-key tricks, valid UTF-8). NULL with err
  * filled on failure. */
-json_t *k8s_json_load(const char *body, size_t len, char *err, size_t errlen);
+DRW_MUST_CHECK json_t *k8s_json_load(const char *body, size_t len, char *err, size_t errlen);
 
 #endif

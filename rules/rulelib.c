@@ -260,8 +260,10 @@ static struct track *track_for(struct rules_engine *e, const struct selector *se
     if (!is_new) return tr;
     struct tracked tk = {.tr = tr, .sel = {.name = xstrdup(sel->name)}};
     char err[128];
+    /* A copy of matchers that selector_add accepted once: it accepts them again. */
     for (size_t i = 0; i < sel->n; i++)
-        selector_add(&tk.sel, sel->m[i].name, sel->m[i].op, sel->m[i].value, err, sizeof(err));
+        DRW_IGNORE(
+            selector_add(&tk.sel, sel->m[i].name, sel->m[i].op, sel->m[i].value, err, sizeof(err)));
     e->tracked = xrealloc(e->tracked, (e->ntracked + 1) * sizeof(*e->tracked));
     e->tracked[e->ntracked++] = tk;
     record_one(e, &e->tracked[e->ntracked - 1]);

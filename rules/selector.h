@@ -36,8 +36,8 @@ struct selector {
 /* Adds a matcher; for regexes, translates and compiles it. Returns 0, or -1 with err filled
  * (an invalid label name, a regex that does not compile or uses what is not supported);
  * then s is unchanged. value is kept as given (selector_text shows it). */
-int selector_add(struct selector *s, const char *label, enum match_op op, const char *value,
-                 char *err, size_t errlen);
+DRW_MUST_CHECK int selector_add(struct selector *s, const char *label, enum match_op op,
+                                const char *value, char *err, size_t errlen);
 void selector_free(struct selector *s); /* frees matchers and name, not s */
 bool selector_match_labels(const struct selector *s, const char *labels, size_t len);
 

@@ -123,7 +123,7 @@ static void test_data_planes_values(void)
     char *body = slurp("dataplanes-split.json", &len), err[200];
     struct metric_set *set = mset_new();
     struct kong_dp_result res;
-    kong_data_planes_map(set, &gold_cp, body, len, NOW, &res, err, sizeof(err));
+    must(kong_data_planes_map(set, &gold_cp, body, len, NOW, &res, err, sizeof(err)));
     ok(!isnan(sample_value(set, "drwatch_kong_cluster_config_hash_info",
                            "config_hash=\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",site=\"gold\","
                            "target=\"kong-cp-gold\"")),
@@ -145,7 +145,7 @@ static void test_data_planes_values(void)
     /* A data plane seen "in the future" (clock skew) is 0 s old, not negative. */
     set = mset_new();
     const char *skew = "{\"data\":[{\"id\":\"x\",\"hostname\":\"h\",\"last_seen\":1718012500}]}";
-    kong_data_planes_map(set, &gold_cp, skew, strlen(skew), NOW, &res, err, sizeof(err));
+    must(kong_data_planes_map(set, &gold_cp, skew, strlen(skew), NOW, &res, err, sizeof(err)));
     is_int(sample_value(set, "drwatch_kong_data_plane_last_seen_age_seconds",
                         "hostname=\"h\",node_id=\"x\",site=\"gold\",target=\"kong-cp-gold\""),
            0, "a last_seen ahead of drwatch's clock gives age 0");

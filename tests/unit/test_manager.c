@@ -580,7 +580,7 @@ static void test_render(void)
     struct snapshot *s = snapshot_new(&ms, 1, 1);
     const char *text;
     size_t len;
-    snapshot_render(s, EXPO_TEXT, false, &text, &len);
+    must(snapshot_render(s, EXPO_TEXT, false, &text, &len));
     ok(strstr(text, "drwatch_notification_render_failures_total 1") != NULL,
        "and counted in drwatch_notification_render_failures_total");
     ok(strstr(text, "drwatch_notifications_total{receiver=\"team\",result=\"ok\"} 1") &&
@@ -903,7 +903,7 @@ static void test_config(void)
 
 int main(void)
 {
-    log_set_level_name("error");
+    must(log_set_level_name("error"));
     buf_init(&nlog, CAP_HTTP_REPLY);
     buf_init(&last_body, CAP_NOTIFY_PAYLOAD);
     test_grouping();

@@ -267,7 +267,7 @@ static void test_send(void)
 
 int main(void)
 {
-    log_set_level_name("error");
+    must(log_set_level_name("error"));
     test_render();
     test_create();
     test_send();

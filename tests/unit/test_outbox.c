@@ -167,7 +167,7 @@ static char *metrics_text(struct outbox *ob)
     struct snapshot *s = snapshot_new(&m, 1, 1);
     const char *data;
     size_t len;
-    snapshot_render(s, EXPO_TEXT, false, &data, &len);
+    must(snapshot_render(s, EXPO_TEXT, false, &data, &len));
     char *out = xstrndup(data, len);
     snapshot_unref(s);
     mset_unref(m);
@@ -436,7 +436,7 @@ static void test_compaction(void)
 
 int main(void)
 {
-    log_set_level_name("error");
+    must(log_set_level_name("error"));
     test_replay();
     test_torn();
     test_delays();

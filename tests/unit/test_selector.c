@@ -294,10 +294,10 @@ static void test_text_and_labels(void)
 {
     struct selector s = {.name = xstrdup("up")};
     char err[256];
-    selector_add(&s, "job", MATCH_EQ, "a\"b\\c\nd", err, sizeof(err));
-    selector_add(&s, "path", MATCH_RE, "C:\\\\.*", err, sizeof(err));
-    selector_add(&s, "x", MATCH_NEQ, "", err, sizeof(err));
-    selector_add(&s, "y", MATCH_NRE, "5\\d\\d", err, sizeof(err));
+    must(selector_add(&s, "job", MATCH_EQ, "a\"b\\c\nd", err, sizeof(err)));
+    must(selector_add(&s, "path", MATCH_RE, "C:\\\\.*", err, sizeof(err)));
+    must(selector_add(&s, "x", MATCH_NEQ, "", err, sizeof(err)));
+    must(selector_add(&s, "y", MATCH_NRE, "5\\d\\d", err, sizeof(err)));
     is_int(selector_add(&s, "z", MATCH_RE, "(", err, sizeof(err)), -1, "a bad regex: -1");
     is_int(s.n, 4, "and the selector is unchanged");
     char *t = selector_text(&s);
