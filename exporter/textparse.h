@@ -107,8 +107,8 @@ size_t textparse_unescape(char *dst, const char *src, size_t src_len);
 /* Parses a sample value as Prometheus' text parser does: Go's strconv.ParseFloat (decimal with
  * optional exponent, Inf/Infinity with an optional sign and NaN without one, in any case, any
  * length) minus what prometheus/common refuses on top: hex floats and underscores ("0x1p-2",
- * "1_000"). Also refuses blanks, "nan(...)" and values out of range ("1e400"). Returns 0 or
- * -1. */
+ * "1_000"). Also refuses blanks, "nan(...)" and values out of range ("1e400"). Returns 0,
+ * -EINVAL, or -ERANGE out of range. */
 DRW_MUST_CHECK int textparse_float(const char *s, size_t n, double *out);
 
 #endif

@@ -49,8 +49,8 @@ struct alert_rule_state;
 struct alert_rule_state *alertstate_new(void);
 void alertstate_free(struct alert_rule_state *rs); /* NULL-safe */
 
-/* Applies one evaluation at time t. Returns -1 if two elements have the same label set (as
- * Prometheus refuses: "vector contains metrics with the same labelset after applying alert
+/* Applies one evaluation at time t. Returns 0, or -EEXIST if two elements have the same label set
+ * (as Prometheus refuses: "vector contains metrics with the same labelset after applying alert
  * labels"), in which case nothing changes. */
 DRW_MUST_CHECK int alertstate_update(struct alert_rule_state *rs, double t, double for_s,
                                      double keep_firing_for_s, const struct alert_element *els,

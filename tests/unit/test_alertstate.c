@@ -8,6 +8,7 @@
  * alert that comes back is a new alert, value and annotations follow the last
  * evaluation, duplicate label sets are refused, and many instances stay fast.
  * Then the `for` restore after a restart. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,12 +185,13 @@ static void test_duplicates(void)
 {
     struct alert_rule_state *rs = alertstate_new();
     is_int(eval_names(rs, 0, 60, 0, "a b", 1), 0, "two instances");
-    is_int(eval_names(rs, 60, 60, 0, "a c c", 1), -1,
+    is_int(eval_names(rs, 60, 60, 0, "a c c", 1), -EEXIST,
            "the same label set twice is refused (ErrDuplicateAlertLabelSet)");
     is_str(summary(rs), "a:P@0 b:P@0", "and nothing changed");
     is_int(eval_names(rs, 60, 60, 0, "a b", 1), 0, "the next good evaluation applies");
     is_str(summary(rs), "a:F@0 b:F@0", "as if the refused one never happened");
-    is_int(eval_names(rs, 70, 60, 0, "x y z x", 1), -1, "duplicates far apart are refused too");
+    is_int(eval_names(rs, 70, 60, 0, "x y z x", 1), -EEXIST,
+           "duplicates far apart are refused too");
     alertstate_free(rs);
     alertstate_free(NULL);
     ok(1, "alertstate_free(NULL) is fine");
@@ -251,7 +253,8 @@ static void test_many(void)
     ok(took < 2.0, "24 evaluations of %d instances in %.3f s (hashed, not quadratic)", N, took);
     /* A duplicate at the far end of a large evaluation is still found. */
     els[N - 1].labels = labels[0];
-    is_int(alertstate_update(rs, 300, 60, 0, els, N), -1, "a duplicate among %d is refused", N);
+    is_int(alertstate_update(rs, 300, 60, 0, els, N), -EEXIST, "a duplicate among %d is refused",
+           N);
     is_int(alertstate_count(rs), N / 2, "and nothing changed");
     alertstate_free(rs);
     for (size_t i = 0; i < N; i++) free(labels[i]);

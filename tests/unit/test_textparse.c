@@ -816,7 +816,7 @@ static void test_float(void)
     for (size_t i = 0; i < ARRAY_LEN(float_bad); i++) {
         double v = 12345;
         int rc = textparse_float(float_bad[i], strlen(float_bad[i]), &v);
-        ok(rc == -1 && v == 12345, "textparse_float refuses \"%s\"", float_bad[i]);
+        ok(rc < 0 && v == 12345, "textparse_float refuses \"%s\"", float_bad[i]);
     }
     double v = 0;
     ok(textparse_float("NaN", 3, &v) == 0 && isnan(v), "textparse_float accepts \"NaN\"");
