@@ -52,9 +52,10 @@
 
 /* ---- labels, selectors and expressions ---- */
 /* A label set as text (canonical `a="b",c="d"`, Alertmanager's `{a="b", c="d"}`, a group
- * key) or one label value unescaped. Samples carry at most 128 labels whose values the
- * parsers cap; rules and alerts hold copies of those. 1 MiB is far past any real label set
- * and small enough to refuse a runaway. */
+ * key) or one label value unescaped. Samples carry at most 128 labels (textparse), but a
+ * value is bounded only by the body it came in (16 MiB by default); rules and alerts hold
+ * copies of those. 1 MiB is far past any real label set and small enough to refuse a
+ * runaway. */
 #define CAP_LABELS_TEXT (1 * CAP_MIB)
 /* A series selector or matcher list as text, and a regex translated for regcomp. Their
  * sources are the config, rules and the silences API (whose request body is capped); RE2
