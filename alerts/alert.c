@@ -53,17 +53,7 @@ bool am_alert_resolved(const struct am_alert *a, double now)
 
 bool am_alert_label(const struct am_alert *a, const char *name, struct buf *out)
 {
-    size_t pos = 0, nl, vl, want = strlen(name), len = strlen(a->labels);
-    const char *n, *v;
-    buf_reset(out);
-    while (labels_next(a->labels, len, &pos, &n, &nl, &v, &vl)) {
-        if (nl != want || memcmp(n, name, nl) != 0) continue;
-        buf_reserve(out, vl + 1);
-        out->len = textparse_unescape(out->data, v, vl);
-        out->data[out->len] = '\0';
-        return true;
-    }
-    return false;
+    return labels_get(a->labels, strlen(a->labels), name, out);
 }
 
 /* FNV-1a 64, as prometheus/common/model's fnv.go. */

@@ -30,7 +30,8 @@ struct am_alert {
 void am_alert_copy(struct am_alert *dst, const struct am_alert *src);
 void am_alert_free(struct am_alert *a); /* frees what a owns, not a itself */
 bool am_alert_resolved(const struct am_alert *a, double now);
-/* The value of label `name` (unescaped into out); false when absent. */
+/* The value of label `name` (unescaped into out); false when absent or over out's cap
+ * (labels_get, registry.h). */
 bool am_alert_label(const struct am_alert *a, const char *name, struct buf *out);
 
 /* Added for the alert manager and the notifiers (not in the first contract): */

@@ -33,6 +33,7 @@
 #include "config.h"
 #include "http_server.h"
 #include "registry.h"
+#include "xalloc.h"
 
 #define ALERTING_SECTION "alerting"
 
@@ -62,16 +63,16 @@ struct am_manager;
  * section, 0 with *out a plan, or -1 with err ("file:line: path: why", or the notifier's
  * refusal): an unknown receiver in a route, a bad matcher, group_by mixing "..." with names, a
  * receiver with no or two types, an unreadable api_token_file, a changed data_dir... */
-int manager_prepare(const struct config *cfg, const struct manager_env *env,
-                    const struct am_manager *current, struct am_plan **out, char *err,
-                    size_t errlen);
+DRW_MUST_CHECK int manager_prepare(const struct config *cfg, const struct manager_env *env,
+                                   const struct am_manager *current, struct am_plan **out,
+                                   char *err, size_t errlen);
 void manager_plan_free(struct am_plan *p); /* NULL-safe */
 
 /* Makes the manager from a plan (taken over, also on failure): opens data_dir, restores
  * alerts, the notification log and silences, replays the outbox. NULL with err filled when
  * data_dir cannot be used. */
-struct am_manager *manager_new(struct am_plan *plan, const struct manager_env *env, char *err,
-                               size_t errlen);
+DRW_MUST_CHECK struct am_manager *manager_new(struct am_plan *plan, const struct manager_env *env,
+                                              char *err, size_t errlen);
 /* Applies a new plan (taken over): new routes, receivers and inhibition rules; alerts,
  * silences, the notification log and the outbox stay; groups are made again (the
  * notification log keeps them from notifying twice). */

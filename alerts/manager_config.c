@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "fileio.h"
 #include "manager_int.h"
 #include "strutil.h"
@@ -26,7 +27,6 @@
 
 #define MAX_ROUTE_DEPTH 16
 #define PATH_PARTS      40
-#define TOKEN_MAX       4096
 
 /* ---- the schema ---- */
 
@@ -272,23 +272,10 @@ static int fail(struct pctx *c, const char *fmt, ...) __attribute__((format(prin
 static int fail(struct pctx *c, const char *fmt, ...)
 {
     size_t depth = c->depth < PATH_PARTS ? c->depth : PATH_PARTS;
-    char dotted[512] = "";
-    size_t n = 0;
-    for (size_t i = 0; i < depth && n < sizeof(dotted); i++)
-        n += (size_t)snprintf(dotted + n, sizeof(dotted) - n, "%s%s",
-                              (i && c->path[i][0] != '[') ? "." : "", c->path[i]);
-    unsigned line = 0;
-    for (size_t d = depth; c->src && d > 0 && !line; d--)
-        line = config_locate(c->src, c->len, c->path, d);
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    config_verror(c->err, c->errlen, c->file, c->src, c->len, c->path, depth, fmt, ap);
     va_end(ap);
-    if (line)
-        snprintf(c->err, c->errlen, "%s:%u: %s: %s", c->file, line, dotted, msg);
-    else
-        snprintf(c->err, c->errlen, "%s: %s: %s", c->file, dotted, msg);
     return -1;
 }
 
@@ -464,6 +451,7 @@ static int build_route(struct pctx *c, const struct am_route_cfg *rc, struct am_
                                                  : 14400.0;
     if (check_resend(c, r, plan) < 0) return -1;
     char *mt = am_matchers_text(&r->matchers);
+    if (!mt) return fail(c, "matchers: longer than %zu bytes as text", (size_t)CAP_SELECTOR_TEXT);
     r->key = parent ? xasprintf("%s/%s", parent->key, mt) : xstrdup("{}");
     free(mt);
     const struct am_route_cfg *kids = rc->routes.items;
@@ -603,10 +591,12 @@ static int read_token(struct pctx *c, const char *dir, const char *file, char **
     char *path = resolve_path(dir, file);
     char *data = NULL;
     size_t len = 0;
-    int rc = file_read_all(path, TOKEN_MAX, &data, &len);
+    int rc = file_read_all(path, CAP_SECRET_FILE, &data, &len);
     push(c, "api_token_file");
     if (rc < 0) {
-        fail(c, "%s: cannot read: %s", path, rc == -E2BIG ? "larger than 4 KiB" : strerror(-rc));
+        char why[64];
+        fail(c, "%s: cannot read: %s", path,
+             file_read_error(rc, CAP_SECRET_FILE, why, sizeof(why)));
     } else {
         while (len && isspace((unsigned char)data[len - 1])) data[--len] = '\0';
         size_t start = 0;
@@ -681,7 +671,7 @@ int manager_prepare(const struct config *cfg, const struct manager_env *env,
     *out = NULL;
     if (!ac || !present) return 0;
     struct pctx c = {.file = config_path(cfg), .err = err, .errlen = errlen};
-    if (file_read_all(c.file, 1u << 20, &c.src, &c.len) < 0) c.src = NULL;
+    if (file_read_all(c.file, CAP_CONFIG_FILE, &c.src, &c.len) < 0) c.src = NULL;
     push(&c, ALERTING_SECTION);
     struct am_plan *p = xcalloc(1, sizeof(*p));
     int rc = build_plan(&c, ac, env, current, p);

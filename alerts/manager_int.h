@@ -14,6 +14,7 @@
 #include "notifier.h"
 #include "outbox.h"
 #include "silence.h"
+#include "xalloc.h"
 
 #define AM_MAX_TYPES          16     /* notifier types a receiver may choose from */
 #define AM_MAX_ALERTS         10000  /* alerts in the store; more are dropped and counted */
@@ -144,14 +145,16 @@ struct am_manager {
     double next_maintenance; /* store and log clean-up */
     bool ticking;
     uint64_t alerts_dropped, groups_dropped, render_failures;
+    uint64_t labels_dropped; /* routings refused: group labels over CAP_LABELS_TEXT */
     struct complaint save_complaint, render_complaint, outbox_complaint;
 };
 
 /* manager_config.c */
-struct am_receiver *am_plan_receiver(const struct am_plan *p, const char *name);
+DRW_MUST_CHECK struct am_receiver *am_plan_receiver(const struct am_plan *p, const char *name);
 
 /* manager_state.c */
-struct am_nflog *am_nflog_find(struct am_manager *m, const char *receiver, const char *group_key);
+DRW_MUST_CHECK struct am_nflog *am_nflog_find(struct am_manager *m, const char *receiver,
+                                              const char *group_key);
 void am_nflog_set(struct am_manager *m, const char *receiver, const char *group_key,
                   const uint64_t *firing, size_t nfiring, const uint64_t *resolved,
                   size_t nresolved, double at);
@@ -163,8 +166,8 @@ void am_state_save(struct am_manager *m, double now, bool force);
 void am_state_load(struct am_manager *m, double now);
 
 /* manager.c */
-struct am_alert *am_store_find(const struct am_manager *m, uint64_t fp);
-struct am_alert *am_store_put(struct am_manager *m, const struct am_alert *a);
+DRW_MUST_CHECK struct am_alert *am_store_find(const struct am_manager *m, uint64_t fp);
+DRW_MUST_CHECK struct am_alert *am_store_put(struct am_manager *m, const struct am_alert *a);
 void am_reschedule(struct am_manager *m);
 
 #endif

@@ -10,12 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caps.h"
 #include "durable.h"
 #include "fileio.h"
 #include "manager_int.h"
 #include "xalloc.h"
-
-#define STATE_MAX_BYTES (256u << 20)
 
 /* ---- the notification log ---- */
 
@@ -185,7 +184,8 @@ static bool load_alert(struct am_manager *m, json_t *o, double now)
         pairs[a.nannotations++] = (struct label_pair){name, value};
     }
     a.annotations = pairs;
-    am_store_put(m, &a);
+    /* NULL when the store is full: am_store_put counts and logs that drop itself. */
+    DRW_IGNORE(am_store_put(m, &a));
     free(pairs);
     return true;
 }
@@ -194,7 +194,7 @@ void am_state_load(struct am_manager *m, double now)
 {
     char *data;
     size_t len;
-    int rc = file_read_all(m->state_path, STATE_MAX_BYTES, &data, &len);
+    int rc = file_read_all(m->state_path, CAP_ALERT_STATE_FILE, &data, &len);
     if (rc == -ENOENT) return;
     if (rc < 0) {
         log_error("alerting", "%s: cannot read: %s; starting without the alert state",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "promregex.h"
 #include "registry.h"
 #include "strutil.h"
@@ -112,7 +113,7 @@ char *am_matchers_text(const struct am_matchers *m)
 {
     static const char *const ops[] = {"=", "!=", "=~", "!~"};
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_SELECTOR_TEXT);
     buf_putc(&b, '{');
     for (size_t i = 0; i < m->n; i++) {
         buf_printf(&b, "%s%s%s\"", i ? ", " : "", m->v[i].name, ops[m->v[i].op]);
@@ -120,5 +121,9 @@ char *am_matchers_text(const struct am_matchers *m)
         buf_putc(&b, '"');
     }
     buf_putc(&b, '}');
+    if (buf_error(&b)) { /* the appends above are checked here: a cut text is another key */
+        buf_free(&b);
+        return NULL;
+    }
     return buf_steal(&b, NULL);
 }

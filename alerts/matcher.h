@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "xalloc.h"
 
 enum am_match_op { AM_MATCH_EQ, AM_MATCH_NEQ, AM_MATCH_RE, AM_MATCH_NRE };
 
@@ -31,18 +32,19 @@ struct am_matchers {
 
 /* Adds one matcher (compiling a regex). Returns 0, or -1 with err filled: an invalid label
  * name or a bad regex. */
-int am_matchers_add(struct am_matchers *m, const char *name, enum am_match_op op, const char *value,
-                    char *err, size_t errlen);
+DRW_MUST_CHECK int am_matchers_add(struct am_matchers *m, const char *name, enum am_match_op op,
+                                   const char *value, char *err, size_t errlen);
 /* Adds one matcher written in the config notation ("!=v", "=~re", ...). */
-int am_matchers_add_spec(struct am_matchers *m, const char *name, const char *spec, char *err,
-                         size_t errlen);
+DRW_MUST_CHECK int am_matchers_add_spec(struct am_matchers *m, const char *name, const char *spec,
+                                        char *err, size_t errlen);
 void am_matchers_free(struct am_matchers *m); /* frees what m holds, not m */
 
 /* Whether every matcher matches canonical label text (registry.h); true for no matchers. */
 bool am_matchers_match(const struct am_matchers *m, const char *labels);
 /* Whether matcher i matches the empty string (a silence needs one that does not). */
 bool am_matcher_matches_empty(const struct am_matcher *m);
-/* Alertmanager's text of the matchers, {a="b", c=~"d"}; caller frees. */
-char *am_matchers_text(const struct am_matchers *m);
+/* Alertmanager's text of the matchers, {a="b", c=~"d"}; caller frees. NULL when the text is
+ * over CAP_SELECTOR_TEXT. */
+DRW_MUST_CHECK char *am_matchers_text(const struct am_matchers *m);
 
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "notifier.h"
 #include "notify_lib.h"
 #include "strutil.h"
@@ -130,12 +131,15 @@ static void put_annotations(struct buf *out, const struct label_pair *p, size_t 
     free(sorted);
 }
 
-static void put_alert(struct am_forward *f, const struct notification *n, const struct am_alert *a,
-                      struct buf *out)
+/* Appends one alert (out's appends are checked by the caller). Returns 0, or -E2BIG when a
+ * label value is over CAP_LABELS_TEXT: an alert without one of its labels is another alert. */
+static int put_alert(struct am_forward *f, const struct notification *n, const struct am_alert *a,
+                     struct buf *out)
 {
     char t[AM_TIME_LEN];
     buf_puts(out, "{\"labels\":{");
-    if (a->labels) render_labels_each(a->labels, put_label, out);
+    int rc = a->labels ? render_labels_each(a->labels, put_label, out) : 0;
+    if (rc < 0 && !buf_error(out)) return rc;
     buf_puts(out, "},\"annotations\":");
     put_annotations(out, a->annotations, a->nannotations);
     am_time_format(a->starts_at, t);
@@ -153,6 +157,7 @@ static void put_alert(struct am_forward *f, const struct notification *n, const 
         render_json_string(out, gen, strlen(gen));
     }
     buf_putc(out, '}');
+    return 0;
 }
 
 static int am_render(void *state, const struct notification *n, struct payload *p, char *err,
@@ -160,17 +165,20 @@ static int am_render(void *state, const struct notification *n, struct payload *
 {
     struct am_forward *f = state;
     struct buf out;
-    buf_init(&out, 0);
+    buf_init(&out, CAP_NOTIFY_PAYLOAD);
     buf_putc(&out, '[');
-    for (size_t i = 0; i < n->nalerts; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < n->nalerts && rc == 0; i++) {
         if (i) buf_putc(&out, ',');
-        put_alert(f, n, &n->alerts[i], &out);
+        rc = put_alert(f, n, &n->alerts[i], &out);
     }
     buf_puts(&out, "]\n");
-    int rc = 0;
-    if (buf_append(&p->body, out.data, out.len) < 0) {
-        snprintf(err, errlen, "%zu alerts make %zu bytes, over the outbox's cap", n->nalerts,
-                 out.len);
+    if (rc < 0) {
+        snprintf(err, errlen, "an alert's label value is over %zu bytes", (size_t)CAP_LABELS_TEXT);
+        rc = -1;
+    } else if (buf_error(&out) || buf_append(&p->body, out.data, out.len) < 0) {
+        snprintf(err, errlen, "%zu alerts make more than the payload cap (%zu bytes)", n->nalerts,
+                 p->body.max < out.max ? p->body.max : out.max);
         rc = -1;
     }
     buf_free(&out);

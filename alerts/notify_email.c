@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "clock.h"
 #include "notifier.h"
 #include "notify_lib.h"
@@ -206,7 +207,7 @@ static void encode_words(struct buf *out, const char *s, size_t len)
     enum { chunk = 39 }; /* 39 bytes -> 52 base64 characters + 12 of markup, after "Subject: " */
     bool first = true;
     for (size_t i = 0; i < len || first;) {
-        size_t n = render_utf8_cut(s + i, len - i, chunk);
+        size_t n = str_utf8_cut(s + i, len - i, chunk);
         if (n == 0 && i < len) n = 1; /* a broken sequence: move on anyway */
         unsigned char b64[4 * ((chunk + 2) / 3) + 1];
         int k = EVP_EncodeBlock(b64, (const unsigned char *)s + i, (int)n);
@@ -295,7 +296,7 @@ static void clean_subject(struct buf *subj)
     for (size_t i = 0; i < subj->len; i++)
         if ((unsigned char)subj->data[i] < 0x20 || subj->data[i] == 0x7F) subj->data[i] = ' ';
     if (subj->len > SUBJECT_MAX) {
-        subj->len = render_utf8_cut(subj->data, subj->len, SUBJECT_MAX);
+        subj->len = str_utf8_cut(subj->data, subj->len, SUBJECT_MAX);
         subj->data[subj->len] = '\0';
     }
 }
@@ -371,7 +372,7 @@ static int render_message(void *arg, const struct notification *n, const struct 
     const struct render_args *ra = arg;
     struct email *m = ra->m;
     struct buf subject, text, html;
-    buf_init(&subject, 0);
+    buf_init(&subject, CAP_NOTIFY_TEXT);
     buf_init(&text, out->max);
     buf_init(&html, out->max);
     int rc = tmpl_begin(m->tmpl, n, lim, err, errlen);
@@ -381,13 +382,13 @@ static int render_message(void *arg, const struct notification *n, const struct 
     if (rc == 0) rc = tmpl_string(m->tmpl, "email_html", &html, err, errlen);
     tmpl_end(m->tmpl);
     if (rc < 0) goto done;
-    struct buf msg;
-    buf_init(&msg, 0);
+    struct buf msg; /* it goes into out: out's cap is its cap */
+    buf_init(&msg, out->max);
     put_headers(m, n->now, is_resolved(n), &subject, ra->id, true, &msg);
     put_part(&msg, ra->id, "text/plain", &text);
     put_part(&msg, ra->id, "text/html", &html);
     buf_printf(&msg, "--=_drwatch_%s--\r\n", ra->id);
-    if (buf_append(out, msg.data, msg.len) < 0) rc = RENDER_TOO_BIG;
+    if (buf_error(&msg) || buf_append(out, msg.data, msg.len) < 0) rc = RENDER_TOO_BIG;
     buf_free(&msg);
 done:
     buf_free(&subject);
@@ -405,20 +406,24 @@ static void simple_message(struct email *m, double now, bool resolved, struct bu
     qp_encode(out, text, len);
 }
 
+/* Small by construction (what comes from outside is cut to a few KiB), so that it fits. */
 static void fallback(struct email *m, const struct notification *n, const char *id, const char *why,
                      struct buf *out)
 {
     struct buf subject, text;
-    buf_init(&subject, 0);
-    buf_init(&text, 0);
+    buf_init(&subject, CAP_NOTIFY_TEXT);
+    buf_init(&text, CAP_NOTIFY_TEXT);
     size_t total = n->nalerts + n->truncated_alerts;
-    buf_printf(&subject, "[%s] %zu alert%s for %s", is_resolved(n) ? "RESOLVED" : "FIRING", total,
-               total == 1 ? "" : "s", n->receiver ? n->receiver : "");
+    const char *recv = n->receiver ? n->receiver : "", *url = n->external_url;
+    buf_printf(&subject, "[%s] %zu alert%s for %.*s", is_resolved(n) ? "RESOLVED" : "FIRING", total,
+               total == 1 ? "" : "s", (int)str_utf8_cut(recv, strlen(recv), 512), recv);
     if (why)
-        buf_printf(&text, "The notification template failed: %s\n", why);
+        buf_printf(&text, "The notification template failed: %.*s\n",
+                   (int)str_utf8_cut(why, strlen(why), 2048), why);
     else
         buf_puts(&text, "The alerts' details do not fit in one message.\n");
-    if (n->external_url && *n->external_url) buf_printf(&text, "See %s\n", n->external_url);
+    if (url && *url)
+        buf_printf(&text, "See %.*s\n", (int)str_utf8_cut(url, strlen(url), 2048), url);
     simple_message(m, n->now, is_resolved(n), &subject, id, text.data, text.len, out);
     buf_free(&subject);
     buf_free(&text);
@@ -432,7 +437,7 @@ static int email_render(void *state, const struct notification *n, struct payloa
     message_id(render_payload_key(n, p), id);
     struct render_args ra = {.m = m, .id = id};
     struct buf out;
-    buf_init(&out, 0);
+    buf_init(&out, CAP_NOTIFY_PAYLOAD);
     int rc = render_fit(n, m->max_bytes, render_message, &ra, &out, err, errlen);
     if (rc == 0) {
         if (buf_append(&p->body, out.data, out.len) < 0) {
@@ -443,6 +448,11 @@ static int email_render(void *state, const struct notification *n, struct payloa
         buf_reset(&p->body);
         fallback(m, n, id, rc < 0 ? err : NULL, &p->body);
         if (rc > 0) rc = 0;
+        if (buf_error(&p->body)) { /* the message's appends are checked here */
+            snprintf(err, errlen, "the fallback message is over the payload cap (%zu bytes)",
+                     p->body.max);
+            rc = -1;
+        }
     }
     snprintf(p->content_type, sizeof(p->content_type), "message/rfc822");
     buf_free(&out);
@@ -490,8 +500,8 @@ static void wrap_text(struct email *m, const struct payload *p, struct buf *out)
     size_t nl = strcspn(s, "\n");
     if (nl > p->body.len) nl = p->body.len;
     struct buf subject;
-    buf_init(&subject, 0);
-    buf_append(&subject, s, render_utf8_cut(s, nl, 200));
+    buf_init(&subject, CAP_NOTIFY_TEXT);
+    buf_append(&subject, s, str_utf8_cut(s, nl, 200));
     char id[33];
     message_id(p->dedupe_key, id);
     simple_message(m, time_wall_s(), str_has_prefix(s, "[resolved]"), &subject, id, s, p->body.len,
@@ -503,9 +513,15 @@ static void email_send(void *state, const struct payload *p, notifier_done_fn do
 {
     struct email *m = state;
     struct buf wrapped;
-    buf_init(&wrapped, 0);
+    buf_init(&wrapped, CAP_NOTIFY_WIRE); /* quoted-printable at most triples the payload */
     bool text = strcmp(p->content_type, "message/rfc822") != 0;
     if (text) wrap_text(m, p, &wrapped);
+    if (buf_error(&wrapped)) {
+        buf_free(&wrapped);
+        sender_refuse(&m->sender, "payload_too_large", "the text does not fit in a message", done,
+                      arg);
+        return;
+    }
     struct httpc_mail mail = {.from = m->from.addr,
                               .rcpt = (const char *const *)m->rcpt,
                               .username = m->username,

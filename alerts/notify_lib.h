@@ -32,8 +32,8 @@ struct tmpl;
 /* Loads the template file: `file` when it is absolute, else <dir>/<file>, where file NULL
  * means "default.lua". The chunk must return a table holding a function for every name in
  * need (NULL-terminated). Returns 0, or -1 with "path: why" (or "path:line: why") in err. */
-int tmpl_open(const char *dir, const char *file, const char *const *need, struct tmpl **out,
-              char *err, size_t errlen);
+DRW_MUST_CHECK int tmpl_open(const char *dir, const char *file, const char *const *need,
+                             struct tmpl **out, char *err, size_t errlen);
 void tmpl_free(struct tmpl *t); /* NULL-safe */
 
 /* How much of a notification a template sees: the first max_alerts alerts (the rest are
@@ -46,16 +46,18 @@ struct tmpl_limits {
 
 /* Builds the read-only notification table for the next calls. Returns 0, or -1 with err
  * (the Lua heap is full). Every tmpl_begin that returned 0 is paired with a tmpl_end. */
-int tmpl_begin(struct tmpl *t, const struct notification *n, const struct tmpl_limits *lim,
-               char *err, size_t errlen);
+DRW_MUST_CHECK int tmpl_begin(struct tmpl *t, const struct notification *n,
+                              const struct tmpl_limits *lim, char *err, size_t errlen);
 /* Calls the template function fn with the notification; appends its result to out: the
  * string it returned (tmpl_string), or the JSON encoding of the table it returned
  * (tmpl_json: keys sorted, json_null for null, json_array/json_object to mark empty tables;
  * an empty unmarked table is []). Returns 0, RENDER_TOO_BIG when out's cap was reached, or -1
  * with err. */
 #define RENDER_TOO_BIG (-2)
-int tmpl_string(struct tmpl *t, const char *fn, struct buf *out, char *err, size_t errlen);
-int tmpl_json(struct tmpl *t, const char *fn, struct buf *out, char *err, size_t errlen);
+DRW_MUST_CHECK int tmpl_string(struct tmpl *t, const char *fn, struct buf *out, char *err,
+                               size_t errlen);
+DRW_MUST_CHECK int tmpl_json(struct tmpl *t, const char *fn, struct buf *out, char *err,
+                             size_t errlen);
 void tmpl_end(struct tmpl *t);
 
 /* ---- fitting under a size cap ---- */
@@ -70,8 +72,8 @@ typedef int (*render_fn)(void *arg, const struct notification *n, const struct t
  * can say "and N more alerts"; found by bisection within 2 s of the loop's time); then with
  * no alert and annotations cut to 64 bytes. Returns 0 with out filled, 1 when even that does
  * not fit (the caller sends its own minimal card), or -1 when the template fails. */
-int render_fit(const struct notification *n, size_t max_bytes, render_fn fn, void *arg,
-               struct buf *out, char *err, size_t errlen);
+DRW_MUST_CHECK int render_fit(const struct notification *n, size_t max_bytes, render_fn fn,
+                              void *arg, struct buf *out, char *err, size_t errlen);
 
 /* ---- text helpers ---- */
 
@@ -87,16 +89,14 @@ void render_rfc3339(double t, char *out, size_t outlen);
 /* RFC 5322 date in UTC ("Mon, 10 Jun 2024 09:45:41 +0000"). out: 40 bytes. */
 void render_rfc5322_date(double t, char *out, size_t outlen);
 
-/* How many bytes of s[0..len) to keep so that it is at most max bytes and not cut inside a
- * UTF-8 sequence. */
-size_t render_utf8_cut(const char *s, size_t len, size_t max);
 /* Appends s as a JSON string (quotes included); invalid UTF-8 becomes U+FFFD. */
 int render_json_string(struct buf *out, const char *s, size_t len);
 
-/* Walks canonical label text (registry.h) with values unescaped: calls fn for each pair. */
+/* Walks canonical label text (registry.h) with values unescaped: calls fn for each pair.
+ * Returns 0, fn's first non-zero result, or -E2BIG for a value over CAP_LABELS_TEXT. */
 typedef int (*render_label_fn)(void *arg, const char *name, size_t name_len, const char *value,
                                size_t value_len);
-int render_labels_each(const char *labels, render_label_fn fn, void *arg);
+DRW_MUST_CHECK int render_labels_each(const char *labels, render_label_fn fn, void *arg);
 
 /* Replaces every occurrence of secret in text by "<redacted>"; for a URL also its part after
  * the scheme, its path and query, and a sig= parameter's value. */
@@ -135,12 +135,17 @@ void sender_add_secret(struct sender *s, const char *secret);
 void sender_start(struct sender *s, const struct httpc_opts *opts, size_t n,
                   sender_classify_fn classify, void *classify_arg, notifier_done_fn done,
                   void *arg);
+/* Reports a failure (SEND_FAIL with reason and detail) without sending anything: for a
+ * payload that cannot be sent as it is. Like sender_start, done is called later, on the loop. */
+void sender_refuse(struct sender *s, const char *reason, const char *detail, notifier_done_fn done,
+                   void *arg);
 /* Cancels every job in flight without calling done. */
 void sender_cancel(struct sender *s);
 
 /* Reads a secret file (a webhook URL, a password): at most 16 KiB, surrounding white space
  * removed, not empty. Returns 0 with *out malloc'd, or -1 with err (which names the file, not
  * its content). */
-int render_read_secret(const char *path, const char *what, char **out, char *err, size_t errlen);
+DRW_MUST_CHECK int render_read_secret(const char *path, const char *what, char **out, char *err,
+                                      size_t errlen);
 
 #endif

@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "notify_lib.h"
+#include "strutil.h"
 #include "xalloc.h"
 
 #define DETAIL_MAX 2048 /* bytes of receiver text kept for the log and the outbox */
@@ -115,7 +117,7 @@ static void add_detail(struct send_job *j, size_t i, const char *text, size_t le
     if (d->len) buf_puts(d, "; ");
     if (j->n > 1) buf_printf(d, "[%zu] ", i);
     size_t room = DETAIL_MAX > d->len ? DETAIL_MAX - d->len : 0;
-    buf_append(d, text, render_utf8_cut(text, len, room));
+    buf_append(d, text, str_utf8_cut(text, len, room));
 }
 
 static void on_http_done(void *arg, const struct httpc_result *r)
@@ -124,7 +126,7 @@ static void on_http_done(void *arg, const struct httpc_result *r)
     struct send_job *j = q->job;
     size_t i = (size_t)(q - j->reqs);
     struct buf detail;
-    buf_init(&detail, 0);
+    buf_init(&detail, CAP_SEND_DETAIL); /* classify adds a curl error or a few KiB of body */
     q->retry_after = -1;
     q->outcome = j->classify(j->classify_arg, r, &q->reason, q->reason_buf, sizeof(q->reason_buf),
                              &q->retry_after, &detail);
@@ -139,21 +141,43 @@ static void on_http_done(void *arg, const struct httpc_result *r)
     if (--j->pending == 0) job_finish(j);
 }
 
-void sender_start(struct sender *s, const struct httpc_opts *opts, size_t n,
-                  sender_classify_fn classify, void *classify_arg, notifier_done_fn done, void *arg)
+static struct send_job *job_new(struct sender *s, size_t n, notifier_done_fn done, void *arg)
 {
     struct send_job *j = xcalloc(1, sizeof(*j));
     j->s = s;
     j->n = n;
     j->reqs = xcalloc(n ? n : 1, sizeof(*j->reqs));
-    j->classify = classify;
-    j->classify_arg = classify_arg;
     j->done = done;
     j->arg = arg;
-    buf_init(&j->detail, 0);
+    buf_init(&j->detail, CAP_SEND_DETAIL); /* add_detail keeps it under DETAIL_MAX */
     j->next = s->jobs;
     if (s->jobs) s->jobs->prev = j;
     s->jobs = j;
+    return j;
+}
+
+/* Reports the job's outcome on the loop, after the caller has returned. */
+static void job_defer(struct send_job *j)
+{
+    j->defer = loop_timer_new(j->s->loop, on_defer, j);
+    loop_timer_start(j->defer, 0);
+}
+
+void sender_refuse(struct sender *s, const char *reason, const char *detail, notifier_done_fn done,
+                   void *arg)
+{
+    struct send_job *j = job_new(s, 1, done, arg);
+    j->reqs[0] = (struct send_req){.job = j, .outcome = SEND_FAIL, .reason = reason};
+    add_detail(j, 0, detail, strlen(detail));
+    job_defer(j);
+}
+
+void sender_start(struct sender *s, const struct httpc_opts *opts, size_t n,
+                  sender_classify_fn classify, void *classify_arg, notifier_done_fn done, void *arg)
+{
+    struct send_job *j = job_new(s, n, done, arg);
+    j->classify = classify;
+    j->classify_arg = classify_arg;
     for (size_t i = 0; i < n; i++) {
         struct send_req *q = &j->reqs[i];
         q->job = j;
@@ -171,8 +195,7 @@ void sender_start(struct sender *s, const struct httpc_opts *opts, size_t n,
     if (j->pending == 0) {
         if (n == 0) j->reqs[0] = (struct send_req){.outcome = SEND_FAIL, .reason = "config"};
         if (n == 0) j->n = 1;
-        j->defer = loop_timer_new(s->loop, on_defer, j);
-        loop_timer_start(j->defer, 0);
+        job_defer(j);
     }
 }
 

@@ -13,6 +13,7 @@
 
 #include "notify_teams.h"
 #include "buf.h"
+#include "caps.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -187,9 +188,9 @@ static void wrap_text(const struct teams *t, const struct payload *p, struct buf
     const char *s = p->body.data ? p->body.data : "";
     size_t len = p->body.len, nl = strcspn(s, "\n");
     if (nl > len) nl = len;
-    size_t tl = render_utf8_cut(s, nl, 256);
+    size_t tl = str_utf8_cut(s, nl, 256);
     size_t room = t->max_bytes > 4096 ? t->max_bytes - 4096 : 1024;
-    size_t xl = render_utf8_cut(s, len, room / 2); /* escaping may double it */
+    size_t xl = str_utf8_cut(s, len, room / 2); /* escaping may double it */
     bool resolved = str_has_prefix(s, "[resolved]");
     t->simple_card(s, tl, s, xl, resolved, out);
 }
@@ -198,9 +199,15 @@ void teams_send(void *state, const struct payload *p, notifier_done_fn done, voi
 {
     struct teams *t = state;
     struct buf wrapped;
-    buf_init(&wrapped, 0);
+    buf_init(&wrapped, CAP_NOTIFY_WIRE);
     bool text = str_has_prefix(p->content_type, "text/plain");
     if (text) wrap_text(t, p, &wrapped);
+    if (buf_error(&wrapped)) { /* not reached: wrap_text cuts the text to max_bytes */
+        buf_free(&wrapped);
+        sender_refuse(&t->sender, "payload_too_large", "the text does not fit in a card", done,
+                      arg);
+        return;
+    }
     const char *headers[] = {"Content-Type: " TEAMS_CONTENT_TYPE, NULL};
     struct httpc_opts o = {.method = "POST",
                            .url = t->url,
@@ -220,7 +227,7 @@ int teams_render(struct teams *t, const struct notification *n, struct payload *
                  char *err, size_t errlen)
 {
     struct buf out;
-    buf_init(&out, 0);
+    buf_init(&out, CAP_NOTIFY_PAYLOAD);
     int rc = render_fit(n, t->max_bytes, card, t, &out, err, errlen);
     if (rc == 0) {
         if (buf_append(&p->body, out.data, out.len) < 0) {
@@ -231,14 +238,20 @@ int teams_render(struct teams *t, const struct notification *n, struct payload *
         /* Nothing fits, or the template failed: a card built here, small by construction. */
         buf_reset(&p->body);
         struct buf title, text;
-        buf_init(&title, 0);
-        buf_init(&text, 0);
+        /* teams_fallback_texts cuts what it takes from outside: these hold ~2 KiB at most. */
+        buf_init(&title, CAP_NOTIFY_TEXT);
+        buf_init(&text, CAP_NOTIFY_TEXT);
         teams_fallback_texts(n, rc < 0 ? err : NULL, &title, &text);
         t->simple_card(title.data, title.len, text.data, text.len,
                        n->status && strcmp(n->status, "resolved") == 0, &p->body);
         buf_free(&title);
         buf_free(&text);
         if (rc > 0) rc = 0;
+        if (buf_error(&p->body)) { /* the card's appends are checked here */
+            snprintf(err, errlen, "the fallback card is over the payload cap (%zu bytes)",
+                     p->body.max);
+            rc = -1;
+        }
     }
     snprintf(p->content_type, sizeof(p->content_type), "%s", TEAMS_CONTENT_TYPE);
     render_payload_key(n, p);
@@ -262,10 +275,10 @@ void teams_fallback_texts(const struct notification *n, const char *why, struct 
     size_t total = n->nalerts + n->truncated_alerts;
     buf_printf(title, "%zu alert%s for ", total, total == 1 ? "" : "s");
     const char *recv = n->receiver ? n->receiver : "";
-    buf_append(title, recv, render_utf8_cut(recv, strlen(recv), 128));
+    buf_append(title, recv, str_utf8_cut(recv, strlen(recv), 128));
     if (why) {
         buf_puts(text, "The notification template failed, so this is drwatch's plain fallback: ");
-        buf_append(text, why, render_utf8_cut(why, strlen(why), 512));
+        buf_append(text, why, str_utf8_cut(why, strlen(why), 512));
         buf_puts(text, ".");
     } else {
         buf_puts(text, "The alerts' details do not fit in one Teams message.");
@@ -273,6 +286,6 @@ void teams_fallback_texts(const struct notification *n, const char *why, struct 
     const char *url = n->external_url ? n->external_url : "";
     if (*url) {
         buf_puts(text, " See ");
-        buf_append(text, url, render_utf8_cut(url, strlen(url), 1024));
+        buf_append(text, url, str_utf8_cut(url, strlen(url), 1024));
     }
 }

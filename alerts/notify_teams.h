@@ -55,9 +55,9 @@ struct teams {
 
 /* Makes the notifier: reads the URL file, loads the template (which must have the functions
  * in need). Returns 0, or -1 with err (never the URL itself). */
-int teams_create(int legacy, const void *config, const struct notifier_env *env,
-                 const char *const *need, teams_card_fn simple_card, void **state, char *err,
-                 size_t errlen);
+DRW_MUST_CHECK int teams_create(int legacy, const void *config, const struct notifier_env *env,
+                                const char *const *need, teams_card_fn simple_card, void **state,
+                                char *err, size_t errlen);
 void teams_free(void *state); /* NULL-safe */
 void teams_cancel(void *state);
 /* Posts p; a text/plain payload (the manager's fallback when rendering failed) is first
@@ -68,8 +68,8 @@ void teams_send(void *state, const struct payload *p, notifier_done_fn done, voi
  * into p. When nothing fits, p gets the simple card saying so. When the template fails, p
  * gets a simple card too, and -1 with err (the manager counts it, and may replace p with its
  * plain-text fallback, which teams_send wraps). */
-int teams_render(struct teams *t, const struct notification *n, struct payload *p, render_fn card,
-                 char *err, size_t errlen);
+DRW_MUST_CHECK int teams_render(struct teams *t, const struct notification *n, struct payload *p,
+                                render_fn card, char *err, size_t errlen);
 
 /* The fallback cards' title and text. */
 void teams_fallback_texts(const struct notification *n, const char *why, struct buf *title,

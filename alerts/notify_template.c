@@ -16,10 +16,12 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "fileio.h"
 #include "luabox.h"
 #include "notify_lib.h"
 #include "numtext.h"
+#include "strutil.h"
 #include "xalloc.h"
 
 #define JSON_MAX_DEPTH 48
@@ -121,7 +123,7 @@ static int l_truncate(lua_State *L)
         return 1;
     }
     size_t room = (size_t)max > strlen(ELLIPSIS) ? (size_t)max - strlen(ELLIPSIS) : 0;
-    size_t keep = render_utf8_cut(s, len, room);
+    size_t keep = str_utf8_cut(s, len, room);
     lua_pushlstring(L, s, keep);
     if ((size_t)max >= strlen(ELLIPSIS)) {
         lua_pushliteral(L, ELLIPSIS);
@@ -313,10 +315,11 @@ int tmpl_open(const char *dir, const char *file, const char *const *need, struct
         snprintf(t->path, sizeof(t->path), "%s/%s", dir, file);
     char *src = NULL;
     size_t len = 0;
-    int rc = file_read_all(t->path, 1u << 20, &src, &len);
+    int rc = file_read_all(t->path, CAP_TEMPLATE_FILE, &src, &len);
     if (rc < 0) {
+        char why[64];
         snprintf(err, errlen, "%s: %s", t->path,
-                 rc == -E2BIG ? "larger than 1 MiB" : strerror(-rc));
+                 file_read_error(rc, CAP_TEMPLATE_FILE, why, sizeof(why)));
         goto fail;
     }
     t->box = luabox_new(TMPL_MEM_LIMIT);
@@ -392,7 +395,7 @@ static void push_cut(lua_State *L, const char *v, size_t len, size_t max)
         return;
     }
     size_t room = max > strlen(ELLIPSIS) ? max - strlen(ELLIPSIS) : 0;
-    lua_pushlstring(L, v, render_utf8_cut(v, len, room));
+    lua_pushlstring(L, v, str_utf8_cut(v, len, room));
     lua_pushliteral(L, ELLIPSIS);
     lua_concat(L, 2);
 }
@@ -428,7 +431,8 @@ static void push_alert(lua_State *L, const struct am_alert *a, double now, size_
     bool resolved = alert_resolved(a, now);
     set_str(L, "status", resolved ? "resolved" : "firing");
     lua_newtable(L);
-    if (a->labels) render_labels_each(a->labels, set_label, L);
+    if (a->labels && render_labels_each(a->labels, set_label, L) < 0)
+        luaL_error(L, "an alert's label value is over %zu bytes", (size_t)CAP_LABELS_TEXT);
     lua_getfield(L, -1, "alertname");
     lua_setfield(L, -3, "alertname");
     lua_setfield(L, -2, "labels");

@@ -10,13 +10,12 @@
 #include <time.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "clock.h"
 #include "fileio.h"
 #include "notify_lib.h"
 #include "registry.h"
-#include "textparse.h"
 
-#define SECRET_MAX_BYTES (16u << 10)
 #define FIT_ANNOTATION_1 512
 #define FIT_ANNOTATION_2 64
 #define FIT_BUDGET_MS    2000 /* the bisection stops there with what fits so far */
@@ -37,12 +36,14 @@ static int fits(const struct notification *n, size_t max_bytes, render_fn fn, vo
                 size_t max_alerts, size_t annotation_max, struct buf *out, char *err, size_t errlen)
 {
     size_t saved_max = out->max;
-    if (!out->max || out->max > max_bytes + 1) out->max = max_bytes + 1;
+    if (out->max > max_bytes + 1) out->max = max_bytes + 1;
     int rc = fit_try(n, fn, arg, max_alerts, annotation_max, out, err, errlen);
     out->max = saved_max;
     if (rc == RENDER_TOO_BIG) return 0;
     if (rc < 0) return -1;
-    return out->len <= max_bytes;
+    /* The render functions need not check each append: a buffer that overflowed kept the
+     * error (buf.h), and its cut text does not fit either. */
+    return !buf_error(out) && out->len <= max_bytes;
 }
 
 int render_fit(const struct notification *n, size_t max_bytes, render_fn fn, void *arg,
@@ -157,15 +158,6 @@ void render_rfc5322_date(double t, char *out, size_t outlen)
 
 /* ---- text ---- */
 
-size_t render_utf8_cut(const char *s, size_t len, size_t max)
-{
-    if (len <= max) return len;
-    size_t n = max;
-    /* Back up over continuation bytes to the start of the sequence that crosses max. */
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    return n;
-}
-
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
 static size_t utf8_seq(const unsigned char *s, size_t left)
 {
@@ -242,14 +234,11 @@ int render_labels_each(const char *labels, render_label_fn fn, void *arg)
     const char *name, *value;
     size_t nl, vl;
     struct buf v;
-    buf_init(&v, 0);
+    buf_init(&v, CAP_LABELS_TEXT);
     int rc = 0;
     while (rc == 0 && labels_next(labels, len, &pos, &name, &nl, &value, &vl)) {
-        buf_reset(&v);
-        buf_reserve(&v, vl + 1);
-        v.len = textparse_unescape(v.data, value, vl);
-        v.data[v.len] = '\0';
-        rc = fn(arg, name, nl, v.data, v.len);
+        rc = label_value_unescape(&v, value, vl);
+        if (rc == 0) rc = fn(arg, name, nl, v.data, v.len);
     }
     buf_free(&v);
     return rc;
@@ -260,7 +249,7 @@ static void replace_all(struct buf *text, const char *needle, size_t nlen)
     static const char mark[] = "<redacted>";
     if (nlen < 4 || !text->data) return; /* too short to be a secret worth hunting */
     struct buf out;
-    buf_init(&out, 0);
+    buf_init(&out, text->max);
     const char *p = text->data, *end = text->data + text->len;
     bool hit = false;
     while (p < end) {
@@ -276,10 +265,12 @@ static void replace_all(struct buf *text, const char *needle, size_t nlen)
         return;
     }
     buf_append(&out, p, (size_t)(end - p));
-    size_t max = text->max;
+    if (buf_error(&out)) { /* longer once redacted: say so rather than show a cut text */
+        buf_reset(&out);
+        buf_puts(&out, "(the receiver's answer, redacted, is too long to show)");
+    }
     buf_free(text);
     *text = out;
-    text->max = max;
 }
 
 void render_redact(struct buf *text, const char *secret)
@@ -320,10 +311,11 @@ int render_read_secret(const char *path, const char *what, char **out, char *err
     }
     char *s = NULL;
     size_t len = 0;
-    int rc = file_read_all(path, SECRET_MAX_BYTES, &s, &len);
+    int rc = file_read_all(path, CAP_SECRET_FILE, &s, &len);
     if (rc < 0) {
+        char why[64];
         snprintf(err, errlen, "%s %s: %s", what, path,
-                 rc == -E2BIG ? "larger than 16 KiB" : strerror(-rc));
+                 file_read_error(rc, CAP_SECRET_FILE, why, sizeof(why)));
         return -1;
     }
     size_t a = 0;

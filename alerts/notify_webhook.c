@@ -19,6 +19,7 @@
 
 #include "arena.h"
 #include "buf.h"
+#include "caps.h"
 #include "fileio.h"
 #include "http_client.h"
 #include "log.h"
@@ -26,7 +27,6 @@
 #include "strutil.h"
 #include "xalloc.h"
 
-#define SECRET_MAX   16384
 #define RESPONSE_MAX 65536
 #define DETAIL_MAX   512
 
@@ -86,10 +86,11 @@ static int read_secret(const char *path, const char *what, char **out, char *err
 {
     char *data;
     size_t len;
-    int rc = file_read_all(path, SECRET_MAX, &data, &len);
+    int rc = file_read_all(path, CAP_SECRET_FILE, &data, &len);
     if (rc < 0) {
+        char why[64];
         snprintf(err, errlen, "%s %s: cannot read: %s", what, path,
-                 rc == -E2BIG ? "larger than 16 KiB" : strerror(-rc));
+                 file_read_error(rc, CAP_SECRET_FILE, why, sizeof(why)));
         return -1;
     }
     while (len && isspace((unsigned char)data[len - 1])) data[--len] = '\0';
@@ -161,16 +162,21 @@ fail:
 
 /* ---- rendering ---- */
 
-/* regexp.QuoteMeta, as Alertmanager's template data quotes the receiver name. */
+/* regexp.QuoteMeta, as Alertmanager's template data quotes the receiver name. NULL when the
+ * quoted name is over CAP_NOTIFY_TEXT. */
 static char *quote_meta(const char *s)
 {
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_NOTIFY_TEXT);
     for (; *s; s++) {
         if (strchr("\\.+*?()|[]{}^$", *s)) buf_putc(&b, '\\');
         buf_putc(&b, *s);
     }
     buf_putc(&b, '\0');
+    if (buf_error(&b)) {
+        buf_free(&b);
+        return NULL;
+    }
     return buf_steal(&b, NULL);
 }
 
@@ -225,6 +231,12 @@ static int webhook_render(void *state, const struct notification *n, struct payl
     struct arena ar;
     arena_init(&ar);
     char *receiver = quote_meta(n->receiver);
+    if (!receiver) {
+        snprintf(err, errlen, "the receiver name is longer than %zu bytes",
+                 (size_t)CAP_NOTIFY_TEXT);
+        arena_free(&ar);
+        return -1;
+    }
     json_t *alerts = json_array();
     for (size_t i = 0; i < n->nalerts; i++)
         json_array_append_new(alerts, alert_json(&n->alerts[i], n->now, &ar));
@@ -265,13 +277,17 @@ static void redact(struct buf *b, const char *secret)
     size_t sl = secret ? strlen(secret) : 0;
     if (!sl || !b->data) return;
     struct buf out;
-    buf_init(&out, 0);
+    buf_init(&out, b->max);
     const char *p = b->data;
     for (const char *hit; (hit = strstr(p, secret)); p = hit + sl) {
         buf_append(&out, p, (size_t)(hit - p));
         buf_puts(&out, "<redacted>");
     }
     buf_puts(&out, p);
+    if (buf_error(&out)) { /* longer once redacted: say so rather than show a cut text */
+        buf_reset(&out);
+        buf_puts(&out, "(the receiver's answer, redacted, is too long to show)");
+    }
     buf_free(b);
     *b = out;
 }
@@ -283,7 +299,7 @@ static void on_response(void *arg, const struct httpc_result *r)
     struct send_result res = {.outcome = SEND_OK, .retry_after_s = -1, .reason = "ok"};
     char reason[32];
     struct buf detail;
-    buf_init(&detail, 0);
+    buf_init(&detail, CAP_SEND_DETAIL); /* a curl error or DETAIL_MAX bytes of the body */
     if (!r->ok) {
         res.outcome = SEND_RETRY;
         res.reason = r->reason ? r->reason : "transport";

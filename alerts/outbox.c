@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "clock.h"
 #include "durable.h"
 #include "journal.h"
@@ -233,7 +234,7 @@ static struct entry *parse_add(uint64_t id, const unsigned char *d, size_t len)
         take_str(d, len, &pos, e->p.dedupe_key, sizeof(e->p.dedupe_key)))
         goto bad;
     e->receiver = xstrdup(receiver);
-    buf_init(&e->p.body, 0);
+    buf_init(&e->p.body, CAP_NOTIFY_PAYLOAD);
     buf_append(&e->p.body, d + pos, len - pos);
     e->disk_bytes = journal_record_size(len);
     return e;
@@ -607,7 +608,7 @@ int outbox_append(struct outbox *ob, const char *receiver, const struct payload 
     memcpy(e->p.dedupe_key, p->dedupe_key, sizeof(e->p.dedupe_key));
     e->p.content_type[sizeof(e->p.content_type) - 1] = '\0';
     e->p.dedupe_key[sizeof(e->p.dedupe_key) - 1] = '\0';
-    buf_init(&e->p.body, 0);
+    buf_init(&e->p.body, CAP_NOTIFY_PAYLOAD);
     buf_append(&e->p.body, p->body.data, p->body.len);
     buf_reset(&ob->scratch);
     add_data(&ob->scratch, e);

@@ -14,6 +14,7 @@
 
 #include "alert.h"
 #include "buf.h"
+#include "caps.h"
 #include "clock.h"
 #include "durable.h"
 #include "fileio.h"
@@ -23,7 +24,6 @@
 
 #define MAX_MATCHERS 64
 #define MAX_TEXT     4096 /* createdBy, comment */
-#define MAX_FILE     (64u << 20)
 
 struct silences {
     char *path;
@@ -358,7 +358,8 @@ int silences_post(struct silences *s, const char *body, size_t len, double now, 
             snprintf(id_out, 40, "%s", old->id);
             goto done;
         }
-        if (st != SILENCE_EXPIRED) silences_expire(s, old->id, now);
+        /* old was found a moment ago and is not expired: only 0 can come back. */
+        if (st != SILENCE_EXPIRED) DRW_IGNORE(silences_expire(s, old->id, now));
     }
     if (s->n >= SILENCE_MAX) {
         rc = -ENOSPC;
@@ -415,7 +416,7 @@ int silences_load(struct silences *s, char *err, size_t errlen)
 {
     char *data;
     size_t len;
-    int rc = file_read_all(s->path, MAX_FILE, &data, &len);
+    int rc = file_read_all(s->path, CAP_SILENCES_FILE, &data, &len);
     if (rc == -ENOENT) return 0;
     if (rc < 0) {
         snprintf(err, errlen, "%s: cannot read: %s", s->path, strerror(-rc));

@@ -40,8 +40,8 @@ void silences_free(struct silences *s); /* NULL-safe */
 
 /* Reads the saved set; a missing file is an empty set. Returns how many were read, or -1 with
  * err filled (the file is unreadable or not a silence list; nothing is read then). */
-int silences_load(struct silences *s, char *err, size_t errlen);
-int silences_save(const struct silences *s, char *err, size_t errlen);
+DRW_MUST_CHECK int silences_load(struct silences *s, char *err, size_t errlen);
+DRW_MUST_CHECK int silences_save(const struct silences *s, char *err, size_t errlen);
 
 enum silence_state silence_state_at(const struct silence *sil, double now);
 const char *silence_state_name(enum silence_state st);
@@ -55,10 +55,10 @@ size_t silences_count(const struct silences *s, enum silence_state st, double no
  * one is made, as Alertmanager does). The id is written to id_out (40 bytes). Returns 0;
  * -EINVAL with err saying what is wrong with the body; -ENOENT when the id is unknown;
  * -ENOSPC at SILENCE_MAX. */
-int silences_post(struct silences *s, const char *body, size_t len, double now, char *id_out,
-                  char *err, size_t errlen);
+DRW_MUST_CHECK int silences_post(struct silences *s, const char *body, size_t len, double now,
+                                 char *id_out, char *err, size_t errlen);
 /* Expires a silence now. Returns 0, 1 when it had expired already, or -ENOENT. */
-int silences_expire(struct silences *s, const char *id, double now);
+DRW_MUST_CHECK int silences_expire(struct silences *s, const char *id, double now);
 /* Forgets silences expired for longer than SILENCE_RETENTION; returns how many. */
 size_t silences_gc(struct silences *s, double now);
 /* When the next silence changes state after now (starts or ends), or INFINITY. */

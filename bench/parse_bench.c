@@ -48,7 +48,8 @@ static int on_help(void *ctx, const char *name, size_t len, const char *text, si
     char *plain = xmalloc(tlen + 1);
     textparse_unescape(plain, text, tlen);
     char *n = xstrndup(name, len);
-    mset_family(b->set, n, METRIC_UNTYPED, plain);
+    /* As textfile.c: a refused placeholder only loses the HELP. */
+    DRW_IGNORE(mset_family(b->set, n, METRIC_UNTYPED, plain));
     free(n);
     free(plain);
     return 0;

@@ -25,6 +25,7 @@
 #include "k8s.h"
 #include "log.h"
 #include "peer_view.h"
+#include "strutil.h"
 #include "timeparse.h"
 #include "xalloc.h"
 
@@ -82,17 +83,6 @@ int configmap_parse_ts(const char *s, double *out)
     return -EINVAL;
 }
 
-static void value_copy(char *out, size_t outlen, const char *s)
-{
-    size_t n = strlen(s);
-    if (n >= outlen) {
-        n = outlen - 1;
-        while (n && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    }
-    memcpy(out, s, n);
-    out[n] = '\0';
-}
-
 struct cm_families {
     struct metric_family *exists, *info, *requested, *ts, *changes, *last_change;
 };
@@ -136,7 +126,7 @@ static void track(struct configmap_track *tr, const char *rv, double now)
 static const char *data_value(json_t *data, const char *key, char *out, size_t outlen)
 {
     json_t *v = json_object_get(data, key);
-    value_copy(out, outlen, json_is_string(v) ? json_string_value(v) : "");
+    str_utf8_copy(out, outlen, json_is_string(v) ? json_string_value(v) : "");
     return out;
 }
 

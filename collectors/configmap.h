@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "registry.h"
+#include "xalloc.h"
 
 struct configmap_view {
     const char *site, *target, *namespace, *configmap; /* labels */
@@ -30,12 +31,13 @@ struct configmap_obs_flags {
 /* Adds the samples of a ConfigMap GET body, or of a missing ConfigMap when body is NULL; now
  * is the wall clock (for the change timestamp). Returns 0, or -1 with *reason ("bad_json",
  * "bad_body") and a detail in err. */
-int configmap_map(const char *body, size_t len, const struct configmap_view *v,
-                  struct configmap_track *tr, double now, struct metric_set *set,
-                  struct configmap_obs_flags *fl, const char **reason, char *err, size_t errlen);
+DRW_MUST_CHECK int configmap_map(const char *body, size_t len, const struct configmap_view *v,
+                                 struct configmap_track *tr, double now, struct metric_set *set,
+                                 struct configmap_obs_flags *fl, const char **reason, char *err,
+                                 size_t errlen);
 
 /* last_stable_state_ts as the existing agent writes it (Python's naive isoformat, UTC:
  * "2022-05-17T22:45:04.591398"), RFC 3339, or Unix seconds. Returns 0 or -EINVAL. */
-int configmap_parse_ts(const char *s, double *out);
+DRW_MUST_CHECK int configmap_parse_ts(const char *s, double *out);
 
 #endif

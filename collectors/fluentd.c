@@ -27,6 +27,7 @@
 #include "collectors.h"
 #include "http_target.h"
 #include "log.h"
+#include "strutil.h"
 #include "timeparse.h"
 #include "xalloc.h"
 
@@ -155,18 +156,6 @@ static void make_families(struct metric_set *set, struct families *fam)
                                "Plugins monitor_agent reported, by plugin_category.");
 }
 
-/* Copies a JSON string for a label, capped at a UTF-8 boundary. */
-static void label_copy(char *out, size_t outlen, const char *s)
-{
-    size_t n = strlen(s);
-    if (n >= outlen) {
-        n = outlen - 1;
-        while (n && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    }
-    memcpy(out, s, n);
-    out[n] = '\0';
-}
-
 struct plugin_labels {
     char plugin_id[LABEL_MAX_BYTES], type[LABEL_MAX_BYTES], category[LABEL_MAX_BYTES];
     struct label_pair l[5];
@@ -177,10 +166,10 @@ static bool plugin_labels(json_t *p, const struct fluentd_map_opts *o, struct pl
     json_t *id = json_object_get(p, "plugin_id");
     if (!json_is_string(id)) return false;
     json_t *type = json_object_get(p, "type"), *cat = json_object_get(p, "plugin_category");
-    label_copy(pl->plugin_id, sizeof(pl->plugin_id), json_string_value(id));
-    label_copy(pl->type, sizeof(pl->type), json_is_string(type) ? json_string_value(type) : "");
-    label_copy(pl->category, sizeof(pl->category),
-               json_is_string(cat) ? json_string_value(cat) : "unknown");
+    str_utf8_copy(pl->plugin_id, sizeof(pl->plugin_id), json_string_value(id));
+    str_utf8_copy(pl->type, sizeof(pl->type), json_is_string(type) ? json_string_value(type) : "");
+    str_utf8_copy(pl->category, sizeof(pl->category),
+                  json_is_string(cat) ? json_string_value(cat) : "unknown");
     pl->l[0] = (struct label_pair){"site", o->site};
     pl->l[1] = (struct label_pair){"target", o->target};
     pl->l[2] = (struct label_pair){"plugin_id", pl->plugin_id};
@@ -407,19 +396,9 @@ static void fluentd_free(void *state)
     struct fluentd *f = state;
     if (!f) return;
     fluentd_cancel(f);
-    free(f->t.url);
-    free(f->t.name);
-    free(f->t.ca_file);
-    free(f->t.cert_file);
-    free(f->t.key_file);
-    free(f->t.bearer_token_file);
+    http_target_clear(&f->t);
     free(f->url);
     free(f);
-}
-
-static char *dup_or_null(const char *s)
-{
-    return s ? xstrdup(s) : NULL;
 }
 
 static int fluentd_create(const void *config, const struct collector_env *env,
@@ -440,13 +419,7 @@ static int fluentd_create(const void *config, const struct collector_env *env,
     }
     for (size_t i = 0; i < c->targets.n; i++) {
         struct fluentd *f = xcalloc(1, sizeof(*f));
-        f->t = v[i].http;
-        f->t.url = xstrdup(v[i].http.url);
-        f->t.name = dup_or_null(v[i].http.name);
-        f->t.ca_file = dup_or_null(v[i].http.ca_file);
-        f->t.cert_file = dup_or_null(v[i].http.cert_file);
-        f->t.key_file = dup_or_null(v[i].http.key_file);
-        f->t.bearer_token_file = dup_or_null(v[i].http.bearer_token_file);
+        http_target_copy(&f->t, &v[i].http);
         if (!f->t.interval_ms) f->t.interval_ms = env->default_interval_ms;
         /* A URL that already names the endpoint is used as it is. */
         f->url =

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "registry.h"
+#include "xalloc.h"
 
 struct fluentd_map_opts {
     const char *site;   /* site label */
@@ -24,8 +25,8 @@ struct fluentd_map_stats {
 
 /* Adds the samples of body to set. Returns 0, or -1 with *reason ("bad_json": not JSON;
  * "bad_body": JSON but not {"plugins":[...]}) and a detail in err. */
-int fluentd_map(const char *body, size_t len, const struct fluentd_map_opts *o,
-                struct metric_set *set, struct fluentd_map_stats *st, const char **reason,
-                char *err, size_t errlen);
+DRW_MUST_CHECK int fluentd_map(const char *body, size_t len, const struct fluentd_map_opts *o,
+                               struct metric_set *set, struct fluentd_map_stats *st,
+                               const char **reason, char *err, size_t errlen);
 
 #endif

@@ -249,12 +249,7 @@ static void target_free(void *state)
     shared_unref(t->sh);
     free(t->label);
     free(t->servers);
-    free(t->http.url);
-    free(t->http.name);
-    free(t->http.ca_file);
-    free(t->http.cert_file);
-    free(t->http.key_file);
-    free(t->http.bearer_token_file);
+    http_target_clear(&t->http);
     free(t->host_header);
     free(t->connect_to);
     free(t->expect);
@@ -683,11 +678,6 @@ static int add_resolvers(struct shared *sh, const struct gslb_config *c, int64_t
     return 0;
 }
 
-static char *dup_or_null(const char *s)
-{
-    return s ? xstrdup(s) : NULL;
-}
-
 /* curl's CONNECT_TO entry for a probe whose URL names the public host: "host:port:ip:port". */
 static int probe_connect_to(const struct gslb_probe_config *p, char **out, char *err, size_t errlen)
 {
@@ -736,13 +726,7 @@ static int add_probes(struct shared *sh, const struct gslb_config *c, int64_t de
         char *key = xasprintf("p\x1f%s\x1f%s", site, label);
         struct target *t = target_new(KIND_PROBE, sh, label, key);
         free(key);
-        t->http = p->http;
-        t->http.url = xstrdup(p->http.url);
-        t->http.name = dup_or_null(p->http.name);
-        t->http.ca_file = dup_or_null(p->http.ca_file);
-        t->http.cert_file = dup_or_null(p->http.cert_file);
-        t->http.key_file = dup_or_null(p->http.key_file);
-        t->http.bearer_token_file = dup_or_null(p->http.bearer_token_file);
+        http_target_copy(&t->http, &p->http);
         t->host_header = p->host ? xasprintf("Host: %s", p->host) : NULL;
         if (p->connect_to && probe_connect_to(p, &t->connect_to, err, errlen) < 0) {
             target_free(t);

@@ -330,12 +330,7 @@ static void node_free(struct node *n)
     shared_unref(n->shared);
     keep_put(n->keep, n->mem);
     for (int e = 0; e < EP_COUNT; e++) free(n->url[e]);
-    free(n->http.url);
-    free(n->http.name);
-    free(n->http.ca_file);
-    free(n->http.cert_file);
-    free(n->http.key_file);
-    free(n->http.bearer_token_file);
+    http_target_clear(&n->http);
     free(n->label);
     free(n);
 }
@@ -387,11 +382,6 @@ static void kong_free(void *state)
     free(sm);
 }
 
-static char *opt_dup(const char *s)
-{
-    return s ? xstrdup(s) : NULL;
-}
-
 /* The URL of one endpoint: base URL, path, and the query Kong needs. NULL when skipped. */
 static char *endpoint_url(const struct kong_target_config *t, enum endpoint e)
 {
@@ -415,13 +405,7 @@ static struct node *node_new(const struct kong_target_config *t, const struct co
     n->kind = KIND_NODE;
     n->httpc = env->http;
     n->loop = env->loop;
-    n->http = t->http;
-    n->http.url = xstrdup(t->http.url);
-    n->http.name = opt_dup(t->http.name);
-    n->http.ca_file = opt_dup(t->http.ca_file);
-    n->http.cert_file = opt_dup(t->http.cert_file);
-    n->http.key_file = opt_dup(t->http.key_file);
-    n->http.bearer_token_file = opt_dup(t->http.bearer_token_file);
+    http_target_copy(&n->http, &t->http);
     n->label = xstrdup(http_target_label(&t->http));
     n->id = (struct kong_node_id){
         .site = drwatch_sites[t->http.site], .target = n->label, .role = (enum kong_role)t->role};

@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "registry.h"
+#include "xalloc.h"
 
 enum kong_role { KONG_TRADITIONAL, KONG_CONTROL_PLANE, KONG_DATA_PLANE };
 
@@ -42,8 +43,8 @@ struct kong_node_id {
 
 /* GET /status (Admin or Status API), any Kong version, memory as numbers (?unit=b) or as
  * strings with a KiB/MiB/GiB unit. */
-int kong_status_map(struct metric_set *set, const struct kong_node_id *id, const char *body,
-                    size_t len, char *err, size_t errlen);
+DRW_MUST_CHECK int kong_status_map(struct metric_set *set, const struct kong_node_id *id,
+                                   const char *body, size_t len, char *err, size_t errlen);
 
 struct kong_dp_result {
     size_t rows;    /* data planes listed */
@@ -52,9 +53,9 @@ struct kong_dp_result {
 
 /* GET /clustering/data-planes of a control plane. now is the wall clock (Unix seconds), for
  * the last-seen age. */
-int kong_data_planes_map(struct metric_set *set, const struct kong_node_id *id, const char *body,
-                         size_t len, double now, struct kong_dp_result *res, char *err,
-                         size_t errlen);
+DRW_MUST_CHECK int kong_data_planes_map(struct metric_set *set, const struct kong_node_id *id,
+                                        const char *body, size_t len, double now,
+                                        struct kong_dp_result *res, char *err, size_t errlen);
 
 /* ---- /metrics ---- */
 
@@ -74,8 +75,9 @@ size_t kong_obs_samples(const struct kong_obs *o);
 /* Parses a Prometheus-plugin body (2.8 or 3.x names, tolerant of repeated HELP/TYPE) into o,
  * which must be fresh. When passthrough is set, every sample is also added to set under its
  * own name with `site` and `instance` (the target label) added. set may be NULL otherwise. */
-int kong_metrics_map(struct metric_set *set, const struct kong_node_id *id, bool passthrough,
-                     const char *body, size_t len, struct kong_obs *o, char *err, size_t errlen);
+DRW_MUST_CHECK int kong_metrics_map(struct metric_set *set, const struct kong_node_id *id,
+                                    bool passthrough, const char *body, size_t len,
+                                    struct kong_obs *o, char *err, size_t errlen);
 
 /* What one node served per service between two observations. */
 struct kong_svc_window {

@@ -292,17 +292,6 @@ static void patroni_start(void *state, struct scrape *s)
 
 /* ---- config ---- */
 
-static void copy_http(struct http_target *dst, const struct http_target *src)
-{
-    *dst = *src;
-    dst->url = xstrdup(src->url);
-    dst->name = src->name ? xstrdup(src->name) : NULL;
-    dst->ca_file = src->ca_file ? xstrdup(src->ca_file) : NULL;
-    dst->cert_file = src->cert_file ? xstrdup(src->cert_file) : NULL;
-    dst->key_file = src->key_file ? xstrdup(src->key_file) : NULL;
-    dst->bearer_token_file = src->bearer_token_file ? xstrdup(src->bearer_token_file) : NULL;
-}
-
 static void patroni_free(void *state)
 {
     struct patroni_target *t = state;
@@ -311,12 +300,7 @@ static void patroni_free(void *state)
     for (size_t i = 0; i < t->neps; i++) free(t->eps[i].url), free(t->eps[i].name);
     free(t->eps);
     free(t->reqs);
-    free(t->http.url);
-    free(t->http.name);
-    free(t->http.ca_file);
-    free(t->http.cert_file);
-    free(t->http.key_file);
-    free(t->http.bearer_token_file);
+    http_target_clear(&t->http);
     walpos_unref(t->board);
     free(t);
 }
@@ -351,7 +335,7 @@ static int patroni_create(const void *config, const struct collector_env *env,
     for (size_t i = 0; i < cfg->targets.n; i++) {
         const struct patroni_target_cfg *c = &items[i];
         struct patroni_target *t = xcalloc(1, sizeof(*t));
-        copy_http(&t->http, &c->http);
+        http_target_copy(&t->http, &c->http);
         if (!t->http.interval_ms) t->http.interval_ms = env->fast_interval_ms;
         if (!t->http.timeout_ms) t->http.timeout_ms = t->http.interval_ms;
         t->neps = c->member_urls.n + 1;

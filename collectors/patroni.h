@@ -18,6 +18,7 @@
 
 #include "registry.h"
 #include "walpos.h"
+#include "xalloc.h"
 
 #define PATRONI_MAX_DEPTH   32  /* JSON nesting accepted */
 #define PATRONI_MAX_MEMBERS 64  /* members exported from /cluster; more are counted, not shown */
@@ -59,12 +60,12 @@ struct patroni_config {
 
 /* Each returns 0, or -1 with a short reason ("bad_json", "too_deep", "unexpected_json") in
  * *reason and what went wrong in err. */
-int patroni_parse_node(const char *body, size_t len, struct patroni_node *out, const char **reason,
-                       char *err, size_t errlen);
-int patroni_parse_cluster(const char *body, size_t len, struct patroni_cluster *out,
-                          const char **reason, char *err, size_t errlen);
-int patroni_parse_config(const char *body, size_t len, struct patroni_config *out,
-                         const char **reason, char *err, size_t errlen);
+DRW_MUST_CHECK int patroni_parse_node(const char *body, size_t len, struct patroni_node *out,
+                                      const char **reason, char *err, size_t errlen);
+DRW_MUST_CHECK int patroni_parse_cluster(const char *body, size_t len, struct patroni_cluster *out,
+                                         const char **reason, char *err, size_t errlen);
+DRW_MUST_CHECK int patroni_parse_config(const char *body, size_t len, struct patroni_config *out,
+                                        const char **reason, char *err, size_t errlen);
 void patroni_node_clear(struct patroni_node *n);
 void patroni_cluster_clear(struct patroni_cluster *c);
 void patroni_config_clear(struct patroni_config *c);

@@ -14,6 +14,7 @@
 
 #include "collector.h"
 #include "patroni.h"
+#include "strutil.h"
 #include "xalloc.h"
 
 /* ---- JSON helpers ---- */
@@ -72,12 +73,7 @@ static char *get_str(const json_t *o, const char *key)
     const json_t *v = json_object_get(o, key);
     if (!json_is_string(v)) return NULL;
     const char *s = json_string_value(v);
-    size_t n = json_string_length(v);
-    if (n > PATRONI_MAX_LABEL) {
-        n = PATRONI_MAX_LABEL;
-        while (n && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    }
-    return xstrndup(s, n);
+    return xstrndup(s, str_utf8_cut(s, json_string_length(v), PATRONI_MAX_LABEL));
 }
 
 static bool get_int(const json_t *o, const char *key, int64_t *out)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caps.h"
 #include "clock.h"
 #include "collector_env.h"
 #include "collectors.h"
@@ -23,8 +24,6 @@
 #include "peer_view.h"
 #include "strutil.h"
 #include "xalloc.h"
-
-#define PEER_MAX_BODY (1 << 20)
 
 struct peer_target_config {
     struct http_target http;
@@ -125,19 +124,9 @@ static void peer_free(void *state)
     struct peer *p = state;
     if (!p) return;
     peer_cancel(p);
-    free(p->t.url);
-    free(p->t.name);
-    free(p->t.ca_file);
-    free(p->t.cert_file);
-    free(p->t.key_file);
-    free(p->t.bearer_token_file);
+    http_target_clear(&p->t);
     free(p->url);
     free(p);
-}
-
-static char *dup_or_null(const char *s)
-{
-    return s ? xstrdup(s) : NULL;
 }
 
 static int check_target(const struct peer_target_config *tc, const struct collector_env *env,
@@ -187,15 +176,9 @@ static int peer_create(const void *config, const struct collector_env *env, stru
         const struct http_target *h = &tv[i].http;
         struct peer *p = xcalloc(1, sizeof(*p));
         p->http = env->http;
-        p->t = *h;
-        p->t.url = xstrdup(h->url);
-        p->t.name = dup_or_null(h->name);
-        p->t.ca_file = dup_or_null(h->ca_file);
-        p->t.cert_file = dup_or_null(h->cert_file);
-        p->t.key_file = dup_or_null(h->key_file);
-        p->t.bearer_token_file = dup_or_null(h->bearer_token_file);
+        http_target_copy(&p->t, h);
         p->url = url_join(h->url, PEER_VIEW_PATH);
-        p->max_body = PEER_MAX_BODY;
+        p->max_body = CAP_PEER_VIEW;
         int64_t interval = h->interval_ms ? h->interval_ms : env->fast_interval_ms;
         p->t.interval_ms = interval; /* the request's timeout defaults to it */
         target_list_add(out, p, http_target_label(h), http_target_site(h), interval,

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "clock.h"
 #include "collector_env.h"
 #include "collectors.h"
@@ -185,7 +186,14 @@ static void on_result(void *arg, const struct pgconn_result *r)
 
 static void run_query(struct pg_target *t)
 {
-    pgconn_query(t->conn, POSTGRES_QUERY, t->timeout_ms, on_result, t);
+    /* -EBUSY (on_result is then not called) while another query is out: not expected, as
+     * pg_cancel abandons the query of a cancelled scrape; if it happens, this scrape fails now
+     * rather than wait for its deadline. */
+    if (pgconn_query(t->conn, POSTGRES_QUERY, t->timeout_ms, on_result, t) < 0 && t->scrape) {
+        struct scrape *s = t->scrape;
+        t->scrape = NULL;
+        scrape_done(s, false, "busy", "the previous query is still running");
+    }
 }
 
 static void on_dns(void *arg, const struct dns_answer *a)
@@ -283,18 +291,13 @@ static int check_target(const struct pg_target_cfg *c, const char *label, char *
     return 0;
 }
 
-static struct pg_target *make_target(const struct pg_target_cfg *c, const struct collector_env *env,
-                                     int64_t interval, int64_t timeout, char *label)
+/* The target's libpq conninfo (caller frees), or NULL when the settings make it longer than
+ * CAP_PG_CONNINFO. */
+static char *conninfo(const struct pg_target_cfg *c, int64_t timeout)
 {
-    struct pg_target *t = xcalloc(1, sizeof(*t));
-    t->label = label;
-    t->site = xstrdup(drwatch_sites[c->site]);
-    t->host = xstrdup(c->host);
-    t->timeout_ms = timeout;
-    t->max_age = 3.0 * (double)interval / 1000.0;
     int64_t st = c->statement_timeout_ms ? c->statement_timeout_ms : timeout * 8 / 10;
     struct buf ci;
-    buf_init(&ci, 0);
+    buf_init(&ci, CAP_PG_CONNINFO);
     conninfo_add(&ci, "host", c->host);
     buf_printf(&ci, " port=%lld", (long long)c->port);
     conninfo_add(&ci, "dbname", c->dbname);
@@ -304,8 +307,25 @@ static struct pg_target *make_target(const struct pg_target_cfg *c, const struct
     buf_puts(&ci, " application_name=drwatch gssencmode=disable");
     buf_printf(&ci, " options='-c statement_timeout=%lld -c default_transaction_read_only=on'",
                (long long)(st > 0 ? st : 1));
-    t->conn = pgconn_new(env->loop, ci.data);
-    buf_free(&ci);
+    if (buf_error(&ci)) { /* a cut conninfo would connect with other settings */
+        buf_free(&ci);
+        return NULL;
+    }
+    return buf_steal(&ci, NULL);
+}
+
+/* Takes label and ci. */
+static struct pg_target *make_target(const struct pg_target_cfg *c, const struct collector_env *env,
+                                     int64_t interval, int64_t timeout, char *label, char *ci)
+{
+    struct pg_target *t = xcalloc(1, sizeof(*t));
+    t->label = label;
+    t->site = xstrdup(drwatch_sites[c->site]);
+    t->host = xstrdup(c->host);
+    t->timeout_ms = timeout;
+    t->max_age = 3.0 * (double)interval / 1000.0;
+    t->conn = pgconn_new(env->loop, ci);
+    free(ci);
     pgconn_set_password_file(t->conn, c->password_file);
     pgconn_set_backoff(t->conn, 1000, c->backoff_max_ms);
     /* A host name is resolved with c-ares, not by libpq's blocking getaddrinfo. */
@@ -336,7 +356,15 @@ static int pg_create(const void *config, const struct collector_env *env, struct
         if (timeout > interval) timeout = interval;
         char *label =
             c->name ? xstrdup(c->name) : xasprintf("%s:%lld", c->host, (long long)c->port);
-        struct pg_target *t = make_target(c, env, interval, timeout, label);
+        char *ci = conninfo(c, timeout);
+        if (!ci) {
+            snprintf(err, errlen, "target %s: the connection settings are longer than %zu bytes",
+                     label, (size_t)CAP_PG_CONNINFO);
+            free(label);
+            walpos_unref(board);
+            return -1;
+        }
+        struct pg_target *t = make_target(c, env, interval, timeout, label, ci);
         walpos_ref(board);
         t->board = board;
         target_list_add(out, t, t->label, t->site, interval, timeout);

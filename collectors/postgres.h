@@ -19,6 +19,7 @@
 
 #include "registry.h"
 #include "walpos.h"
+#include "xalloc.h"
 
 #define POSTGRES_MAX_ROWS 64 /* walsenders and slots exported per scrape (LIMIT in the SQL) */
 
@@ -104,8 +105,8 @@ struct pg_obs {
 
 /* Reads the four result sets. Returns 0, or -1 with reason "bad_result" and why in err (a
  * missing column, no status row). */
-int postgres_parse(const struct pg_rows *sets, size_t nsets, struct pg_obs *o, const char **reason,
-                   char *err, size_t errlen);
+DRW_MUST_CHECK int postgres_parse(const struct pg_rows *sets, size_t nsets, struct pg_obs *o,
+                                  const char **reason, char *err, size_t errlen);
 void postgres_obs_clear(struct pg_obs *o);
 
 /* What a target remembers between scrapes. */

@@ -42,12 +42,7 @@ static char *text_at(const struct pg_rows *r, size_t row, int c)
 {
     const char *s = cell(r, row, c);
     if (!s) return NULL;
-    size_t n = strlen(s);
-    if (n > LABEL_MAX) {
-        n = LABEL_MAX;
-        while (n && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    }
-    return xstrndup(s, n);
+    return xstrndup(s, str_utf8_cut(s, strlen(s), LABEL_MAX));
 }
 
 static struct pg_opt_i64 i64_at(const struct pg_rows *r, size_t row, int c)

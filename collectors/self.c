@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "collector_env.h"
 #include "collectors.h"
 #include "fileio.h"
@@ -70,7 +71,7 @@ static void add_process(struct metric_set *m, const struct drwatch_stats *st)
     char *statm = NULL;
     size_t len;
     unsigned long vsz = 0, rss = 0;
-    if (file_read_all("/proc/self/statm", 4096, &statm, &len) == 0 &&
+    if (file_read_all("/proc/self/statm", CAP_PROC_FILE, &statm, &len) == 0 &&
         sscanf(statm, "%lu %lu", &vsz, &rss) == 2) {
         double page = (double)sysconf(_SC_PAGESIZE);
         mset_addv(

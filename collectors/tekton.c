@@ -21,6 +21,7 @@
 
 #include "arena.h"
 #include "buf.h"
+#include "caps.h"
 #include "clock.h"
 #include "collector_env.h"
 #include "collectors.h"
@@ -65,12 +66,7 @@ void tekton_runs_clear(struct tekton_runs *r)
 static const char *capped(struct tekton_runs *r, const char *s, size_t max)
 {
     if (!s) return "";
-    size_t n = strlen(s);
-    if (n > max) {
-        n = max;
-        while (n && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    }
-    return arena_strndup(&r->arena, s, n);
+    return arena_strndup(&r->arena, s, str_utf8_cut(s, strlen(s), max));
 }
 
 static double api_time(json_t *v)
@@ -365,11 +361,13 @@ size_t tekton_runs_metrics(const struct tekton_runs *r, const struct tekton_map_
 
 /* ---- listing ---- */
 
+/* NULL when the path is longer than CAP_URL_PATH (a continue token from the API server, or the
+ * configured selector, is that long). */
 static char *list_path(const char *version, const char *ns, size_t limit, const char *selector,
                        const char *cont)
 {
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_URL_PATH);
     buf_printf(&b, "/apis/tekton.dev/%s/namespaces/%s/pipelineruns?limit=%zu", version, ns, limit);
     if (selector && *selector) {
         buf_puts(&b, "&labelSelector=");
@@ -378,6 +376,10 @@ static char *list_path(const char *version, const char *ns, size_t limit, const 
     if (cont && *cont) {
         buf_puts(&b, "&continue=");
         k8s_query_escape(&b, cont);
+    }
+    if (buf_error(&b)) { /* the appends above are checked here: a cut path asks another list */
+        buf_free(&b);
+        return NULL;
     }
     return buf_steal(&b, NULL);
 }
@@ -540,6 +542,10 @@ static void request_page(struct tekton *t)
     char err[300];
     char *path =
         list_path(api_versions[t->version], t->k.namespace, t->page_size, t->selector, t->cont);
+    if (!path) {
+        fail(t, "request", "the list path (label selector and continue token) is too long");
+        return;
+    }
     int64_t left = t->deadline_ms - time_mono_ms();
     struct k8s_call call = {.path = path, .timeout_ms = left > 0 ? left : 1};
     t->req = k8s_request(t->http, &t->k, &call, on_page, t, err, sizeof(err));
@@ -693,6 +699,11 @@ static struct k8s_req *find_request(struct tekton_find *f, char *err, size_t err
 {
     char *selector = xasprintf("%s=%s", LABEL_EVENT_ID, f->event_id);
     char *path = list_path(api_versions[f->version], f->k->namespace, FIND_LIMIT, selector, NULL);
+    if (!path) { /* the event id is a label value (63 bytes at most): not reached */
+        snprintf(err, errlen, "the list path is longer than %zu bytes", (size_t)CAP_URL_PATH);
+        free(selector);
+        return NULL;
+    }
     struct k8s_call call = {.path = path, .timeout_ms = f->timeout_ms};
     struct k8s_req *req = k8s_request(f->http, f->k, &call, on_find, f, err, errlen);
     free(path);

@@ -16,6 +16,7 @@
 #include "http_client.h"
 #include "k8s.h"
 #include "registry.h"
+#include "xalloc.h"
 
 /* One PipelineRun, as much as drwatch needs of it. Strings are owned by the tekton_runs arena;
  * times are Unix seconds, NAN when absent. */
@@ -45,11 +46,12 @@ void tekton_runs_clear(struct tekton_runs *r); /* frees everything; init again t
 /* Parses one PipelineRunList page into r, keeping at most max_runs runs in all (then sets
  * r->truncated). *cont is the page's continue token ("" on the last page), arena-owned.
  * Returns 0, or -1 with *reason ("bad_json", "bad_body") and a detail in err. */
-int tekton_page_parse(const char *body, size_t len, struct tekton_runs *r, size_t max_runs,
-                      const char **cont, const char **reason, char *err, size_t errlen);
+DRW_MUST_CHECK int tekton_page_parse(const char *body, size_t len, struct tekton_runs *r,
+                                     size_t max_runs, const char **cont, const char **reason,
+                                     char *err, size_t errlen);
 
 /* The newest run in r (by start time, else creation time; ties by name), or NULL. */
-const struct tekton_run *tekton_runs_newest(const struct tekton_runs *r);
+DRW_MUST_CHECK const struct tekton_run *tekton_runs_newest(const struct tekton_runs *r);
 
 struct tekton_map_opts {
     const char *site, *target, *namespace; /* labels */
@@ -90,10 +92,11 @@ struct tekton_find;
  * stay valid until then (or tekton_find_cancel). timeout_ms: per request, 0 for c's timeout.
  * Returns NULL with err filled (fn never called) when event_id is not a valid label value or
  * the request cannot start. */
-struct tekton_find *tekton_find_run_by_event(struct httpc *h, const struct k8s_client *c,
-                                             const char *event_id, int64_t timeout_ms,
-                                             tekton_find_fn fn, void *arg, char *err,
-                                             size_t errlen);
+DRW_MUST_CHECK struct tekton_find *tekton_find_run_by_event(struct httpc *h,
+                                                            const struct k8s_client *c,
+                                                            const char *event_id,
+                                                            int64_t timeout_ms, tekton_find_fn fn,
+                                                            void *arg, char *err, size_t errlen);
 void tekton_find_cancel(struct tekton_find *f); /* NULL-safe; fn is not called */
 
 #endif

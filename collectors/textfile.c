@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "collector_env.h"
 #include "collectors.h"
 #include "log.h"
@@ -118,7 +119,8 @@ static int on_help(void *ctx, const char *name, size_t len, const char *text, si
     } else {
         /* Remember it on an untyped placeholder; the first sample gives the real type. */
         char *n = xstrndup(name, len);
-        mset_family(p->set, n, METRIC_UNTYPED, plain);
+        /* NULL when refused: only the HELP is lost, family_for asks again at the first sample. */
+        DRW_IGNORE(mset_family(p->set, n, METRIC_UNTYPED, plain));
         free(n);
     }
     free(plain);
@@ -155,23 +157,29 @@ static int on_sample(void *ctx, const struct tp_sample *s)
     return 0;
 }
 
-#define READ_CHUNK (1u << 20)
-
-/* One parser pass over an open file, read READ_CHUNK at a time: a 12 MB file never sits in
- * memory whole next to the set it becomes. Returns 0, a parse error, or -1 with err filled. */
+/* One parser pass over an open file, read CAP_TEXTFILE_CHUNK at a time: a 12 MB file never
+ * sits in memory whole next to the set it becomes. The buffer holds one read and the line it
+ * cut; since the file is refused past max_bytes, max_bytes plus one read caps it. Returns 0,
+ * a parse error, or -1 with err filled. */
 static int parse_fd(int fd, size_t max_bytes, void *pass, struct textparse_error *err)
 {
     static const struct textparse_handler h = {.help = on_help, .sample = on_sample};
     struct textparse_opts opts = {.strict = true};
     struct textparse *tp = textparse_begin(&h, pass, &opts, err, NULL);
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, max_bytes + CAP_TEXTFILE_CHUNK);
     size_t total = 0;
     int rc = 0;
     if (lseek(fd, 0, SEEK_SET) < 0) rc = -1;
     while (rc == 0) {
-        buf_reserve(&b, READ_CHUNK);
-        ssize_t r = read(fd, b.data + b.len, READ_CHUNK);
+        if (buf_reserve(&b, CAP_TEXTFILE_CHUNK) < 0) {
+            /* Cannot happen (b.len <= total <= max_bytes here); refused rather than assumed. */
+            snprintf(err->msg, sizeof(err->msg), "file larger than max_file_bytes (%zu)",
+                     max_bytes);
+            rc = -1;
+            break;
+        }
+        ssize_t r = read(fd, b.data + b.len, CAP_TEXTFILE_CHUNK);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
             if (r < 0) rc = -1;

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "registry.h"
+#include "xalloc.h"
 
 struct scrape;
 /* What a collector may use (the loop, the HTTP client, the site model...). Defined by the
@@ -77,9 +78,9 @@ void scrape_done(struct scrape *s, bool ok, const char *reason, const char *deta
  * without one, enabled_by_default), in table order. Returns 0, or -1 with err filled and out
  * left empty when a collector refuses its section. The one place targets are made: the daemon
  * hands them to the scheduler (sched_apply), check-config counts and frees them. */
-int collector_targets_make(const struct collector_ops *const *table, size_t n,
-                           const struct config *cfg, const struct collector_env *env,
-                           struct target_list *out, char *err, size_t errlen);
+DRW_MUST_CHECK int collector_targets_make(const struct collector_ops *const *table, size_t n,
+                                          const struct config *cfg, const struct collector_env *env,
+                                          struct target_list *out, char *err, size_t errlen);
 /* Frees every target of l (through its collector's free) and the list. */
 void collector_targets_free(struct target_list *l);
 

@@ -73,25 +73,11 @@ static int conv_fail(struct conv *c, const char *fmt, ...)
 {
     const char *parts[PATH_MAX_DEPTH];
     size_t depth = c->depth < PATH_MAX_DEPTH ? c->depth : PATH_MAX_DEPTH;
-    char dotted[512] = "";
-    size_t n = 0;
-    for (size_t i = 0; i < depth; i++) {
-        parts[i] = c->path[i];
-        n += (size_t)snprintf(dotted + n, sizeof(dotted) - n, "%s%s",
-                              (i && c->path[i][0] != '[') ? "." : "", c->path[i]);
-        if (n >= sizeof(dotted)) n = sizeof(dotted) - 1;
-    }
-    unsigned line = 0;
-    for (size_t d = depth; d > 0 && !line; d--) line = config_locate(c->src, c->len, parts, d);
-    /* No line names it (a section the file lacks, one it computes): line 1, so that every
-     * refusal reads file:line; the dotted path says what. */
-    if (!line) line = 1;
-    char msg[512];
+    for (size_t i = 0; i < depth; i++) parts[i] = c->path[i];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    config_verror(c->err, c->errlen, c->file, c->src, c->len, parts, depth, fmt, ap);
     va_end(ap);
-    snprintf(c->err, c->errlen, "%s:%u: %s%s%s", c->file, line, dotted, dotted[0] ? ": " : "", msg);
     return -1;
 }
 

@@ -16,9 +16,12 @@
 #ifndef DRWATCH_CONFIG_H
 #define DRWATCH_CONFIG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "xalloc.h"
 
 enum cfg_type {
     CFG_STRING,   /* char * */
@@ -91,12 +94,12 @@ struct config;
 
 /* Reads and checks path against the modules. Returns NULL with "file:line: message" in err
  * when the file is refused. */
-struct config *config_load(const char *path, const struct cfg_module *const *mods, size_t nmods,
-                           char *err, size_t errlen);
+DRW_MUST_CHECK struct config *config_load(const char *path, const struct cfg_module *const *mods,
+                                          size_t nmods, char *err, size_t errlen);
 /* Same, from memory (tests and fuzzing); name is used in messages. */
-struct config *config_load_buffer(const char *src, size_t len, const char *name,
-                                  const struct cfg_module *const *mods, size_t nmods, char *err,
-                                  size_t errlen);
+DRW_MUST_CHECK struct config *config_load_buffer(const char *src, size_t len, const char *name,
+                                                 const struct cfg_module *const *mods, size_t nmods,
+                                                 char *err, size_t errlen);
 void config_free(struct config *c); /* NULL-safe */
 
 /* The module's struct (defaults filled in when the file did not mention it), and whether the
@@ -107,5 +110,13 @@ const char *config_path(const struct config *c);
 /* The line in src where a key path is written, e.g. {"textfile", "directory"}; list items are
  * given as "[3]". 0 when it cannot be found (computed configs). */
 unsigned config_locate(const char *src, size_t len, const char *const *path, size_t depth);
+
+/* The one format of a config refusal, for the loader and for the parts that check a config
+ * after it is loaded: "file:line: a.b[2].c: message" into err, where line is that of the
+ * deepest part of path that config_locate finds in src, and without ":line" when none is
+ * found (src may be NULL). Returns -1, so that a caller can return it. */
+int config_verror(char *err, size_t errlen, const char *file, const char *src, size_t len,
+                  const char *const *path, size_t depth, const char *fmt, va_list ap)
+    __attribute__((format(printf, 8, 0)));
 
 #endif

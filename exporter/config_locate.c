@@ -6,8 +6,10 @@
  * over the top-level assignments and table constructors that follows the key path. Later
  * assignments win, as in Lua, and `section.key = value` statements count too. It handles
  * literal configs, which is what people write; for a computed value it finds nothing (or the
- * enclosing table) and the caller falls back to a shorter path. */
+ * enclosing table) and the caller falls back to a shorter path. config_verror puts the line
+ * and the dotted path in front of a message: every config refusal reads the same. */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -442,4 +444,24 @@ unsigned config_locate(const char *src, size_t len, const char *const *path, siz
     }
     free(s.toks);
     return found;
+}
+
+int config_verror(char *err, size_t errlen, const char *file, const char *src, size_t len,
+                  const char *const *path, size_t depth, const char *fmt, va_list ap)
+{
+    char dotted[512] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < depth && n < sizeof(dotted); i++)
+        n += (size_t)snprintf(dotted + n, sizeof(dotted) - n, "%s%s",
+                              (i && path[i][0] != '[') ? "." : "", path[i]);
+    /* A computed value is not in the source: fall back to the nearest part that is. */
+    unsigned line = 0;
+    for (size_t d = depth; src && d > 0 && !line; d--) line = config_locate(src, len, path, d);
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    /* No line names it (a section the file lacks, one it computes): line 1, so that every
+     * refusal reads file:line; the dotted path says what. */
+    if (!line) line = 1;
+    snprintf(err, errlen, "%s:%u: %s%s%s", file, line, dotted, dotted[0] ? ": " : "", msg);
+    return -1;
 }

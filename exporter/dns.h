@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "loop.h"
+#include "xalloc.h"
 
 struct dns;
 
@@ -39,7 +40,8 @@ typedef void (*dns_done_fn)(void *arg, const struct dns_answer *a);
 void dns_answer_parse(int status, const unsigned char *abuf, int alen, struct dns_answer *a);
 
 /* Returns NULL with a message in err when the options are refused (bad server list). */
-struct dns *dns_new(struct loop *l, const struct dns_opts *o, char *err, size_t errlen);
+DRW_MUST_CHECK struct dns *dns_new(struct loop *l, const struct dns_opts *o, char *err,
+                                   size_t errlen);
 /* Cancels pending queries without calling their callbacks. NULL-safe. */
 void dns_free(struct dns *d);
 /* Starts an A query for name; fn runs once on the loop thread (possibly before this returns,

@@ -21,6 +21,7 @@
 #include <zlib.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "hash.h"
 #include "numtext.h"
 #include "registry.h"
@@ -453,7 +454,8 @@ struct group_table {
     size_t cap, n;
 };
 
-/* The group of a label set, added when new; *key is its text in k->keys. */
+/* The group of a label set, added when new; *key is its text in k->keys. NULL when k->keys is
+ * at its cap (the render fails: a group cannot be told apart without its key). */
 static const struct group_slot *group_get(struct sink *k, struct group_table *t,
                                           const struct metric_sample *m, size_t a, size_t b)
 {
@@ -464,13 +466,15 @@ static const struct group_slot *group_get(struct sink *k, struct group_table *t,
         const struct group_slot *g = &t->slots[i];
         if (g->hash == h && group_key_equal(m, a, b, k->keys.data + g->off, g->len)) return g;
     }
+    if (buf_reserve(&k->keys, m->labels_len) < 0) return NULL;
     struct group_slot *g = &t->slots[i];
     g->hash = h;
     g->off = (uint32_t)k->keys.len;
     g->len = (uint32_t)(m->labels_len - (b - a));
     g->id = (uint32_t)t->n++;
-    buf_append(&k->keys, m->labels, a);
-    buf_append(&k->keys, m->labels + b, m->labels_len - b);
+    /* Reserved above: these cannot fail. */
+    (void)buf_append(&k->keys, m->labels, a);
+    (void)buf_append(&k->keys, m->labels + b, m->labels_len - b);
     return g;
 }
 
@@ -505,7 +509,7 @@ static void put_grouped(struct sink *k, const struct fam_out *fo, size_t total)
     const struct group_slot *cur = NULL;
     double last_le = 0;
     uint32_t n = 0;
-    for (size_t p = 0; p < v->nparts; p++) {
+    for (size_t p = 0; p < v->nparts && !k->err; p++) {
         for (size_t s = 0; s < v->parts[p]->nsamples; s++, n++) {
             const struct metric_sample *m = &v->parts[p]->samples[s];
             size_t a, b, vl = 0;
@@ -514,6 +518,10 @@ static void put_grouped(struct sink *k, const struct fam_out *fo, size_t total)
             if (!cur || !group_key_equal(m, a, b, k->keys.data + cur->off, cur->len)) {
                 size_t before = t.n;
                 cur = group_get(k, &t, m, a, b);
+                if (!cur) {
+                    k->err = -E2BIG;
+                    break;
+                }
                 if (t.n == before) in_order = false; /* a metric seen before comes back */
                 have_le = false;
             }
@@ -531,6 +539,7 @@ static void put_grouped(struct sink *k, const struct fam_out *fo, size_t total)
         }
     }
     free(t.slots);
+    if (k->err) return;
     if (!in_order) qsort(k->refs, n, sizeof(*k->refs), ref_cmp);
     for (uint32_t i = 0; i < n; i++) put_sample(k, fo, k->refs[i].m);
 }
@@ -562,7 +571,7 @@ static struct sink *sink_new(struct buf *out, enum sink_mode mode)
     k->out = out;
     k->mode = mode;
     k->gzip = mode != SINK_PLAIN;
-    buf_init(&k->keys, 0);
+    buf_init(&k->keys, CAP_EXPOSITION);
     if (k->gzip && deflateInit2(&k->z, RENDER_GZIP_LEVEL, Z_DEFLATED,
                                 mode == SINK_GZIP ? 15 + 16 : -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         k->err = -EIO;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -210,7 +211,7 @@ struct httpc_req *httpc_start(struct httpc *h, const struct httpc_opts *o, httpc
     r->h = h;
     r->fn = fn;
     r->arg = arg;
-    size_t cap = o->max_body ? o->max_body : 16u << 20;
+    size_t cap = o->max_body ? o->max_body : CAP_HTTP_BODY;
     buf_init(&r->body, cap);
     CURL *e = r->easy = curl_easy_init();
     curl_easy_setopt(e, CURLOPT_URL, o->url);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "loop.h"
+#include "xalloc.h"
 
 struct httpc;
 struct httpc_req;
@@ -43,7 +44,7 @@ struct httpc_opts {
     const char *body;           /* request body, or NULL */
     size_t body_len;
     int64_t timeout_ms; /* whole transfer, connect included */
-    size_t max_body;    /* response cap in bytes; 0 means 16 MiB */
+    size_t max_body;    /* response cap in bytes; 0 means CAP_HTTP_BODY (16 MiB) */
     struct httpc_tls tls;
     int accept_gzip; /* ask for and decode gzip */
     /* "HOST:PORT:ADDRESS:PORT": connect to ADDRESS for the URL's HOST:PORT, keeping the URL's
@@ -74,8 +75,8 @@ void httpc_free(struct httpc *h);
 
 /* Starts a request. Returns a handle valid until the callback returns or httpc_cancel; NULL
  * when curl refuses the options (the callback is then never called). */
-struct httpc_req *httpc_start(struct httpc *h, const struct httpc_opts *o, httpc_done_fn fn,
-                              void *arg);
+DRW_MUST_CHECK struct httpc_req *httpc_start(struct httpc *h, const struct httpc_opts *o,
+                                             httpc_done_fn fn, void *arg);
 void httpc_cancel(struct httpc_req *r); /* NULL-safe */
 
 #endif

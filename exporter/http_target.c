@@ -1,4 +1,4 @@
-/* http_target.c: the settings every HTTP-scraped target shares (see target.h). */
+/* http_target.c: the settings every HTTP-scraped target shares (see http_target.h). */
 #include "http_target.h"
 
 #include <errno.h>
@@ -7,13 +7,40 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "fileio.h"
 #include "strutil.h"
 #include "xalloc.h"
 
 const char *const drwatch_sites[] = {"gold", "golddr", NULL};
 
-#define TOKEN_MAX_BYTES 16384
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+void http_target_copy(struct http_target *dst, const struct http_target *src)
+{
+    *dst = *src;
+    dst->url = dup_or_null(src->url);
+    dst->name = dup_or_null(src->name);
+    dst->ca_file = dup_or_null(src->ca_file);
+    dst->cert_file = dup_or_null(src->cert_file);
+    dst->key_file = dup_or_null(src->key_file);
+    dst->bearer_token_file = dup_or_null(src->bearer_token_file);
+}
+
+void http_target_clear(struct http_target *t)
+{
+    if (!t) return;
+    free(t->url);
+    free(t->name);
+    free(t->ca_file);
+    free(t->cert_file);
+    free(t->key_file);
+    free(t->bearer_token_file);
+    memset(t, 0, sizeof(*t));
+}
 
 const char *http_target_label(const struct http_target *t)
 {
@@ -73,10 +100,11 @@ int http_target_opts(const struct http_target *t, const char *url, struct httpc_
                                      .insecure = t->insecure_skip_verify}};
     if (!t->bearer_token_file) return 0;
     size_t len;
-    int rc = file_read_all(t->bearer_token_file, TOKEN_MAX_BYTES, token, &len);
+    int rc = file_read_all(t->bearer_token_file, CAP_SECRET_FILE, token, &len);
     if (rc < 0) {
+        char why[64];
         snprintf(err, errlen, "bearer_token_file %s: %s", t->bearer_token_file,
-                 rc == -E2BIG ? "larger than 16 KiB" : strerror(-rc));
+                 file_read_error(rc, CAP_SECRET_FILE, why, sizeof(why)));
         return -1;
     }
     while (len &&

@@ -13,10 +13,9 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "fileio.h"
 #include "xalloc.h"
-
-#define NAMESPACE_MAX_BYTES 256
 
 /* ---- names ---- */
 
@@ -63,11 +62,6 @@ int k8s_query_escape(struct buf *out, const char *s)
 }
 
 /* ---- resolving a target ---- */
-
-static char *dup_or_null(const char *s)
-{
-    return s ? xstrdup(s) : NULL;
-}
 
 static char *sa_path(const char *sa_dir, const char *file)
 {
@@ -129,7 +123,7 @@ static int read_namespace(const char *sa_dir, char **out)
     char *path = sa_path(sa_dir, "namespace");
     char *data = NULL;
     size_t len = 0;
-    int rc = file_read_all(path, NAMESPACE_MAX_BYTES, &data, &len);
+    int rc = file_read_all(path, CAP_NAMESPACE_FILE, &data, &len);
     free(path);
     if (rc < 0) return rc;
     while (len && isspace((unsigned char)data[len - 1])) data[--len] = '\0';
@@ -142,14 +136,9 @@ int k8s_client_init(struct k8s_client *c, const struct k8s_target *t, const char
 {
     if (!sa_dir) sa_dir = K8S_SA_DIR;
     memset(c, 0, sizeof(*c));
-    c->http = t->http;
-    c->http.url = t->http.url ? xstrdup(t->http.url) : in_pod_url(sa_dir);
-    c->http.name = dup_or_null(t->http.name);
-    c->http.ca_file = dup_or_null(t->http.ca_file);
-    c->http.cert_file = dup_or_null(t->http.cert_file);
-    c->http.key_file = dup_or_null(t->http.key_file);
-    c->http.bearer_token_file = dup_or_null(t->http.bearer_token_file);
-    c->namespace = dup_or_null(t->namespace);
+    http_target_copy(&c->http, &t->http);
+    if (!c->http.url) c->http.url = in_pod_url(sa_dir);
+    c->namespace = t->namespace ? xstrdup(t->namespace) : NULL;
     const char *label = t->http.name ? t->http.name : (t->http.url ? t->http.url : "(in-pod)");
     if (!c->http.url) {
         snprintf(err, errlen,
@@ -196,12 +185,7 @@ fail:
 void k8s_client_clear(struct k8s_client *c)
 {
     if (!c) return;
-    free(c->http.url);
-    free(c->http.name);
-    free(c->http.ca_file);
-    free(c->http.cert_file);
-    free(c->http.key_file);
-    free(c->http.bearer_token_file);
+    http_target_clear(&c->http);
     free(c->namespace);
     memset(c, 0, sizeof(*c));
 }

@@ -38,65 +38,16 @@ struct k8s_target {
     char *namespace;         /* NULL: the pod's namespace */
 };
 
-/* Every HTTP target key (url optional) plus namespace, for a struct k8s_target at T.m. */
-#define K8S_TARGET_KEYS(T, m)                                                                  \
-    {.name = "site",                                                                           \
-     .type = CFG_ENUM,                                                                         \
-     .offset = offsetof(T, m.http.site),                                                       \
-     .choices = drwatch_sites,                                                                 \
-     .required = true,                                                                         \
-     .expect = "the site this target belongs to"},                                             \
-        {.name = "url",                                                                        \
-         .type = CFG_STRING,                                                                   \
-         .offset = offsetof(T, m.http.url),                                                    \
-         .expect = "the API server's https:// URL (default in a pod: its own API server)"},    \
-        {.name = "namespace",                                                                  \
-         .type = CFG_STRING,                                                                   \
-         .offset = offsetof(T, m.namespace),                                                   \
-         .expect = "a Kubernetes namespace (default in a pod: the pod's namespace)"},          \
-        {.name = "name",                                                                       \
-         .type = CFG_STRING,                                                                   \
-         .offset = offsetof(T, m.http.name),                                                   \
-         .expect = "the target label"},                                                        \
-        {.name = "interval",                                                                   \
-         .type = CFG_DURATION,                                                                 \
-         .offset = offsetof(T, m.http.interval_ms),                                            \
-         .expect = "1s to 1h",                                                                 \
-         .min = 1000,                                                                          \
-         .max = 3600000},                                                                      \
-        {.name = "timeout",                                                                    \
-         .type = CFG_DURATION,                                                                 \
-         .offset = offsetof(T, m.http.timeout_ms),                                             \
-         .expect = "100ms to 1h, at most the interval",                                        \
-         .min = 100,                                                                           \
-         .max = 3600000},                                                                      \
-        {.name = "max_body_bytes",                                                             \
-         .type = CFG_INT,                                                                      \
-         .offset = offsetof(T, m.http.max_body_bytes),                                         \
-         .def = "16777216",                                                                    \
-         .expect = "the largest response accepted, 1 KiB to 1 GiB",                            \
-         .min = 1024,                                                                          \
-         .max = 1 << 30},                                                                      \
-        {.name = "ca_file",                                                                    \
-         .type = CFG_STRING,                                                                   \
-         .offset = offsetof(T, m.http.ca_file),                                                \
-         .expect = "a PEM file of CA certificates (default in a pod: its service account's)"}, \
-        {.name = "cert_file",                                                                  \
-         .type = CFG_STRING,                                                                   \
-         .offset = offsetof(T, m.http.cert_file),                                              \
-         .expect = "a PEM client certificate, with key_file"},                                 \
-        {.name = "key_file",                                                                   \
-         .type = CFG_STRING,                                                                   \
-         .offset = offsetof(T, m.http.key_file),                                               \
-         .expect = "the PEM key of cert_file"},                                                \
-        {.name = "insecure_skip_verify",                                                       \
-         .type = CFG_BOOL,                                                                     \
-         .offset = offsetof(T, m.http.insecure_skip_verify),                                   \
-         .expect = "true to skip certificate verification (tests only)"},                      \
-    {                                                                                          \
-        .name = "bearer_token_file", .type = CFG_STRING,                                       \
-        .offset = offsetof(T, m.http.bearer_token_file),                                       \
-        .expect = "a file holding a bearer token (default in a pod: its service account's)"    \
+/* Every HTTP target key (url optional, in-pod defaults) plus namespace, for a struct k8s_target
+ * at T.m. */
+#define K8S_TARGET_KEYS(T, m)                                                                     \
+    HTTP_TARGET_KEYS_WITH(                                                                        \
+        T, m.http, false, "the API server's https:// URL (default in a pod: its own API server)", \
+        "a PEM file of CA certificates (default in a pod: its service account's)",                \
+        "a file holding a bearer token (default in a pod: its service account's)"),               \
+    {                                                                                             \
+        .name = "namespace", .type = CFG_STRING, .offset = offsetof(T, m.namespace),              \
+        .expect = "a Kubernetes namespace (default in a pod: the pod's namespace)"                \
     }
 
 /* A resolved target. */
@@ -109,8 +60,8 @@ struct k8s_client {
 /* Resolves t (see the top of this file) into c. sa_dir: NULL for K8S_SA_DIR (tests pass their
  * own). The in-pod address comes from the environment (KUBERNETES_SERVICE_HOST, _PORT).
  * Returns 0, or -1 with "target <label>: why" in err (c is then left empty). */
-int k8s_client_init(struct k8s_client *c, const struct k8s_target *t, const char *sa_dir, char *err,
-                    size_t errlen);
+DRW_MUST_CHECK int k8s_client_init(struct k8s_client *c, const struct k8s_target *t,
+                                   const char *sa_dir, char *err, size_t errlen);
 void k8s_client_clear(struct k8s_client *c); /* NULL-safe, idempotent */
 
 /* RFC 1123 label (namespaces: [a-z0-9-], at most 63) or DNS subdomain (object names:
@@ -152,9 +103,9 @@ struct k8s_req;
 
 /* Starts a request; fn is called once, later, on the loop. Returns NULL (fn never called) with
  * err filled when it cannot start: the token file unreadable, curl refusing the options. */
-struct k8s_req *k8s_request(struct httpc *h, const struct k8s_client *c,
-                            const struct k8s_call *call, k8s_done_fn fn, void *arg, char *err,
-                            size_t errlen);
+DRW_MUST_CHECK struct k8s_req *k8s_request(struct httpc *h, const struct k8s_client *c,
+                                           const struct k8s_call *call, k8s_done_fn fn, void *arg,
+                                           char *err, size_t errlen);
 void k8s_cancel(struct k8s_req *r); /* NULL-safe; fn is not called */
 
 /* A Kubernetes `Status` error body. */
@@ -165,18 +116,18 @@ struct k8s_status {
 };
 
 /* Parses body as a Status object. Returns 0, or -EINVAL when it is not one. */
-int k8s_status_parse(const char *body, size_t len, struct k8s_status *out);
+DRW_MUST_CHECK int k8s_status_parse(const char *body, size_t len, struct k8s_status *out);
 
 /* JSON helpers for API objects. Key lists end with K8S_END (a typed NULL, as variadic
  * functions need). */
 #define K8S_END ((const char *)NULL)
 /* Follows object keys (NULL-terminated) from root; NULL when a step is missing or not an
  * object. */
-json_t *k8s_json_path(json_t *root, ...) __attribute__((sentinel));
+DRW_MUST_CHECK json_t *k8s_json_path(json_t *root, ...) __attribute__((sentinel));
 /* The string at the path, or NULL when absent or not a string. */
-const char *k8s_json_str(json_t *root, ...) __attribute__((sentinel));
+DRW_MUST_CHECK const char *k8s_json_str(json_t *root, ...) __attribute__((sentinel));
 /* Parses a body with jansson's limits (no duplicate-key tricks, valid UTF-8). NULL with err
  * filled on failure. */
-json_t *k8s_json_load(const char *body, size_t len, char *err, size_t errlen);
+DRW_MUST_CHECK json_t *k8s_json_load(const char *body, size_t len, char *err, size_t errlen);
 
 #endif

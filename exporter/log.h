@@ -8,11 +8,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "xalloc.h"
+
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* Sets the lowest level written. Called once by main before any thread starts. Returns 0, or
  * -EINVAL when name is not debug, info, warn or error. */
-int log_set_level_name(const char *name);
+DRW_MUST_CHECK int log_set_level_name(const char *name);
 bool log_enabled(enum log_level level);
 
 void log_msg(enum log_level level, const char *component, const char *fmt, ...)

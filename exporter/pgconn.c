@@ -11,11 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caps.h"
 #include "clock.h"
 #include "fileio.h"
 #include "xalloc.h"
-
-#define PASSWORD_MAX_BYTES 4096
 
 enum pg_state { PG_IDLE, PG_CONNECTING, PG_SENDING, PG_READING };
 
@@ -282,10 +281,11 @@ static char *read_password(struct pgconn *c)
 {
     char *pw = NULL;
     size_t len = 0;
-    int rc = file_read_all(c->password_file, PASSWORD_MAX_BYTES, &pw, &len);
+    int rc = file_read_all(c->password_file, CAP_SECRET_FILE, &pw, &len);
     if (rc < 0) {
+        char why[64];
         snprintf(c->error, sizeof(c->error), "password_file %s: %s", c->password_file,
-                 rc == -E2BIG ? "larger than 4 KiB" : strerror(-rc));
+                 file_read_error(rc, CAP_SECRET_FILE, why, sizeof(why)));
         return NULL;
     }
     while (len && (pw[len - 1] == '\n' || pw[len - 1] == '\r')) pw[--len] = '\0';

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "loop.h"
+#include "xalloc.h"
 
 #define PGCONN_MAX_RESULTS 8
 
@@ -56,8 +57,8 @@ void pgconn_set_backoff(struct pgconn *c, int64_t min_ms, int64_t max_ms);
 /* Runs sql within timeout_ms, connecting first if needed. fn runs once on the loop thread,
  * possibly before pgconn_query returns (a refused start, a backoff). Returns 0, or -EBUSY
  * while another query is in flight. */
-int pgconn_query(struct pgconn *c, const char *sql, int64_t timeout_ms, pgconn_done_fn fn,
-                 void *arg);
+DRW_MUST_CHECK int pgconn_query(struct pgconn *c, const char *sql, int64_t timeout_ms,
+                                pgconn_done_fn fn, void *arg);
 /* Abandons the query in flight (no callback) and closes the connection. */
 void pgconn_cancel(struct pgconn *c);
 bool pgconn_busy(const struct pgconn *c);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 
 /* RE2's Perl classes, as the members of a bracket expression. */
 static const char *perl_class(char c)
@@ -263,10 +264,14 @@ static int re2_to_ere(const char *re, struct buf *out, char *err, size_t errlen)
 int promregex_compile(regex_t *re, const char *pattern, char *err, size_t errlen)
 {
     struct buf ere;
-    buf_init(&ere, 0);
+    buf_init(&ere, CAP_SELECTOR_TEXT);
     buf_puts(&ere, "^(");
     int rc = re2_to_ere(pattern, &ere, err, errlen);
     buf_puts(&ere, ")$");
+    if (rc == 0 && buf_error(&ere)) { /* the appends above are checked here, once */
+        snprintf(err, errlen, "too long once translated (over %zu bytes)", ere.max);
+        rc = -1;
+    }
     if (rc == 0) {
         rc = regcomp(re, ere.data, REG_EXTENDED | REG_NOSUB);
         if (rc != 0) regerror(rc, re, err, errlen);

@@ -5,8 +5,10 @@
 #include <regex.h>
 #include <stddef.h>
 
+#include "xalloc.h"
+
 /* Compiles pattern, anchored at both ends as PromQL and Alertmanager anchor it, into re
  * (REG_EXTENDED | REG_NOSUB; free with regfree). Returns 0, or -1 with why in err. */
-int promregex_compile(regex_t *re, const char *pattern, char *err, size_t errlen);
+DRW_MUST_CHECK int promregex_compile(regex_t *re, const char *pattern, char *err, size_t errlen);
 
 #endif

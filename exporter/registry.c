@@ -9,7 +9,9 @@
 #include "registry.h"
 #include "arena.h"
 #include "buf.h"
+#include "caps.h"
 #include "hash.h"
+#include "textparse.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -52,7 +54,7 @@ struct metric_set *mset_new(void)
     struct metric_set *s = xcalloc(1, sizeof(*s));
     atomic_init(&s->refs, 1);
     arena_init(&s->arena);
-    buf_init(&s->scratch, 0);
+    buf_init(&s->scratch, CAP_LABELS_TEXT);
     return s;
 }
 
@@ -198,6 +200,16 @@ void label_value_escape(struct buf *out, const char *v, size_t n)
     out->data[out->len] = '\0';
 }
 
+int label_value_unescape(struct buf *out, const char *v, size_t n)
+{
+    buf_reset(out);
+    int rc = buf_reserve(out, n); /* unescaping never lengthens */
+    if (rc) return rc;
+    out->len = textparse_unescape(out->data, v, n);
+    out->data[out->len] = '\0';
+    return 0;
+}
+
 static int label_cmp(const struct label_in *a, const struct label_in *b)
 {
     size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
@@ -286,6 +298,23 @@ static bool suffix_fits(enum metric_type t, enum metric_suffix sfx)
 static uint32_t family_number(const struct metric_set *s, const struct metric_family *f)
 {
     return f->set_index < s->nfams && s->fams[f->set_index] == f ? f->set_index : UINT32_MAX;
+}
+
+const char *labels_find(const char *labels, size_t len, const char *name, size_t *vlen)
+{
+    size_t pos = 0, nl, want = strlen(name);
+    const char *n, *v;
+    while (labels_next(labels, len, &pos, &n, &nl, &v, vlen))
+        if (nl == want && memcmp(n, name, nl) == 0) return v;
+    return NULL;
+}
+
+bool labels_get(const char *labels, size_t len, const char *name, struct buf *out)
+{
+    size_t vl = 0;
+    const char *v = labels_find(labels, len, name, &vl);
+    buf_reset(out);
+    return v && label_value_unescape(out, v, vl) == 0;
 }
 
 bool labels_next(const char *text, size_t len, size_t *pos, const char **name, size_t *name_len,

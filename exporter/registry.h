@@ -51,10 +51,10 @@ void mset_unref(struct metric_set *s);
 
 /* Gets the family `name`, creating it. Returns NULL if it exists with another type (help
  * and unit of the first call are kept), or for a name that is not a valid metric name. */
-struct metric_family *mset_family(struct metric_set *s, const char *name, enum metric_type type,
-                                  const char *help);
-struct metric_family *mset_family_find(const struct metric_set *s, const char *name,
-                                       size_t name_len);
+DRW_MUST_CHECK struct metric_family *mset_family(struct metric_set *s, const char *name,
+                                                 enum metric_type type, const char *help);
+DRW_MUST_CHECK struct metric_family *mset_family_find(const struct metric_set *s, const char *name,
+                                                      size_t name_len);
 void mset_family_set_unit(struct metric_set *s, struct metric_family *f, const char *unit);
 
 /* A family described once, in a collector's static table: name, type, unit and HELP. */
@@ -66,7 +66,8 @@ struct family_def {
 };
 
 /* The family of d in s, made with its HELP and unit on first use; NULL on a type clash. */
-struct metric_family *mset_family_of(struct metric_set *s, const struct family_def *d);
+DRW_MUST_CHECK struct metric_family *mset_family_of(struct metric_set *s,
+                                                    const struct family_def *d);
 /* Adds a sample of d's family (mset_add's rules); returns its result, -EINVAL on a clash. */
 int mset_put(struct metric_set *s, const struct family_def *d, double value,
              const struct label_pair *labels, size_t nlabels);
@@ -80,8 +81,11 @@ int mset_put(struct metric_set *s, const struct family_def *d, double value,
 /* Adds a sample with unescaped label values. A label with an empty value is left out, as
  * Prometheus drops it on ingestion (x{a=""} and x are one series). Returns 0, -EEXIST when the
  * series is already in the set (the set keeps the first), or -EINVAL for a NULL family, an
- * invalid or reserved (__*) label name, a label given twice, or a suffix the family's type does
- * not have. */
+ * invalid or reserved (__*) label name, a label given twice, a suffix the family's type does
+ * not have, or -E2BIG for labels over CAP_LABELS_TEXT.
+ * The adders are not DRW_MUST_CHECK, like buf's appenders: a refused sample is dropped and the
+ * set goes on, which is the soft failure wanted for one odd series; a caller that must know
+ * (textfile counts duplicates) checks. */
 int mset_add(struct metric_set *s, struct metric_family *f, enum metric_suffix suffix,
              const struct label_pair *labels, size_t nlabels, double value);
 /* Convenience: labels as name, value, ..., NULL. */
@@ -104,18 +108,31 @@ size_t mset_memory_bytes(const struct metric_set *s);
 /* Arena helpers for producers that attach strings to a set's lifetime. */
 char *mset_strdup(struct metric_set *s, const char *str);
 
-/* Escapes a label value into out (the text format rules); appends nothing when out cannot
- * take twice n more bytes. */
+/* Escapes a label value into out (the text format rules). Past out's cap it appends nothing
+ * and out keeps the error (buf.h: checked once with buf_error). */
 void label_value_escape(struct buf *out, const char *v, size_t n);
+/* Undoes the escaping of v[0..n): out (reset first) holds the plain value, NUL-terminated.
+ * Returns 0, or -E2BIG (also out's error) when the value is over out's cap. */
+DRW_MUST_CHECK int label_value_unescape(struct buf *out, const char *v, size_t n);
 
 /* Writes pairs as canonical label text into out (reset first): sorted by name, values
- * escaped, empty values left out. Returns 0, or -EINVAL for an invalid or repeated name. */
+ * escaped, empty values left out. Returns 0, -EINVAL for an invalid or repeated name, or
+ * -E2BIG over out's cap. (Not yet DRW_MUST_CHECK: rules/evaluate.c, rewritten elsewhere,
+ * drops its result in one place.) */
 int labels_format(struct buf *out, const struct label_pair *pairs, size_t n);
 
 /* Walks canonical label text: on each call sets name and the still-escaped value of the next
  * pair and advances *pos. Returns false at the end. */
 bool labels_next(const char *text, size_t len, size_t *pos, const char **name, size_t *name_len,
                  const char **value, size_t *value_len);
+/* The still-escaped value of label `name` in canonical text and its length, or NULL when
+ * absent. */
+DRW_MUST_CHECK const char *labels_find(const char *labels, size_t len, const char *name,
+                                       size_t *vlen);
+/* The value of label `name` in canonical text, unescaped into out (reset first). Returns
+ * false when the label is absent, and also when its value is over out's cap (out then keeps
+ * the error: a caller that must tell the two apart asks buf_error). */
+bool labels_get(const char *labels, size_t len, const char *name, struct buf *out);
 
 /* ---- snapshots ---- */
 
@@ -144,12 +161,14 @@ struct snapshot *snapshot_new_reusing(struct metric_set *const *sets, size_t nse
 
 struct iovec;
 /* The body of one variant as an iovec, rendering it on first use (thread-safe); what /metrics
- * serves. The memory lives as long as the snapshot. Returns 0 or a negative errno. */
+ * serves. The memory lives as long as the snapshot. Returns 0 or a negative errno. Not
+ * DRW_MUST_CHECK: a publisher calls it only to render ahead what scrapers will ask for, and
+ * the scrape that serves the variant gets the same error again. */
 int snapshot_render_iov(struct snapshot *s, enum expo_format f, bool gzip, const struct iovec **iov,
                         size_t *niov, size_t *total);
 /* The same body in one contiguous buffer (made on first use, for tests and tools). */
-int snapshot_render(struct snapshot *s, enum expo_format f, bool gzip, const char **data,
-                    size_t *len);
+DRW_MUST_CHECK int snapshot_render(struct snapshot *s, enum expo_format f, bool gzip,
+                                   const char **data, size_t *len);
 /* Whether a variant has been rendered, so a publisher can pre-render what scrapers used. */
 bool snapshot_variant_used(const struct snapshot *s, enum expo_format f, bool gzip);
 
@@ -176,8 +195,8 @@ struct render_piece {
 
 /* Renders view i of fams (i == n: the tail, "# EOF" for OpenMetrics, empty for text) into
  * out->data, which must be empty. Returns 0, or -EIO if zlib fails. */
-int render_piece(struct render_piece *out, enum expo_format f, bool gzip,
-                 const struct family_view *fams, size_t n, size_t i);
+DRW_MUST_CHECK int render_piece(struct render_piece *out, enum expo_format f, bool gzip,
+                                const struct family_view *fams, size_t n, size_t i);
 /* The om_key render_piece would record for view i: two views with equal parts and equal keys
  * render the same OpenMetrics text. */
 uint32_t render_om_key(const struct family_view *fams, size_t n, size_t i);
@@ -188,7 +207,7 @@ uint32_t render_crc_combine(uint32_t a, uint32_t b, uint64_t b_len);
 
 /* Renders families in format f into out, gzip-compressed when gzip is set. Returns 0, or
  * -E2BIG when out's cap is reached, or -EIO when zlib fails. */
-int render_exposition(struct buf *out, enum expo_format f, bool gzip,
-                      const struct family_view *fams, size_t n);
+DRW_MUST_CHECK int render_exposition(struct buf *out, enum expo_format f, bool gzip,
+                                     const struct family_view *fams, size_t n);
 
 #endif

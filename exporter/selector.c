@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "promregex.h"
 #include "textparse.h"
 #include "xalloc.h"
@@ -22,10 +23,16 @@ int selector_add(struct selector *s, const char *label, enum match_op op, const 
         snprintf(err, errlen, "invalid label name \"%s\" in a matcher", label);
         return -1;
     }
-    struct matcher m = {.name = xstrdup(label), .op = op, .value = xstrdup(value)};
     struct buf esc;
-    buf_init(&esc, 0);
+    buf_init(&esc, CAP_SELECTOR_TEXT);
     label_value_escape(&esc, value, strlen(value));
+    if (buf_error(&esc)) { /* a cut value would match other series */
+        buf_free(&esc);
+        snprintf(err, errlen, "the value of matcher %s is longer than %zu bytes", label,
+                 (size_t)CAP_SELECTOR_TEXT / 2);
+        return -1;
+    }
+    struct matcher m = {.name = xstrdup(label), .op = op, .value = xstrdup(value)};
     m.value_escaped = buf_steal(&esc, NULL);
     if (op == MATCH_RE || op == MATCH_NRE) {
         char msg[200];
@@ -57,31 +64,10 @@ void selector_free(struct selector *s)
     s->name = NULL;
 }
 
-/* Finds label `name` in canonical text: its escaped value, or NULL when absent. */
-static const char *find_raw(const char *labels, size_t len, const char *name, size_t *vlen)
-{
-    size_t pos = 0, nl, want = strlen(name);
-    const char *n, *v;
-    while (labels_next(labels, len, &pos, &n, &nl, &v, vlen))
-        if (nl == want && memcmp(n, name, nl) == 0) return v;
-    return NULL;
-}
-
-bool labels_get(const char *labels, size_t len, const char *name, struct buf *out)
-{
-    size_t vl = 0;
-    const char *v = find_raw(labels, len, name, &vl);
-    buf_reset(out);
-    if (!v) return false;
-    buf_reserve(out, vl + 1);
-    out->len = textparse_unescape(out->data, v, vl);
-    return true;
-}
-
 static bool match_one(const struct matcher *m, const char *labels, size_t len)
 {
     size_t vl = 0;
-    const char *v = find_raw(labels, len, m->name, &vl);
+    const char *v = labels_find(labels, len, m->name, &vl);
     if (!v) v = "", vl = 0;
     if (m->op == MATCH_EQ || m->op == MATCH_NEQ) {
         bool eq = vl == strlen(m->value_escaped) && memcmp(v, m->value_escaped, vl) == 0;
@@ -156,7 +142,7 @@ char *selector_text(const struct selector *s)
 {
     static const char *const ops[] = {"=", "!=", "=~", "!~"};
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_SELECTOR_TEXT);
     buf_puts(&b, s->name);
     buf_putc(&b, '{');
     for (size_t i = 0; i < s->n; i++) {
@@ -165,5 +151,9 @@ char *selector_text(const struct selector *s)
         buf_putc(&b, '"');
     }
     buf_putc(&b, '}');
+    if (buf_error(&b)) { /* a cut text would name another selector */
+        buf_free(&b);
+        return NULL;
+    }
     return buf_steal(&b, NULL);
 }

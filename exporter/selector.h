@@ -36,8 +36,8 @@ struct selector {
 /* Adds a matcher; for regexes, translates and compiles it. Returns 0, or -1 with err filled
  * (an invalid label name, a regex that does not compile or uses what is not supported);
  * then s is unchanged. value is kept as given (selector_text shows it). */
-int selector_add(struct selector *s, const char *label, enum match_op op, const char *value,
-                 char *err, size_t errlen);
+DRW_MUST_CHECK int selector_add(struct selector *s, const char *label, enum match_op op,
+                                const char *value, char *err, size_t errlen);
 void selector_free(struct selector *s); /* frees matchers and name, not s */
 bool selector_match_labels(const struct selector *s, const char *labels, size_t len);
 
@@ -46,11 +46,8 @@ typedef void (*select_fn)(void *arg, const struct metric_family *f, const struct
 void snapshot_select(const struct snapshot *snap, const struct selector *sel, select_fn fn,
                      void *arg);
 
-/* The value of label `name` in canonical label text, unescaped into out (cleared first).
- * Returns false when the label is absent. */
-bool labels_get(const char *labels, size_t len, const char *name, struct buf *out);
-
-/* A canonical selector text (name{a="x",b=~"y"}), for keys and messages. Caller frees. */
-char *selector_text(const struct selector *s);
+/* A canonical selector text (name{a="x",b=~"y"}), for keys and messages. Caller frees; NULL
+ * when the text is over CAP_SELECTOR_TEXT. */
+DRW_MUST_CHECK char *selector_text(const struct selector *s);
 
 #endif

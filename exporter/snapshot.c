@@ -25,6 +25,7 @@
 #include <sys/uio.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "hash.h"
 #include "registry.h"
 #include "xalloc.h"
@@ -188,7 +189,7 @@ struct snapshot *snapshot_new(struct metric_set *const *sets, size_t nsets, uint
             pthread_mutex_init(&v->lock, NULL);
             atomic_init(&v->done, false);
             atomic_init(&v->flat_done, false);
-            buf_init(&v->flat, 0);
+            buf_init(&v->flat, CAP_EXPOSITION);
             v->pieces = xcalloc(s->nviews + 1, sizeof(*v->pieces));
         }
     }
@@ -301,7 +302,7 @@ static int variant_build(struct snapshot *s, struct variant *v, enum expo_format
         if (v->pieces[i]) continue;
         struct piece *p = xcalloc(1, sizeof(*p));
         atomic_init(&p->refs, 1);
-        buf_init(&p->rp.data, 0);
+        buf_init(&p->rp.data, CAP_EXPOSITION);
         int rc = render_piece(&p->rp, f, gzip, s->views, s->nviews, i);
         v->pieces[i] = p;
         if (rc) return rc;
@@ -358,12 +359,17 @@ int snapshot_render(struct snapshot *s, enum expo_format f, bool gzip, const cha
     if (!atomic_load_explicit(&v->flat_done, memory_order_acquire)) {
         pthread_mutex_lock(&v->lock);
         if (!atomic_load_explicit(&v->flat_done, memory_order_relaxed)) {
-            buf_reserve(&v->flat, total);
-            for (size_t i = 0; i < n; i++) buf_append(&v->flat, iov[i].iov_base, iov[i].iov_len);
+            /* One reservation for the whole: past the cap the body is refused, never cut. The
+             * appends then fit; a failure would stay in the buffer's error, checked below. */
+            if (buf_reserve(&v->flat, total) == 0)
+                for (size_t i = 0; i < n; i++)
+                    (void)buf_append(&v->flat, iov[i].iov_base, iov[i].iov_len);
             atomic_store_explicit(&v->flat_done, true, memory_order_release);
         }
         pthread_mutex_unlock(&v->lock);
     }
+    rc = buf_error(&v->flat);
+    if (rc) return rc;
     *data = v->flat.len ? v->flat.data : "";
     *len = v->flat.len;
     return 0;

@@ -213,7 +213,7 @@ static bool float_chars_ok(const char *word, size_t n)
 
 int textparse_float(const char *s, size_t n, double *out)
 {
-    if (n == 0) return -1;
+    if (n == 0) return -EINVAL;
     /* Fast path: an optionally signed integer of up to 15 digits is exact as a double. */
     size_t i = (s[0] == '-' || s[0] == '+') ? 1 : 0;
     if (i < n && n - i <= 15) {
@@ -236,7 +236,7 @@ int textparse_float(const char *s, size_t n, double *out)
         *out = NAN;
         return 0;
     }
-    if (!float_chars_ok(word, wn)) return -1;
+    if (!float_chars_ok(word, wn)) return -EINVAL;
     /* strtod needs a terminated string: numbers are short, but Go takes any length. */
     char small[80], *tmp = n < sizeof(small) ? small : xmalloc(n + 1);
     memcpy(tmp, s, n);
@@ -246,9 +246,9 @@ int textparse_float(const char *s, size_t n, double *out)
     double v = strtod(tmp, &endp);
     int rc = 0;
     if (endp != tmp + n || endp == tmp)
-        rc = -1;
+        rc = -EINVAL;
     else if (errno == ERANGE && isinf(v))
-        rc = -1; /* Go: "value out of range" */
+        rc = -ERANGE; /* Go: "value out of range" */
     if (tmp != small) free(tmp);
     if (rc == 0) *out = v;
     return rc;

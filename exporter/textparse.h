@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "metric.h"
+#include "xalloc.h"
 
 struct tp_label {
     const char *name;
@@ -79,9 +80,9 @@ struct textparse_stats {
  * returned. err is cleared first; opts, err and stats may be NULL. Every line must end with
  * "\n" ("\r\n" is tolerated); only blanks may follow the last one. stats->samples counts
  * the samples that passed the checks, including one whose callback stopped the parse. */
-int textparse_run(const char *buf, size_t len, const struct textparse_handler *h, void *ctx,
-                  const struct textparse_opts *opts, struct textparse_error *err,
-                  struct textparse_stats *stats);
+DRW_MUST_CHECK int textparse_run(const char *buf, size_t len, const struct textparse_handler *h,
+                                 void *ctx, const struct textparse_opts *opts,
+                                 struct textparse_error *err, struct textparse_stats *stats);
 
 /* The same in pieces, for input read a bit at a time (a large textfile): feed parses the
  * complete lines of buf and says how many bytes it used; the caller keeps the incomplete last
@@ -92,8 +93,9 @@ struct textparse;
 struct textparse *textparse_begin(const struct textparse_handler *h, void *ctx,
                                   const struct textparse_opts *opts, struct textparse_error *err,
                                   struct textparse_stats *stats);
-int textparse_feed(struct textparse *tp, const char *buf, size_t len, size_t *consumed);
-int textparse_end(struct textparse *tp, const char *rest, size_t len);
+DRW_MUST_CHECK int textparse_feed(struct textparse *tp, const char *buf, size_t len,
+                                  size_t *consumed);
+DRW_MUST_CHECK int textparse_end(struct textparse *tp, const char *rest, size_t len);
 
 void textparse_error_set(struct textparse_error *err, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -105,8 +107,8 @@ size_t textparse_unescape(char *dst, const char *src, size_t src_len);
 /* Parses a sample value as Prometheus' text parser does: Go's strconv.ParseFloat (decimal with
  * optional exponent, Inf/Infinity with an optional sign and NaN without one, in any case, any
  * length) minus what prometheus/common refuses on top: hex floats and underscores ("0x1p-2",
- * "1_000"). Also refuses blanks, "nan(...)" and values out of range ("1e400"). Returns 0 or
- * -1. */
-int textparse_float(const char *s, size_t n, double *out);
+ * "1_000"). Also refuses blanks, "nan(...)" and values out of range ("1e400"). Returns 0,
+ * -EINVAL, or -ERANGE out of range. */
+DRW_MUST_CHECK int textparse_float(const char *s, size_t n, double *out);
 
 #endif

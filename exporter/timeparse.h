@@ -13,12 +13,14 @@
 
 #include <stddef.h>
 
+#include "xalloc.h"
+
 /* Accept a text without a zone and read it as UTC (Python's naive datetime). */
 #define TIMEPARSE_NAIVE_UTC 1u
 
 /* Parses s[0..n) whole into seconds since the epoch (fractions kept). Returns 0, or -EINVAL
  * for anything else: trailing bytes, an impossible date (2023-02-29), a missing zone without
  * TIMEPARSE_NAIVE_UTC. */
-int timeparse_iso(const char *s, size_t n, unsigned flags, double *out);
+DRW_MUST_CHECK int timeparse_iso(const char *s, size_t n, unsigned flags, double *out);
 
 #endif

@@ -4,6 +4,7 @@
  * duplicates and matches the instances in linear time: a rule may return thousands of series. */
 #include "alertstate.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,7 +137,7 @@ static int elements_hash(struct element_table *et, const struct alert_element *e
         size_t j = et->fp[i] & (et->cap - 1);
         for (; et->slots[j]; j = (j + 1) & (et->cap - 1)) {
             size_t k = et->slots[j] - 1;
-            if (et->fp[k] == et->fp[i] && strcmp(els[k].labels, els[i].labels) == 0) return -1;
+            if (et->fp[k] == et->fp[i] && strcmp(els[k].labels, els[i].labels) == 0) return -EEXIST;
         }
         et->slots[j] = (uint32_t)i + 1;
     }
@@ -228,7 +229,7 @@ int alertstate_update(struct alert_rule_state *rs, double t, double for_s, doubl
     struct element_table et;
     if (elements_hash(&et, els, n) < 0) {
         elements_free(&et);
-        return -1;
+        return -EEXIST;
     }
     size_t kept = 0;
     for (size_t i = 0; i < rs->n; i++) {

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "rules.h" /* enum alert_state */
+#include "xalloc.h"
 
 #define ALERT_RESOLVED_RETENTION 900.0 /* seconds, as Prometheus' resolvedRetention */
 
@@ -48,17 +49,19 @@ struct alert_rule_state;
 struct alert_rule_state *alertstate_new(void);
 void alertstate_free(struct alert_rule_state *rs); /* NULL-safe */
 
-/* Applies one evaluation at time t. Returns -1 if two elements have the same label set (as
- * Prometheus refuses: "vector contains metrics with the same labelset after applying alert
+/* Applies one evaluation at time t. Returns 0, or -EEXIST if two elements have the same label set
+ * (as Prometheus refuses: "vector contains metrics with the same labelset after applying alert
  * labels"), in which case nothing changes. */
-int alertstate_update(struct alert_rule_state *rs, double t, double for_s, double keep_firing_for_s,
-                      const struct alert_element *els, size_t n);
+DRW_MUST_CHECK int alertstate_update(struct alert_rule_state *rs, double t, double for_s,
+                                     double keep_firing_for_s, const struct alert_element *els,
+                                     size_t n);
 
 /* Every instance, active or kept as resolved. Valid until the next update. */
 size_t alertstate_count(const struct alert_rule_state *rs);
 const struct alert_instance *alertstate_at(const struct alert_rule_state *rs, size_t i);
 /* Instance lookup by label text, or NULL (hashed). */
-struct alert_instance *alertstate_find(struct alert_rule_state *rs, const char *labels);
+DRW_MUST_CHECK struct alert_instance *alertstate_find(struct alert_rule_state *rs,
+                                                      const char *labels);
 
 /* Restores the `for` progress of an instance seen before a restart (see rules/evaluate.c):
  * saved_active_at is when it became active, down_at the last time it was saved. Follows

@@ -13,6 +13,7 @@
 #include "luabox.h"
 #include "rules.h"
 #include "selector.h"
+#include "xalloc.h"
 
 /* One alert(name, spec) of a rule file. */
 struct rule_alert {
@@ -87,10 +88,10 @@ struct rules_engine {
 
 /* rulelib.c: the API a rule file sees. Pushes the file's environment (read-only helpers,
  * alert(), strict globals); the file's struct is the upvalue of every function. */
-int rulelib_push_env(struct rule_file *f, char *err, size_t errlen);
+DRW_MUST_CHECK int rulelib_push_env(struct rule_file *f, char *err, size_t errlen);
 /* Reads the spec table at idx into a (at load time). Returns 0, or -1 with err filled. */
-int rulelib_read_alert(struct rule_file *f, lua_State *L, int idx, struct rule_alert *a, char *err,
-                       size_t errlen);
+DRW_MUST_CHECK int rulelib_read_alert(struct rule_file *f, lua_State *L, int idx,
+                                      struct rule_alert *a, char *err, size_t errlen);
 /* Records the current value of every tracked selector into the history. */
 void rulelib_record_history(struct rules_engine *e);
 void rulelib_free_file_caches(struct rule_file *f);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "clock.h"
 #include "durable.h"
 #include "engine_int.h"
@@ -87,7 +88,7 @@ static int expand(struct rule_file *f, struct rule_alert *a, int sidx, struct el
 {
     lua_State *L = luabox_state(f->box);
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_LABELS_TEXT);
     if (labels_format(&b, pairs, n) < 0) {
         snprintf(err, errlen, "a sample has an invalid or repeated label name");
         buf_free(&b);
@@ -99,7 +100,7 @@ static int expand(struct rule_file *f, struct rule_alert *a, int sidx, struct el
     char *expanded[32];
     size_t m = 0, nl = a->nlabels < 31 ? a->nlabels : 31;
     for (size_t i = 0; i < nl; i++) {
-        buf_init(&b, 0);
+        buf_init(&b, CAP_TEMPLATE_TEXT);
         template_expand(a->label_tmpls[i], label_lookup, el->sample_labels, el->value, &b);
         expanded[i] = buf_steal(&b, NULL);
     }
@@ -111,13 +112,22 @@ static int expand(struct rule_file *f, struct rule_alert *a, int sidx, struct el
     }
     for (size_t i = 0; i < nl; i++) all[m++] = (struct label_pair){a->label_names[i], expanded[i]};
     all[m++] = (struct label_pair){"alertname", a->name};
-    buf_init(&b, 0);
-    labels_format(&b, all, m);
+    buf_init(&b, CAP_LABELS_TEXT);
+    int lrc = labels_format(&b, all, m);
     el->labels = buf_steal(&b, NULL);
     for (size_t i = 0; i < nl; i++) free(expanded[i]);
+    if (lrc < 0) {
+        /* A templated label that makes the set invalid or too long fails the rule, rather
+         * than firing with labels that are not the ones it declares. */
+        snprintf(err, errlen,
+                 "alert %s: its templated labels make an invalid or over-long label "
+                 "set",
+                 a->name);
+        return -1;
+    }
     el->ann_values = xcalloc(a->nann ? a->nann : 1, sizeof(char *));
     for (size_t i = 0; i < a->nann; i++) {
-        buf_init(&b, 0);
+        buf_init(&b, CAP_TEMPLATE_TEXT);
         if (a->ann_tmpls[i]) {
             template_expand(a->ann_tmpls[i], label_lookup, el->sample_labels, el->value, &b);
         } else {

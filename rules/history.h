@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "xalloc.h"
+
 struct history;
 struct track;
 
@@ -33,7 +35,8 @@ void history_free(struct history *h); /* NULL-safe */
 
 /* The track for a selector key (its canonical text), made on first use; range_s raises how
  * long its points are kept. New tracks report is_new so the caller can record them at once. */
-struct track *history_track(struct history *h, const char *key, double range_s, int *is_new);
+DRW_MUST_CHECK struct track *history_track(struct history *h, const char *key, double range_s,
+                                           int *is_new);
 /* Records one series' value at time t; a t at or before the series' last point is ignored.
  * The series' points older than the track's range are dropped first, so that only points
  * some range can still use count against the cap; past the cap the point (or the new series)

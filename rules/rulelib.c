@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "engine_int.h"
 #include "numtext.h"
 #include "strutil.h"
@@ -81,9 +82,13 @@ static const struct selector *get_selector(lua_State *L, int nidx, int midx)
         qsort(pairs, n, sizeof(*pairs), pair_cmp);
     }
     struct buf key;
-    buf_init(&key, 0);
+    buf_init(&key, CAP_SELECTOR_TEXT);
     buf_puts(&key, name);
     for (size_t i = 0; i < n; i++) buf_printf(&key, "\x01%s\x02%s", pairs[i].k, pairs[i].v);
+    if (buf_error(&key)) { /* a cut key would find another selector in the cache */
+        buf_free(&key);
+        luaL_error(L, "matchers longer than %zu bytes", (size_t)CAP_SELECTOR_TEXT);
+    }
     for (size_t i = 0; i < f->nselectors; i++) {
         if (strcmp(f->selectors[i].key, key.data) == 0) {
             buf_free(&key);
@@ -243,18 +248,22 @@ void rulelib_record_history(struct rules_engine *e)
     history_drop_idle(e->history, e->t, forget_tracked, e);
 }
 
-/* The tracked copy of sel, made (and recorded at once) on first use. */
+/* The tracked copy of sel, made (and recorded at once) on first use. NULL when sel's text is
+ * over its cap. */
 static struct track *track_for(struct rules_engine *e, const struct selector *sel, double range)
 {
     char *key = selector_text(sel);
+    if (!key) return NULL;
     int is_new;
     struct track *tr = history_track(e->history, key, range, &is_new);
     free(key);
     if (!is_new) return tr;
     struct tracked tk = {.tr = tr, .sel = {.name = xstrdup(sel->name)}};
     char err[128];
+    /* A copy of matchers that selector_add accepted once: it accepts them again. */
     for (size_t i = 0; i < sel->n; i++)
-        selector_add(&tk.sel, sel->m[i].name, sel->m[i].op, sel->m[i].value, err, sizeof(err));
+        DRW_IGNORE(
+            selector_add(&tk.sel, sel->m[i].name, sel->m[i].op, sel->m[i].value, err, sizeof(err)));
     e->tracked = xrealloc(e->tracked, (e->ntracked + 1) * sizeof(*e->tracked));
     e->tracked[e->ntracked++] = tk;
     record_one(e, &e->tracked[e->ntracked - 1]);
@@ -277,6 +286,8 @@ static int l_range(lua_State *L)
     double range = check_duration(L, top);
     const struct selector *sel = get_selector(L, 1, top == 3 ? 2 : 0);
     struct track *tr = track_for(e, sel, range);
+    if (!tr)
+        return luaL_error(L, "the selector is longer than %zu bytes", (size_t)CAP_SELECTOR_TEXT);
     lua_newtable(L);
     struct collect c = {.L = L};
     history_eval(tr, fn, e->t, range, push_range_result, &c);

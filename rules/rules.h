@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "registry.h"
+#include "xalloc.h"
 
 struct rules_config {
     struct cfg_strings files;       /* paths or globs, relative to the config file */
@@ -35,8 +36,8 @@ struct rules_engine;
 /* Loads the rule files (paths relative to base_dir). Returns NULL with "file:line: why" in err
  * when a file is refused: a syntax error, an alert spec that is wrong, a file that fails or
  * runs out of budget while loading. */
-struct rules_engine *rules_new(const struct rules_config *c, const char *base_dir, char *err,
-                               size_t errlen);
+DRW_MUST_CHECK struct rules_engine *rules_new(const struct rules_config *c, const char *base_dir,
+                                              char *err, size_t errlen);
 void rules_free(struct rules_engine *e); /* NULL-safe */
 
 /* Moves alert states (matched by file and alert name) and the range history from old into e;
@@ -66,10 +67,10 @@ char *rules_alerts_json(struct rules_engine *e);
 /* Writes the active alerts' `for` progress to the state file (if configured) with
  * durable_replace: a crash leaves the old file or the new one. Returns 0, or -1 with err
  * filled. */
-int rules_save_state(struct rules_engine *e, double now, char *err, size_t errlen);
+DRW_MUST_CHECK int rules_save_state(struct rules_engine *e, double now, char *err, size_t errlen);
 /* Reads it back at start: alerts that become active again within the outage tolerance get their
  * `for` progress back (Prometheus' for-state restore). Returns how many entries were read. */
-int rules_load_state(struct rules_engine *e, double now, char *err, size_t errlen);
+DRW_MUST_CHECK int rules_load_state(struct rules_engine *e, double now, char *err, size_t errlen);
 
 /* An alert instance's state, as Prometheus has it (an inactive instance that fired is
  * resolved). */

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "metric.h"
 #include "template_format.h"
 #include "textparse.h"
@@ -35,6 +36,11 @@ struct val {
     long long i;
     struct buf s; /* GO_STRING */
 };
+
+#define VAL_INIT                         \
+    {                                    \
+        .s = BUF_INIT(CAP_TEMPLATE_TEXT) \
+    }
 
 static void val_free(struct val *v)
 {
@@ -267,7 +273,7 @@ static int next_token(const char **pp, const char *end, struct operand *o, enum 
     }
     if (*p == '"' || *p == '`') {
         struct buf b;
-        buf_init(&b, 0);
+        buf_init(&b, CAP_TEMPLATE_TEXT);
         const char *q;
         if (*p == '"') {
             q = lex_string(p, end, &b, err, errlen);
@@ -276,6 +282,10 @@ static int next_token(const char **pp, const char *end, struct operand *o, enum 
             q = close ? close + 1 : NULL;
             if (close) buf_append(&b, p + 1, (size_t)(close - p - 1));
             if (!close) snprintf(err, errlen, "unterminated raw string");
+        }
+        if (q && buf_error(&b)) {
+            snprintf(err, errlen, "a string longer than %zu bytes", b.max);
+            q = NULL;
         }
         if (!q) {
             buf_free(&b);
@@ -389,7 +399,10 @@ struct run_ctx {
     double value;
 };
 
-static void operand_value(const struct run_ctx *rc, const struct operand *o, struct val *v)
+/* Returns 0, or -1 with err when a label's value is over the cap (expanding it as "" would
+ * say the label is missing). */
+static int operand_value(const struct run_ctx *rc, const struct operand *o, struct val *v,
+                         char *err, size_t errlen)
 {
     switch (o->kind) {
     case OPD_VALUE:
@@ -399,7 +412,14 @@ static void operand_value(const struct run_ctx *rc, const struct operand *o, str
     case OPD_LABEL:
         v->t = GO_STRING;
         buf_reset(&v->s);
-        if (rc->labels && !rc->labels(rc->arg, o->text, &v->s)) buf_reset(&v->s);
+        if (rc->labels && !rc->labels(rc->arg, o->text, &v->s)) {
+            if (buf_error(&v->s)) {
+                snprintf(err, errlen, "error calling label %s: longer than %zu bytes", o->text,
+                         v->s.max);
+                return -1;
+            }
+            buf_reset(&v->s);
+        }
         break;
     case OPD_STRING: val_set_string(v, o->text, o->len); break;
     case OPD_FLOAT:
@@ -411,6 +431,7 @@ static void operand_value(const struct run_ctx *rc, const struct operand *o, str
         v->i = o->i;
         break;
     }
+    return 0;
 }
 
 /* Go's convertToFloat for the humanize family: a number, or text strconv.ParseFloat reads. */
@@ -452,7 +473,7 @@ static int call(const struct run_ctx *rc, enum fn fn, struct val *args, size_t n
                 struct val *res, char *err, size_t errlen)
 {
     struct buf out;
-    buf_init(&out, 0);
+    buf_init(&out, CAP_TEMPLATE_TEXT);
     if (fn == FN_PRINTF) {
         if (call_printf(rc, args, nargs, &out, err, errlen) < 0) {
             buf_free(&out);
@@ -476,6 +497,12 @@ static int call(const struct run_ctx *rc, enum fn fn, struct val *args, size_t n
         if (to_float(rc, fn_names[fn], &args[0], &v, err, errlen) < 0) return -1;
         go_humanize(&out, (enum go_humanize)(fn - FN_HUMANIZE), v);
     }
+    if (buf_error(&out)) { /* every append above is checked here */
+        snprintf(err, errlen, "error calling %s: the result is longer than %zu bytes", fn_names[fn],
+                 out.max);
+        buf_free(&out);
+        return -1;
+    }
     res->t = GO_STRING;
     buf_free(&res->s);
     res->s = out;
@@ -486,17 +513,19 @@ static int call(const struct run_ctx *rc, enum fn fn, struct val *args, size_t n
 static int run_pipeline(const struct pipeline *pl, const struct run_ctx *rc, struct buf *out,
                         char *err, size_t errlen)
 {
-    struct val args[MAX_ARGS + 1], piped = {0};
-    for (size_t i = 0; i < ARRAY_LEN(args); i++) args[i] = (struct val){0};
+    struct val args[MAX_ARGS + 1], piped = VAL_INIT;
+    for (size_t i = 0; i < ARRAY_LEN(args); i++) args[i] = (struct val)VAL_INIT;
     int rc_ = 0;
     for (size_t c = 0; c < pl->n && rc_ == 0; c++) {
         const struct command *cmd = &pl->cmds[c];
         if (cmd->fn == FN_NONE) { /* the first command: one operand */
-            operand_value(rc, &cmd->args[0], &piped);
+            rc_ = operand_value(rc, &cmd->args[0], &piped, err, errlen);
             continue;
         }
         size_t n = 0;
-        for (; n < cmd->nargs; n++) operand_value(rc, &cmd->args[n], &args[n]);
+        for (; n < cmd->nargs && rc_ == 0; n++)
+            rc_ = operand_value(rc, &cmd->args[n], &args[n], err, errlen);
+        if (rc_) break;
         if (c > 0) { /* the piped value is the last argument */
             struct val tmp = args[n];
             args[n++] = piped;
@@ -596,6 +625,10 @@ static int walk(const char *tmpl, const struct run_ctx *rc, struct buf *out, cha
         if (trim_left)
             while (te > ts && is_space(te[-1])) te--;
         if (out) buf_append(out, ts, (size_t)(te - ts));
+        if (out && buf_error(out)) { /* the appends of this walk are checked here */
+            snprintf(err, errlen, "the expansion is longer than %zu bytes", out->max);
+            return -1;
+        }
         if (!open) return 0;
         const char *body = open + (trim_left ? 4 : 2), *content_end, *after;
         if (find_close(body, &content_end, &after, &trim_next, err, errlen) < 0) {

@@ -22,11 +22,12 @@
 #include "buf.h"
 
 /* Checks a template; returns 0, or -1 with err filled. */
-int template_check(const char *tmpl, char *err, size_t errlen);
+DRW_MUST_CHECK int template_check(const char *tmpl, char *err, size_t errlen);
 
 /* Expands tmpl into out (reset first) with a label lookup (NULL: no labels) and the value.
  * Returns 0, or -1 with the reason in out (as Prometheus, which shows "<error expanding
- * template: ...>"). A missing label expands to "", as Prometheus' missingkey=zero. */
+ * template: ...>"). A missing label expands to "", as Prometheus' missingkey=zero. Not
+ * DRW_MUST_CHECK: out holds the error text, which is what an alert shows, as in Prometheus. */
 typedef bool (*template_label_fn)(void *arg, const char *name, struct buf *value);
 int template_expand(const char *tmpl, template_label_fn labels, void *arg, double value,
                     struct buf *out);

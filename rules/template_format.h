@@ -43,8 +43,8 @@ struct go_arg {
  * instead: a verb that does not suit its operand's type, or counts that differ. With out
  * NULL, only checks. */
 #define GO_MAX_WIDTH 1000
-int go_sprintf(struct buf *out, const char *fmt, const struct go_arg *args, size_t nargs, char *err,
-               size_t errlen);
+DRW_MUST_CHECK int go_sprintf(struct buf *out, const char *fmt, const struct go_arg *args,
+                              size_t nargs, char *err, size_t errlen);
 
 /* Go's strconv.FormatFloat(v, 'g', -1, 64), which %v and {{ $value }} use. out: 40 bytes. */
 void go_format_float(char *out, size_t outlen, double v);

@@ -19,6 +19,8 @@
 
 #include "alertstate.h"
 #include "buf.h"
+#include "caps.h"
+#include "hash.h"
 #include "numtext.h"
 #include "rules.h"
 #include "testrules.h"
@@ -255,7 +257,8 @@ static void set_free(struct alert_set *s)
     *s = (struct alert_set){0};
 }
 
-/* Prints pairs sorted by name as {a="b", c="d"}. */
+/* Prints pairs sorted by name as {a="b", c="d"}. The texts are compared as sets: a set over
+ * the cap is named by a hash of all of it, so that two cut texts cannot compare equal. */
 static char *print_pairs(struct label_pair *p, size_t n)
 {
     for (size_t i = 1; i < n; i++)
@@ -265,7 +268,7 @@ static char *print_pairs(struct label_pair *p, size_t n)
             p[j - 1] = t;
         }
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_LABELS_TEXT);
     buf_putc(&b, '{');
     for (size_t i = 0; i < n; i++) {
         buf_printf(&b, "%s%s=\"", i ? ", " : "", p[i].name);
@@ -273,6 +276,15 @@ static char *print_pairs(struct label_pair *p, size_t n)
         buf_putc(&b, '"');
     }
     buf_putc(&b, '}');
+    if (buf_error(&b)) {
+        uint64_t h = 1;
+        for (size_t i = 0; i < n; i++)
+            h = hash_bytes(p[i].value, strlen(p[i].value) + 1,
+                           hash_bytes(p[i].name, strlen(p[i].name) + 1, h));
+        buf_free(&b);
+        return xasprintf("{labels over %zu bytes, hash %016llx}", (size_t)CAP_LABELS_TEXT,
+                         (unsigned long long)h);
+    }
     return buf_steal(&b, NULL);
 }
 
@@ -638,8 +650,12 @@ int testrules_main(int argc, char **argv)
     }
     if (timeline) {
         struct buf y;
-        buf_init(&y, 0);
+        buf_init(&y, CAP_TESTRULES_OUTPUT);
         int rc = test_file(argv[0], stderr, &y);
+        if (rc == 0 && buf_error(&y)) { /* the appends of the timeline are checked here */
+            fprintf(stderr, "%s: the timeline is larger than %zu bytes\n", argv[0], y.max);
+            rc = 1;
+        }
         if (rc == 0) fwrite(y.data, 1, y.len, stdout);
         buf_free(&y);
         return rc ? 1 : 0;

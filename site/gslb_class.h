@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "xalloc.h"
+
 enum gslb_class {
     GSLB_CLASS_GOLD,
     GSLB_CLASS_GOLDDR,
@@ -47,13 +49,13 @@ struct gslb_sites {
 /* "gold", "golddr", "both", "none", "unknown", "error". */
 const char *gslb_class_name(enum gslb_class c);
 /* The class named by the n bytes at s, or -1. */
-int gslb_class_parse(const char *s, size_t n);
+DRW_MUST_CHECK int gslb_class_parse(const char *s, size_t n);
 /* "up", "down", "wrong_body". */
 const char *gslb_probe_status_name(enum gslb_probe_status p);
-int gslb_probe_status_parse(const char *s, size_t n);
+DRW_MUST_CHECK int gslb_probe_status_parse(const char *s, size_t n);
 
 /* The site an address belongs to: "gold", "golddr", or NULL for neither. */
-const char *gslb_address_site(const struct gslb_sites *s, struct in_addr a);
+DRW_MUST_CHECK const char *gslb_address_site(const struct gslb_sites *s, struct in_addr a);
 
 /* Classifies a lookup: status as dns.h reports it ("ok", "nodata", "nxdomain", ...) and the
  * addresses of the answer. */

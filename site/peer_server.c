@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "clock.h"
 #include "log.h"
 #include "peer_admit.h"
@@ -687,7 +688,7 @@ static void conn_start(struct peer_server *s, int fd, const struct sockaddr_stor
     c->tls->refs++;
     c->pend.addr = *addr;
     c->started_ms = loop_now(s->loop);
-    buf_init(&c->out, 0);
+    buf_init(&c->out, CAP_PEER_VIEW + 16 * CAP_KIB); /* the view and its headers */
     addr_text(ss, c->addr, sizeof(c->addr));
     list_append(&s->pending, c);
     c->ssl = SSL_new(c->tls->ctx);

@@ -77,7 +77,8 @@ void peerview_drop(struct peerview *v, const void *owner);
 /* The DR state this site is in, for the peer ("" or NULL: unknown, served as null). */
 void peerview_set_state(struct peerview *v, const char *state);
 /* Renders the document for site at wall time now into out. Returns 0 or -E2BIG. */
-int peerview_render(const struct peerview *v, struct buf *out, const char *site, double now);
+DRW_MUST_CHECK int peerview_render(const struct peerview *v, struct buf *out, const char *site,
+                                   double now);
 
 /* ---- reading side ---- */
 
@@ -85,8 +86,8 @@ int peerview_render(const struct peerview *v, struct buf *out, const char *site,
  * must say it is; local_time is the wall clock when the peer answered (for the clock skew)
  * and rtt_s the request's round trip. Returns 0, or -1 with a short reason ("bad_json",
  * "bad_view", "wrong_site") and a detail; m may then hold some samples and must be dropped. */
-int peerview_to_metrics(const char *body, size_t len, const char *expect_site, double local_time,
-                        double rtt_s, struct metric_set *m, const char **reason, char *detail,
-                        size_t detaillen);
+DRW_MUST_CHECK int peerview_to_metrics(const char *body, size_t len, const char *expect_site,
+                                       double local_time, double rtt_s, struct metric_set *m,
+                                       const char **reason, char *detail, size_t detaillen);
 
 #endif

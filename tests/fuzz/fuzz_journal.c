@@ -98,7 +98,7 @@ static struct journal *open_seen(const char *path, struct seen *s, const uint8_t
     s->file = file;
     s->size = size;
     s->r_off = r_off;
-    buf_init(&s->sig, 0);
+    buf_init(&s->sig, 1 << 20);
     struct journal_opts o = {.path = NULL, .magic = MAGIC, .max_data = MAX_DATA};
     char err[512];
     o.path = path;
@@ -114,9 +114,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!dir) {
         char tmpl[] = "/tmp/drwatch-fuzz-journal-XXXXXX";
         dir = xstrdup(mkdtemp(tmpl));
-        log_set_level_name("error");
+        DRW_IGNORE(log_set_level_name("error")); /* a fixed, valid name */
         char *p = xasprintf("%s/r", dir);
-        buf_init(&r_bytes, 0);
+        buf_init(&r_bytes, 1 << 20);
         make_r(p, &r_bytes);
         free(p);
     }

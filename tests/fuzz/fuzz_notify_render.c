@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "notify_teams.h"
 
 extern const struct notifier_ops msteams_workflow_notifier;
@@ -60,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         i += strlen(copy + i) + 1;
     }
     struct buf labels;
-    buf_init(&labels, 0);
+    buf_init(&labels, CAP_LABELS_TEXT);
     buf_puts(&labels, "alertname=\"FuzzAlert\",x=\"");
     label_value_escape(&labels, vals[0], strlen(vals[0]));
     buf_puts(&labels, "\"");

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "notify_teams.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char rbuf[48];
     double ra = -7;
     struct buf detail;
-    buf_init(&detail, 0);
+    buf_init(&detail, CAP_SEND_DETAIL);
     enum send_outcome o = teams_classify(legacy, &r, &reason, rbuf, sizeof(rbuf), &ra, &detail);
     if (!reason || !*reason) abort();
     if (o == SEND_OK && (!r.ok || status < 200 || status > 299)) abort();

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "selector.h"
 #include "template.h"
 #include "template_format.h"
@@ -36,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int checked = template_check(tmpl, err, sizeof(err));
     if (checked == 0 && strlen(err) >= sizeof(err)) abort();
     struct buf out;
-    buf_init(&out, 0);
+    buf_init(&out, CAP_TEMPLATE_TEXT);
     const char *labels = "a=\"1.5\",b=\"x\\\"y\\\\z\\nw\",instance=\"db-1:5432\",site=\"gold\"";
     int rc = template_expand(tmpl, lookup, (void *)labels, value, &out);
     static const char prefix[] = "<error expanding template: ";

@@ -11,6 +11,7 @@
 
 #include "alert.h"
 #include "buf.h"
+#include "caps.h"
 #include "config.h"
 #include "fileio.h"
 #include "http_client.h"
@@ -273,7 +274,7 @@ __attribute__((unused)) static char *nt_http(struct loop *l, struct httpc *h, co
                                              const char *url, const char *body)
 {
     struct nt_get g = {.loop = l};
-    buf_init(&g.body, 0);
+    buf_init(&g.body, CAP_HTTP_BODY);
     const char *headers[] = {"Content-Type: application/json", NULL};
     struct httpc_opts o = {.method = method,
                            .url = url,

@@ -50,6 +50,9 @@ static void diag(const char *fmt, ...)
             diag("  got:\n%s\n# want:\n%s", g_ ? g_ : "(null)", w_ ? w_ : "(null)"); \
     } while (0)
 
+/* A step the test needs to succeed (0 back) to go on: when it fails, a failing test names it. */
+#define must(expr) ((expr) == 0 ? (void)0 : (void)ok(0, "must: %s", #expr))
+
 static int done_testing(void)
 {
     printf("1..%d\n", tap_count);

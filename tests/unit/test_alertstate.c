@@ -8,6 +8,7 @@
  * alert that comes back is a new alert, value and annotations follow the last
  * evaluation, duplicate label sets are refused, and many instances stay fast.
  * Then the `for` restore after a restart. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,23 +156,23 @@ static void test_values_and_annotations(void)
     if (!a) return;
     is_str(a->annotation_values[0], "load 1", "annotation value");
     e = (struct alert_element){"alertname=\"A\"", 2, names, v2, 2};
-    alertstate_update(rs, 30, 60, 0, &e, 1);
+    must(alertstate_update(rs, 30, 60, 0, &e, 1));
     a = alertstate_find(rs, "alertname=\"A\"");
     ok(a->value == 2 && a->active_at == 0, "pending: value follows, active_at stays");
     is_str(a->annotation_values[1], "second", "pending: annotations follow");
     e = (struct alert_element){"alertname=\"A\"", 3, names, v1, 1};
-    alertstate_update(rs, 60, 60, 0, &e, 1);
+    must(alertstate_update(rs, 60, 60, 0, &e, 1));
     a = alertstate_find(rs, "alertname=\"A\"");
     ok(a->state == ALERT_FIRING && a->value == 3 && a->fired_at == 60,
        "firing: value follows, fired_at set");
     is_int(a->nannotations, 1, "annotations replaced as a whole");
     is_str(a->annotation_names[0], "summary", "the one annotation left");
-    alertstate_update(rs, 120, 60, 0, NULL, 0);
+    must(alertstate_update(rs, 120, 60, 0, NULL, 0));
     a = alertstate_find(rs, "alertname=\"A\"");
     ok(a->state == ALERT_INACTIVE && a->value == 3 && a->nannotations == 1,
        "resolved: the last value and annotations are kept for the resolution");
     e = (struct alert_element){"alertname=\"A\"", 4, NULL, NULL, 0};
-    alertstate_update(rs, 180, 60, 0, &e, 1);
+    must(alertstate_update(rs, 180, 60, 0, &e, 1));
     a = alertstate_find(rs, "alertname=\"A\"");
     ok(a->state == ALERT_PENDING && a->value == 4 && a->nannotations == 0 && a->fired_at == 0 &&
            a->resolved_at == 0 && a->active_at == 180,
@@ -184,12 +185,13 @@ static void test_duplicates(void)
 {
     struct alert_rule_state *rs = alertstate_new();
     is_int(eval_names(rs, 0, 60, 0, "a b", 1), 0, "two instances");
-    is_int(eval_names(rs, 60, 60, 0, "a c c", 1), -1,
+    is_int(eval_names(rs, 60, 60, 0, "a c c", 1), -EEXIST,
            "the same label set twice is refused (ErrDuplicateAlertLabelSet)");
     is_str(summary(rs), "a:P@0 b:P@0", "and nothing changed");
     is_int(eval_names(rs, 60, 60, 0, "a b", 1), 0, "the next good evaluation applies");
     is_str(summary(rs), "a:F@0 b:F@0", "as if the refused one never happened");
-    is_int(eval_names(rs, 70, 60, 0, "x y z x", 1), -1, "duplicates far apart are refused too");
+    is_int(eval_names(rs, 70, 60, 0, "x y z x", 1), -EEXIST,
+           "duplicates far apart are refused too");
     alertstate_free(rs);
     alertstate_free(NULL);
     ok(1, "alertstate_free(NULL) is fine");
@@ -227,9 +229,9 @@ static void test_many(void)
     /* Evens only (reversed order), then all again. */
     struct alert_element *evens = xcalloc(N / 2, sizeof(*evens));
     for (size_t i = 0; i < N / 2; i++) evens[i] = els[N - 2 - 2 * i];
-    alertstate_update(rs, 30, 60, 0, evens, N / 2);
+    must(alertstate_update(rs, 30, 60, 0, evens, N / 2));
     is_int(alertstate_count(rs), N / 2, "the pending odd ones are forgotten");
-    alertstate_update(rs, 60, 60, 0, els, N);
+    must(alertstate_update(rs, 60, 60, 0, els, N));
     is_int(alertstate_count(rs), N, "back to all");
     size_t firing = 0, pending = 0, right_value = 0;
     for (size_t i = 0; i < alertstate_count(rs); i++) {
@@ -244,14 +246,15 @@ static void test_many(void)
     is_int(pending, N / 2, "the odds are new (active since 60)");
     is_int(right_value, N, "every instance has its own value, and find finds it");
     ok(alertstate_at(rs, N) == NULL, "alertstate_at past the end is NULL");
-    for (int k = 0; k < 20; k++) alertstate_update(rs, 90 + k, 60, 0, els, N);
-    alertstate_update(rs, 200, 60, 0, NULL, 0);
+    for (int k = 0; k < 20; k++) must(alertstate_update(rs, 90 + k, 60, 0, els, N));
+    must(alertstate_update(rs, 200, 60, 0, NULL, 0));
     is_int(alertstate_count(rs), N / 2, "all absent: the firing ones resolve, the pending go");
     double took = now_s() - t0;
     ok(took < 2.0, "24 evaluations of %d instances in %.3f s (hashed, not quadratic)", N, took);
     /* A duplicate at the far end of a large evaluation is still found. */
     els[N - 1].labels = labels[0];
-    is_int(alertstate_update(rs, 300, 60, 0, els, N), -1, "a duplicate among %d is refused", N);
+    is_int(alertstate_update(rs, 300, 60, 0, els, N), -EEXIST, "a duplicate among %d is refused",
+           N);
     is_int(alertstate_count(rs), N / 2, "and nothing changed");
     alertstate_free(rs);
     for (size_t i = 0; i < N; i++) free(labels[i]);
@@ -299,7 +302,7 @@ static void test_restore(void)
         const struct restore_case *c = &cases[i];
         struct alert_rule_state *rs = alertstate_new();
         struct alert_element e = {.labels = "alertname=\"R\"", .value = 1};
-        alertstate_update(rs, c->now, c->for_s, 0, &e, 1);
+        must(alertstate_update(rs, c->now, c->for_s, 0, &e, 1));
         struct alert_instance *a = alertstate_find(rs, e.labels);
         alertstate_restore(a, c->now, c->for_s, c->saved, c->down, c->grace_s);
         a = alertstate_find(rs, e.labels);
@@ -308,7 +311,7 @@ static void test_restore(void)
            a->active_at, c->want_active_at);
         double fired = a->state == ALERT_FIRING ? c->now : -1;
         for (double t = c->now + 100; fired < 0 && t < c->now + 20000; t += 100) {
-            alertstate_update(rs, t, c->for_s, 0, &e, 1);
+            must(alertstate_update(rs, t, c->for_s, 0, &e, 1));
             if (alertstate_find(rs, e.labels)->state == ALERT_FIRING) fired = t;
         }
         ok(fired == c->fires_at, "restore: %s: fires at %g (want %g)", c->what, fired, c->fires_at);
@@ -318,18 +321,18 @@ static void test_restore(void)
     /* Only a fresh pending instance is restored; a firing one is left alone. */
     struct alert_rule_state *rs = alertstate_new();
     struct alert_element e = {.labels = "alertname=\"R\"", .value = 1};
-    alertstate_update(rs, 100, 0, 0, &e, 1);
+    must(alertstate_update(rs, 100, 0, 0, &e, 1));
     struct alert_instance *a = alertstate_find(rs, e.labels);
     alertstate_restore(a, 100, 3600, 0, 50, 600);
     ok(a->state == ALERT_FIRING && a->active_at == 100, "a firing instance is not touched");
     alertstate_free(rs);
     /* restored is set when active_at came from the state file. */
     rs = alertstate_new();
-    alertstate_update(rs, 1300, 3600, 0, &e, 1);
+    must(alertstate_update(rs, 1300, 3600, 0, &e, 1));
     a = alertstate_find(rs, e.labels);
     alertstate_restore(a, 1300, 3600, 0, 1000, 600);
     ok(a->restored, "restored is set");
-    alertstate_update(rs, 1360, 3600, 0, &e, 1);
+    must(alertstate_update(rs, 1360, 3600, 0, &e, 1));
     ok(alertstate_find(rs, e.labels)->active_at == 300, "the restored active_at is kept");
     alertstate_free(rs);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "clock.h"
 #include "config.h"
 #include "luabox.h"
@@ -966,7 +967,7 @@ static void test_box_memory(void)
 static void test_box_parser_depth(void)
 {
     struct buf src;
-    buf_init(&src, 0);
+    buf_init(&src, 16 << 20);
     buf_puts(&src, "local t =\n");
     for (int i = 0; i < 300; i++) buf_puts(&src, "{\n");
     for (int i = 0; i < 300; i++) buf_puts(&src, "}\n");
@@ -1321,7 +1322,7 @@ static void test_optional(void)
     }
     /* 20 levels of routes nest fine. */
     struct buf deep;
-    buf_init(&deep, 0);
+    buf_init(&deep, CAP_CONFIG_FILE);
     buf_puts(&deep, "tree = { root = ");
     for (int i = 0; i < 20; i++) buf_puts(&deep, "{ kids = { ");
     buf_puts(&deep, "{ name = \"leaf\" }");

@@ -103,8 +103,9 @@ static void test_changes(void)
         struct configmap_obs_flags fl;
         const char *reason;
         char err[200];
-        configmap_map(body, body ? strlen(body) : 0, &view, &tr, 1000.0 + (double)i, set, &fl,
-                      &reason, err, sizeof(err));
+        /* Some bodies are refused on purpose: asked is only that nothing leaks or crashes. */
+        DRW_IGNORE(configmap_map(body, body ? strlen(body) : 0, &view, &tr, 1000.0 + (double)i, set,
+                                 &fl, &reason, err, sizeof(err)));
         free(body);
         mset_unref(set);
     }

@@ -3,14 +3,18 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "arena.h"
 #include "buf.h"
+#include "caps.h"
 #include "clock.h"
 #include "fileio.h"
 #include "hash.h"
@@ -305,11 +309,20 @@ static void test_buf(void)
     is_int(buf_reserve(&b, 1), -E2BIG, "buf_reserve past the cap: -E2BIG");
     ok(b.len == 10 && memcmp(b.data, "0123456789", 11) == 0,
        "the buffer is unchanged and NUL-terminated");
+    is_int(buf_error(&b), -E2BIG, "buf_error: the first failure is kept");
     buf_reset(&b);
-    ok(b.len == 0 && b.data[0] == '\0', "reset");
+    ok(b.len == 0 && b.data[0] == '\0' && buf_error(&b) == 0, "reset empties and forgets");
     is_int(buf_append(&b, "0123456", 7), 0, "7 bytes");
+    is_int(buf_error(&b), 0, "no error while appends fit");
     is_int(buf_append(&b, "abcd", 4), -E2BIG, "4 more would be 11: -E2BIG");
     is_str(b.data, "0123456", "unchanged after a refused append");
+    /* Sticky: a text with a hole in it must not look whole. */
+    is_int(buf_printf(&b, "%s", "abc"), -E2BIG, "after a failure, even 3 that would fit fail");
+    is_int(buf_append(&b, "", 0), -E2BIG, "and so does appending nothing");
+    is_str(b.data, "0123456", "the text is the part before the failure");
+    is_int(buf_error(&b), -E2BIG, "checked once, at the end");
+    buf_reset(&b);
+    is_int(buf_append(&b, "0123456", 7), 0, "after a reset: 7 bytes");
     is_int(buf_printf(&b, "%s", "abc"), 0, "3 more fit exactly");
     is_str(b.data, "0123456abc", "printf appended");
     is_int(buf_append(&b, "", 0), 0, "appending nothing at the cap is fine");
@@ -320,7 +333,7 @@ static void test_buf(void)
     free(p);
     buf_free(&b);
 
-    buf_init(&b, 0);
+    buf_init(&b, CAP_MIB);
     char big[1000];
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
@@ -328,14 +341,16 @@ static void test_buf(void)
     ok(b.len == 1001 && b.data[0] == '<' && b.data[1000] == '>' && b.data[1001] == '\0',
        "long printf text complete");
     for (int i = 0; i < 100000; i++) buf_putc(&b, 'z');
-    is_int(b.len, 101001, "grows without a cap");
+    is_int(b.len, 101001, "grows up to its cap");
     /* Regression: without a cap, len + extra + 1 could wrap around. */
     is_int(buf_reserve(&b, SIZE_MAX), -E2BIG, "an impossible reserve fails, no wrap-around");
     is_int(buf_reserve(&b, SIZE_MAX - 5), -E2BIG, "likewise");
     is_int(b.len, 101001, "and changes nothing");
     buf_free(&b);
-    ok(b.data == NULL && b.len == 0, "buf_free");
-    buf_init(&b, 0);
+    ok(b.data == NULL && b.len == 0 && buf_error(&b) == 0, "buf_free");
+    buf_free(NULL);
+    ok(1, "buf_free(NULL)");
+    buf_init(&b, CAP_KIB);
     p = buf_steal(&b, NULL);
     ok(p && *p == '\0', "buf_steal of an empty buffer gives \"\"");
     free(p);
@@ -343,6 +358,45 @@ static void test_buf(void)
     is_int(buf_reserve(&b, 5), 0, "reserve exactly the cap");
     ok(b.cap == 6, "capacity is the cap plus the NUL (%zu)", b.cap);
     buf_free(&b);
+}
+
+/* Whether fn aborts (in a child, its complaint on stderr thrown away). */
+static bool aborts(void (*fn)(void))
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stderr)) _exit(3);
+        fn();
+        _exit(0);
+    }
+    int st = 0;
+    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+}
+
+static void init_without_cap(void)
+{
+    struct buf b;
+    buf_init(&b, 0);
+}
+
+static void append_to_zeroed(void)
+{
+    struct buf b = {0};
+    (void)buf_puts(&b, "x");
+}
+
+static void test_buf_needs_a_cap(void)
+{
+    ok(aborts(init_without_cap), "buf_init without a cap aborts");
+    ok(aborts(append_to_zeroed), "appending to a buffer never initialised aborts");
+    struct buf b;
+    buf_init_in(&b, 0, "exporter/http_server.c");
+    ok(b.max > 0, "a file still waiting for its caps gets the transitional one (%zu)", b.max);
+    struct buf c = BUF_INIT(7);
+    is_int(buf_puts(&c, "0123456"), 0, "BUF_INIT: a buffer with its cap");
+    is_int(buf_putc(&c, '7'), -E2BIG, "BUF_INIT: the cap holds");
+    buf_free(&c);
 }
 
 static void test_arena(void)
@@ -408,13 +462,23 @@ static void test_files(void)
     data = NULL;
     is_int(file_read_all(path, 99, &data, &len), -E2BIG, "one byte over the cap: -E2BIG");
     ok(data == NULL, "no data on error");
-    is_int(file_read_all(path, 0, &data, &len), 0, "no cap");
+    char why[64];
+    is_str(file_read_error(-E2BIG, 16 * CAP_KIB, why, sizeof(why)), "larger than 16 KiB",
+           "file_read_error: the cap in KiB");
+    is_str(file_read_error(-E2BIG, CAP_MIB, why, sizeof(why)), "larger than 1 MiB",
+           "file_read_error: in MiB");
+    is_str(file_read_error(-E2BIG, 99, why, sizeof(why)), "larger than 99 bytes",
+           "file_read_error: in bytes");
+    is_str(file_read_error(-ENOENT, 99, why, sizeof(why)), strerror(ENOENT),
+           "file_read_error: otherwise strerror");
+    is_int(file_read_all(path, CAP_KIB, &data, &len), 0, "a cap well past the size");
     ok(len == 100, "100 bytes");
     free(data);
     is_int(file_read_all(empty, 10, &data, &len), 0, "an empty file");
     ok(len == 0 && data && *data == '\0', "empty string");
     free(data);
-    is_int(file_read_all(bigp, 0, &data, &len), 0, "300 KB without a cap (several reads)");
+    is_int(file_read_all(bigp, CAP_MIB, &data, &len), 0,
+           "300 KB under a 1 MiB cap (several reads)");
     ok(len == 300000 && data[299999] == '9', "all of it");
     free(data);
     is_int(file_read_all(bigp, 300000, &data, &len), 0, "300 KB with a cap of exactly that");
@@ -456,6 +520,7 @@ int main(void)
     test_canonical();
     test_durations();
     test_buf();
+    test_buf_needs_a_cap();
     test_arena();
     test_files();
     test_misc();

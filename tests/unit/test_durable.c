@@ -379,7 +379,7 @@ static struct journal *jopen(const char *path, const struct durable_io *io, stru
 {
     struct journal_opts o = {.path = path, .magic = MAGIC, .max_data = MAX_DATA, .io = io};
     char err[256] = "";
-    if (s) buf_init(&s->text, 0);
+    if (s) buf_init(&s->text, 1 << 20);
     struct journal *j = journal_open(&o, s ? on_record : NULL, s, found, err, sizeof(err));
     if (!j) diag("journal_open: %s", err);
     return j;
@@ -719,9 +719,9 @@ static void test_journal_failure(void)
 
 int main(void)
 {
-    log_set_level_name("error");
+    must(log_set_level_name("error"));
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, 16 << 20);
     for (int i = 0; i < 2000; i++) buf_printf(&b, "new content line %d\n", i);
     new_text = b.data;
     test_replace_basics();

@@ -83,20 +83,20 @@ static void test_stats(void)
     mset_unref(set);
     set = mset_new();
     o.max_plugins = 0;
-    fluentd_map(body, strlen(body), &o, set, &st, &reason, err, sizeof(err));
+    must(fluentd_map(body, strlen(body), &o, set, &st, &reason, err, sizeof(err)));
     ok(st.plugins == 5 && !st.truncated && st.retry_state,
        "1.19.2 defaults: five plugins, retry state shown");
     mset_unref(set);
     free(body);
     body = golden_slurp(DIR_ "reference-1.19.3.json");
     set = mset_new();
-    fluentd_map(body, strlen(body), &o, set, &st, &reason, err, sizeof(err));
+    must(fluentd_map(body, strlen(body), &o, set, &st, &reason, err, sizeof(err)));
     ok(st.plugins == 4 && !st.retry_state, "1.19.3 defaults: no retry state, nothing invented");
     mset_unref(set);
     free(body);
     body = golden_slurp(DIR_ "odd-types.json");
     set = mset_new();
-    fluentd_map(body, strlen(body), &o, set, &st, &reason, err, sizeof(err));
+    must(fluentd_map(body, strlen(body), &o, set, &st, &reason, err, sizeof(err)));
     ok(st.skipped == 6, "entries without a string plugin_id are skipped (%zu)", st.skipped);
     mset_unref(set);
     free(body);

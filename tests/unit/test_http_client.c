@@ -140,7 +140,8 @@ static void test_concurrency_and_cancel(struct loop *l, struct httpc *h, int por
     int64_t t0 = time_mono_ms();
     for (int i = 0; i < 10; i++) {
         c[i] = (struct call){.loop = l, .pending = &pending};
-        httpc_start(h, &(struct httpc_opts){.url = u, .timeout_ms = 3000}, on_done, &c[i]);
+        if (!httpc_start(h, &(struct httpc_opts){.url = u, .timeout_ms = 3000}, on_done, &c[i]))
+            ok(0, "request %d started", i);
     }
     /* One more, cancelled at once: its callback must never run. */
     c[10] = (struct call){.loop = l, .pending = &pending};

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "fake.h"
 #include "http_client.h"
 #include "k8s.h"
@@ -65,7 +66,7 @@ static void test_defaults(void)
     is_str(c.http.url, "https://10.96.0.1:443", "url is the address the certificate is for");
     k8s_client_clear(&c);
     setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
-    k8s_client_init(&c, &t, sa_dir, err, sizeof(err));
+    must(k8s_client_init(&c, &t, sa_dir, err, sizeof(err)));
     is_str(c.http.url, "https://[fd00::1]:443", "an IPv6 service host is bracketed");
     k8s_client_clear(&c);
 
@@ -77,7 +78,7 @@ static void test_defaults(void)
     is_str(c.namespace, "ops", "the namespace still defaults to the pod's");
     k8s_client_clear(&c);
     t.http.url = "https://kubernetes.default.svc.cluster.local";
-    k8s_client_init(&c, &t, sa_dir, err, sizeof(err));
+    must(k8s_client_init(&c, &t, sa_dir, err, sizeof(err)));
     ok(c.in_cluster && c.http.bearer_token_file, "an explicit in-cluster URL gets the defaults");
     k8s_client_clear(&c);
     t.http.bearer_token_file = "/nonexistent/token";
@@ -100,7 +101,7 @@ static void test_names(void)
            !k8s_label_value_valid("-a"),
        "label values that would change a selector are refused");
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_URL_PATH);
     k8s_query_escape(&b, "triggers.tekton.dev/triggers-eventid=a b");
     is_str(b.data, "triggers.tekton.dev%2Ftriggers-eventid%3Da%20b", "query escaping");
     buf_free(&b);
@@ -174,7 +175,7 @@ static void test_requests(struct loop *l, struct httpc *h)
     t.http.max_body_bytes = 1 << 20;
     struct k8s_client c;
     char err[300];
-    k8s_client_init(&c, &t, "/nonexistent", err, sizeof(err));
+    must(k8s_client_init(&c, &t, "/nonexistent", err, sizeof(err)));
 
     struct got g = call(l, h, &c, (struct k8s_call){.path = CM});
     ok(g.calls == 1 && g.r.ok && g.r.status == 200 && strstr(g.body, "\"last_stable_state\""),
@@ -280,7 +281,7 @@ static void test_in_pod_tls(struct loop *l, struct httpc *h)
     t.http.bearer_token_file = xasprintf("%s/token", sa_dir);
     t.namespace = "ops";
     setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
-    k8s_client_init(&c, &t, "/nonexistent", err, sizeof(err));
+    must(k8s_client_init(&c, &t, "/nonexistent", err, sizeof(err)));
     g = call(l, h, &c, (struct k8s_call){.path = CM});
     ok(!g.r.ok && strcmp(g.reason, "tls") == 0, "an unknown CA is refused (%s)", g.reason);
     k8s_client_clear(&c);

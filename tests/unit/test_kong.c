@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "collector_env.h"
 #include "collectors.h"
 #include "config.h"
@@ -122,7 +123,7 @@ static void test_data_planes_values(void)
     char *body = slurp("dataplanes-split.json", &len), err[200];
     struct metric_set *set = mset_new();
     struct kong_dp_result res;
-    kong_data_planes_map(set, &gold_cp, body, len, NOW, &res, err, sizeof(err));
+    must(kong_data_planes_map(set, &gold_cp, body, len, NOW, &res, err, sizeof(err)));
     ok(!isnan(sample_value(set, "drwatch_kong_cluster_config_hash_info",
                            "config_hash=\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",site=\"gold\","
                            "target=\"kong-cp-gold\"")),
@@ -144,7 +145,7 @@ static void test_data_planes_values(void)
     /* A data plane seen "in the future" (clock skew) is 0 s old, not negative. */
     set = mset_new();
     const char *skew = "{\"data\":[{\"id\":\"x\",\"hostname\":\"h\",\"last_seen\":1718012500}]}";
-    kong_data_planes_map(set, &gold_cp, skew, strlen(skew), NOW, &res, err, sizeof(err));
+    must(kong_data_planes_map(set, &gold_cp, skew, strlen(skew), NOW, &res, err, sizeof(err)));
     is_int(sample_value(set, "drwatch_kong_data_plane_last_seen_age_seconds",
                         "hostname=\"h\",node_id=\"x\",site=\"gold\",target=\"kong-cp-gold\""),
            0, "a last_seen ahead of drwatch's clock gives age 0");
@@ -412,7 +413,7 @@ static void test_refused(void)
 static void test_caps(void)
 {
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_HTTP_BODY);
     buf_puts(&b, "# TYPE kong_http_requests_total counter\n");
     for (int i = 0; i < KONG_MAX_SERVICES + 5; i++)
         buf_printf(&b, "kong_http_requests_total{service=\"s%d\",code=\"200\"} 1\n", i);

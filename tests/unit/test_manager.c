@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "config.h"
 #include "log.h"
 #include "manager.h"
@@ -48,7 +49,7 @@ static const char *fail_render_for; /* a receiver whose render fails */
 static void describe(struct buf *b, const struct am_alert *a, double now)
 {
     struct buf v;
-    buf_init(&v, 0);
+    buf_init(&v, CAP_LABELS_TEXT);
     am_alert_label(a, "alertname", &v);
     buf_puts(b, v.data ? v.data : "?");
     if (am_alert_label(a, "id", &v)) buf_printf(b, ":%s", v.data);
@@ -65,7 +66,7 @@ static int fake_render(void *state, const struct notification *n, struct payload
         return -1;
     }
     struct buf line;
-    buf_init(&line, 0);
+    buf_init(&line, CAP_NOTIFY_PAYLOAD);
     buf_printf(&line, "t=%g %s %s ", n->now - T0, n->receiver, n->status);
     for (size_t i = 0; i < n->nalerts; i++) {
         if (i) buf_putc(&line, ',');
@@ -237,7 +238,7 @@ static void post_silence(struct am_manager *m, const char *matchers, double unti
     struct manager_api_request req = {
         .method = "POST", .authorization = "Bearer s3cret", .body = body, .body_len = strlen(body)};
     struct http_reply rep = {.status = 200};
-    buf_init(&rep.body, 0);
+    buf_init(&rep.body, CAP_HTTP_REPLY);
     manager_silences_api(m, &req, &rep);
     if (rep.status != 200) diag("silence refused: %u %s", rep.status, rep.body.data);
     buf_free(&rep.body);
@@ -263,7 +264,7 @@ static char *sorted_log(void)
         lines[n++] = l;
     qsort(lines, n, sizeof(*lines), line_order);
     struct buf out;
-    buf_init(&out, 0);
+    buf_init(&out, CAP_HTTP_REPLY);
     for (size_t i = 0; i < n; i++) buf_printf(&out, "%s\n", lines[i]);
     buf_putc(&out, '\0');
     free(copy);
@@ -579,7 +580,7 @@ static void test_render(void)
     struct snapshot *s = snapshot_new(&ms, 1, 1);
     const char *text;
     size_t len;
-    snapshot_render(s, EXPO_TEXT, false, &text, &len);
+    must(snapshot_render(s, EXPO_TEXT, false, &text, &len));
     ok(strstr(text, "drwatch_notification_render_failures_total 1") != NULL,
        "and counted in drwatch_notification_render_failures_total");
     ok(strstr(text, "drwatch_notifications_total{receiver=\"team\",result=\"ok\"} 1") &&
@@ -604,7 +605,7 @@ static unsigned api(struct am_manager *m, const char *method, const char *auth, 
                                       .body = body ? body : "",
                                       .body_len = body ? strlen(body) : 0};
     struct http_reply rep = {.status = 200};
-    buf_init(&rep.body, 0);
+    buf_init(&rep.body, CAP_HTTP_REPLY);
     manager_silences_api(m, &req, &rep);
     buf_reset(out);
     buf_puts(out, rep.body.data ? rep.body.data : "");
@@ -618,7 +619,7 @@ static void test_api(void)
     vnow = T0;
     start(&e, RECEIVERS "  route = { receiver = \"team\" },\n");
     struct buf out;
-    buf_init(&out, 0);
+    buf_init(&out, CAP_HTTP_REPLY);
     const char *good = "{\"matchers\":[{\"name\":\"alertname\",\"value\":\"A\"}],"
                        "\"startsAt\":\"2023-11-14T22:13:20Z\",\"endsAt\":\"2023-11-14T23:13:20Z\","
                        "\"createdBy\":\"ops\",\"comment\":\"maintenance\"}";
@@ -902,9 +903,9 @@ static void test_config(void)
 
 int main(void)
 {
-    log_set_level_name("error");
-    buf_init(&nlog, 0);
-    buf_init(&last_body, 0);
+    must(log_set_level_name("error"));
+    buf_init(&nlog, CAP_HTTP_REPLY);
+    buf_init(&last_body, CAP_NOTIFY_PAYLOAD);
     test_grouping();
     test_repeat();
     test_resolve();

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "tap.h"
 
 #include "buf.h"
@@ -139,7 +140,7 @@ static void test_real(struct loop *l, struct httpc *h, int port)
 
     /* A payload Alertmanager refuses. */
     struct payload bad = {0};
-    buf_init(&bad.body, 0);
+    buf_init(&bad.body, CAP_NOTIFY_PAYLOAD);
     buf_puts(&bad.body, "[{\"labels\":{}}]");
     r = nt_send(l, &alertmanager_notifier, m.state, &bad, 10000);
     ok(r.outcome == SEND_FAIL && strcmp(r.reason, "http_400") == 0 && r.detail[0],

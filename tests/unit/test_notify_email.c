@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "tap.h"
 
 #include "buf.h"
@@ -46,7 +47,7 @@ static json_t *last_mail(const char *dir, int n, json_t **envelope)
     FILE *f = popen(cmd, "r");
     if (!f) return NULL;
     struct buf out;
-    buf_init(&out, 0);
+    buf_init(&out, CAP_NOTIFY_WIRE);
     char chunk[4096];
     size_t k;
     while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0) buf_append(&out, chunk, k);
@@ -264,7 +265,7 @@ static void test_starttls_auth(struct server *s, const char *pwfile, const char 
     struct nt_made m = nt_make(&email_notifier, &env, cfg, err, sizeof(err));
     free(cfg);
     struct payload tp = {0};
-    buf_init(&tp.body, 0);
+    buf_init(&tp.body, CAP_NOTIFY_PAYLOAD);
     buf_puts(&tp.body, "[firing] 2 alert(s) for dba (group x)\n- firing {alertname=\"X\"}\n");
     snprintf(tp.content_type, sizeof(tp.content_type), "text/plain; charset=utf-8");
     snprintf(tp.dedupe_key, sizeof(tp.dedupe_key), "0123-4567-89");

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "tap.h"
 
 #include "buf.h"
@@ -111,7 +112,7 @@ static void test_classify(void)
         {0, 502, "", -1, SEND_RETRY, "http_502", -1},
     };
     struct buf detail;
-    buf_init(&detail, 0);
+    buf_init(&detail, CAP_SEND_DETAIL);
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         const char *reason = NULL;
         double ra = -5;
@@ -495,7 +496,7 @@ static void test_fake(struct loop *l, struct httpc *h, int port)
     r = nt_send(l, &msteams_workflow_notifier, flow, &fp, 5000);
     /* The manager's plain-text fallback (after a template failure) is wrapped in a card. */
     struct payload tp = {0};
-    buf_init(&tp.body, 0);
+    buf_init(&tp.body, CAP_NOTIFY_PAYLOAD);
     buf_puts(&tp.body, "[firing] 2 alert(s) for dba-teams (group x)\n- firing {alertname=\"X\"}\n");
     snprintf(tp.content_type, sizeof(tp.content_type), "text/plain; charset=utf-8");
     r = nt_send(l, &msteams_notifier, legacy, &tp, 5000);

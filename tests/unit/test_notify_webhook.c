@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "fake.h"
 #include "http_client.h"
 #include "log.h"
@@ -93,7 +94,7 @@ static void test_render(void)
                              .now = 1700000100.0,
                              .truncated_alerts = 3};
     struct payload p = {0};
-    buf_init(&p.body, 0);
+    buf_init(&p.body, CAP_NOTIFY_PAYLOAD);
     ok(webhook_notifier.render(w, &n, &p, err, sizeof(err)) == 0, "rendered");
     char fp0[17], fp1[17];
     snprintf(fp0, sizeof(fp0), "%016llx", (unsigned long long)alerts[0].fingerprint);
@@ -185,7 +186,7 @@ static struct outcome send_one(struct loop *l, void *w)
 {
     struct outcome o = {.loop = l};
     struct payload p = {0};
-    buf_init(&p.body, 0);
+    buf_init(&p.body, CAP_NOTIFY_PAYLOAD);
     buf_puts(&p.body, "{\"version\":\"4\"}");
     snprintf(p.content_type, sizeof(p.content_type), "application/json");
     snprintf(p.dedupe_key, sizeof(p.dedupe_key), "key-1");
@@ -266,7 +267,7 @@ static void test_send(void)
 
 int main(void)
 {
-    log_set_level_name("error");
+    must(log_set_level_name("error"));
     test_render();
     test_create();
     test_send();

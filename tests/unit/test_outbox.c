@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "log.h"
 #include "outbox.h"
 #include "tap.h"
@@ -135,7 +136,7 @@ static void bind(struct outbox *ob, struct fake *a, struct fake *b)
 static int append(struct outbox *ob, const char *receiver, const char *key, const char *body)
 {
     struct payload p = {0};
-    buf_init(&p.body, 0);
+    buf_init(&p.body, CAP_NOTIFY_PAYLOAD);
     buf_puts(&p.body, body);
     snprintf(p.content_type, sizeof(p.content_type), "application/json");
     snprintf(p.dedupe_key, sizeof(p.dedupe_key), "%s", key);
@@ -173,7 +174,7 @@ static char *metrics_text(struct outbox *ob)
     struct snapshot *s = snapshot_new(&m, 1, 1);
     const char *data;
     size_t len;
-    snapshot_render(s, EXPO_TEXT, false, &data, &len);
+    must(snapshot_render(s, EXPO_TEXT, false, &data, &len));
     char *out = xstrndup(data, len);
     snapshot_unref(s);
     mset_unref(m);
@@ -396,8 +397,8 @@ static void test_caps(void)
     ok(a.nsent == 4 && strcmp(a.sent[1], "k3") == 0 && strcmp(a.sent[3], "k5") == 0,
        "the three newest are delivered");
     struct payload big = {0};
-    buf_init(&big.body, 0);
-    buf_reserve(&big.body, OUTBOX_MAX_PAYLOAD + 2);
+    buf_init(&big.body, OUTBOX_MAX_PAYLOAD + 2);
+    if (buf_reserve(&big.body, OUTBOX_MAX_PAYLOAD + 2) < 0) abort(); /* under its own cap */
     memset(big.body.data, 'x', OUTBOX_MAX_PAYLOAD + 1);
     big.body.len = OUTBOX_MAX_PAYLOAD + 1;
     char err[256];
@@ -464,7 +465,7 @@ static char *keys_after_restart(const char *dir)
     bind(ob, &all, NULL);
     outbox_tick(ob);
     struct buf keys;
-    buf_init(&keys, 0);
+    buf_init(&keys, 1 << 20);
     for (size_t i = 0; i < all.nsent && i < MAX_SENT; i++)
         buf_printf(&keys, "%s%s", i ? " " : "", all.sent[i]);
     outbox_free(ob);
@@ -567,7 +568,7 @@ static void test_compaction_without_fds(void)
 
 int main(void)
 {
-    log_set_level_name("error");
+    must(log_set_level_name("error"));
     test_replay();
     test_torn();
     test_delays();

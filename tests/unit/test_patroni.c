@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "golden.h"
 #include "patroni.h"
 #include "registry.h"
@@ -204,7 +205,7 @@ static void test_node_fields(void)
 
     /* A label value from outside is cut to PATRONI_MAX_LABEL bytes on a UTF-8 boundary. */
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_HTTP_BODY);
     buf_puts(&b, "{\"state\":\"");
     for (int i = 0; i < 200; i++) buf_puts(&b, "\xc3\xa9"); /* é, 2 bytes */
     buf_puts(&b, "\",\"role\":\"replica\"}");
@@ -218,7 +219,7 @@ static void test_node_fields(void)
 static void test_member_cap(void)
 {
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_HTTP_BODY);
     buf_puts(&b, "{\"members\":[");
     for (int i = 0; i < PATRONI_MAX_MEMBERS + 6; i++)
         buf_printf(&b, "%s{\"name\":\"m%d\",\"role\":\"replica\",\"state\":\"running\",\"lag\":%d}",

@@ -149,7 +149,7 @@ static void test_roundtrip(void)
                                 .resolver = r, .class_name = "gold", .status = "ok", .ttl = -1});
     }
     buf_init(&out, 1 << 20);
-    peerview_render(view, &out, "gold", 1795000000);
+    must(peerview_render(view, &out, "gold", 1795000000));
     set = mset_new();
     rc = peerview_to_metrics(out.data, out.len, "gold", 1795000000, 0.01, set, &reason, detail,
                              sizeof(detail));

@@ -42,7 +42,7 @@ static void on_result(void *arg, const struct pgconn_result *r)
 static struct q run(struct loop *l, struct pgconn *c, const char *sql, int64_t timeout)
 {
     struct q q = {.loop = l};
-    pgconn_query(c, sql, timeout, on_result, &q);
+    must(pgconn_query(c, sql, timeout, on_result, &q));
     loop_run(l);
     return q;
 }
@@ -112,13 +112,13 @@ int main(void)
     ok(q.ok && strcmp(q.value, "7") == 0, "the next query reconnects");
 
     struct q busy = {.loop = l};
-    pgconn_query(c, "select pg_sleep(0.1)", 3000, on_result, &busy);
+    must(pgconn_query(c, "select pg_sleep(0.1)", 3000, on_result, &busy));
     ok(pgconn_query(c, "select 1", 3000, on_result, &busy) == -EBUSY && pgconn_busy(c),
        "a second query while one runs is refused with -EBUSY");
     loop_run(l);
     ok(busy.done == 1 && busy.ok, "and the first one completes");
 
-    pgconn_query(c, "select pg_sleep(0.2)", 3000, on_result, &busy);
+    must(pgconn_query(c, "select pg_sleep(0.2)", 3000, on_result, &busy));
     pgconn_cancel(c);
     ok(!pgconn_busy(c), "a cancelled query leaves the connection idle");
     q = run(l, c, "select 8", 3000);
@@ -126,7 +126,7 @@ int main(void)
 
     /* Several statements: every result set comes back. */
     struct multi_q mq = {.loop = l};
-    pgconn_query(c, "select 1; select 2, 3; select 'x' where false", 3000, on_multi, &mq);
+    must(pgconn_query(c, "select 1; select 2, 3; select 'x' where false", 3000, on_multi, &mq));
     loop_run(l);
     ok(mq.n == 3 && strcmp(mq.last, "2:0") == 0,
        "three statements give three result sets (%d; rows of the last: %s)", mq.n, mq.last);

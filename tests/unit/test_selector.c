@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "registry.h"
 #include "selector.h"
 #include "tap.h"
@@ -293,10 +294,10 @@ static void test_text_and_labels(void)
 {
     struct selector s = {.name = xstrdup("up")};
     char err[256];
-    selector_add(&s, "job", MATCH_EQ, "a\"b\\c\nd", err, sizeof(err));
-    selector_add(&s, "path", MATCH_RE, "C:\\\\.*", err, sizeof(err));
-    selector_add(&s, "x", MATCH_NEQ, "", err, sizeof(err));
-    selector_add(&s, "y", MATCH_NRE, "5\\d\\d", err, sizeof(err));
+    must(selector_add(&s, "job", MATCH_EQ, "a\"b\\c\nd", err, sizeof(err)));
+    must(selector_add(&s, "path", MATCH_RE, "C:\\\\.*", err, sizeof(err)));
+    must(selector_add(&s, "x", MATCH_NEQ, "", err, sizeof(err)));
+    must(selector_add(&s, "y", MATCH_NRE, "5\\d\\d", err, sizeof(err)));
     is_int(selector_add(&s, "z", MATCH_RE, "(", err, sizeof(err)), -1, "a bad regex: -1");
     is_int(s.n, 4, "and the selector is unchanged");
     char *t = selector_text(&s);
@@ -318,7 +319,7 @@ static void test_text_and_labels(void)
     const char *l = "a=\"1\",ab=\"x\\\"y\",b=\"\",c=\"p\\\\q\\nr\"";
     size_t n = strlen(l);
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_LABELS_TEXT);
     ok(labels_get(l, n, "a", &b) && strcmp(b.data, "1") == 0, "labels_get a");
     ok(labels_get(l, n, "ab", &b) && strcmp(b.data, "x\"y") == 0 && b.len == 3,
        "labels_get ab (not confused with a), unescaped");

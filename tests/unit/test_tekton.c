@@ -84,15 +84,15 @@ static void test_paging_and_caps(void)
     tekton_runs_init(&runs);
     const char *cont, *reason;
     char err[200];
-    tekton_page_parse(body, strlen(body), &runs, 5000, &cont, &reason, err, sizeof(err));
-    tekton_page_parse(body, strlen(body), &runs, 5000, &cont, &reason, err, sizeof(err));
+    must(tekton_page_parse(body, strlen(body), &runs, 5000, &cont, &reason, err, sizeof(err)));
+    must(tekton_page_parse(body, strlen(body), &runs, 5000, &cont, &reason, err, sizeof(err)));
     ok(runs.n == 10 && !runs.truncated, "two pages accumulate (%zu runs)", runs.n);
     const struct tekton_run *newest = tekton_runs_newest(&runs);
     ok(newest && strcmp(newest->name, "deploy-kong-config-7hd2m") == 0,
        "the newest run is the one started last (%s)", newest ? newest->name : "none");
     tekton_runs_clear(&runs);
     tekton_runs_init(&runs);
-    tekton_page_parse(body, strlen(body), &runs, 3, &cont, &reason, err, sizeof(err));
+    must(tekton_page_parse(body, strlen(body), &runs, 3, &cont, &reason, err, sizeof(err)));
     ok(runs.n == 3 && runs.truncated, "max_runs 3 keeps three and says truncated");
     tekton_runs_clear(&runs);
     free(body);
@@ -100,14 +100,14 @@ static void test_paging_and_caps(void)
     body = xstrdup("{\"kind\":\"PipelineRunList\",\"metadata\":{\"continue\":\"abc\"},"
                    "\"items\":[]}");
     tekton_runs_init(&runs);
-    tekton_page_parse(body, strlen(body), &runs, 10, &cont, &reason, err, sizeof(err));
+    must(tekton_page_parse(body, strlen(body), &runs, 10, &cont, &reason, err, sizeof(err)));
     ok(strcmp(cont, "abc") == 0, "the continue token is returned");
     tekton_runs_clear(&runs);
     free(body);
 
     body = golden_slurp(DIR_ "many-reasons.json");
     tekton_runs_init(&runs);
-    tekton_page_parse(body, strlen(body), &runs, 5000, &cont, &reason, err, sizeof(err));
+    must(tekton_page_parse(body, strlen(body), &runs, 5000, &cont, &reason, err, sizeof(err)));
     struct metric_set *set = mset_new();
     struct tekton_map_opts o = opts;
     o.max_pipelines = 2;

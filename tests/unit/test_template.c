@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "selector.h"
 #include "tap.h"
 #include "template.h"
@@ -27,7 +28,7 @@ static const char *expand(const char *tmpl, const char *labels, double value, in
 {
     static char text[4096];
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_TEMPLATE_TEXT);
     int r = template_expand(tmpl, lookup, (void *)labels, value, &b);
     if (rc) *rc = r;
     snprintf(text, sizeof(text), "%s", b.data ? b.data : "");
@@ -297,7 +298,7 @@ static void test_expansion_errors(void)
         0, "an unchecked bad template expands to an error text");
     is_int(rc, -1, "and returns -1");
     struct buf b;
-    buf_init(&b, 0);
+    buf_init(&b, CAP_TEMPLATE_TEXT);
     is_int(template_expand("{{ $labels.x }}/{{ $value }}", NULL, NULL, 2, &b), 0,
            "no label lookup: labels are empty");
     is_str(b.data, "/2", "no label lookup: text");
@@ -518,20 +519,20 @@ static void test_check_refuses(void)
     }
     /* The reasons are specific. */
     char err[300];
-    template_check("{{ printf \"%d\" $value }}", err, sizeof(err));
+    is_int(template_check("{{ printf \"%d\" $value }}", err, sizeof(err)), -1, "refused");
     ok(strstr(err, "%d does not suit a float64 argument") && strstr(err, "%.0f"),
        "%%d with $value: says why and what to use (%s)", err);
-    template_check("{{ $value | toUpper }}", err, sizeof(err));
+    is_int(template_check("{{ $value | toUpper }}", err, sizeof(err)), -1, "refused");
     ok(strstr(err, "expected string; got float64") != NULL, "toUpper on $value: says why (%s)",
        err);
-    template_check("{{ if $value }}", err, sizeof(err));
+    is_int(template_check("{{ if $value }}", err, sizeof(err)), -1, "refused");
     ok(strstr(err, "\"if\" is not supported") != NULL, "if: says it is not supported (%s)", err);
-    template_check("{{ query \"up\" }}", err, sizeof(err));
+    is_int(template_check("{{ query \"up\" }}", err, sizeof(err)), -1, "refused");
     ok(strstr(err, "unknown function query") != NULL, "query: unknown function (%s)", err);
     /* A small error buffer is filled, not overrun. */
     char small[16];
     memset(small, 'x', sizeof(small));
-    template_check("{{ nope }}", small, 8);
+    is_int(template_check("{{ nope }}", small, 8), -1, "refused");
     ok(memchr(small, '\0', 8) != NULL && small[8] == 'x', "a short error buffer is respected");
 }
 
@@ -539,8 +540,8 @@ static void test_check_refuses(void)
 static void test_large(void)
 {
     struct buf t, want;
-    buf_init(&t, 0);
-    buf_init(&want, 0);
+    buf_init(&t, CAP_TEMPLATE_TEXT);
+    buf_init(&want, CAP_TEMPLATE_TEXT);
     for (int i = 0; i < 2000; i++) {
         buf_printf(&t, "<%d:{{ $labels.site }}:{{ printf \"%%.1f\" $value }}>", i);
         buf_printf(&want, "<%d:gold:2.5>", i);
@@ -548,7 +549,7 @@ static void test_large(void)
     char err[300];
     is_int(template_check(t.data, err, sizeof(err)), 0, "a 2000-action template is accepted");
     struct buf out;
-    buf_init(&out, 0);
+    buf_init(&out, CAP_TEMPLATE_TEXT);
     template_expand(t.data, lookup, "site=\"gold\"", 2.5, &out);
     is_str(out.data, want.data, "and expands whole");
     char *longv = xmalloc(100001);
