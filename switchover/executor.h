@@ -46,6 +46,10 @@ struct actuator_ops {
     void (*act)(struct sw_phase *ph);
     void (*poll)(struct sw_phase *ph);
     void (*cancel)(struct sw_phase *ph); /* drop what is in flight; NULL when nothing can be */
+    /* What it does on the Kubernetes API, as "apiGroup resource verb" ("" for the core group,
+     * "apps deployments/scale patch"), NULL-terminated; NULL when nothing. The least-privilege
+     * Role is the union of these (deploy/ and its test check it). */
+    const char *const *rbac;
 };
 
 const struct sw_step *sw_phase_step(const struct sw_phase *ph);
