@@ -83,9 +83,10 @@ static void fake_cancel(struct sw_phase *ph)
     }
 }
 
-#define FAKE_OPS(n)                                     \
-    {                                                   \
-        n, fake_check, fake_act, fake_poll, fake_cancel \
+#define FAKE_OPS(n)                                                           \
+    {                                                                         \
+        .action = n, .check = fake_check, .act = fake_act, .poll = fake_poll, \
+        .cancel = fake_cancel, .rbac = NULL                                   \
     }
 static const struct actuator_ops fakes[] = {
     FAKE_OPS("tfvars"),          FAKE_OPS("health_api"),     FAKE_OPS("maintenance"),
