@@ -121,15 +121,89 @@ static int own_site(const struct http_target *t, const char *what, enum sw_site 
     return -1;
 }
 
-int act_env_init(struct act_env *e, const struct act_config *cfg, struct loop *l,
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+/* A deep copy of c, owned by the env: the actuators read it long after a reload may have freed
+ * the config it came from (a running plan outlives a reload). */
+static struct act_config *config_copy(const struct act_config *c)
+{
+    struct act_config *o = xmalloc(sizeof(*o));
+    *o = *c;
+    o->env = dup_or_null(c->env);
+    o->namespaces = (struct act_namespaces){dup_or_null(c->namespaces.tools),
+                                            dup_or_null(c->namespaces.solution),
+                                            dup_or_null(c->namespaces.tekton)};
+    o->names = (struct act_names){0}; /* resolved into act_env.names instead */
+    if (c->kubernetes) {
+        o->kubernetes = xmalloc(sizeof(*o->kubernetes));
+        http_target_copy(&o->kubernetes->t.http, &c->kubernetes->t.http);
+        o->kubernetes->t.namespace = dup_or_null(c->kubernetes->t.namespace);
+    }
+    struct act_http *const *from[] = {&c->patroni, &c->portal};
+    struct act_http **to[] = {&o->patroni, &o->portal};
+    for (int i = 0; i < 2; i++) {
+        if (!*from[i]) continue;
+        *to[i] = xmalloc(sizeof(**to[i]));
+        http_target_copy(&(*to[i])->t, &(*from[i])->t);
+    }
+    if (c->standby) {
+        o->standby = xmalloc(sizeof(*o->standby));
+        *o->standby = *c->standby;
+        o->standby->host = dup_or_null(c->standby->host);
+    }
+    if (c->tekton) {
+        o->tekton = xmalloc(sizeof(*o->tekton));
+        *o->tekton = *c->tekton;
+        http_target_copy(&o->tekton->http, &c->tekton->http);
+        o->tekton->hmac_secret_file = dup_or_null(c->tekton->hmac_secret_file);
+        o->tekton->repo = dup_or_null(c->tekton->repo);
+        o->tekton->ref = dup_or_null(c->tekton->ref);
+    }
+    return o;
+}
+
+static void config_free_copy(struct act_config *o)
+{
+    if (!o) return;
+    free(o->env);
+    free(o->namespaces.tools);
+    free(o->namespaces.solution);
+    free(o->namespaces.tekton);
+    if (o->kubernetes) {
+        http_target_clear(&o->kubernetes->t.http);
+        free(o->kubernetes->t.namespace);
+        free(o->kubernetes);
+    }
+    struct act_http *targets[] = {o->patroni, o->portal};
+    for (int i = 0; i < 2; i++) {
+        if (targets[i]) http_target_clear(&targets[i]->t);
+        free(targets[i]);
+    }
+    if (o->standby) free(o->standby->host);
+    free(o->standby);
+    if (o->tekton) {
+        http_target_clear(&o->tekton->http);
+        free(o->tekton->hmac_secret_file);
+        free(o->tekton->repo);
+        free(o->tekton->ref);
+        free(o->tekton);
+    }
+    free(o);
+}
+
+int act_env_init(struct act_env *e, const struct act_config *given, struct loop *l,
                  struct httpc *http, enum sw_site site, char *err, size_t errlen)
 {
     memset(e, 0, sizeof(*e));
     e->loop = l;
     e->http = http;
     e->site = site;
+    resolve_names(e, given);
+    struct act_config *cfg = config_copy(given);
     e->cfg = cfg;
-    resolve_names(e, cfg);
     if (cfg->kubernetes) {
         if (own_site(&cfg->kubernetes->t.http, "kubernetes", site, err, errlen) < 0 ||
             k8s_client_init(&e->k8s, &cfg->kubernetes->t, NULL, err, errlen) < 0) {
@@ -161,6 +235,8 @@ void act_env_clear(struct act_env *e)
 {
     if (!e) return;
     if (e->have_k8s) k8s_client_clear(&e->k8s);
+    config_free_copy((struct act_config *)e->cfg);
+    e->cfg = NULL;
     char **names[] = {&e->names.state_configmap,
                       &e->names.health_api,
                       &e->names.health_pdb,

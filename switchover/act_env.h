@@ -141,7 +141,7 @@ struct act_env {
     struct loop *loop;
     struct httpc *http;
     enum sw_site site;
-    const struct act_config *cfg;
+    const struct act_config *cfg; /* the env's own copy: valid whatever a reload frees */
     bool have_k8s;
     struct k8s_client k8s;    /* when have_k8s */
     struct act_names names;   /* resolved: never NULL */
