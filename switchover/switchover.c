@@ -436,6 +436,26 @@ fail:
     return NULL;
 }
 
+int switchover_check(const struct switchover_config *c, const struct switchover_env *env, char *err,
+                     size_t errlen)
+{
+    enum sw_site site;
+    if (sw_site_parse(env->site, &site) < 0) {
+        snprintf(err, errlen, "switchover: unknown site %s", env->site);
+        return -1;
+    }
+    char *file = resolve(env, c->plans_file);
+    struct sw_plans *p =
+        file ? sw_plans_load(file, err, errlen) : sw_plans_load_default(err, errlen);
+    free(file);
+    if (!p) return -1;
+    sw_plans_free(p);
+    struct act_env e;
+    if (act_env_init(&e, &c->act, env->loop, env->http, site, err, errlen) < 0) return -1;
+    act_env_clear(&e);
+    return 0;
+}
+
 void switchover_free(struct switchover *sw)
 {
     if (!sw) return;

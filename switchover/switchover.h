@@ -65,6 +65,10 @@ struct switchover;
 struct switchover *switchover_new(const struct switchover_config *c,
                                   const struct switchover_env *env, char *err, size_t errlen);
 void switchover_free(struct switchover *sw); /* NULL-safe */
+/* What switchover_new checks of c, without opening anything (check-config, a reload's first
+ * phase): the plans load and the actuators' settings resolve. Returns 0, or -1 with err. */
+int switchover_check(const struct switchover_config *c, const struct switchover_env *env, char *err,
+                     size_t errlen);
 
 /* Reads the world from snap (takes no reference; snap may be NULL), then fences and
  * evaluates the evidence. Call after each published snapshot. */
