@@ -540,10 +540,9 @@ void sw_exec_metrics(const struct sw_executor *x, struct metric_set *m)
               x->run ? 1.0 : 0.0, (const char *)NULL);
     if (!x->run) return;
     const struct sw_run_start *s = &x->run->start;
-    mset_addv(m,
-              mset_family(m, "drwatch_transition_info", METRIC_GAUGE,
-                          "The transition this site is running: from, to, the plan's run id and "
-                          "what asked for it (trigger)."),
-              1.0, "from", sw_state_name(s->from), "to", sw_state_name(s->to), "plan", s->id,
-              "trigger", sw_source_name(s->source), (const char *)NULL);
+    struct metric_family *info = mset_family(m, "drwatch_transition_info", METRIC_GAUGE,
+                                             "The transition this site is running: from, to, "
+                                             "the plan's run id and what asked for it (trigger).");
+    mset_addv(m, info, 1.0, "from", sw_state_name(s->from), "to", sw_state_name(s->to), "plan",
+              s->id, "trigger", sw_source_name(s->source), (const char *)NULL);
 }
