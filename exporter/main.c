@@ -38,6 +38,7 @@
 #include "rules_runner.h"
 #include "scheduler.h"
 #include "stats.h"
+#include "switchover.h"
 #include "status_page.h"
 #include "testrules.h"
 #include "xalloc.h"
@@ -97,9 +98,11 @@ struct daemon {
     struct lifecycle *lifecycle; /* /-/healthy, /-/ready, /-/reload */
     struct status_page_info status_page;
     uint64_t generation;
-    struct rules_runner *rules;  /* owns the engine; without a rules section it has none */
-    struct rules_api *rules_api; /* /api/v1/alerts */
-    struct am_manager *alerting; /* NULL without an alerting section */
+    struct rules_runner *rules;    /* owns the engine; without a rules section it has none */
+    struct rules_api *rules_api;   /* /api/v1/alerts */
+    struct am_manager *alerting;   /* NULL without an alerting section */
+    struct switchover *switchover; /* NULL without a switchover section */
+    bool switchover_stale;         /* the config changed while a plan ran: remake it when idle */
 };
 
 /* ---- config ---- */
@@ -110,6 +113,7 @@ static size_t config_modules(const struct cfg_module **mods)
     mods[n++] = &global_module;
     mods[n++] = &rules_module;
     mods[n++] = manager_config_module();
+    mods[n++] = &switchover_module;
     for (size_t i = 0; i < collector_table_len; i++) mods[n++] = &collector_table[i]->module;
     return n;
 }
@@ -211,6 +215,57 @@ static void alerting_commit(struct daemon *d, struct am_plan *plan, struct am_ma
     }
 }
 
+/* ---- switchover ---- */
+
+static struct switchover_env switchover_env_of(const struct daemon *d)
+{
+    return (struct switchover_env){
+        .loop = d->loop, .http = d->httpc, .site = d->env.site, .config_dir = d->config_dir};
+}
+
+/* Phase one: the new section, checked (plans and actuator settings) without opening anything. */
+static int switchover_prepare(struct daemon *d, const struct config *cfg,
+                              const struct collector_env *env, char *err, size_t errlen)
+{
+    bool present;
+    const struct switchover_config *c = config_module(cfg, "switchover", &present);
+    if (!present) return 0;
+    struct switchover_env se = switchover_env_of(d);
+    se.site = env->site;
+    return switchover_check(c, &se, err, errlen);
+}
+
+/* Makes the part anew from d->cfg, unless a plan runs: then it goes on with the settings it
+ * started with, and is made anew once idle (switchover_refresh). */
+static int switchover_commit(struct daemon *d)
+{
+    if (d->switchover && switchover_busy(d->switchover)) {
+        d->switchover_stale = true;
+        log_info("switchover", "a plan is running: the new settings apply when it has ended");
+        return 0;
+    }
+    switchover_free(d->switchover);
+    d->switchover = NULL;
+    d->switchover_stale = false;
+    bool present;
+    const struct switchover_config *c = config_module(d->cfg, "switchover", &present);
+    if (!present) return 0;
+    char err[1024];
+    struct switchover_env se = switchover_env_of(d);
+    d->switchover = switchover_new(c, &se, err, sizeof(err));
+    if (d->switchover) return 0;
+    log_error("switchover", "%s", err);
+    return -1;
+}
+
+/* On every published snapshot: the switchover part reads the world, fences, weighs evidence. */
+static void switchover_refresh(struct daemon *d, const struct snapshot *snap)
+{
+    if (d->switchover_stale && !(d->switchover && switchover_busy(d->switchover)))
+        (void)switchover_commit(d); /* a failure is logged; the part stays off until fixed */
+    if (d->switchover) switchover_observe(d->switchover, snap);
+}
+
 struct alert_batch {
     struct am_alert *v;
     size_t n, cap;
@@ -283,9 +338,11 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
     if (cfg) {
         struct collector_env env = d->env;
         env_from_config(&env, cfg);
-        struct target_list targets;
-        rc = collector_targets_make(collector_table, collector_table_len, cfg, &env, &targets, err,
-                                    errlen);
+        struct target_list targets = {0};
+        rc = switchover_prepare(d, cfg, &env, err, errlen);
+        if (rc == 0)
+            rc = collector_targets_make(collector_table, collector_table_len, cfg, &env, &targets,
+                                        err, errlen);
         if (rc == 0) {
             sched_apply(d->sched, &targets);
             config_free(d->cfg);
@@ -294,6 +351,7 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
             peer_commit(d, plan);
             rules_commit(d, rules);
             alerting_commit(d, alerting, fresh_alerting);
+            (void)switchover_commit(d);
         } else {
             config_free(cfg);
             peer_server_plan_free(plan);
@@ -328,12 +386,13 @@ static void on_publish(void *arg, struct metric_set *const *sets, size_t n)
     /* Families that did not change keep their rendering from the previous snapshot; then
      * pre-render what scrapers asked for, so that they never wait. */
     struct snapshot *prev = http_current_snapshot(d->http);
-    struct metric_set **all = xmalloc((n + 3) * sizeof(*all));
+    struct metric_set **all = xmalloc((n + 4) * sizeof(*all));
     memcpy(all, sets, n * sizeof(*all));
     rules_runner_metrics(d->rules, &all[n], &all[n + 1]);
     all[n + 2] = d->alerting ? manager_metrics(d->alerting) : NULL;
-    struct snapshot *snap = snapshot_new_reusing(all, n + 3, ++d->generation, prev);
-    for (size_t i = n; i < n + 3; i++) mset_unref(all[i]);
+    all[n + 3] = d->switchover ? switchover_metrics(d->switchover) : NULL;
+    struct snapshot *snap = snapshot_new_reusing(all, n + 4, ++d->generation, prev);
+    for (size_t i = n; i < n + 4; i++) mset_unref(all[i]);
     free(all);
     for (int f = 0; prev && f < 2; f++) {
         for (int g = 0; g < 2; g++) {
@@ -353,6 +412,8 @@ static void on_publish(void *arg, struct metric_set *const *sets, size_t n)
         lifecycle_set_ready(d->lifecycle);
         log_info("main", "ready: every target has been collected once");
     }
+    /* Not before every target ran once: an empty world at start is not an outage. */
+    if (lifecycle_is_ready(d->lifecycle)) switchover_refresh(d, snap);
     snapshot_unref(snap);
 }
 
@@ -463,6 +524,7 @@ static int daemon_start(struct daemon *d)
         return -1;
     }
     alerting_commit(d, alerting, fresh_alerting);
+    if (switchover_commit(d) < 0) return -1;
     atomic_store(&d->stats.last_reload_ok, 1);
     atomic_store(&d->stats.last_reload_success, time_wall_s());
     if (http_server_start(d->http, err, sizeof(err)) < 0) {
@@ -482,7 +544,8 @@ static void daemon_stop(struct daemon *d)
     peer_server_free(d->peer);
     sched_free(d->sched);
     manager_save(d->alerting);
-    manager_free(d->alerting); /* before httpc: it cancels the notifiers' requests */
+    manager_free(d->alerting);      /* before httpc: it cancels the notifiers' requests */
+    switchover_free(d->switchover); /* before httpc: it cancels the actuators' requests */
     httpc_free(d->httpc);
     rules_api_free(d->rules_api);
     lifecycle_free(d->lifecycle);
@@ -548,6 +611,13 @@ static int check_config(const char *path)
             rc = 1;
         }
         manager_plan_free(ap);
+        bool sw_present;
+        const struct switchover_config *sc = config_module(cfg, "switchover", &sw_present);
+        struct switchover_env se = {.loop = l, .http = hc, .site = env.site, .config_dir = dir};
+        if (rc == 0 && sw_present && switchover_check(sc, &se, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            rc = 1;
+        }
         httpc_free(hc);
         free(dir);
     }

@@ -15,9 +15,6 @@ static const struct sw_action_arg health_args[] = {{"replicas", SW_ARG_INT, true
 static const struct sw_action_arg maintenance_args[] = {{"on", SW_ARG_BOOL, true, 0, 0}};
 static const struct sw_action_arg follow_args[] = {{"follow", SW_ARG_SITE, true, 0, 0}};
 static const struct sw_action_arg rebuild_args[] = {{"from", SW_ARG_SITE, true, 0, 0}};
-static const struct sw_action_arg tekton_args[] = {
-    {"maintenance_after", SW_ARG_BOOL, true, 0, 0}, /* on success: maintenance on or off */
-};
 
 #define ARGS(a) .args = a, .nargs = ARRAY_LEN(a)
 
@@ -43,8 +40,7 @@ static const struct sw_action actions[] = {
     ACTION("patroni_rebuild",
            "rebuild this cluster from the other site's leader (wipes its volumes)",
            ARGS(rebuild_args), MIN(30), .destructive = true),
-    ACTION("tekton_deploy", "run the deploy pipeline and wait for its outcome", ARGS(tekton_args),
-           MIN(15)),
+    ACTION("tekton_deploy", "run the deploy pipeline and wait for its outcome", NOARGS, MIN(15)),
     ACTION("tell_peer", "ask the peer to follow with the same transition", NOARGS, 30000),
 };
 

@@ -489,6 +489,12 @@ void sw_exec_free(struct sw_executor *x)
     free(x);
 }
 
+int sw_exec_note(struct sw_executor *x, const char *kind, const char *to, enum sw_source source,
+                 const char *reason, char *err, size_t errlen)
+{
+    return sw_journal_note(x->j, kind, to, source, reason, now_s(x), err, errlen);
+}
+
 const struct sw_replayed *sw_exec_replayed(const struct sw_executor *x)
 {
     return &x->replayed;
@@ -534,10 +540,9 @@ void sw_exec_metrics(const struct sw_executor *x, struct metric_set *m)
               x->run ? 1.0 : 0.0, (const char *)NULL);
     if (!x->run) return;
     const struct sw_run_start *s = &x->run->start;
-    mset_addv(m,
-              mset_family(m, "drwatch_transition_info", METRIC_GAUGE,
-                          "The transition this site is running: from, to, the plan's run id and "
-                          "what asked for it (trigger)."),
-              1.0, "from", sw_state_name(s->from), "to", sw_state_name(s->to), "plan", s->id,
-              "trigger", sw_source_name(s->source), (const char *)NULL);
+    struct metric_family *info = mset_family(m, "drwatch_transition_info", METRIC_GAUGE,
+                                             "The transition this site is running: from, to, "
+                                             "the plan's run id and what asked for it (trigger).");
+    mset_addv(m, info, 1.0, "from", sw_state_name(s->from), "to", sw_state_name(s->to), "plan",
+              s->id, "trigger", sw_source_name(s->source), (const char *)NULL);
 }

@@ -46,6 +46,10 @@ struct actuator_ops {
     void (*act)(struct sw_phase *ph);
     void (*poll)(struct sw_phase *ph);
     void (*cancel)(struct sw_phase *ph); /* drop what is in flight; NULL when nothing can be */
+    /* What it does on the Kubernetes API, as "apiGroup resource verb" ("" for the core group,
+     * "apps deployments/scale patch"), NULL-terminated; NULL when nothing. The least-privilege
+     * Role is the union of these (deploy/ and its test check it). */
+    const char *const *rbac;
 };
 
 const struct sw_step *sw_phase_step(const struct sw_phase *ph);
@@ -85,6 +89,10 @@ struct sw_executor *sw_exec_new(const struct sw_exec_env *env, char *err, size_t
 /* Cancels a step in flight (the journal keeps it in doubt for the next start) and frees.
  * NULL-safe. */
 void sw_exec_free(struct sw_executor *x);
+
+/* Journals a note (a refusal, with its reason). Returns 0, or -errno with err filled. */
+int sw_exec_note(struct sw_executor *x, const char *kind, const char *to, enum sw_source source,
+                 const char *reason, char *err, size_t errlen);
 
 /* What the journal held at start. */
 const struct sw_replayed *sw_exec_replayed(const struct sw_executor *x);

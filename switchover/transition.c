@@ -142,6 +142,7 @@ static bool read_target(const struct sw_request *r, struct sw_decision *d)
         d->to = to;
         return true;
     }
+    d->malformed = true;
     refuse(d,
            "\"%.40s\" is not a transition: ask for active-passive, golddr-primary, "
            "gold-standby, golddr-maintenance or active-passive-force",

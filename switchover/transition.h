@@ -94,6 +94,7 @@ struct sw_decision {
                              with nothing pending there */
     bool tell_peer;       /* the peer follows: send it the transition after acting */
     char reason[256];     /* for a refusal (and a one-line summary otherwise) */
+    bool malformed;       /* refused because `to` names no target (not because of the state) */
 };
 
 /* Judges r against v. Fills d; never fails. */

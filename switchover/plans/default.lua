@@ -12,7 +12,9 @@
 --     timeouts and never block a failover;
 --   * golddr-maintenance keeps GoldDR's database a standby (withdrawn from the GSLB): making
 --     it a second writable primary would break the rule above, and its exit needs no rebuild;
---   * the new state is written only when every step has ended, after the pipeline's outcome.
+--   * the new state is written only when every step has ended, after the pipeline's outcome;
+--     maintenance goes off only after the pipeline succeeded: a failed step stops the plan and
+--     leaves maintenance on rather than serving half-configured.
 --
 -- plan { site, from, to, steps } declares one site's plan for one transition ("force" as
 -- `from` is the break-glass active-passive-force from any state). step { action, args... }
@@ -35,7 +37,8 @@ plan { site = "golddr", from = "active-passive", to = "golddr-primary", steps = 
     step { "health_api", replicas = 2 },
     step { "patroni_promote", name = "golddr's database becomes the primary" },
     step { "tell_peer" },
-    step { "tekton_deploy", maintenance_after = false },
+    step { "tekton_deploy" },
+    step { "maintenance", on = false, name = "maintenance off once the pipeline succeeded" },
 } }
 
 -- golddr-primary -> gold-standby: Gold follows GoldDR as a standby cluster
@@ -45,7 +48,7 @@ plan { site = "gold", from = "golddr-primary", to = "gold-standby", steps = {
     step { "patroni_demote", follow = "golddr",
            fallback = step { "patroni_rebuild", from = "golddr", destructive = true } },
     step { "tell_peer" },
-    step { "tekton_deploy", maintenance_after = true },
+    step { "tekton_deploy", name = "the deploy pipeline (maintenance stays on: a standby site)" },
 } }
 plan { site = "golddr", from = "golddr-primary", to = "gold-standby", steps = {} }
 
@@ -56,7 +59,8 @@ plan { site = "gold", from = "gold-standby", to = "active-passive", steps = {
     step { "tell_peer", name = "ask golddr to demote itself" },
     step { "health_api", replicas = 2 },
     step { "patroni_promote", name = "gold's database becomes the primary" },
-    step { "tekton_deploy", maintenance_after = false },
+    step { "tekton_deploy" },
+    step { "maintenance", on = false, name = "maintenance off once the pipeline succeeded" },
 } }
 plan { site = "golddr", from = "gold-standby", to = "active-passive", steps = {
     step { "tfvars", in_recovery = false, in_maintenance = false },
@@ -64,7 +68,7 @@ plan { site = "golddr", from = "gold-standby", to = "active-passive", steps = {
     step { "patroni_demote", follow = "gold", name = "golddr's database follows gold",
            fallback = step { "patroni_rebuild", from = "gold", destructive = true } },
     step { "health_api", replicas = 2, name = "offer golddr to the GSLB as the fallback" },
-    step { "tekton_deploy", maintenance_after = true },
+    step { "tekton_deploy", name = "the deploy pipeline (maintenance stays on: a standby site)" },
 } }
 
 -- active-passive -> golddr-maintenance: GoldDR withdrawn for maintenance
@@ -74,7 +78,8 @@ plan { site = "gold", from = "active-passive", to = "golddr-maintenance", steps 
 plan { site = "golddr", from = "active-passive", to = "golddr-maintenance", steps = {
     step { "tfvars", in_recovery = false, in_maintenance = true },
     step { "health_api", replicas = 0, name = "withdraw golddr so the GSLB cannot fall back to it" },
-    step { "tekton_deploy", maintenance_after = false },
+    step { "tekton_deploy" },
+    step { "maintenance", on = false, name = "maintenance off once the pipeline succeeded" },
 } }
 
 -- golddr-maintenance -> active-passive: GoldDR back as the fallback
@@ -85,7 +90,7 @@ plan { site = "golddr", from = "golddr-maintenance", to = "active-passive", step
     step { "tfvars", in_recovery = false, in_maintenance = false },
     step { "patroni_demote", follow = "gold", name = "golddr's database still follows gold" },
     step { "health_api", replicas = 2, name = "offer golddr to the GSLB as the fallback" },
-    step { "tekton_deploy", maintenance_after = true },
+    step { "tekton_deploy", name = "the deploy pipeline (maintenance stays on: a standby site)" },
 } }
 
 -- independent -> active-passive: pairing a fresh install
@@ -110,7 +115,8 @@ plan { site = "gold", from = "force", to = "active-passive", steps = {
     step { "tell_peer" },
     step { "health_api", replicas = 2 },
     step { "patroni_promote" },
-    step { "tekton_deploy", maintenance_after = false },
+    step { "tekton_deploy" },
+    step { "maintenance", on = false, name = "maintenance off once the pipeline succeeded" },
 } }
 plan { site = "golddr", from = "force", to = "active-passive", steps = {
     step { "tfvars", in_recovery = false, in_maintenance = false },

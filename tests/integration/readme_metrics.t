@@ -45,8 +45,14 @@ FROM_SOURCE = {
         "needs a PostgreSQL 13+ with max_slot_wal_keep_size set (the postgres goldens have none)",
     "drwatch_configmap_last_change_timestamp_seconds":
         "appears only once drwatch has seen the ConfigMap change (the goldens are single scrapes)",
+    "drwatch_transition_info":
+        "appears only while a plan runs (the live drwatch runs none)",
+    "drwatch_action_step_duration_seconds":
+        "appears only once a step has run (the live drwatch runs none)",
+    "drwatch_transition_requests_total":
+        "appears only once a transition request was judged (the live drwatch gets none)",
 }
-SOURCE_DIRS = ("collectors", "exporter", "alerts", "rules")
+SOURCE_DIRS = ("collectors", "exporter", "alerts", "rules", "switchover")
 
 # The families the live drwatch must show before its /metrics is taken (they need an event).
 LIVE_EVENTS = ("drwatch_collector_errors_total", "drwatch_notifications_total",
@@ -114,6 +120,7 @@ gslb = { name = "x.a1.test", sites = { gold = { "10.0.0.1" }, golddr = { "10.0.0
 peer_listen = { address = "127.0.0.1:%(listen)d", cert_file = "%(cert)s", key_file = "%(key)s",
                 client_ca_file = "%(ca)s", allowed_clients = { "drwatch.golddr.test" } }
 rules = { files = { "%(d)s/rules.lua" }, evaluation_interval = "1s" }
+switchover = { data_dir = "%(d)s" }
 alerting = {
   data_dir = "%(d)s/alerting",
   receivers = { { name = "hook", webhook = { url = "http://127.0.0.1:%(webhook)d/hook" } } },

@@ -1,0 +1,157 @@
+/* act_env.h: what the actuators (act_*.c) use, read from the switchover section:
+ *
+ *     switchover = {
+ *       data_dir = "/var/lib/drwatch/switchover",
+ *       env = "dev",                 -- the old agent's ENVIRONMENT: names default from it
+ *       kubernetes = { site = "gold", namespace = "abc-tools" },   -- this site's API server
+ *       namespaces = { tools = "abc-tools", solution = "abc-prod", tekton = "abc-tools" },
+ *       names = { kong = "konghc-kong" },     -- any object name, when not the old agent's
+ *       patroni = { site = "gold", url = "http://patroni-api:8008" },  -- this site's REST API
+ *       standby = { host = "patroni-golddr.example", port = 5432 },    -- the other site's
+ *                                                 -- primary, what standby_cluster follows
+ *       portal = { site = "gold", url = "https://portal.example/api" },  -- PUT /maintenance/..
+ *       tekton = { site = "gold", url = "http://el-deploy:8080", hmac_secret_file = "...",
+ *                  repo = "https://github.com/org/infra.git", ref = "refs/heads/deploy/dev" },
+ *     }
+ *
+ * Every table but namespaces and names is optional: an action whose settings are absent fails
+ * its step with "not configured", which a dry run and `drwatch plan` show nothing of. Object
+ * names default to the old switchover agent's (reference: switchover-plans.md), from `env`.
+ *
+ * Ownership: the config owns the settings; struct act_env owns the resolved clients and the
+ * names it builds, until act_env_clear. Loop thread. */
+#ifndef DRWATCH_ACT_ENV_H
+#define DRWATCH_ACT_ENV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "http_target.h"
+#include "k8s.h"
+#include "transition.h"
+
+struct loop;
+struct httpc;
+
+/* Object names; NULL in the config means the old agent's default for `env`. */
+struct act_names {
+    char *state_configmap;     /* switchover-state-<env> (tools namespace) */
+    char *health_api;          /* bcgov-health-api-<env>-generic-api (tools) */
+    char *health_pdb;          /* <health_api>-pdb (tools) */
+    char *tfvars_secret;       /* the tfvars Secret (tekton namespace) */
+    char *maintenance_page;    /* keycloak-maintenance-redirect-generic-api (solution) */
+    char *keycloak_selector;   /* the label selector of Keycloak's HTTP Service (solution) */
+    char *kong;                /* konghc-kong (solution) */
+    char *patroni_env;         /* patroni-spilo-env-vars (solution) */
+    char *patroni_statefulset; /* patroni-spilo (solution) */
+    char *patroni_config;      /* patroni-spilo-config, Patroni's DCS config (solution) */
+    char *patroni_pvc_prefix;  /* storage-volume-patroni-spilo- (solution) */
+};
+
+struct act_namespaces {
+    char *tools, *solution, *tekton;
+};
+
+struct act_standby {
+    char *host;
+    int64_t port;
+};
+
+/* Wrappers so that the shared key lists (HTTP_TARGET_KEYS, K8S_TARGET_KEYS) apply. */
+struct act_k8s {
+    struct k8s_target t;
+};
+struct act_http {
+    struct http_target t;
+};
+
+struct act_tekton {
+    struct http_target http; /* the EventListener */
+    char *hmac_secret_file;
+    char *repo; /* repository.clone_url of the push body */
+    char *ref;  /* ref of the push body */
+};
+
+/* The actuators' keys of the switchover section (switchover.c embeds them). */
+struct act_config {
+    char *env;
+    struct act_k8s *kubernetes; /* NULL: absent */
+    struct act_namespaces namespaces;
+    struct act_names names;
+    struct act_http *patroni;
+    struct act_standby *standby;
+    struct act_http *portal;
+    struct act_tekton *tekton;
+};
+
+/* The keys, for a struct act_config at T.m (switchover.c lists them in its section). */
+extern const struct cfg_key act_config_keys_kubernetes[], act_config_keys_http[],
+    act_config_keys_namespaces[], act_config_keys_names[], act_config_keys_standby[],
+    act_config_keys_tekton[];
+#define ACT_CONFIG_KEYS(T, m)                                                                   \
+    {.name = "env",                                                                             \
+     .type = CFG_STRING,                                                                        \
+     .def = "dev",                                                                              \
+     .offset = offsetof(T, m.env),                                                              \
+     .expect = "the environment the old agent's names are made from (switchover-state-<env>)"}, \
+        {.name = "kubernetes",                                                                  \
+         .type = CFG_OPTIONAL,                                                                  \
+         .offset = offsetof(T, m.kubernetes),                                                   \
+         .sub = act_config_keys_kubernetes,                                                     \
+         .sub_size = sizeof(struct act_k8s),                                                    \
+         .expect = "this site's Kubernetes API, as a configmap target"},                        \
+        {.name = "namespaces",                                                                  \
+         .type = CFG_TABLE,                                                                     \
+         .offset = offsetof(T, m.namespaces),                                                   \
+         .sub = act_config_keys_namespaces,                                                     \
+         .expect = "{ tools = ..., solution = ..., tekton = ... }"},                            \
+        {.name = "names",                                                                       \
+         .type = CFG_TABLE,                                                                     \
+         .offset = offsetof(T, m.names),                                                        \
+         .sub = act_config_keys_names,                                                          \
+         .expect = "object names, when not the old agent's defaults"},                          \
+        {.name = "patroni",                                                                     \
+         .type = CFG_OPTIONAL,                                                                  \
+         .offset = offsetof(T, m.patroni),                                                      \
+         .sub = act_config_keys_http,                                                           \
+         .sub_size = sizeof(struct act_http),                                                   \
+         .expect = "this site's Patroni REST API, as an HTTP target"},                          \
+        {.name = "standby",                                                                     \
+         .type = CFG_OPTIONAL,                                                                  \
+         .offset = offsetof(T, m.standby),                                                      \
+         .sub = act_config_keys_standby,                                                        \
+         .sub_size = sizeof(struct act_standby),                                                \
+         .expect = "{ host = ..., port = ... }: the other site's primary"},                     \
+        {.name = "portal",                                                                      \
+         .type = CFG_OPTIONAL,                                                                  \
+         .offset = offsetof(T, m.portal),                                                       \
+         .sub = act_config_keys_http,                                                           \
+         .sub_size = sizeof(struct act_http),                                                   \
+         .expect = "the portal whose /maintenance/true|false shows the banner"},                \
+    {                                                                                           \
+        .name = "tekton", .type = CFG_OPTIONAL, .offset = offsetof(T, m.tekton),                \
+        .sub = act_config_keys_tekton, .sub_size = sizeof(struct act_tekton),                   \
+        .expect = "the deploy pipeline's EventListener"                                         \
+    }
+
+/* What the actuators get (the executor's actuator_env). */
+struct act_env {
+    struct loop *loop;
+    struct httpc *http;
+    enum sw_site site;
+    const struct act_config *cfg; /* the env's own copy: valid whatever a reload frees */
+    bool have_k8s;
+    struct k8s_client k8s;    /* when have_k8s */
+    struct act_names names;   /* resolved: never NULL */
+    struct act_namespaces ns; /* resolved: NULL where neither given nor known */
+};
+
+/* Resolves cfg for site: the Kubernetes client, every name. Returns 0, or -1 with err filled
+ * (a Kubernetes target that cannot be resolved, a target of another site). */
+int act_env_init(struct act_env *e, const struct act_config *cfg, struct loop *l,
+                 struct httpc *http, enum sw_site site, char *err, size_t errlen);
+void act_env_clear(struct act_env *e); /* NULL-safe, idempotent */
+
+#endif

@@ -1,0 +1,14 @@
+/* actuators.h: the one table of actuators (STYLE.md: one pluggable unit per file, one static
+ * table), one act_*.c per action of the catalogue (actions.h). An action without an actuator
+ * here cannot be in a plan that runs: the executor refuses to start it and says which. */
+#ifndef DRWATCH_ACTUATORS_H
+#define DRWATCH_ACTUATORS_H
+
+#include <stddef.h>
+
+#include "executor.h"
+
+extern const struct actuator_ops *const actuator_table[];
+extern const size_t actuator_table_len;
+
+#endif

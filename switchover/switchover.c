@@ -1,0 +1,522 @@
+/* switchover.c: requests, state, fencing and evidence around the executor (see switchover.h).
+ *
+ * Uses: transition.c (judging), plan.c (this site's plan), executor.c (running it), observe.c
+ * (the world), guards.c (fencing), evidence.c (the automatic failover). Nothing here does I/O
+ * of its own: the actuators do, through the executor. */
+#include "switchover.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actuators.h"
+#include "clock.h"
+#include "log.h"
+#include "observe.h"
+#include "selector.h"
+#include "xalloc.h"
+
+#define FENCE_RETRY_S 60.0 /* after a fence that failed, before the next attempt */
+
+/* The `to` label of drwatch_transition_requests_total: the four targets, force, anything else */
+enum { TO_FORCE = SW_STATE_COUNT, TO_OTHER, TO_COUNT };
+enum { REQ_ACCEPTED, REQ_NOTHING, REQ_REFUSED, REQ_COUNT };
+static const char *const req_results[REQ_COUNT] = {"accepted", "nothing", "refused"};
+
+struct switchover {
+    struct switchover_config cfg;
+    struct switchover_env env;
+    enum sw_site site;
+    struct sw_plans *plans;
+    struct sw_executor *x;
+    struct sw_world world;
+    struct sw_evidence evidence;
+    bool label_known; /* this site's ConfigMap label, as observed */
+    enum sw_state label;
+    bool run_known; /* this site's last finished plan */
+    enum sw_state run_state;
+    double fence_failed_at;
+    uint64_t fences;
+    uint64_t requests[TO_COUNT][SW_SOURCE_COUNT][REQ_COUNT];
+    struct sw_plan *fence_plan;
+    bool own_act_env; /* act_env was made here from the config */
+    struct act_env act_env;
+};
+
+/* ---- config ---- */
+
+static const struct cfg_key switchover_keys[] = {
+    {.name = "data_dir",
+     .type = CFG_STRING,
+     .required = true,
+     .offset = offsetof(struct switchover_config, data_dir),
+     .expect = "a directory for the switchover journal (kept across restarts)"},
+    {.name = "plans_file",
+     .type = CFG_STRING,
+     .offset = offsetof(struct switchover_config, plans_file),
+     .expect = "a plan file (default: the built-in plans; see drwatch plan)"},
+    {.name = "automation",
+     .type = CFG_BOOL,
+     .def = "false",
+     .offset = offsetof(struct switchover_config, automation),
+     .expect = "true to let the evidence start active-passive -> golddr-primary"},
+    {.name = "cooldown",
+     .type = CFG_DURATION,
+     .def = "30m",
+     .offset = offsetof(struct switchover_config, cooldown_ms),
+     .expect = "no automatic transition this soon after another, 0s to 24h",
+     .min = 0,
+     .max = 86400000},
+    {.name = "samples",
+     .type = CFG_INT,
+     .def = "3",
+     .offset = offsetof(struct switchover_config, samples),
+     .expect = "consecutive GSLB samples that count as evidence, 2 to 100",
+     .min = 2,
+     .max = 100},
+    {.name = "hold",
+     .type = CFG_DURATION,
+     .def = "15s",
+     .offset = offsetof(struct switchover_config, hold_ms),
+     .expect = "how long the GSLB evidence must hold, 0s to 1h",
+     .min = 0,
+     .max = 3600000},
+    {.name = "rpo",
+     .type = CFG_DURATION,
+     .def = "30s",
+     .offset = offsetof(struct switchover_config, rpo_ms),
+     .expect = "the replication lag bound for an automatic failover and a rebuild, 1s to 1h",
+     .min = 1000,
+     .max = 3600000},
+    {.name = "fresh",
+     .type = CFG_DURATION,
+     .def = "15s",
+     .offset = offsetof(struct switchover_config, fresh_ms),
+     .expect = "an observation older than this is unknown, 1s to 10m",
+     .min = 1000,
+     .max = 600000},
+    ACT_CONFIG_KEYS(struct switchover_config, act),
+    CFG_END,
+};
+
+const struct cfg_module switchover_module = {"switchover", switchover_keys,
+                                             sizeof(struct switchover_config), false};
+
+static double now_s(const struct switchover *sw)
+{
+    return sw->env.clock ? sw->env.clock(sw->env.clock_arg) : time_wall_s();
+}
+
+/* ---- state ---- */
+
+enum sw_state switchover_state(const struct switchover *sw)
+{
+    if (sw->run_known) return sw->run_state;
+    if (sw->label_known) return sw->label;
+    return SW_INDEPENDENT;
+}
+
+bool switchover_busy(const struct switchover *sw)
+{
+    return sw_exec_busy(sw->x);
+}
+
+const struct sw_evidence *switchover_evidence(const struct switchover *sw)
+{
+    return &sw->evidence;
+}
+
+static void on_finished(void *arg, const struct sw_run_start *run, enum sw_result r,
+                        const char *detail)
+{
+    (void)detail;
+    struct switchover *sw = arg;
+    if (strncmp(run->id, "fence-", 6) == 0) {
+        if (r != SW_RESULT_OK) sw->fence_failed_at = now_s(sw);
+        return; /* a fence changes no state */
+    }
+    sw->run_known = true;
+    sw->run_state = r == SW_RESULT_OK ? run->to : run->from;
+}
+
+/* The state the journal's last finished run left. */
+static void state_from_journal(struct switchover *sw)
+{
+    const struct sw_replayed *rp = sw_exec_replayed(sw->x);
+    if (!rp->have_run || !rp->finished || strncmp(rp->start.id, "fence-", 6) == 0) return;
+    sw->run_known = true;
+    sw->run_state = rp->result == SW_RESULT_OK ? rp->start.to : rp->start.from;
+}
+
+/* ---- observing ---- */
+
+struct label_read {
+    struct switchover *sw;
+    struct buf v;
+};
+
+static void on_state_info(void *arg, const struct metric_family *f, const struct metric_sample *m)
+{
+    (void)f;
+    struct label_read *lr = arg;
+    enum sw_site s;
+    enum sw_state st;
+    if (!labels_get(m->labels, m->labels_len, "site", &lr->v) || !lr->v.data ||
+        sw_site_parse(lr->v.data, &s) < 0 || s != lr->sw->site)
+        return;
+    bool have = labels_get(m->labels, m->labels_len, "last_stable_state", &lr->v);
+    if (sw_state_parse(have && lr->v.data ? lr->v.data : "", &st) == 0) {
+        lr->sw->label = st;
+        lr->sw->label_known = true;
+    }
+}
+
+/* The pair's state: what the peer says it is when it is reachable (it may have moved while
+ * this site was away), else this site's own. */
+static enum sw_state pair_state(const struct switchover *sw)
+{
+    if (sw->world.peer_reachable && sw->world.peer_state_known) return sw->world.peer_state;
+    return switchover_state(sw);
+}
+
+static void fence(struct switchover *sw, const char *why)
+{
+    char err[256];
+    struct sw_run_start s = {.from = switchover_state(sw),
+                             .to = switchover_state(sw),
+                             .source = SW_SOURCE_AUTOMATION,
+                             .at = now_s(sw)};
+    snprintf(s.id, sizeof(s.id), "fence-%.0f", s.at);
+    snprintf(s.reason, sizeof(s.reason), "fence: %.240s", why);
+    log_error("switchover", "fencing %s: %s", sw_site_name(sw->site), why);
+    sw->fences++;
+    if (sw_exec_start(sw->x, sw->fence_plan, &s, err, sizeof(err)) < 0) {
+        log_error("switchover", "the fence could not start: %s", err);
+        sw->fence_failed_at = s.at;
+    }
+}
+
+static void evaluate_evidence(struct switchover *sw)
+{
+    enum sw_state dr = SW_INDEPENDENT;
+    bool dr_known = false;
+    if (sw->site == SW_GOLDDR) {
+        dr = switchover_state(sw);
+        dr_known = true;
+    } else if (sw->world.peer_reachable && sw->world.peer_state_known) {
+        dr = sw->world.peer_state;
+        dr_known = true;
+    }
+    struct sw_evidence_input in = {.w = &sw->world,
+                                   .golddr_state = dr,
+                                   .golddr_state_known = dr_known,
+                                   .last_transition_end = sw_exec_last_finished(sw->x)};
+    struct sw_evidence_policy p = {.samples = (uint64_t)sw->cfg.samples,
+                                   .hold_s = (double)sw->cfg.hold_ms / 1000.0,
+                                   .rpo_s = (double)sw->cfg.rpo_ms / 1000.0,
+                                   .cooldown_s = (double)sw->cfg.cooldown_ms / 1000.0};
+    sw_evidence_eval(&in, &p, &sw->evidence);
+}
+
+static void observe_world(void *arg, struct sw_world *out)
+{
+    *out = ((struct switchover *)arg)->world;
+}
+
+void switchover_observe(struct switchover *sw, const struct snapshot *snap)
+{
+    sw_observe(snap, sw->site, now_s(sw), &sw->world);
+    if (snap) {
+        struct label_read lr = {.sw = sw};
+        buf_init(&lr.v, 4096);
+        struct selector sel = {.name = "drwatch_configmap_state_info"};
+        snapshot_select(snap, &sel, on_state_info, &lr);
+        buf_free(&lr.v);
+    }
+    evaluate_evidence(sw);
+    char why[256];
+    if (!sw_exec_busy(sw->x) && now_s(sw) - sw->fence_failed_at >= FENCE_RETRY_S &&
+        sw_guard_fence(&sw->world, pair_state(sw), why, sizeof(why)))
+        fence(sw, why);
+}
+
+/* ---- requests ---- */
+
+static int to_index(const struct sw_request *r)
+{
+    enum sw_state s;
+    if (strcmp(r->to, "active-passive-force") == 0) return TO_FORCE;
+    if (sw_state_parse(r->to, &s) == 0 && r->to[0]) return (int)s;
+    return TO_OTHER;
+}
+
+static const char *to_label(int i)
+{
+    return i == TO_FORCE   ? "active-passive-force"
+           : i == TO_OTHER ? "other"
+                           : sw_state_name((enum sw_state)i);
+}
+
+/* The first evidence check that failed, as "check: what it saw". */
+static void evidence_gap(const struct sw_evidence *e, char *out, size_t outlen)
+{
+    for (int c = 0; c < SW_CHECK_COUNT; c++) {
+        if (e->check[c].ok) continue;
+        snprintf(out, outlen, "%s: %s", sw_check_name((enum sw_check)c), e->check[c].detail);
+        return;
+    }
+    snprintf(out, outlen, "complete");
+}
+
+static int refuse(struct switchover *sw, const struct sw_request *r, struct sw_reply *out,
+                  unsigned status, const char *reason)
+{
+    char err[256];
+    out->status = status;
+    snprintf(out->reason, sizeof(out->reason), "%s", reason);
+    sw->requests[to_index(r)][r->source][REQ_REFUSED]++;
+    log_warn("switchover", "refused %s -> %.32s (%s): %s", sw_state_name(switchover_state(sw)),
+             r->to, sw_source_name(r->source), reason);
+    if (sw_exec_note(sw->x, "refused", r->to, r->source, reason, err, sizeof(err)) < 0)
+        log_error("switchover", "%s", err);
+    return -1;
+}
+
+/* The peer's agreement, as its published view shows it: reachable, in one of the states the
+ * transition needs. (The explicit request-and-answer handshake over the peer link replaces
+ * this reading of its view; both refuse when the peer cannot be seen to agree.) */
+static bool peer_confirms(const struct switchover *sw, unsigned may_be, char *why, size_t whylen)
+{
+    char want[128];
+    sw_states_text(may_be, want, sizeof(want));
+    if (!sw->world.peer_reachable || !sw->world.peer_state_known) {
+        snprintf(why, whylen, "the peer must confirm it is %s, and it %s", want,
+                 sw->world.peer_known ? "cannot be reached" : "is not configured");
+        return false;
+    }
+    if (!(may_be & (1u << sw->world.peer_state))) {
+        snprintf(why, whylen, "the peer is %s, not %s", sw_state_name(sw->world.peer_state), want);
+        return false;
+    }
+    return true;
+}
+
+static void new_run_id(const struct switchover *sw, char *out, size_t outlen)
+{
+    unsigned rnd = (unsigned)(time_mono_ms() * 2654435761u);
+    snprintf(out, outlen, "%s-%.0f-%04x", sw_site_name(sw->site), now_s(sw), rnd & 0xffff);
+}
+
+int switchover_request(struct switchover *sw, const struct sw_request *r, struct sw_reply *out)
+{
+    struct sw_view v = {.site = sw->site,
+                        .state = switchover_state(sw),
+                        .plan_running = sw_exec_busy(sw->x),
+                        .automation = sw->cfg.automation};
+    double last = sw_exec_last_finished(sw->x);
+    v.in_cooldown = last > 0 && now_s(sw) - last < (double)sw->cfg.cooldown_ms / 1000.0;
+    struct sw_decision d;
+    char why[300];
+    sw_judge(&v, r, &d);
+    out->run_id[0] = '\0';
+    if (d.verdict == SW_REFUSE) return refuse(sw, r, out, d.malformed ? 422 : 409, d.reason);
+    if (d.verdict == SW_ACCEPT && r->source == SW_SOURCE_AUTOMATION && !sw->evidence.ok) {
+        char gap[200];
+        evidence_gap(&sw->evidence, gap, sizeof(gap));
+        snprintf(why, sizeof(why), "the evidence is not complete: %s", gap);
+        return refuse(sw, r, out, 409, why);
+    }
+    if (d.verdict == SW_NOTHING) {
+        out->status = 200;
+        snprintf(out->reason, sizeof(out->reason), "%s", d.reason);
+        sw->requests[to_index(r)][r->source][REQ_NOTHING]++;
+        return 0;
+    }
+    if (d.confirm && !peer_confirms(sw, d.peer_may_be, why, sizeof(why)))
+        return refuse(sw, r, out, 409, why);
+    const struct sw_plan *pl = sw_plans_get(sw->plans, sw->site, d.from, d.to, d.force);
+    if (!pl) return refuse(sw, r, out, 422, "no plan for this transition on this site");
+    if (r->dry_run) {
+        out->status = 200;
+        snprintf(out->reason, sizeof(out->reason), "dry run: %.200s%s", d.reason,
+                 d.confirm ? " (the peer confirmed)" : "");
+        (void)sw_plan_print(pl, &out->plan, true);
+        return 0;
+    }
+    struct sw_run_start s = {.from = d.from, .to = d.to, .source = r->source, .at = now_s(sw)};
+    new_run_id(sw, s.id, sizeof(s.id));
+    snprintf(s.reason, sizeof(s.reason), "%s", r->reason);
+    char err[256];
+    int rc = sw_exec_start(sw->x, pl, &s, err, sizeof(err));
+    if (rc < 0) return refuse(sw, r, out, rc == -EBUSY ? 409 : 422, err);
+    sw->requests[to_index(r)][r->source][REQ_ACCEPTED]++;
+    out->status = 202;
+    snprintf(out->run_id, sizeof(out->run_id), "%s", s.id);
+    snprintf(out->reason, sizeof(out->reason), "%s", d.reason);
+    return 0;
+}
+
+/* ---- start, stop, metrics ---- */
+
+/* The fence: withdraw from the GSLB, then follow the other site. Built here, not read from the
+ * plan file: fencing must not depend on what an operator edited. */
+static struct sw_plan *make_fence_plan(enum sw_site site)
+{
+    struct sw_plan pl = {.site = site, .nsteps = 2};
+    struct sw_step steps[2] = {{.action = sw_action_find("health_api")},
+                               {.action = sw_action_find("patroni_demote")}};
+    steps[0].args[0] = (struct sw_step_arg){&steps[0].action->args[0], 0};
+    steps[0].nargs = 1;
+    steps[1].args[0] = (struct sw_step_arg){&steps[1].action->args[0], site == SW_GOLD};
+    steps[1].nargs = 1;
+    for (int i = 0; i < 2; i++) {
+        steps[i].timeout_ms = steps[i].action->timeout_ms;
+        snprintf(steps[i].name, sizeof(steps[i].name), "fence: %s", steps[i].action->summary);
+    }
+    pl.steps = steps;
+    return sw_plan_copy(&pl);
+}
+
+static char *resolve(const struct switchover_env *env, const char *path)
+{
+    if (!path || path[0] == '/' || !env->config_dir) return path ? xstrdup(path) : NULL;
+    return xasprintf("%s/%s", env->config_dir, path);
+}
+
+struct switchover *switchover_new(const struct switchover_config *c,
+                                  const struct switchover_env *env, char *err, size_t errlen)
+{
+    struct switchover *sw = xcalloc(1, sizeof(*sw));
+    sw->cfg = *c;
+    sw->cfg.data_dir = resolve(env, c->data_dir);
+    sw->cfg.plans_file = resolve(env, c->plans_file);
+    sw->env = *env;
+    if (sw_site_parse(env->site, &sw->site) < 0) {
+        snprintf(err, errlen, "switchover: unknown site %s", env->site);
+        goto fail;
+    }
+    sw->plans = sw->cfg.plans_file ? sw_plans_load(sw->cfg.plans_file, err, errlen)
+                                   : sw_plans_load_default(err, errlen);
+    if (!sw->plans) goto fail;
+    sw->fence_plan = make_fence_plan(sw->site);
+    if (!env->actuators) {
+        if (act_env_init(&sw->act_env, &sw->cfg.act, env->loop, env->http, sw->site, err, errlen) <
+            0)
+            goto fail;
+        sw->own_act_env = true;
+        sw->env.actuators = actuator_table;
+        sw->env.nactuators = actuator_table_len;
+        sw->env.actuator_env = &sw->act_env;
+    }
+    struct sw_exec_env xe = {.loop = env->loop,
+                             .data_dir = sw->cfg.data_dir,
+                             .site = sw->site,
+                             .actuators = sw->env.actuators,
+                             .nactuators = sw->env.nactuators,
+                             .actuator_env = sw->env.actuator_env,
+                             .guards = {.samples = (uint64_t)c->samples,
+                                        .fresh_s = (double)c->fresh_ms / 1000.0,
+                                        .max_lag_s = (double)c->rpo_ms / 1000.0},
+                             .observe = observe_world,
+                             .observe_arg = sw,
+                             .finished = on_finished,
+                             .finished_arg = sw,
+                             .clock = env->clock,
+                             .clock_arg = env->clock_arg};
+    sw->x = sw_exec_new(&xe, err, errlen);
+    if (!sw->x) goto fail;
+    state_from_journal(sw);
+    char rerr[256];
+    if (sw_exec_resume(sw->x, sw->plans, rerr, sizeof(rerr)) < 0)
+        log_error("switchover", "%s", rerr);
+    return sw;
+fail:
+    switchover_free(sw);
+    return NULL;
+}
+
+int switchover_check(const struct switchover_config *c, const struct switchover_env *env, char *err,
+                     size_t errlen)
+{
+    enum sw_site site;
+    if (sw_site_parse(env->site, &site) < 0) {
+        snprintf(err, errlen, "switchover: unknown site %s", env->site);
+        return -1;
+    }
+    char *file = resolve(env, c->plans_file);
+    struct sw_plans *p =
+        file ? sw_plans_load(file, err, errlen) : sw_plans_load_default(err, errlen);
+    free(file);
+    if (!p) return -1;
+    sw_plans_free(p);
+    struct act_env e;
+    if (act_env_init(&e, &c->act, env->loop, env->http, site, err, errlen) < 0) return -1;
+    act_env_clear(&e);
+    return 0;
+}
+
+void switchover_free(struct switchover *sw)
+{
+    if (!sw) return;
+    sw_exec_free(sw->x);
+    sw_plans_free(sw->plans);
+    sw_plan_free(sw->fence_plan);
+    if (sw->own_act_env) act_env_clear(&sw->act_env);
+    free(sw->cfg.data_dir);
+    free(sw->cfg.plans_file);
+    free(sw);
+}
+
+static void requests_metrics(const struct switchover *sw, struct metric_set *m)
+{
+    struct metric_family *f = mset_family(
+        m, "drwatch_transition_requests_total", METRIC_COUNTER,
+        "Transition requests this site judged, by target, source (configmap, api, automation, "
+        "peer) and result (accepted, nothing: already there, refused).");
+    for (int to = 0; to < TO_COUNT; to++)
+        for (int s = 0; s < SW_SOURCE_COUNT; s++)
+            for (int r = 0; r < REQ_COUNT; r++)
+                if (sw->requests[to][s][r])
+                    mset_addv(m, f, (double)sw->requests[to][s][r], "to", to_label(to), "source",
+                              sw_source_name((enum sw_source)s), "result", req_results[r],
+                              (const char *)NULL);
+}
+
+struct metric_set *switchover_metrics(struct switchover *sw)
+{
+    struct metric_set *m = mset_new();
+    struct metric_family *st =
+        mset_family(m, "drwatch_state", METRIC_GAUGE,
+                    "This site's DR state: 1 for the current one (independent, active-passive, "
+                    "golddr-primary, gold-standby, golddr-maintenance), 0 for the others.");
+    enum sw_state now = switchover_state(sw);
+    for (int s = 0; s < SW_STATE_COUNT; s++)
+        mset_addv(m, st, s == (int)now, "state", sw_state_name((enum sw_state)s),
+                  (const char *)NULL);
+    mset_addv(m,
+              mset_family(m, "drwatch_automation_enabled", METRIC_GAUGE,
+                          "1 when the evidence may start active-passive -> golddr-primary on its "
+                          "own (switchover.automation), else 0."),
+              sw->cfg.automation, (const char *)NULL);
+    struct metric_family *ev =
+        mset_family(m, "drwatch_automation_evidence", METRIC_GAUGE,
+                    "Each check of the automatic failover's evidence: 1 when it holds, 0 when not; "
+                    "drwatch_automation_evidence_complete is 1 when all do.");
+    for (int c = 0; c < SW_CHECK_COUNT; c++)
+        mset_addv(m, ev, sw->evidence.check[c].ok, "check", sw_check_name((enum sw_check)c),
+                  (const char *)NULL);
+    mset_addv(m,
+              mset_family(m, "drwatch_automation_evidence_complete", METRIC_GAUGE,
+                          "1 when every check of the automatic failover's evidence holds."),
+              sw->evidence.ok, (const char *)NULL);
+    mset_addv(m,
+              mset_family(m, "drwatch_fence_total", METRIC_COUNTER,
+                          "Times this site fenced itself: its leader was writable while the pair's "
+                          "state made it the standby."),
+              (double)sw->fences, (const char *)NULL);
+    requests_metrics(sw, m);
+    sw_exec_metrics(sw->x, m);
+    mset_seal(m);
+    return m;
+}

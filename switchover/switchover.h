@@ -1,0 +1,101 @@
+/* switchover.h: the switchover part's front door, what main.c wires: the `switchover` config
+ * section, the one queue every transition request goes through (the ConfigMap, the API, the
+ * automation rule, the peer) with one set of guards, the executor, and what it publishes.
+ *
+ * On every published snapshot (switchover_observe) the part reads the world (observe.h),
+ * fences this site if the pair's state makes it the standby while its leader is writable, and
+ * evaluates the automatic failover's evidence. A request is judged (transition.h) against this
+ * site's state; an accepted one becomes this site's plan (plan.h), which the executor runs
+ * (executor.h) unless the request is a dry run. The state is this site's last finished plan's
+ * target, else the switchover-state ConfigMap's last_stable_state as observed, else
+ * independent.
+ *
+ * Everything runs on the loop thread. */
+#ifndef DRWATCH_SWITCHOVER_H
+#define DRWATCH_SWITCHOVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "act_env.h"
+#include "buf.h"
+#include "config.h"
+#include "evidence.h"
+#include "executor.h"
+#include "registry.h"
+#include "transition.h"
+
+struct loop;
+struct httpc;
+
+/* The `switchover` section. */
+struct switchover_config {
+    char *data_dir;   /* the journal lives here */
+    char *plans_file; /* NULL: the built-in plans */
+    bool automation;  /* may start active-passive -> golddr-primary on evidence */
+    int64_t cooldown_ms;
+    int64_t samples;       /* consecutive GSLB samples that count (evidence and guards) */
+    int64_t hold_ms;       /* and for at least this long (evidence) */
+    int64_t rpo_ms;        /* replication lag bound (evidence, destructive guard) */
+    int64_t fresh_ms;      /* an observation older than this is unknown */
+    struct act_config act; /* what the actuators act on (act_env.h) */
+};
+
+extern const struct cfg_module switchover_module;
+
+struct switchover_env {
+    struct loop *loop;
+    struct httpc *http;
+    const char *site;       /* this drwatch's site */
+    const char *config_dir; /* where relative paths resolve, or NULL */
+    /* The actuators and their environment; NULL: the built-in table (actuators.c) on an
+     * act_env made from the config. Tests pass fakes. */
+    const struct actuator_ops *const *actuators;
+    size_t nactuators;
+    void *actuator_env;
+    double (*clock)(void *arg); /* NULL: the wall clock */
+    void *clock_arg;
+};
+
+struct switchover;
+
+/* Loads the plans, opens the journal and resumes a run a crash cut short. Returns NULL with
+ * err filled when the plans are refused or the journal cannot be opened. */
+struct switchover *switchover_new(const struct switchover_config *c,
+                                  const struct switchover_env *env, char *err, size_t errlen);
+void switchover_free(struct switchover *sw); /* NULL-safe */
+/* What switchover_new checks of c, without opening anything (check-config, a reload's first
+ * phase): the plans load and the actuators' settings resolve. Returns 0, or -1 with err. */
+int switchover_check(const struct switchover_config *c, const struct switchover_env *env, char *err,
+                     size_t errlen);
+
+/* Reads the world from snap (takes no reference; snap may be NULL), then fences and
+ * evaluates the evidence. Call after each published snapshot. */
+void switchover_observe(struct switchover *sw, const struct snapshot *snap);
+
+/* The answer to a request. */
+struct sw_reply {
+    unsigned status; /* 202 accepted (or 200 for a dry run / nothing to do), 409, 422 */
+    char run_id[48]; /* when a plan started */
+    char reason[300];
+    struct buf plan; /* a dry run's plan, as JSON (caller inits and frees) */
+};
+
+/* Judges r and, when it is accepted and not a dry run, starts this site's plan. Always fills
+ * out; returns 0 when accepted (or nothing to do), -1 when refused. A refusal touches nothing
+ * and is journaled and counted with its reason. */
+int switchover_request(struct switchover *sw, const struct sw_request *r, struct sw_reply *out);
+
+/* This site's state, and whether a plan runs. */
+enum sw_state switchover_state(const struct switchover *sw);
+bool switchover_busy(const struct switchover *sw);
+/* The automatic failover's evidence as of the last observation. */
+const struct sw_evidence *switchover_evidence(const struct switchover *sw);
+
+/* drwatch_state{state}, drwatch_automation_enabled, drwatch_automation_evidence{check},
+ * drwatch_transition_requests_total{to,source,result}, drwatch_fence_total and the executor's
+ * families. The caller unrefs it. */
+struct metric_set *switchover_metrics(struct switchover *sw);
+
+#endif

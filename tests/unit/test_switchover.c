@@ -1,0 +1,225 @@
+/* test_switchover.c: the switchover part's front door (switchover/switchover.h) with fake
+ * actuators on a real loop and worlds published as snapshots: this site's state from its
+ * ConfigMap label and then from its journal; a dry run prints the plan and starts nothing;
+ * automation is refused until the evidence is complete and then runs the failover; a
+ * transition that needs the peer's agreement is refused while the peer cannot be seen to
+ * agree; a site whose leader is writable while the pair's state makes it the standby fences
+ * itself; every refusal is counted with its reason. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fake_actuators.h"
+#include "switchover.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/drwatch-test-switchover-XXXXXX";
+static double clock_now = 10000;
+
+static double test_clock(void *arg)
+{
+    (void)arg;
+    return clock_now;
+}
+
+static struct metric_set *m;
+
+static void put(const char *name, double v, const char *k1, const char *v1, const char *k2,
+                const char *v2, const char *k3, const char *v3)
+{
+    struct metric_family *f = mset_family(m, name, METRIC_GAUGE, "test");
+    struct label_pair l[3] = {{k1, v1}, {k2, v2}, {k3, v3}};
+    mset_add(m, f, SUFFIX_NONE, l, k3 ? 3 : k2 ? 2 : 1, v);
+}
+
+struct scene {
+    const char *label; /* this site's ConfigMap label */
+    bool gslb_golddr;  /* the resolver answers golddr (else gold) */
+    bool gold_writable;
+    bool peer_up;
+    const char *peer_state;
+};
+
+static struct snapshot *publish(const char *self, const struct scene *s)
+{
+    m = mset_new();
+    put("drwatch_configmap_state_info", 1, "site", self, "last_stable_state", s->label, NULL, NULL);
+    put("drwatch_patroni_leader_present", 1, "site", "gold", NULL, NULL, NULL, NULL);
+    put("drwatch_patroni_leader_writable", s->gold_writable, "site", "gold", NULL, NULL, NULL,
+        NULL);
+    put("drwatch_patroni_leader_present", 1, "site", "golddr", NULL, NULL, NULL, NULL);
+    put("drwatch_patroni_standby_cluster", 1, "site", "golddr", NULL, NULL, NULL, NULL);
+    put("drwatch_postgres_replay_lag_seconds", 0.2, "site", "golddr", NULL, NULL, NULL, NULL);
+    put("drwatch_gslb_answer_class", 1, "resolver", "r1", "class",
+        s->gslb_golddr ? "golddr" : "gold", NULL, NULL);
+    put("drwatch_gslb_class_held_samples", 9, "resolver", "r1", NULL, NULL, NULL, NULL);
+    put("drwatch_gslb_class_since_timestamp_seconds", 1000, "resolver", "r1", NULL, NULL, NULL,
+        NULL);
+    put("drwatch_gslb_probe_status", 1, "site", "gold", "status", s->gslb_golddr ? "down" : "up",
+        NULL, NULL);
+    put("drwatch_gslb_probe_status_held_samples", 9, "site", "gold", NULL, NULL, NULL, NULL);
+    put("drwatch_collector_up", s->peer_up, "collector", "peer", NULL, NULL, NULL, NULL);
+    if (s->peer_state) put("drwatch_peer_info", 1, "state", s->peer_state, NULL, NULL, NULL, NULL);
+    struct snapshot *snap = snapshot_new(&m, 1, 1);
+    mset_unref(m);
+    return snap;
+}
+
+static struct switchover *make(struct loop *l, const char *site, bool automation)
+{
+    struct switchover_config c = {.data_dir = dir,
+                                  .automation = automation,
+                                  .cooldown_ms = 600000,
+                                  .samples = 3,
+                                  .hold_ms = 15000,
+                                  .rpo_ms = 30000,
+                                  .fresh_ms = 15000};
+    struct switchover_env env = {
+        .loop = l, .site = site, .actuators = table, .nactuators = 9, .clock = test_clock};
+    char err[512];
+    struct switchover *sw = switchover_new(&c, &env, err, sizeof(err));
+    if (!sw) diag("%s", err);
+    return sw;
+}
+
+static void observe(struct switchover *sw, const char *self, const struct scene *s)
+{
+    struct snapshot *snap = publish(self, s);
+    switchover_observe(sw, snap);
+    snapshot_unref(snap);
+}
+
+/* Runs the loop until no plan runs (fake actuators answer at once or within 5 ms). */
+static void settle(struct loop *l, struct switchover *sw)
+{
+    for (int i = 0; i < 400 && switchover_busy(sw); i++) {
+        struct loop_timer *t = loop_timer_new(l, (loop_fn)loop_stop, l);
+        loop_timer_start(t, 5);
+        loop_run(l);
+        loop_timer_free(t);
+    }
+}
+
+static int ask(struct switchover *sw, const char *to, enum sw_source src, bool dry,
+               struct sw_reply *out)
+{
+    struct sw_request r = {.source = src, .dry_run = dry};
+    snprintf(r.to, sizeof(r.to), "%s", to);
+    snprintf(r.reason, sizeof(r.reason), "test");
+    memset(out, 0, sizeof(*out));
+    buf_init(&out->plan, 1 << 20);
+    return switchover_request(sw, &r, out);
+}
+
+static bool metric_has(struct switchover *sw, const char *text)
+{
+    struct metric_set *ms = switchover_metrics(sw);
+    struct snapshot *snap = snapshot_new(&ms, 1, 1);
+    const char *body;
+    size_t len;
+    bool found = snapshot_render(snap, EXPO_TEXT, false, &body, &len) == 0 && strstr(body, text);
+    if (!found) diag("no \"%s\" in:\n%s", text, body);
+    snapshot_unref(snap);
+    mset_unref(ms);
+    return found;
+}
+
+static void test_golddr(struct loop *l)
+{
+    struct sw_reply out;
+    struct switchover *sw = make(l, "golddr", true);
+    const struct scene calm = {.label = "active-passive",
+                               .gold_writable = true,
+                               .peer_up = true,
+                               .peer_state = "active-passive"};
+    ok(switchover_state(sw) == SW_INDEPENDENT, "before any observation: independent");
+    observe(sw, "golddr", &calm);
+    ok(switchover_state(sw) == SW_ACTIVE_PASSIVE, "the ConfigMap's label gives the state");
+
+    ok(ask(sw, "golddr-primary", SW_SOURCE_API, true, &out) == 0 && out.status == 200 &&
+           strstr(out.plan.data, "\"patroni_promote\"") && !switchover_busy(sw),
+       "a dry run answers the plan as JSON and starts nothing");
+    buf_free(&out.plan);
+
+    ok(ask(sw, "golddr-primary", SW_SOURCE_AUTOMATION, false, &out) == -1 && out.status == 409 &&
+           strstr(out.reason, "evidence is not complete: gslb_golddr_alone"),
+       "automation without the evidence is refused, naming the missing check (%s)", out.reason);
+    buf_free(&out.plan);
+    ok(metric_has(sw, "drwatch_transition_requests_total{result=\"refused\",source=\"automation\","
+                      "to=\"golddr-primary\"} 1"),
+       "and counted");
+
+    const struct scene outage = {
+        .label = "active-passive", .gslb_golddr = true, .gold_writable = false, .peer_up = false};
+    observe(sw, "golddr", &outage);
+    ok(switchover_evidence(sw)->ok,
+       "gold down and withdrawn, the peer unreachable: evidence complete");
+    buf_reset(&F.calls);
+    ok(ask(sw, "golddr-primary", SW_SOURCE_AUTOMATION, false, &out) == 0 && out.status == 202 &&
+           out.run_id[0],
+       "then the automatic failover starts (run %s)", out.run_id);
+    buf_free(&out.plan);
+    settle(l, sw);
+    ok(strstr(F.calls.data, "act:patroni_promote") != NULL, "golddr's plan promotes it");
+    ok(switchover_state(sw) == SW_GOLDDR_PRIMARY, "and the state is golddr-primary");
+    ok(metric_has(sw, "drwatch_state{state=\"golddr-primary\"} 1"), "drwatch_state says so");
+
+    ok(ask(sw, "gold-standby", SW_SOURCE_API, false, &out) == -1 && out.status == 409 &&
+           strstr(out.reason, "cannot be reached"),
+       "gold-standby needs the peer's agreement: refused while it cannot be reached (%s)",
+       out.reason);
+    buf_free(&out.plan);
+    switchover_free(sw);
+
+    sw = make(l, "golddr", true);
+    ok(switchover_state(sw) == SW_GOLDDR_PRIMARY, "after a restart the journal gives the state");
+    const struct scene back = {.label = "golddr-primary",
+                               .gslb_golddr = true,
+                               .peer_up = true,
+                               .peer_state = "active-passive"};
+    observe(sw, "golddr", &back);
+    ok(ask(sw, "gold-standby", SW_SOURCE_CONFIGMAP, false, &out) == -1 &&
+           strstr(out.reason, "the peer is active-passive, not golddr-primary"),
+       "the peer reachable but in the wrong state: refused (%s)", out.reason);
+    buf_free(&out.plan);
+    switchover_free(sw);
+}
+
+static void test_fence(struct loop *l)
+{
+    struct switchover *sw = make(l, "gold", false);
+    buf_reset(&F.calls);
+    const struct scene came_back = {.label = "active-passive",
+                                    .gslb_golddr = true,
+                                    .gold_writable = true,
+                                    .peer_up = true,
+                                    .peer_state = "golddr-primary"};
+    observe(sw, "gold", &came_back);
+    ok(switchover_busy(sw), "gold back and writable while the pair is golddr-primary: it fences");
+    settle(l, sw);
+    ok(strstr(F.calls.data, "act:health_api") && strstr(F.calls.data, "act:patroni_demote") &&
+           strstr(F.calls.data, "act:health_api") < strstr(F.calls.data, "act:patroni_demote"),
+       "withdrawn from the GSLB first, then demoted (%s)", F.calls.data);
+    ok(metric_has(sw, "drwatch_fence_total 1"), "counted");
+    ok(switchover_state(sw) == SW_ACTIVE_PASSIVE, "a fence changes no state label");
+    switchover_free(sw);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) return 1;
+    struct loop *l = loop_new();
+    fake_init(l);
+    test_golddr(l);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", dir, SW_JOURNAL_FILE);
+    unlink(path);
+    test_fence(l);
+    fake_fini();
+    loop_free(l);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0) diag("could not remove %s", dir);
+    return done_testing();
+}
