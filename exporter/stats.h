@@ -23,10 +23,14 @@ enum http_code {
     CODE_200,
     CODE_400,
     CODE_401,
+    CODE_403,
     CODE_404,
     CODE_405,
     CODE_413,
+    CODE_414,
+    CODE_431,
     CODE_500,
+    CODE_501,
     CODE_503,
     CODE_COUNT
 };
