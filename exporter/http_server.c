@@ -5,7 +5,8 @@
  * read the request line (the URI log callback, which runs before MHD parses the query), the
  * rest on the first call of on_request, before any body is read. A refusal queued on that
  * first call makes MHD close the connection after the answer without reading further, which
- * is what a refused body and ambiguous framing need.
+ * is what a refused body and ambiguous framing need. Connections are admitted, registered,
+ * timed and closed through http_conns.h; a watchdog thread enforces their read deadlines.
  *
  * A request for a route is copied out of MHD (method, path, headers, query, body) into a
  * struct pending. Plain routes run at once on the MHD thread. HTTP_ON_LOOP routes suspend the
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -38,6 +40,7 @@
 
 #define HTTP_THREADS   4
 #define MAX_ROUTES     32
+#define REAP_TICK_MS   250         /* how often read deadlines are checked */
 #define MHD_POOL_BYTES (32 * 1024) /* per connection: the request line, head, parsed values */
 
 /* What /metrics serves: a snapshot and the MHD responses made from it. Every response holds
@@ -61,16 +64,19 @@ struct http_server {
     struct served *current;
     struct http_route routes[MAX_ROUTES]; /* routes[0] is /metrics, served here */
     size_t nroutes;
+    struct http_limits lim;
+    struct http_conns *conns;
     /* Requests for HTTP_ON_LOOP routes, oldest first, guarded by qlock. */
     struct loop *loop;
     struct loop_async *async;
     pthread_mutex_t qlock;
-    pthread_cond_t qcond; /* wakes the reaper */
+    pthread_cond_t qcond; /* wakes the watchdog */
     struct pending *qhead, *qtail;
     size_t qlen;
     bool reaper_stop;
-    pthread_t reaper;
+    pthread_t reaper; /* the watchdog: loop deadlines and read deadlines */
     bool reaper_running;
+    int64_t next_reap_ms;
 };
 
 enum pending_stage { PENDING_READING, PENDING_QUEUED, PENDING_RUNNING, PENDING_ANSWERED };
@@ -203,6 +209,21 @@ static void count(struct http_server *s, enum http_handler h, unsigned status)
                               memory_order_relaxed);
 }
 
+/* The connection's record (http_conns.h), or NULL. */
+static struct http_conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return i ? i->socket_context : NULL;
+}
+
+/* The request is read whole (or will not be read): its read deadline stops. */
+static void request_read(struct MHD_Connection *c)
+{
+    struct http_conn *hc = conn_of(c);
+    if (hc) http_conn_request_read(hc);
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *c, const struct http_reply *rep,
                                   const char *allow, bool close)
 {
@@ -213,6 +234,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const struct http_re
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
     if (close) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    request_read(c);
     enum MHD_Result ret = MHD_queue_response(c, rep->status, r);
     MHD_destroy_response(r);
     return ret;
@@ -244,6 +266,7 @@ static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connectio
     enum MHD_Result ret;
     if (r) {
         count(s, HANDLER_METRICS, 200);
+        request_read(c);
         ret = MHD_queue_response(c, MHD_HTTP_OK, r);
         if (transient) MHD_destroy_response(r);
     } else {
@@ -437,7 +460,8 @@ static void expire_loop_requests(struct http_server *s, int64_t now)
     }
 }
 
-/* The reaper thread: answers loop requests past their deadline. */
+/* The watchdog: answers loop requests past their deadline, and every REAP_TICK_MS shuts
+ * down the connections past their read deadline. */
 static void *reaper_main(void *arg)
 {
     struct http_server *s = arg;
@@ -445,11 +469,15 @@ static void *reaper_main(void *arg)
     while (!s->reaper_stop) {
         int64_t now = time_mono_ms();
         expire_loop_requests(s, now);
-        if (!s->qhead) {
-            pthread_cond_wait(&s->qcond, &s->qlock);
+        if (now >= s->next_reap_ms) {
+            s->next_reap_ms = now + REAP_TICK_MS;
+            pthread_mutex_unlock(&s->qlock); /* never hold both locks */
+            http_conns_reap(s->conns, now);
+            pthread_mutex_lock(&s->qlock);
             continue;
         }
-        int64_t until_ms = s->qhead->deadline_ms;
+        int64_t until_ms = s->next_reap_ms;
+        if (s->qhead && s->qhead->deadline_ms < until_ms) until_ms = s->qhead->deadline_ms;
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         int64_t wait = until_ms - now;
@@ -474,6 +502,7 @@ static enum MHD_Result answer(struct pending *p)
  * queue a loop route. */
 static enum MHD_Result dispatch(struct pending *p)
 {
+    request_read(p->conn);
     if (!p->rt) return answer(p);
     if (p->too_large) {
         reply_text(&p->rep, 413, "413 request body over %zu bytes for %s\n", p->rt->max_body,
@@ -570,7 +599,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
      * call so that clients keep their connection alive. */
     if (*con_cls == &bodyless_marker) return serve_metrics(s, c);
     struct pending *p = *con_cls;
-    if (!p) return first_call(s, c, url, method, con_cls);
+    if (!p) {
+        struct http_conn *hc = conn_of(c);
+        if (hc && http_conn_refused(hc)) return MHD_NO;
+        return first_call(s, c, url, method, con_cls);
+    }
     if (p->stage == PENDING_ANSWERED) return answer(p);
     if (p->stage != PENDING_READING) return MHD_YES; /* suspended: not called */
     if (*upload_size) {
@@ -584,7 +617,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)c, (void)toe;
+    (void)toe;
+    struct http_server *s = cls;
+    struct http_conn *hc = conn_of(c);
+    if (hc) http_conn_answered(s->conns, hc);
     struct pending *p = *con_cls;
     *con_cls = NULL;
     if (!p || (const void *)p == &bodyless_marker) return;
@@ -597,6 +633,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
     struct http_server *s = cls;
+    struct http_conn *hc = conn_of(c);
+    if (hc) http_conn_request_started(hc);
     struct http_verdict v;
     if (http_uri_check(uri, &v) == 0) return NULL;
     /* MHD 0.9.75 passes its own writable copy of the line and parses the query from it after
@@ -606,6 +644,30 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     struct pending *p = pending_new(s, c);
     refuse(p, &v);
     return p;
+}
+
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    (void)len;
+    struct http_server *s = cls;
+    return http_conns_admit(s->conns, addr) ? MHD_YES : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        http_conns_close(s->conns, *socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *fd =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *a =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    *socket_context =
+        http_conns_open(s->conns, a ? a->client_addr : NULL, fd ? fd->connect_fd : -1);
 }
 
 /* libmicrohttpd's own messages: what a stranger can trigger at will (malformed requests,
@@ -681,12 +743,15 @@ static int parse_listen(struct http_server *s, const char *listen, char *err, si
     return -1;
 }
 
-struct http_server *http_server_new(const char *listen, struct drwatch_stats *stats,
-                                    struct loop *loop, char *err, size_t errlen)
+struct http_server *http_server_new(const char *listen, const struct http_limits *lim,
+                                    struct drwatch_stats *stats, struct loop *loop, char *err,
+                                    size_t errlen)
 {
     struct http_server *s = xcalloc(1, sizeof(*s));
     s->stats = stats;
     s->loop = loop;
+    s->lim = *lim;
+    s->conns = http_conns_new(lim, stats);
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->qlock, NULL);
     pthread_condattr_t ca;
@@ -716,28 +781,33 @@ void http_route_add(struct http_server *s, const struct http_route *r)
 
 static struct MHD_Daemon *start_mhd(struct http_server *s, unsigned flags)
 {
-    return MHD_start_daemon(flags | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                                MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
-                            s->port, NULL, NULL, on_request, s, MHD_OPTION_NOTIFY_COMPLETED,
-                            on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_THREAD_POOL_SIZE,
-                            (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            (size_t)MHD_POOL_BYTES, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                            s->addrlen ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END,
-                            (struct sockaddr *)&s->addr, MHD_OPTION_END);
+    /* MHD splits its connection limit evenly between its threads, and each refuses past its
+     * share without telling us: set high enough that http_conns always decides first. */
+    unsigned mhd_limit = HTTP_THREADS * (s->lim.max_connections + 16);
+    /* MHD's idle timeout restarts at every byte; the read deadline (http_conns) is what
+     * bounds a request. This one closes what stalls while an answer is being sent. */
+    unsigned idle_s = (unsigned)((s->lim.read_timeout_ms + 999) / 1000) + 1;
+    return MHD_start_daemon(
+        flags | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+            MHD_ALLOW_SUSPEND_RESUME,
+        s->port, on_accept, s, on_request, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_POOL_BYTES, MHD_OPTION_CONNECTION_TIMEOUT,
+        idle_s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        s->addrlen ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, (struct sockaddr *)&s->addr,
+        MHD_OPTION_END);
 }
 
 int http_server_start(struct http_server *s, char *err, size_t errlen)
 {
-    if (s->loop) {
-        s->async = loop_async_new(s->loop, on_loop_requests, s);
-        if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
-            snprintf(err, errlen, "cannot start a thread: %s", strerror(errno));
-            return -1;
-        }
-        s->reaper_running = true;
+    if (s->loop) s->async = loop_async_new(s->loop, on_loop_requests, s);
+    if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+        snprintf(err, errlen, "cannot start a thread: %s", strerror(errno));
+        return -1;
     }
+    s->reaper_running = true;
     if (s->any_address) {
         s->mhd = start_mhd(s, MHD_USE_DUAL_STACK);
         if (!s->mhd) s->mhd = start_mhd(s, 0); /* no IPv6 here: IPv4 only */
@@ -758,7 +828,7 @@ uint16_t http_server_port(const struct http_server *s)
     return s->port;
 }
 
-/* Stops the reaper and answers 503 for every request still queued, so that no connection
+/* Stops the watchdog and answers 503 for every request still queued, so that no connection
  * is suspended when MHD stops (it aborts if one is). New loop requests are refused from now
  * on. */
 static void drain_loop_queue(struct http_server *s)
@@ -782,13 +852,14 @@ void http_server_free(struct http_server *s)
 {
     if (!s) return;
     drain_loop_queue(s);
-    if (s->mhd) MHD_stop_daemon(s->mhd);
+    if (s->mhd) MHD_stop_daemon(s->mhd); /* closes every connection: http_conns empties */
     loop_async_free(s->async);
     if (s->current) served_retire(s->current);
     for (size_t i = 0; i < s->nroutes; i++) {
         free((char *)s->routes[i].path);
         free((char *)s->routes[i].methods);
     }
+    http_conns_free(s->conns);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->qlock);
     pthread_cond_destroy(&s->qcond);

@@ -6,9 +6,11 @@
  * for a collection. Other endpoints are routes: a path, the methods it accepts and a handler
  * that fills a reply. Unknown paths get 404 and wrong methods 405 with an Allow header, both
  * with a body that says what exists. Handlers run on MHD threads and must be thread-safe,
- * unless their route says HTTP_ON_LOOP. A request is decided from its line and head before its
- * body is read (http_route.h): the request line and head are bounded there and by
- * libmicrohttpd's 32 KiB per connection, a body by its route's max_body. */
+ * unless their route says HTTP_ON_LOOP.
+ *
+ * What a stranger can make the server hold is bounded: connections (at once, per client, and
+ * in time: http_conns.h), the request line and head (http_route.h, and libmicrohttpd's 32 KiB
+ * per connection), and bodies (each route's max_body, checked before a body is read). */
 #ifndef DRWATCH_HTTP_SERVER_H
 #define DRWATCH_HTTP_SERVER_H
 
@@ -16,6 +18,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "http_conns.h"
 #include "http_route.h"
 #include "registry.h"
 #include "stats.h"
@@ -26,11 +29,12 @@ struct loop;
 #define HTTP_LOOP_DEADLINE_MS 30000
 #define HTTP_LOOP_QUEUE_MAX   64 /* requests waiting for the loop; more are answered 503 */
 
-/* Binds listen ("host:port", ":port" for every address, "[::1]:port"; port 0 picks one).
- * Routes with HTTP_ON_LOOP run on loop. Returns NULL with err filled when the address is bad
- * or taken. */
-struct http_server *http_server_new(const char *listen, struct drwatch_stats *stats,
-                                    struct loop *loop, char *err, size_t errlen);
+/* Binds listen ("host:port", ":port" for every address, "[::1]:port"; port 0 picks one) with
+ * the connection limits lim (copied; see http_conns.h). Routes with HTTP_ON_LOOP run on
+ * loop. Returns NULL with err filled when the address is bad. */
+struct http_server *http_server_new(const char *listen, const struct http_limits *lim,
+                                    struct drwatch_stats *stats, struct loop *loop, char *err,
+                                    size_t errlen);
 /* Adds a route (copied) before http_server_start. */
 void http_route_add(struct http_server *s, const struct http_route *r);
 int http_server_start(struct http_server *s, char *err, size_t errlen);

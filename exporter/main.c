@@ -28,6 +28,7 @@
 #include "log.h"
 #include "loop.h"
 #include "manager.h"
+#include "numtext.h"
 #include "peer_server.h"
 #include "peer_view.h"
 #include "registry.h"
@@ -78,6 +79,7 @@ struct daemon {
     char *config_dir; /* where relative paths of the alerting section resolve, or NULL */
     const char *listen;
     const char *peer_listen; /* --web.peer-listen-address, or NULL */
+    struct http_limits http_limits;
     struct peer_server *peer;
     struct peer_server_stats peer_stats;
     struct peerview *peerview; /* what this site serves its peer */
@@ -432,7 +434,12 @@ static int daemon_start(struct daemon *d)
                                     .peerview = d->peerview,
                                     .peer_stats = &d->peer_stats};
     env_from_config(&d->env, d->cfg);
-    d->http = http_server_new(d->listen, &d->stats, d->loop, err, sizeof(err));
+    if (http_limits_fit_process(&d->http_limits, err, sizeof(err)) < 0) {
+        log_error("http", "%s", err);
+        return -1;
+    }
+    if (err[0]) log_warn("http", "%s", err);
+    d->http = http_server_new(d->listen, &d->http_limits, &d->stats, d->loop, err, sizeof(err));
     if (!d->http) {
         log_error("http", "%s", err);
         return -1;
@@ -586,18 +593,59 @@ static void usage(FILE *out)
             "  --web.listen-address=ADDR    where to serve /metrics and the API (default :8488)\n"
             "  --web.peer-listen-address=ADDR  where to serve the mTLS peer endpoint (default:\n"
             "                               peer_listen.address in the config, :8489)\n"
+            "  --web.max-connections=N      HTTP connections at once (default 512; lowered to\n"
+            "                               fit the open-file limit less 256 kept for collectors)\n"
+            "  --web.max-connections-per-client=N  from one IPv4 address or IPv6 /64 (default\n"
+            "                               64; 0: no per-client limit)\n"
+            "  --web.read-timeout=DURATION  a request must arrive whole within this from when\n"
+            "                               its connection is ready for it (default 10s)\n"
             "  --log.level=LEVEL            debug, info, warn or error (default info)\n"
             "  --version                    print the version and exit\n"
             "  --help                       this text\n");
 }
 
+/* --web.max-connections (m), --web.max-connections-per-client (M), --web.read-timeout (r).
+ * Returns 0, or -1 after saying what was expected. */
+static int web_flag(struct http_limits *l, int c, const char *v)
+{
+    char *end;
+    unsigned long n = strtoul(v, &end, 10);
+    int64_t ms;
+    if (c == 'r' && parse_duration_ms(v, &ms) == 0 && ms >= 1000 && ms <= 3600000) {
+        l->read_timeout_ms = ms;
+        return 0;
+    }
+    bool number = end != v && !*end && v[0] != '-' && n <= 1000000;
+    if (c == 'm' && number && n >= HTTP_MIN_CONNECTIONS) {
+        l->max_connections = (unsigned)n;
+        return 0;
+    }
+    if (c == 'M' && number) {
+        l->max_per_client = (unsigned)n;
+        return 0;
+    }
+    fprintf(stderr, "drwatch: %s\n",
+            c == 'r'   ? "--web.read-timeout must be a duration from 1s to 1h"
+            : c == 'm' ? "--web.max-connections must be a number from 16 to 1000000"
+                       : "--web.max-connections-per-client must be a number (0: no limit)");
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
-    struct daemon d = {.config_path = "drwatch.lua", .listen = ":8488", .sigfd = -1};
+    struct daemon d = {.config_path = "drwatch.lua",
+                       .listen = ":8488",
+                       .sigfd = -1,
+                       .http_limits = {.max_connections = HTTP_DEFAULT_MAX_CONNECTIONS,
+                                       .max_per_client = HTTP_DEFAULT_MAX_PER_CLIENT,
+                                       .read_timeout_ms = HTTP_DEFAULT_READ_TIMEOUT_MS}};
     static const struct option opts[] = {
         {"config.file", required_argument, NULL, 'c'},
         {"web.listen-address", required_argument, NULL, 'l'},
         {"web.peer-listen-address", required_argument, NULL, 'p'},
+        {"web.max-connections", required_argument, NULL, 'm'},
+        {"web.max-connections-per-client", required_argument, NULL, 'M'},
+        {"web.read-timeout", required_argument, NULL, 'r'},
         {"log.level", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -608,6 +656,11 @@ int main(int argc, char **argv)
         case 'c': d.config_path = optarg; break;
         case 'l': d.listen = optarg; break;
         case 'p': d.peer_listen = optarg; break;
+        case 'm':
+        case 'M':
+        case 'r':
+            if (web_flag(&d.http_limits, c, optarg) < 0) return 2;
+            break;
         case 'v':
             if (log_set_level_name(optarg) < 0) {
                 fprintf(stderr, "drwatch: --log.level must be debug, info, warn or error\n");

@@ -15,6 +15,18 @@ const char *http_code_text(enum http_code c)
     return codes[c];
 }
 
+const char *http_refused_name(enum http_refused r)
+{
+    static const char *const names[HTTP_REFUSED_COUNT] = {"max_connections", "max_per_client"};
+    return names[r];
+}
+
+const char *http_closed_name(enum http_closed c)
+{
+    static const char *const names[HTTP_CLOSED_COUNT] = {"read_timeout", "idle", "evicted"};
+    return names[c];
+}
+
 enum http_code http_code_of(unsigned status)
 {
     switch (status) {

@@ -1,10 +1,12 @@
 /* test_http_route.c: what the HTTP server decides from a request's line and head
- * (http_route.h). */
+ * (http_route.h), and how the connection cap is fitted under the open-file limit
+ * (http_conns.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "http_conns.h"
 #include "http_route.h"
 #include "tap.h"
 
@@ -80,6 +82,19 @@ static void test_uri(void)
     ok(v.close, "... and the connection closes");
 }
 
+static void test_fit(void)
+{
+    char note[512];
+    struct http_limits l = {.max_connections = 512};
+    is_int(http_limits_fit(&l, 1024, note, sizeof(note)), 0, "512 fit under 1024 less 256");
+    ok(l.max_connections == 512 && !note[0], "... unchanged, nothing to say");
+    is_int(http_limits_fit(&l, 600, note, sizeof(note)), 0, "under 600 they do not");
+    ok(l.max_connections == 344 && strstr(note, "lowered from 512 to 344"), "... lowered: %s",
+       note);
+    is_int(http_limits_fit(&l, 256 + 15, note, sizeof(note)), -1, "room for 15: refuse to start");
+    ok(strstr(note, "raise it") != NULL, "... saying what to do: %s", note);
+}
+
 int main(void)
 {
     routes[0] = (struct http_route){.path = "/metrics", .methods = "GET,HEAD"};
@@ -90,5 +105,6 @@ int main(void)
     test_framing();
     test_routes();
     test_uri();
+    test_fit();
     return done_testing();
 }
