@@ -1,5 +1,6 @@
 /* http_route.c: the decisions drwatch makes from a request's line and head (see http_route.h):
- * plain functions over strings, so that a fuzz target and unit tests need no socket. */
+ * plain functions over strings, so that a fuzz target and unit tests need no socket. Uses the
+ * token holders of http_auth.c for the credentials check. */
 #include "http_route.h"
 
 #include <stdarg.h>
@@ -7,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "http_auth.h"
 
 static unsigned refuse(struct http_verdict *v, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -157,6 +160,37 @@ static unsigned not_found(const struct http_route *routes, size_t n, const char 
     return 404;
 }
 
+/* Credentials of a write to rt: its token, or (HTTP_SAME_SITE_WITHOUT_TOKEN, no token set) a
+ * request that is not cross-site. */
+static unsigned check_write(const struct http_route *rt, const struct http_head *h,
+                            struct http_verdict *v)
+{
+    const struct http_kv *hd = h->headers;
+    size_t n = h->nheaders;
+    enum http_auth a = rt->token
+                           ? http_token_check(rt->token, http_kv_header(hd, n, "Authorization"))
+                           : HTTP_AUTH_UNSET;
+    const char *source = rt->token ? http_token_source(rt->token) : "no token file";
+    if (a == HTTP_AUTH_OK) return 0;
+    if (a == HTTP_AUTH_UNSET && (rt->flags & HTTP_SAME_SITE_WITHOUT_TOKEN)) {
+        if (!http_cross_site(http_kv_header(hd, n, "Origin"),
+                             http_kv_header(hd, n, "Sec-Fetch-Site"),
+                             http_kv_header(hd, n, "Host")))
+            return 0;
+        return refuse(v, 403,
+                      "403 forbidden: %s %s from a page of another site is refused; set a bearer "
+                      "token (%s) to call it from anywhere\n",
+                      h->method, rt->path, source);
+    }
+    v->unauthorized = true;
+    if (a == HTTP_AUTH_UNSET)
+        return refuse(v, 401,
+                      "401 unauthorized: %s %s needs a bearer token, and none is set (%s)\n",
+                      h->method, rt->path, source);
+    return refuse(v, 401, "401 unauthorized: %s %s needs Authorization: Bearer <token> (%s)\n",
+                  h->method, rt->path, source);
+}
+
 unsigned http_decide(const struct http_route *routes, size_t n, const struct http_head *h,
                      struct http_verdict *v)
 {
@@ -172,7 +206,11 @@ unsigned http_decide(const struct http_route *routes, size_t n, const struct htt
         return refuse(v, 405, "405 method not allowed: %s accepts %s, not %.20s\n", rt->path,
                       v->allow, h->method);
     }
-    if (is_read(h->method)) {
+    if (rt->off) return refuse(v, 403, "%s", rt->off);
+    bool read = is_read(h->method);
+    if (!read && (rt->token || (rt->flags & HTTP_SAME_SITE_WITHOUT_TOKEN)) && check_write(rt, h, v))
+        return v->status;
+    if (read) {
         v->skip_body = v->body; /* a GET's body means nothing: not read, and the connection
                                    closes after the answer so that it is not taken for a request */
         return 0;

@@ -5,7 +5,7 @@
  *
  *   1. the request line (http_uri_check): its length and the number of query parameters;
  *   2. the head (http_decide): the framing (Content-Length, Transfer-Encoding), the route
- *      (404, 405), the declared body size (413);
+ *      (404, 405), the route's switch and credentials (403, 401), the declared body size (413);
  *   3. for /metrics, the negotiation of Accept and Accept-Encoding.
  *
  * Ambiguous framing is refused with 400 and the connection closed: a proxy in front may
@@ -21,6 +21,8 @@
 #include "buf.h"
 #include "registry.h"
 #include "stats.h"
+
+struct http_token;
 
 struct http_kv {
     const char *key, *value;
@@ -52,15 +54,25 @@ enum {
      * it. No HTTP thread waits meanwhile, so /metrics never queues behind such a route. If
      * the loop does not take the request within HTTP_LOOP_DEADLINE_MS, the answer is 503. */
     HTTP_ON_LOOP = 1u,
+    /* While the route's token holder has no token, writes are open to requests that are not
+     * cross-site (http_cross_site); without this flag they are refused (401). */
+    HTTP_SAME_SITE_WITHOUT_TOKEN = 2u,
 };
 
 struct http_route {
     const char *path;       /* exact match */
     const char *methods;    /* a comma list such as "GET,HEAD" */
     enum http_handler stat; /* counted under this handler */
-    unsigned flags;         /* HTTP_ON_LOOP */
+    unsigned flags;         /* HTTP_ON_LOOP, HTTP_SAME_SITE_WITHOUT_TOKEN */
     size_t max_body;        /* a longer request body is refused with 413 before it is read */
-    http_route_fn fn;       /* NULL only for the server's own /metrics */
+    /* Writes (every method but GET and HEAD) need "Authorization: Bearer <token>", checked
+     * before the body is read (401 otherwise). NULL: the route checks no credentials. The
+     * holder is borrowed and outlives the server. */
+    const struct http_token *token;
+    /* Set: the route is switched off, and every request it would take is answered 403 with
+     * this text (which says how to switch it on), before the body is read. */
+    const char *off;
+    http_route_fn fn; /* NULL only for the server's own /metrics */
     void *ctx;
 };
 
@@ -79,6 +91,7 @@ struct http_verdict {
     unsigned status;
     const struct http_route *route; /* the route asked for, or NULL (404, or refused earlier) */
     bool close;        /* answer and close: what follows on the connection cannot be trusted */
+    bool unauthorized; /* a 401: the answer carries WWW-Authenticate: Bearer */
     bool body;         /* a body is declared (Content-Length > 0, or chunked) */
     bool chunked;      /* ... of unknown length (Transfer-Encoding: chunked) */
     bool skip_body;    /* GET or HEAD with a body: answer without reading it, then close */

@@ -97,7 +97,8 @@ struct pending {
     struct http_request req;
     struct buf body;
     bool too_large;
-    bool close; /* answer with Connection: close */
+    bool close;        /* answer with Connection: close */
+    bool unauthorized; /* answer with WWW-Authenticate: Bearer */
     struct http_reply rep;
 };
 
@@ -225,7 +226,7 @@ static void request_read(struct MHD_Connection *c)
 }
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, const struct http_reply *rep,
-                                  const char *allow, bool close)
+                                  const char *allow, bool close, bool unauthorized)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
         rep->body.len, rep->body.data ? rep->body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
@@ -233,6 +234,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const struct http_re
                             rep->content_type ? rep->content_type : "text/plain; charset=utf-8");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    if (unauthorized) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (close) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     request_read(c);
     enum MHD_Result ret = MHD_queue_response(c, rep->status, r);
@@ -247,7 +249,7 @@ static enum MHD_Result simple_reply(struct http_server *s, struct MHD_Connection
     buf_init(&rep.body, CAP_HTTP_ERROR);
     (void)buf_puts(&rep.body, text);
     count(s, h, status);
-    enum MHD_Result ret = send_reply(c, &rep, NULL, false);
+    enum MHD_Result ret = send_reply(c, &rep, NULL, false, false);
     buf_free(&rep.body);
     return ret;
 }
@@ -495,7 +497,7 @@ static void *reaper_main(void *arg)
 static enum MHD_Result answer(struct pending *p)
 {
     count(p->s, p->rt ? p->rt->stat : p->stat, p->rep.status);
-    return send_reply(p->conn, &p->rep, p->allow[0] ? p->allow : NULL, p->close);
+    return send_reply(p->conn, &p->rep, p->allow[0] ? p->allow : NULL, p->close, p->unauthorized);
 }
 
 /* The request is complete (or its body is not read): answer a refusal, run a plain route, or
@@ -527,6 +529,7 @@ static void refuse(struct pending *p, const struct http_verdict *v)
     reply_text(&p->rep, v->status, "%s", v->text);
     snprintf(p->allow, sizeof(p->allow), "%s", v->allow);
     p->close = v->close;
+    p->unauthorized = v->unauthorized;
     if (v->route) p->stat = v->route->stat;
     p->stage = PENDING_ANSWERED;
 }
@@ -777,6 +780,7 @@ void http_route_add(struct http_server *s, const struct http_route *r)
     *c = *r;
     c->path = xstrdup(r->path);
     c->methods = xstrdup(r->methods);
+    c->off = r->off ? xstrdup(r->off) : NULL;
 }
 
 static struct MHD_Daemon *start_mhd(struct http_server *s, unsigned flags)
@@ -858,6 +862,7 @@ void http_server_free(struct http_server *s)
     for (size_t i = 0; i < s->nroutes; i++) {
         free((char *)s->routes[i].path);
         free((char *)s->routes[i].methods);
+        free((char *)s->routes[i].off);
     }
     http_conns_free(s->conns);
     pthread_mutex_destroy(&s->lock);

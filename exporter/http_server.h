@@ -10,7 +10,8 @@
  *
  * What a stranger can make the server hold is bounded: connections (at once, per client, and
  * in time: http_conns.h), the request line and head (http_route.h, and libmicrohttpd's 32 KiB
- * per connection), and bodies (each route's max_body, checked before a body is read). */
+ * per connection), and bodies: each route's max_body, checked with its credentials before a
+ * body is read. */
 #ifndef DRWATCH_HTTP_SERVER_H
 #define DRWATCH_HTTP_SERVER_H
 

@@ -50,7 +50,7 @@ t.is_(dw.get("/-/healthy")[0], 200, "/-/healthy: 200 while the loop turns")
 with open(RULES, "w") as f:
     f.write('alert("HoldsTheLoop", { expr = function()\n'
             '  if time() < %f then while true do end end\nend })\n' % (time.time() + 5))
-status, _, body = dw.post("/-/reload")
+status, _, body = dw.reload()
 t.is_(status, 200, "a rule file that loops is loaded (it may run 14 s per evaluation)")
 stalled = wait_for(lambda: (lambda r: r if r[0] == 503 else None)(dw.get("/-/healthy")),
                    timeout=16, step=0.2)

@@ -24,7 +24,8 @@ textdir = tmpdir()
 with open(os.path.join(textdir, "a.prom"), "w") as f:
     f.write("# TYPE demo_value gauge\ndemo_value 42\n")
 dw = Drwatch('drwatch = { site = "gold", fast_interval = "1s" }\n'
-             'textfile = { directory = "%s", interval = "1s" }\n' % textdir).start()
+             'textfile = { directory = "%s", interval = "1s" }\n' % textdir,
+             lifecycle=False).start()
 
 
 def exchange(data, wait=8.0, want=None):

@@ -165,9 +165,11 @@ def wait_for(pred, timeout=10.0, step=0.05):
 class Drwatch:
     """One drwatch process with its config file in its own directory.
 
-    nofile: (soft, hard) open-file limits to start drwatch with."""
+    lifecycle: serve POST /-/reload (--web.enable-lifecycle) behind a bearer token in a
+    --web.token-file of its own (self.token); reload() sends it. nofile: (soft, hard) open-file
+    limits to start drwatch with."""
 
-    def __init__(self, config, name="drwatch", extra_args=(), nofile=None):
+    def __init__(self, config, name="drwatch", extra_args=(), lifecycle=True, nofile=None):
         self.dir = tmpdir()
         self.config_path = os.path.join(self.dir, "drwatch.lua")
         self.log_path = os.path.join(self.dir, name + ".log")
@@ -175,6 +177,13 @@ class Drwatch:
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.extra_args = list(extra_args)
+        self.token = None
+        if lifecycle:
+            self.token = "reload-%d" % random.randint(0, 1 << 30)
+            with open(os.path.join(self.dir, "web-token"), "w") as f:
+                f.write(self.token + "\n")
+            self.extra_args += ["--web.enable-lifecycle",
+                                "--web.token-file=" + os.path.join(self.dir, "web-token")]
         self.nofile = nofile
         self.proc = None
 
@@ -200,6 +209,10 @@ class Drwatch:
 
     def post(self, path, body=b"", headers=None):
         return http("POST", self.url + path, headers, body)
+
+    def reload(self):
+        """POST /-/reload with the bearer token it needs: (status, headers, body)."""
+        return self.post("/-/reload", headers={"Authorization": "Bearer %s" % self.token})
 
     def metrics(self):
         """The /metrics body parsed into {series text: value}, series text as rendered."""
