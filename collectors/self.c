@@ -136,6 +136,16 @@ static void add_http_limits(struct metric_set *m, const struct drwatch_stats *st
     for (int c = 0; c < HTTP_CLOSED_COUNT; c++)
         mset_addv(m, cf, (double)atomic_load(&st->http_connections_closed[c]), "reason",
                   http_closed_name((enum http_closed)c), LABELS_END);
+    mset_addv(m,
+              gauge(m, "drwatch_http_request_body_bytes",
+                    "Bytes set aside for HTTP request bodies being read now (at most 4 MiB).",
+                    "bytes"),
+              (double)atomic_load(&st->http_body_bytes), LABELS_END);
+    mset_addv(m,
+              mset_family(m, "drwatch_http_request_bodies_refused_total", METRIC_COUNTER,
+                          "HTTP requests answered 503 before their body was read because the "
+                          "bodies being read already held 4 MiB."),
+              (double)atomic_load(&st->http_bodies_refused), LABELS_END);
 }
 
 static void add_daemon(struct metric_set *m, const struct drwatch_stats *st)

@@ -66,6 +66,7 @@ struct http_server {
     size_t nroutes;
     struct http_limits lim;
     struct http_conns *conns;
+    atomic_size_t body_bytes; /* reserved for request bodies, at most CAP_HTTP_BODY_TOTAL */
     /* Requests for HTTP_ON_LOOP routes, oldest first, guarded by qlock. */
     struct loop *loop;
     struct loop_async *async;
@@ -96,6 +97,7 @@ struct pending {
     void *blocks[2]; /* the copies of headers and query (copy_values) */
     struct http_request req;
     struct buf body;
+    size_t reserved; /* of the server's body_bytes */
     bool too_large;
     bool close;        /* answer with Connection: close */
     bool unauthorized; /* answer with WWW-Authenticate: Bearer */
@@ -371,12 +373,32 @@ static struct pending *pending_new(struct http_server *s, struct MHD_Connection 
 
 static void pending_free(struct pending *p)
 {
+    struct http_server *s = p->s;
+    if (p->reserved) {
+        size_t now = atomic_fetch_sub(&s->body_bytes, p->reserved) - p->reserved;
+        atomic_store(&s->stats->http_body_bytes, now);
+    }
     free(p->method);
     free(p->blocks[0]);
     free(p->blocks[1]);
     buf_free(&p->body);
     buf_free(&p->rep.body);
     free(p);
+}
+
+/* Sets aside n bytes of CAP_HTTP_BODY_TOTAL for p's body, or returns false. */
+static bool reserve_body(struct pending *p, size_t n)
+{
+    struct http_server *s = p->s;
+    size_t before = atomic_fetch_add(&s->body_bytes, n);
+    if (n > CAP_HTTP_BODY_TOTAL || before > CAP_HTTP_BODY_TOTAL - n) {
+        atomic_fetch_sub(&s->body_bytes, n);
+        atomic_fetch_add(&s->stats->http_bodies_refused, 1);
+        return false;
+    }
+    p->reserved = n;
+    atomic_store(&s->stats->http_body_bytes, before + n);
+    return true;
 }
 
 /* The handler of p's route on the calling thread. */
@@ -534,18 +556,32 @@ static void refuse(struct pending *p, const struct http_verdict *v)
     p->stage = PENDING_ANSWERED;
 }
 
-/* Takes the route v chose: copies the query and makes room for the body under its cap. */
-static void accept_route(struct pending *p, const struct http_verdict *v)
+/* Takes the route v chose: copies the query and sets aside room for the body. Returns false
+ * when p was refused instead. */
+static bool accept_route(struct pending *p, const struct http_verdict *v)
 {
     const struct http_route *rt = v->route;
     p->rt = rt;
     p->req.path = rt->path;
     p->blocks[1] = copy_values(p->conn, MHD_GET_ARGUMENT_KIND, HTTP_MAX_QUERY_ARGS, &p->req.args,
                                &p->req.nargs, NULL);
-    if (!v->body || v->skip_body) return;
+    if (!v->body || v->skip_body) return true;
     /* A chunked body may take the route's whole cap; a declared one, its length. */
-    buf_free(&p->body);
-    buf_init(&p->body, v->chunked ? rt->max_body : (size_t)v->body_len);
+    size_t n = v->chunked ? rt->max_body : (size_t)v->body_len;
+    if (reserve_body(p, n)) {
+        buf_free(&p->body);
+        buf_init(&p->body, n);
+        return true;
+    }
+    p->rt = NULL;
+    p->stat = rt->stat;
+    p->close = true;
+    p->stage = PENDING_ANSWERED;
+    reply_text(&p->rep, 503,
+               "503 service unavailable: request bodies already hold %zu bytes, the most "
+               "drwatch takes at once; try again\n",
+               (size_t)CAP_HTTP_BODY_TOTAL);
+    return false;
 }
 
 /* The first call for a request: its head is in. Decides it before any body is read. A
@@ -581,12 +617,10 @@ static enum MHD_Result first_call(struct http_server *s, struct MHD_Connection *
     p->req.nheaders = h.nheaders;
     p->req.method = p->method = xstrdup(method);
     p->req.path = v.route ? v.route->path : "";
-    if (v.status) {
+    if (v.status)
         refuse(p, &v);
-    } else {
-        accept_route(p, &v);
-        if (v.skip_body) return dispatch(p);
-    }
+    else if (accept_route(p, &v) && v.skip_body)
+        return dispatch(p);
     if (p->stage == PENDING_ANSWERED && (v.body || p->close)) return answer(p);
     return MHD_YES;
 }

@@ -54,6 +54,8 @@ struct drwatch_stats {
     atomic_uint_fast64_t http_connections_limit; /* the cap in force */
     atomic_uint_fast64_t http_connections_refused[HTTP_REFUSED_COUNT];
     atomic_uint_fast64_t http_connections_closed[HTTP_CLOSED_COUNT];
+    atomic_uint_fast64_t http_body_bytes;     /* request bodies held now (reserved) */
+    atomic_uint_fast64_t http_bodies_refused; /* 503: the total was reached */
     atomic_uint_fast64_t snapshots_published;
     _Atomic double last_publish_seconds; /* time to merge and pre-render the last snapshot */
     atomic_uint_fast64_t snapshot_series;
