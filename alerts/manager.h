@@ -116,8 +116,13 @@ void manager_silences_api(struct am_manager *m, const struct manager_api_request
 
 /* Adds GET, POST and DELETE /api/v1/silences to s, run on the loop by manager_silences_api on
  * *slot: the daemon's manager, which a reload may replace or remove (then the answer is 404).
- * slot must outlive s. */
-void manager_api_add_route(struct am_manager *const *slot, struct http_server *s);
+ * token is the holder the HTTP server checks POST and DELETE against before it reads their
+ * body; keep it set to manager_api_token. slot and token must outlive s. */
+void manager_api_add_route(struct am_manager *const *slot, const struct http_token *token,
+                           struct http_server *s);
+/* The token of api_token_file (what the silences API needs for changes), or NULL: none, or
+ * no manager. The string is the manager's, valid until its next plan. */
+const char *manager_api_token(const struct am_manager *m);
 
 /* For tests: the number of groups and of alerts in the store. */
 size_t manager_group_count(const struct am_manager *m);

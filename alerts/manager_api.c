@@ -1,6 +1,8 @@
 /* manager_api.c: GET, POST and DELETE /api/v1/silences on the loop thread (an HTTP_ON_LOOP
  * route: the HTTP server hands the request to the loop and no HTTP thread waits). Reading is open;
- * changing needs the bearer token of api_token_file, compared in constant time. A change is saved
+ * changing needs the bearer token of api_token_file, compared in constant time: by the HTTP
+ * server before it reads the body (the route's token holder, which main keeps equal to
+ * manager_api_token), and here again, so that this API is safe on its own. A change is saved
  * before the answer, so that a silence that was acknowledged survives a crash. */
 #include <ctype.h>
 #include <errno.h>
@@ -125,7 +127,9 @@ void manager_silences_api(struct am_manager *m, const struct manager_api_request
     am_reschedule(m);
 }
 
-#define SILENCE_MAX_BODY (64 * 1024) /* a silence is a few matchers and a comment */
+/* A silence: at most 64 matchers (names and values, regexes included) and two texts of at
+ * most 4 KiB (silence.c); 64 KiB leaves room for all of it in JSON. */
+#define SILENCE_MAX_BODY (64 * 1024)
 
 static void route_silences(void *ctx, const struct http_request *req, struct http_reply *rep)
 {
@@ -143,13 +147,20 @@ static void route_silences(void *ctx, const struct http_request *req, struct htt
     manager_silences_api(m, &ar, rep);
 }
 
-void manager_api_add_route(struct am_manager *const *slot, struct http_server *s)
+void manager_api_add_route(struct am_manager *const *slot, const struct http_token *token,
+                           struct http_server *s)
 {
     http_route_add(s, &(struct http_route){.path = "/api/v1/silences",
                                            .methods = "GET,HEAD,POST,DELETE",
                                            .stat = HANDLER_API,
                                            .flags = HTTP_ON_LOOP,
                                            .max_body = SILENCE_MAX_BODY,
+                                           .token = token,
                                            .fn = route_silences,
                                            .ctx = (void *)slot});
+}
+
+const char *manager_api_token(const struct am_manager *m)
+{
+    return m ? m->plan->token : NULL;
 }

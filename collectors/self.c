@@ -109,6 +109,46 @@ static void add_build_info(struct metric_set *m, const char *site)
               __VERSION__, LABELS_END);
 }
 
+/* What the HTTP server's limits (exporter/http_conns.h) hold and refuse. */
+static void add_http_limits(struct metric_set *m, const struct drwatch_stats *st)
+{
+    mset_addv(m, gauge(m, "drwatch_http_connections", "HTTP connections open now.", NULL),
+              (double)atomic_load(&st->http_connections), LABELS_END);
+    mset_addv(m,
+              gauge(m, "drwatch_http_connections_limit",
+                    "HTTP connections drwatch serves at once (--web.max-connections, lowered to "
+                    "fit the open-file limit).",
+                    NULL),
+              (double)atomic_load(&st->http_connections_limit), LABELS_END);
+    struct metric_family *rf =
+        mset_family(m, "drwatch_http_connections_refused_total", METRIC_COUNTER,
+                    "HTTP connections refused at once, by the limit they would have passed: "
+                    "max_connections (every slot taken by a connection being answered) or "
+                    "max_per_client.");
+    for (int r = 0; r < HTTP_REFUSED_COUNT; r++)
+        mset_addv(m, rf, (double)atomic_load(&st->http_connections_refused[r]), "reason",
+                  http_refused_name((enum http_refused)r), LABELS_END);
+    struct metric_family *cf =
+        mset_family(m, "drwatch_http_connections_closed_total", METRIC_COUNTER,
+                    "HTTP connections drwatch closed before a whole request arrived: "
+                    "read_timeout (none within --web.read-timeout, a request under way or none "
+                    "yet), idle (an answered keep-alive connection), evicted (the longest "
+                    "waiting, to make room for a new connection when every slot was taken).");
+    for (int c = 0; c < HTTP_CLOSED_COUNT; c++)
+        mset_addv(m, cf, (double)atomic_load(&st->http_connections_closed[c]), "reason",
+                  http_closed_name((enum http_closed)c), LABELS_END);
+    mset_addv(m,
+              gauge(m, "drwatch_http_request_body_bytes",
+                    "Bytes set aside for HTTP request bodies being read now (at most 4 MiB).",
+                    "bytes"),
+              (double)atomic_load(&st->http_body_bytes), LABELS_END);
+    mset_addv(m,
+              mset_family(m, "drwatch_http_request_bodies_refused_total", METRIC_COUNTER,
+                          "HTTP requests answered 503 before their body was read because the "
+                          "bodies being read already held 4 MiB."),
+              (double)atomic_load(&st->http_bodies_refused), LABELS_END);
+}
+
 static void add_daemon(struct metric_set *m, const struct drwatch_stats *st)
 {
     mset_addv(m,
@@ -158,6 +198,7 @@ static void self_start(void *state, struct scrape *s)
     add_build_info(m, self->site);
     add_process(m, self->stats);
     add_daemon(m, self->stats);
+    add_http_limits(m, self->stats);
     scrape_done(s, true, NULL, NULL);
 }
 

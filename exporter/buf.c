@@ -12,32 +12,18 @@
 
 /* A buffer without a cap is a bug in drwatch, not an input problem: stop at the first use so
  * that the test suite finds it, rather than let an outside document grow it without end. */
-static void no_cap(void)
+static void no_cap(const char *file)
 {
-    fprintf(stderr, "level=error component=buf msg=\"a buffer used without a cap (buf_init with "
-                    "a CAP_... of caps.h)\"\n");
+    fprintf(stderr,
+            "level=error component=buf msg=\"a buffer used without a cap (buf_init with a CAP_... "
+            "of caps.h)\" file=%s\n",
+            file ? file : "?");
     abort();
-}
-
-/* TRANSITIONAL. These files are being rewritten on other branches and could not be edited
- * when buf_init(b, 0) became an error; their uncapped buffers get this cap until they pass
- * their own. Delete an entry when its file names its caps, and this table with the last. */
-#define CAP_AWAITING (64 * CAP_MIB)
-static const char *const awaiting_caps[] = {
-    "exporter/http_server.c",
-};
-
-static size_t awaiting_cap(const char *file)
-{
-    for (size_t i = 0; i < ARRAY_LEN(awaiting_caps); i++)
-        if (strcmp(file, awaiting_caps[i]) == 0) return CAP_AWAITING;
-    return 0;
 }
 
 void buf_init_in(struct buf *b, size_t max, const char *file)
 {
-    if (max == 0) max = awaiting_cap(file);
-    if (max == 0) no_cap();
+    if (max == 0) no_cap(file);
     /* No buffer can be larger than half the address space: len + extra + 1 never wraps. */
     *b = (struct buf){.max = max < SIZE_MAX / 2 ? max : SIZE_MAX / 2};
 }
@@ -66,7 +52,7 @@ static int fail(struct buf *b, int rc)
 
 int buf_reserve(struct buf *b, size_t extra)
 {
-    if (b->max == 0) no_cap();
+    if (b->max == 0) no_cap(NULL);
     if (b->err) return b->err;
     if (extra > b->max || b->len > b->max - extra) return fail(b, -E2BIG);
     size_t need = b->len + extra + 1;

@@ -94,5 +94,7 @@
 /* ---- the HTTP server ---- */
 #define CAP_HTTP_REPLY (64 * CAP_MIB) /* a route's answer (an API listing) */
 #define CAP_HTTP_ERROR (4 * CAP_KIB)  /* an error text */
+/* Request bodies held at once across every connection; each route also caps its own. */
+#define CAP_HTTP_BODY_TOTAL (4 * CAP_MIB)
 
 #endif

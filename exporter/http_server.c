@@ -1,6 +1,13 @@
 /* http_server.c: libmicrohttpd with an internal epoll thread pool; /metrics from shared, refcounted
  * response objects; a route table for the rest (see http_server.h).
  *
+ * Every request is decided from its line and head first (http_route.h): the URI when MHD has
+ * read the request line (the URI log callback, which runs before MHD parses the query), the
+ * rest on the first call of on_request, before any body is read. A refusal queued on that
+ * first call makes MHD close the connection after the answer without reading further, which
+ * is what a refused body and ambiguous framing need. Connections are admitted, registered,
+ * timed and closed through http_conns.h; a watchdog thread enforces their read deadlines.
+ *
  * A request for a route is copied out of MHD (method, path, headers, query, body) into a
  * struct pending. Plain routes run at once on the MHD thread. HTTP_ON_LOOP routes suspend the
  * connection and queue the pending request to the loop; the loop runs the handler and resumes
@@ -20,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -30,9 +38,10 @@
 #include "loop.h"
 #include "xalloc.h"
 
-#define HTTP_THREADS 4
-#define MAX_ROUTES   32
-#define MAX_KV       128 /* headers or query parameters copied for a handler */
+#define HTTP_THREADS   4
+#define MAX_ROUTES     32
+#define REAP_TICK_MS   250         /* how often read deadlines are checked */
+#define MHD_POOL_BYTES (32 * 1024) /* per connection: the request line, head, parsed values */
 
 /* What /metrics serves: a snapshot and the MHD responses made from it. Every response holds
  * a reference, dropped by MHD's free callback when the last connection using it is done. */
@@ -53,27 +62,33 @@ struct http_server {
     uint16_t port;
     pthread_mutex_t lock; /* guards current */
     struct served *current;
-    struct http_route routes[MAX_ROUTES];
+    struct http_route routes[MAX_ROUTES]; /* routes[0] is /metrics, served here */
     size_t nroutes;
+    struct http_limits lim;
+    struct http_conns *conns;
+    atomic_size_t body_bytes; /* reserved for request bodies, at most CAP_HTTP_BODY_TOTAL */
     /* Requests for HTTP_ON_LOOP routes, oldest first, guarded by qlock. */
     struct loop *loop;
     struct loop_async *async;
     pthread_mutex_t qlock;
-    pthread_cond_t qcond; /* wakes the reaper */
+    pthread_cond_t qcond; /* wakes the watchdog */
     struct pending *qhead, *qtail;
     size_t qlen;
     bool reaper_stop;
-    pthread_t reaper;
+    pthread_t reaper; /* the watchdog: loop deadlines and read deadlines */
     bool reaper_running;
+    int64_t next_reap_ms;
 };
 
 enum pending_stage { PENDING_READING, PENDING_QUEUED, PENDING_RUNNING, PENDING_ANSWERED };
 
-/* One request to a route, from its first call to on_completed. */
+/* One request other than a plain GET or HEAD of /metrics, from its first call (or its URI)
+ * to on_completed. */
 struct pending {
     struct http_server *s;
     struct MHD_Connection *conn;
-    const struct http_route *rt; /* NULL: answered without a handler (404, 405, 413) */
+    const struct http_route *rt; /* NULL: answered without a handler (a refusal) */
+    enum http_handler stat;      /* what the answer is counted under */
     enum pending_stage stage;    /* qlock guards it while the request is queued or running */
     int64_t deadline_ms;
     struct pending *next;
@@ -82,8 +97,10 @@ struct pending {
     void *blocks[2]; /* the copies of headers and query (copy_values) */
     struct http_request req;
     struct buf body;
+    size_t reserved; /* of the server's body_bytes */
     bool too_large;
-    bool metrics; /* a request for /metrics that is not GET or HEAD */
+    bool close;        /* answer with Connection: close */
+    bool unauthorized; /* answer with WWW-Authenticate: Bearer */
     struct http_reply rep;
 };
 
@@ -120,12 +137,14 @@ static void served_retire(struct served *sv)
     served_unref(sv);
 }
 
-/* The response for a variant, made on first use. *transient is set when sv was retired
+/* The response for a variant, made on first use; sv->lock must be held, and stays held while
+ * the caller queues the response: a publish retires sv (destroying its responses) under that
+ * lock, and MHD_queue_response takes a reference of its own, so the response cannot be
+ * destroyed between being found and being queued. *transient is set when sv was retired
  * meanwhile: the caller then destroys its reference after queueing the response. */
 static struct MHD_Response *served_response(struct served *sv, enum expo_format f, bool gzip,
                                             bool *transient)
 {
-    pthread_mutex_lock(&sv->lock);
     struct MHD_Response *r = sv->resp[f == EXPO_OPENMETRICS][gzip];
     *transient = false;
     if (!r) {
@@ -150,7 +169,6 @@ static struct MHD_Response *served_response(struct served *sv, enum expo_format 
                 sv->resp[f == EXPO_OPENMETRICS][gzip] = r;
         }
     }
-    pthread_mutex_unlock(&sv->lock);
     return r;
 }
 
@@ -187,59 +205,6 @@ struct snapshot *http_current_snapshot(struct http_server *s)
     return snap;
 }
 
-/* ---- negotiation ---- */
-
-/* The q value of one media range ("type/sub;a=b;q=0.5"), 1 when absent. */
-static double media_q(const char *p, const char *end)
-{
-    for (const char *q = p; q + 2 < end; q++) {
-        if (*q == ';') {
-            const char *t = q + 1;
-            while (t < end && *t == ' ') t++;
-            if (end - t > 2 && (t[0] == 'q' || t[0] == 'Q') && t[1] == '=') return atof(t + 2);
-        }
-    }
-    return 1.0;
-}
-
-enum expo_format http_negotiate_format(const char *accept)
-{
-    if (!accept) return EXPO_TEXT;
-    double om = 0, text = 0;
-    for (const char *p = accept; *p;) {
-        const char *end = strchr(p, ',');
-        if (!end) end = p + strlen(p);
-        while (p < end && *p == ' ') p++;
-        size_t n = (size_t)(end - p);
-        double q = media_q(p, end);
-        /* OpenMetrics 1.0.0, or OpenMetrics without a version (which means the newest). */
-        if (n >= 28 && strncasecmp(p, "application/openmetrics-text", 28) == 0) {
-            const char *v = strstr(p, "version=");
-            if ((!v || v >= end || strncmp(v + 8, "1.0.0", 5) == 0) && q > om) om = q;
-        } else if (n >= 10 && strncasecmp(p, "text/plain", 10) == 0 && q > text) {
-            text = q;
-        }
-        p = *end ? end + 1 : end;
-    }
-    return om > 0 && om >= text ? EXPO_OPENMETRICS : EXPO_TEXT;
-}
-
-bool http_accepts_gzip(const char *ae)
-{
-    if (!ae) return false;
-    for (const char *p = ae; *p;) {
-        const char *end = strchr(p, ',');
-        if (!end) end = p + strlen(p);
-        while (p < end && *p == ' ') p++;
-        if ((end - p >= 4 && strncasecmp(p, "gzip", 4) == 0 &&
-             (p + 4 == end || p[4] == ';' || p[4] == ' ')) ||
-            (end - p >= 1 && *p == '*' && (p + 1 == end || p[1] == ';')))
-            return media_q(p, end) > 0;
-        p = *end ? end + 1 : end;
-    }
-    return false;
-}
-
 /* ---- replies ---- */
 
 static void count(struct http_server *s, enum http_handler h, unsigned status)
@@ -248,8 +213,23 @@ static void count(struct http_server *s, enum http_handler h, unsigned status)
                               memory_order_relaxed);
 }
 
+/* The connection's record (http_conns.h), or NULL. */
+static struct http_conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return i ? i->socket_context : NULL;
+}
+
+/* The request is read whole (or will not be read): its read deadline stops. */
+static void request_read(struct MHD_Connection *c)
+{
+    struct http_conn *hc = conn_of(c);
+    if (hc) http_conn_request_read(hc);
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *c, const struct http_reply *rep,
-                                  const char *allow)
+                                  const char *allow, bool close, bool unauthorized)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
         rep->body.len, rep->body.data ? rep->body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
@@ -257,28 +237,22 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const struct http_re
                             rep->content_type ? rep->content_type : "text/plain; charset=utf-8");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    if (unauthorized) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (close) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    request_read(c);
     enum MHD_Result ret = MHD_queue_response(c, rep->status, r);
     MHD_destroy_response(r);
     return ret;
 }
 
 static enum MHD_Result simple_reply(struct http_server *s, struct MHD_Connection *c,
-                                    enum http_handler h, unsigned status, const char *allow,
-                                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static enum MHD_Result simple_reply(struct http_server *s, struct MHD_Connection *c,
-                                    enum http_handler h, unsigned status, const char *allow,
-                                    const char *fmt, ...)
+                                    enum http_handler h, unsigned status, const char *text)
 {
     struct http_reply rep = {.status = status};
-    buf_init(&rep.body, 0);
-    char text[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    buf_puts(&rep.body, text);
+    buf_init(&rep.body, CAP_HTTP_ERROR);
+    (void)buf_puts(&rep.body, text);
     count(s, h, status);
-    enum MHD_Result ret = send_reply(c, &rep, allow);
+    enum MHD_Result ret = send_reply(c, &rep, NULL, false, false);
     buf_free(&rep.body);
     return ret;
 }
@@ -287,41 +261,28 @@ static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connectio
 {
     struct served *sv = served_get(s);
     if (!sv)
-        return simple_reply(s, c, HANDLER_METRICS, 503, NULL,
+        return simple_reply(s, c, HANDLER_METRICS, 503,
                             "503 service unavailable: no collection has finished yet\n");
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
     const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
     bool transient;
+    pthread_mutex_lock(&sv->lock);
     struct MHD_Response *r =
         served_response(sv, http_negotiate_format(accept), http_accepts_gzip(ae), &transient);
-    enum MHD_Result ret;
+    enum MHD_Result ret = MHD_NO;
     if (r) {
         count(s, HANDLER_METRICS, 200);
+        request_read(c);
         ret = MHD_queue_response(c, MHD_HTTP_OK, r);
         if (transient) MHD_destroy_response(r);
-    } else {
-        ret = simple_reply(s, c, HANDLER_METRICS, 500, NULL,
+    }
+    pthread_mutex_unlock(&sv->lock);
+    if (!r) {
+        ret = simple_reply(s, c, HANDLER_METRICS, 500,
                            "500 internal server error: rendering the metrics failed\n");
     }
     served_unref(sv);
     return ret;
-}
-
-static bool method_allowed(const char *methods, const char *m)
-{
-    size_t n = strlen(m);
-    for (const char *p = methods; p && *p;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && strncmp(p, m, n) == 0) return true;
-        p = e ? e + 1 : NULL;
-    }
-    return false;
-}
-
-static bool is_bodyless(const char *method)
-{
-    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 }
 
 /* ---- pending requests ---- */
@@ -342,9 +303,11 @@ static void reply_text(struct http_reply *rep, unsigned status, const char *fmt,
 }
 
 /* Copies of a request's header fields or query parameters: one block holding the array and
- * the strings, sized in a first pass (MHD bounds what a request may hold). */
+ * the strings, sized in a first pass. At most max values are copied; *over says there were
+ * more. */
 struct kv_copy {
-    size_t n, bytes;
+    size_t n, max, bytes;
+    bool over;
     struct http_kv *v;
     char *next;
 };
@@ -354,7 +317,10 @@ static enum MHD_Result kv_measure(void *cls, enum MHD_ValueKind kind, const char
 {
     (void)kind;
     struct kv_copy *k = cls;
-    if (k->n == MAX_KV) return MHD_NO;
+    if (k->n == k->max) {
+        k->over = true;
+        return MHD_NO;
+    }
     k->n++;
     k->bytes += strlen(key) + strlen(value ? value : "") + 2;
     return MHD_YES;
@@ -373,7 +339,7 @@ static enum MHD_Result kv_fill(void *cls, enum MHD_ValueKind kind, const char *k
 {
     (void)kind;
     struct kv_copy *k = cls;
-    if (k->n == MAX_KV) return MHD_NO;
+    if (k->n == k->max) return MHD_NO;
     struct http_kv *e = &k->v[k->n++];
     e->key = kv_put(k, key);
     e->value = kv_put(k, value ? value : "");
@@ -381,76 +347,20 @@ static enum MHD_Result kv_fill(void *cls, enum MHD_ValueKind kind, const char *k
 }
 
 /* Returns the block (the caller frees it), with *out and *n filled. */
-static void *copy_values(struct MHD_Connection *c, enum MHD_ValueKind kind,
-                         const struct http_kv **out, size_t *n)
+static void *copy_values(struct MHD_Connection *c, enum MHD_ValueKind kind, size_t max,
+                         const struct http_kv **out, size_t *n, bool *over)
 {
-    struct kv_copy k = {0};
+    struct kv_copy k = {.max = max};
     MHD_get_connection_values(c, kind, kv_measure, &k);
-    void *block = xmalloc(k.n * sizeof(struct http_kv) + k.bytes);
+    void *block = xmalloc(k.n * sizeof(struct http_kv) + k.bytes + 1);
     k.v = block;
     k.next = (char *)block + k.n * sizeof(struct http_kv);
     k.n = 0;
     MHD_get_connection_values(c, kind, kv_fill, &k);
     *out = k.v;
     *n = k.n;
+    if (over) *over = k.over;
     return block;
-}
-
-/* "GET,HEAD" as an Allow header: "GET, HEAD". */
-static void set_allow(struct pending *p, const char *methods)
-{
-    size_t n = 0;
-    for (const char *m = methods; *m && n + 3 < sizeof(p->allow); m++) {
-        p->allow[n++] = *m;
-        if (*m == ',') p->allow[n++] = ' ';
-    }
-    p->allow[n] = '\0';
-}
-
-static const struct http_route *find_route(const struct http_server *s, const char *url)
-{
-    for (size_t i = 0; i < s->nroutes; i++)
-        if (strcmp(s->routes[i].path, url) == 0) return &s->routes[i];
-    return NULL;
-}
-
-/* Decides what a request gets before its body is read: its route, or the refusal it gets
- * (404, 405, 413 on Content-Length alone). Refused requests keep rt NULL and rep filled. */
-static void route_request(struct pending *p, const char *url, const char *method)
-{
-    const struct http_server *s = p->s;
-    const struct http_route *rt = find_route(s, url);
-    if (!rt) {
-        struct buf list;
-        buf_init(&list, 4096);
-        (void)buf_puts(&list, "/metrics");
-        for (size_t i = 0; i < s->nroutes; i++) (void)buf_printf(&list, ", %s", s->routes[i].path);
-        reply_text(&p->rep, 404, "404 not found: %.200s\nendpoints: %s\n", url,
-                   list.data ? list.data : "");
-        buf_free(&list);
-        return;
-    }
-    p->req.method = p->method = xstrdup(method);
-    p->req.path = rt->path;
-    if (!method_allowed(rt->methods, method)) {
-        set_allow(p, rt->methods);
-        reply_text(&p->rep, 405, "405 method not allowed: %s accepts %s, not %.20s\n", rt->path,
-                   p->allow, method);
-        p->req.path = rt->path; /* for the Allow header and the count */
-        return;
-    }
-    const char *cl = MHD_lookup_connection_value(p->conn, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > rt->max_body) {
-        reply_text(&p->rep, 413, "413 request body over %zu bytes for %s\n", rt->max_body,
-                   rt->path);
-        p->req.path = rt->path;
-        return;
-    }
-    p->rt = rt;
-    buf_free(&p->body);
-    buf_init(&p->body, rt->max_body ? rt->max_body : 1);
-    p->blocks[0] = copy_values(p->conn, MHD_HEADER_KIND, &p->req.headers, &p->req.nheaders);
-    p->blocks[1] = copy_values(p->conn, MHD_GET_ARGUMENT_KIND, &p->req.args, &p->req.nargs);
 }
 
 static struct pending *pending_new(struct http_server *s, struct MHD_Connection *c)
@@ -458,6 +368,7 @@ static struct pending *pending_new(struct http_server *s, struct MHD_Connection 
     struct pending *p = xcalloc(1, sizeof(*p));
     p->s = s;
     p->conn = c;
+    p->stat = HANDLER_OTHER;
     buf_init(&p->body, 1);
     buf_init(&p->rep.body, CAP_HTTP_REPLY);
     p->rep.status = 200;
@@ -466,12 +377,32 @@ static struct pending *pending_new(struct http_server *s, struct MHD_Connection 
 
 static void pending_free(struct pending *p)
 {
+    struct http_server *s = p->s;
+    if (p->reserved) {
+        size_t now = atomic_fetch_sub(&s->body_bytes, p->reserved) - p->reserved;
+        atomic_store(&s->stats->http_body_bytes, now);
+    }
     free(p->method);
     free(p->blocks[0]);
     free(p->blocks[1]);
     buf_free(&p->body);
     buf_free(&p->rep.body);
     free(p);
+}
+
+/* Sets aside n bytes of CAP_HTTP_BODY_TOTAL for p's body, or returns false. */
+static bool reserve_body(struct pending *p, size_t n)
+{
+    struct http_server *s = p->s;
+    size_t before = atomic_fetch_add(&s->body_bytes, n);
+    if (n > CAP_HTTP_BODY_TOTAL || before > CAP_HTTP_BODY_TOTAL - n) {
+        atomic_fetch_sub(&s->body_bytes, n);
+        atomic_fetch_add(&s->stats->http_bodies_refused, 1);
+        return false;
+    }
+    p->reserved = n;
+    atomic_store(&s->stats->http_body_bytes, before + n);
+    return true;
 }
 
 /* The handler of p's route on the calling thread. */
@@ -541,33 +472,43 @@ static void on_loop_requests(void *arg)
     }
 }
 
-/* Answers 503 for requests the loop has not taken by their deadline. */
+/* Answers 503 for requests the loop has not taken by their deadline. Under qlock. */
+static void expire_loop_requests(struct http_server *s, int64_t now)
+{
+    for (struct pending *p; (p = s->qhead) && p->deadline_ms <= now;) {
+        queue_pop(s);
+        reply_text(&p->rep, 503,
+                   "503 service unavailable: drwatch's loop did not take this "
+                   "request within %ds; see the log\n",
+                   HTTP_LOOP_DEADLINE_MS / 1000);
+        p->stage = PENDING_ANSWERED;
+        log_warn("http", "%s %s: the loop did not take it in time: answered 503", p->req.method,
+                 p->req.path);
+        MHD_resume_connection(p->conn);
+    }
+}
+
+/* The watchdog: answers loop requests past their deadline, and every REAP_TICK_MS shuts
+ * down the connections past their read deadline. */
 static void *reaper_main(void *arg)
 {
     struct http_server *s = arg;
     pthread_mutex_lock(&s->qlock);
     while (!s->reaper_stop) {
-        struct pending *p = s->qhead;
-        if (p && p->deadline_ms <= time_mono_ms()) {
-            queue_pop(s);
-            reply_text(&p->rep, 503,
-                       "503 service unavailable: drwatch's loop did not take this "
-                       "request within %ds; see the log\n",
-                       HTTP_LOOP_DEADLINE_MS / 1000);
-            p->stage = PENDING_ANSWERED;
-            log_warn("http", "%s %s: the loop did not take it in time: answered 503", p->req.method,
-                     p->req.path);
-            MHD_resume_connection(p->conn);
+        int64_t now = time_mono_ms();
+        expire_loop_requests(s, now);
+        if (now >= s->next_reap_ms) {
+            s->next_reap_ms = now + REAP_TICK_MS;
+            pthread_mutex_unlock(&s->qlock); /* never hold both locks */
+            http_conns_reap(s->conns, now);
+            pthread_mutex_lock(&s->qlock);
             continue;
         }
-        if (!p) {
-            pthread_cond_wait(&s->qcond, &s->qlock);
-            continue;
-        }
-        int64_t until_ms = p->deadline_ms;
+        int64_t until_ms = s->next_reap_ms;
+        if (s->qhead && s->qhead->deadline_ms < until_ms) until_ms = s->qhead->deadline_ms;
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
-        int64_t wait = until_ms - time_mono_ms();
+        int64_t wait = until_ms - now;
         until.tv_sec += wait / 1000;
         until.tv_nsec += (wait % 1000) * 1000000;
         if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
@@ -581,16 +522,15 @@ static void *reaper_main(void *arg)
 
 static enum MHD_Result answer(struct pending *p)
 {
-    struct http_server *s = p->s;
-    const struct http_route *rt = p->rt ? p->rt : find_route(s, p->req.path ? p->req.path : "");
-    enum http_handler h = rt ? rt->stat : p->metrics ? HANDLER_METRICS : HANDLER_OTHER;
-    count(s, h, p->rep.status);
-    return send_reply(p->conn, &p->rep, p->allow[0] ? p->allow : NULL);
+    count(p->s, p->rt ? p->rt->stat : p->stat, p->rep.status);
+    return send_reply(p->conn, &p->rep, p->allow[0] ? p->allow : NULL, p->close, p->unauthorized);
 }
 
-/* The request is complete: answer a refusal, run a plain route, or queue a loop route. */
+/* The request is complete (or its body is not read): answer a refusal, run a plain route, or
+ * queue a loop route. */
 static enum MHD_Result dispatch(struct pending *p)
 {
+    request_read(p->conn);
     if (!p->rt) return answer(p);
     if (p->too_large) {
         reply_text(&p->rep, 413, "413 request body over %zu bytes for %s\n", p->rt->max_body,
@@ -609,6 +549,86 @@ static enum MHD_Result dispatch(struct pending *p)
     return answer(p);
 }
 
+/* Makes p the refusal of verdict v. */
+static void refuse(struct pending *p, const struct http_verdict *v)
+{
+    reply_text(&p->rep, v->status, "%s", v->text);
+    snprintf(p->allow, sizeof(p->allow), "%s", v->allow);
+    p->close = v->close;
+    p->unauthorized = v->unauthorized;
+    if (v->route) p->stat = v->route->stat;
+    p->stage = PENDING_ANSWERED;
+}
+
+/* Takes the route v chose: copies the query and sets aside room for the body. Returns false
+ * when p was refused instead. */
+static bool accept_route(struct pending *p, const struct http_verdict *v)
+{
+    const struct http_route *rt = v->route;
+    p->rt = rt;
+    p->req.path = rt->path;
+    p->blocks[1] = copy_values(p->conn, MHD_GET_ARGUMENT_KIND, HTTP_MAX_QUERY_ARGS, &p->req.args,
+                               &p->req.nargs, NULL);
+    if (!v->body || v->skip_body) return true;
+    /* A chunked body may take the route's whole cap; a declared one, its length. */
+    size_t n = v->chunked ? rt->max_body : (size_t)v->body_len;
+    if (reserve_body(p, n)) {
+        buf_free(&p->body);
+        buf_init(&p->body, n);
+        return true;
+    }
+    p->rt = NULL;
+    p->stat = rt->stat;
+    p->close = true;
+    p->stage = PENDING_ANSWERED;
+    reply_text(&p->rep, 503,
+               "503 service unavailable: request bodies already hold %zu bytes, the most "
+               "drwatch takes at once; try again\n",
+               (size_t)CAP_HTTP_BODY_TOTAL);
+    return false;
+}
+
+/* The first call for a request: its head is in. Decides it before any body is read. A
+ * refusal of a request with a body (or untrusted framing) is answered now, which makes MHD
+ * close the connection without reading on; other refusals wait for the next call, so that
+ * the connection stays open. */
+static enum MHD_Result first_call(struct http_server *s, struct MHD_Connection *c, const char *url,
+                                  const char *method, void **con_cls)
+{
+    struct http_head h = {.method = method, .path = url};
+    bool over;
+    void *block = copy_values(c, MHD_HEADER_KIND, HTTP_MAX_HEADERS, &h.headers, &h.nheaders, &over);
+    struct http_verdict v;
+    if (over) {
+        memset(&v, 0, sizeof(v));
+        v.status = 431;
+        v.close = true;
+        snprintf(v.text, sizeof(v.text), "431 request header fields too large: over %d\n",
+                 HTTP_MAX_HEADERS);
+    } else {
+        http_decide(s->routes, s->nroutes, &h, &v);
+    }
+    if (v.status == 0 && !v.route->fn) { /* GET or HEAD /metrics */
+        free(block);
+        if (v.skip_body) return serve_metrics(s, c);
+        *con_cls = (void *)&bodyless_marker;
+        return MHD_YES;
+    }
+    struct pending *p = pending_new(s, c);
+    *con_cls = p;
+    p->blocks[0] = block;
+    p->req.headers = h.headers;
+    p->req.nheaders = h.nheaders;
+    p->req.method = p->method = xstrdup(method);
+    p->req.path = v.route ? v.route->path : "";
+    if (v.status)
+        refuse(p, &v);
+    else if (accept_route(p, &v) && v.skip_body)
+        return dispatch(p);
+    if (p->stage == PENDING_ANSWERED && (v.body || p->close)) return answer(p);
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
@@ -616,36 +636,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     struct http_server *s = cls;
     /* libmicrohttpd 0.9.75 closes the connection after a response queued on the first call
-     * (before it has finished reading the request): GET and HEAD are answered on the second
-     * call so that scrapers keep their connection alive; a refused body is answered at once,
-     * so that it is never read. */
-    if (strcmp(url, "/metrics") == 0 && is_bodyless(method)) {
-        if (*con_cls != &bodyless_marker) {
-            *con_cls = (void *)&bodyless_marker;
-            return MHD_YES;
-        }
-        return serve_metrics(s, c);
-    }
+     * (before it has finished reading the request): what is accepted is answered on a later
+     * call so that clients keep their connection alive. */
+    if (*con_cls == &bodyless_marker) return serve_metrics(s, c);
     struct pending *p = *con_cls;
     if (!p) {
-        p = pending_new(s, c);
-        *con_cls = p;
-        if (strcmp(url, "/metrics") == 0) {
-            reply_text(&p->rep, 405, "405 method not allowed: /metrics accepts GET, HEAD\n");
-            set_allow(p, "GET,HEAD");
-            p->metrics = true;
-        } else {
-            route_request(p, url, method);
-        }
-        if (!p->rt && !is_bodyless(method)) return answer(p);
-        return MHD_YES;
+        struct http_conn *hc = conn_of(c);
+        if (hc && http_conn_refused(hc)) return MHD_NO;
+        return first_call(s, c, url, method, con_cls);
     }
     if (p->stage == PENDING_ANSWERED) return answer(p);
     if (p->stage != PENDING_READING) return MHD_YES; /* suspended: not called */
     if (*upload_size) {
-        if (p->rt && (*upload_size > p->rt->max_body - p->body.len ||
-                      buf_append(&p->body, upload_data, *upload_size) < 0))
-            p->too_large = true;
+        if (p->rt && buf_append(&p->body, upload_data, *upload_size) < 0) p->too_large = true;
         *upload_size = 0;
         return MHD_YES;
     }
@@ -655,11 +658,70 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)c, (void)toe;
+    (void)toe;
+    struct http_server *s = cls;
+    struct http_conn *hc = conn_of(c);
+    if (hc) http_conn_answered(s->conns, hc);
     struct pending *p = *con_cls;
     *con_cls = NULL;
     if (!p || (const void *)p == &bodyless_marker) return;
     pending_free(p);
+}
+
+/* The request line is in, its query not yet parsed: the one moment to refuse a query that
+ * would exhaust MHD's per-connection pool (see HTTP_MAX_QUERY_ARGS). The refusal becomes the
+ * request's pending answer, sent on the first call. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    struct http_server *s = cls;
+    struct http_conn *hc = conn_of(c);
+    if (hc) http_conn_request_started(hc);
+    struct http_verdict v;
+    if (http_uri_check(uri, &v) == 0) return NULL;
+    /* MHD 0.9.75 passes its own writable copy of the line and parses the query from it after
+     * this call: ending the text after the '?' leaves it nothing to parse. */
+    char *q = strchr(uri, '?');
+    if (q) q[1] = '\0';
+    struct pending *p = pending_new(s, c);
+    refuse(p, &v);
+    return p;
+}
+
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    (void)len;
+    struct http_server *s = cls;
+    return http_conns_admit(s->conns, addr) ? MHD_YES : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        http_conns_close(s->conns, *socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *fd =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *a =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    *socket_context =
+        http_conns_open(s->conns, a ? a->client_addr : NULL, fd ? fd->connect_fd : -1);
+}
+
+/* libmicrohttpd's own messages: what a stranger can trigger at will (malformed requests,
+ * resets), so they go to the debug level instead of stderr. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    if (!log_enabled(LOG_DEBUG)) return;
+    char text[512];
+    vsnprintf(text, sizeof(text), fmt, ap);
+    size_t n = strlen(text);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == ' ')) text[--n] = '\0';
+    log_debug("http", "libmicrohttpd: %s", text);
 }
 
 /* ---- set-up ---- */
@@ -722,12 +784,15 @@ static int parse_listen(struct http_server *s, const char *listen, char *err, si
     return -1;
 }
 
-struct http_server *http_server_new(const char *listen, struct drwatch_stats *stats,
-                                    struct loop *loop, char *err, size_t errlen)
+struct http_server *http_server_new(const char *listen, const struct http_limits *lim,
+                                    struct drwatch_stats *stats, struct loop *loop, char *err,
+                                    size_t errlen)
 {
     struct http_server *s = xcalloc(1, sizeof(*s));
     s->stats = stats;
     s->loop = loop;
+    s->lim = *lim;
+    s->conns = http_conns_new(lim, stats);
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->qlock, NULL);
     pthread_condattr_t ca;
@@ -735,6 +800,9 @@ struct http_server *http_server_new(const char *listen, struct drwatch_stats *st
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->qcond, &ca);
     pthread_condattr_destroy(&ca);
+    /* /metrics is a route for the decisions (404 list, 405, framing) but served here. */
+    http_route_add(s, &(struct http_route){
+                          .path = "/metrics", .methods = "GET,HEAD", .stat = HANDLER_METRICS});
     if (parse_listen(s, listen, err, errlen) < 0) {
         http_server_free(s);
         return NULL;
@@ -750,30 +818,38 @@ void http_route_add(struct http_server *s, const struct http_route *r)
     *c = *r;
     c->path = xstrdup(r->path);
     c->methods = xstrdup(r->methods);
+    c->off = r->off ? xstrdup(r->off) : NULL;
 }
 
 static struct MHD_Daemon *start_mhd(struct http_server *s, unsigned flags)
 {
-    return MHD_start_daemon(flags | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                                MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
-                            s->port, NULL, NULL, on_request, s, MHD_OPTION_NOTIFY_COMPLETED,
-                            on_completed, s, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                            s->addrlen ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END,
-                            (struct sockaddr *)&s->addr, MHD_OPTION_END);
+    /* MHD splits its connection limit evenly between its threads, and each refuses past its
+     * share without telling us: set high enough that http_conns always decides first. */
+    unsigned mhd_limit = HTTP_THREADS * (s->lim.max_connections + 16);
+    /* MHD's idle timeout restarts at every byte; the read deadline (http_conns) is what
+     * bounds a request. This one closes what stalls while an answer is being sent. */
+    unsigned idle_s = (unsigned)((s->lim.read_timeout_ms + 999) / 1000) + 1;
+    return MHD_start_daemon(
+        flags | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+            MHD_ALLOW_SUSPEND_RESUME,
+        s->port, on_accept, s, on_request, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_POOL_BYTES, MHD_OPTION_CONNECTION_TIMEOUT,
+        idle_s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        s->addrlen ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, (struct sockaddr *)&s->addr,
+        MHD_OPTION_END);
 }
 
 int http_server_start(struct http_server *s, char *err, size_t errlen)
 {
-    if (s->loop) {
-        s->async = loop_async_new(s->loop, on_loop_requests, s);
-        if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
-            snprintf(err, errlen, "cannot start a thread: %s", strerror(errno));
-            return -1;
-        }
-        s->reaper_running = true;
+    if (s->loop) s->async = loop_async_new(s->loop, on_loop_requests, s);
+    if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+        snprintf(err, errlen, "cannot start a thread: %s", strerror(errno));
+        return -1;
     }
+    s->reaper_running = true;
     if (s->any_address) {
         s->mhd = start_mhd(s, MHD_USE_DUAL_STACK);
         if (!s->mhd) s->mhd = start_mhd(s, 0); /* no IPv6 here: IPv4 only */
@@ -794,8 +870,9 @@ uint16_t http_server_port(const struct http_server *s)
     return s->port;
 }
 
-/* Stops the reaper and answers 503 for every request still queued, so that no connection is
- * suspended when MHD stops (it aborts if one is). New loop requests are refused from now on. */
+/* Stops the watchdog and answers 503 for every request still queued, so that no connection
+ * is suspended when MHD stops (it aborts if one is). New loop requests are refused from now
+ * on. */
 static void drain_loop_queue(struct http_server *s)
 {
     pthread_mutex_lock(&s->qlock);
@@ -817,13 +894,15 @@ void http_server_free(struct http_server *s)
 {
     if (!s) return;
     drain_loop_queue(s);
-    if (s->mhd) MHD_stop_daemon(s->mhd);
+    if (s->mhd) MHD_stop_daemon(s->mhd); /* closes every connection: http_conns empties */
     loop_async_free(s->async);
     if (s->current) served_retire(s->current);
     for (size_t i = 0; i < s->nroutes; i++) {
         free((char *)s->routes[i].path);
         free((char *)s->routes[i].methods);
+        free((char *)s->routes[i].off);
     }
+    http_conns_free(s->conns);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->qlock);
     pthread_cond_destroy(&s->qcond);

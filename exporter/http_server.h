@@ -6,7 +6,12 @@
  * for a collection. Other endpoints are routes: a path, the methods it accepts and a handler
  * that fills a reply. Unknown paths get 404 and wrong methods 405 with an Allow header, both
  * with a body that says what exists. Handlers run on MHD threads and must be thread-safe,
- * unless their route says HTTP_ON_LOOP. */
+ * unless their route says HTTP_ON_LOOP.
+ *
+ * What a stranger can make the server hold is bounded: connections (at once, per client, and
+ * in time: http_conns.h), the request line and head (http_route.h, and libmicrohttpd's 32 KiB
+ * per connection), and bodies: each route's max_body, checked with its credentials before a
+ * body is read, and CAP_HTTP_BODY_TOTAL across all connections (503 past it). */
 #ifndef DRWATCH_HTTP_SERVER_H
 #define DRWATCH_HTTP_SERVER_H
 
@@ -14,61 +19,23 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "http_conns.h"
+#include "http_route.h"
 #include "registry.h"
 #include "stats.h"
 
 struct http_server;
 struct loop;
 
-/* A request as a route handler sees it: everything copied out of libmicrohttpd, so that a
- * handler may run on the loop thread while the connection is suspended. */
-struct http_request {
-    const char *method;
-    const char *path;
-    const char *body; /* NUL-terminated, "" when none */
-    size_t body_len;
-    const struct http_kv *headers, *args; /* header fields and query parameters */
-    size_t nheaders, nargs;
-};
-struct http_kv {
-    const char *key, *value;
-};
-
-struct http_reply {
-    unsigned status;          /* 200 unless the handler says otherwise */
-    const char *content_type; /* default "text/plain; charset=utf-8" */
-    struct buf body;
-};
-
-typedef void (*http_route_fn)(void *ctx, const struct http_request *req, struct http_reply *rep);
-
-/* Route flags. */
-enum {
-    /* The handler runs on the loop thread (it reads loop-owned state): the connection is
-     * suspended, the request queued to the loop, and the answer sent when the loop has run
-     * it. No HTTP thread waits meanwhile, so /metrics never queues behind such a route. If
-     * the loop does not take the request within HTTP_LOOP_DEADLINE_MS, the answer is 503. */
-    HTTP_ON_LOOP = 1u,
-};
-
-struct http_route {
-    const char *path;       /* exact match */
-    const char *methods;    /* a comma list such as "GET,HEAD" */
-    enum http_handler stat; /* counted under this handler */
-    unsigned flags;         /* HTTP_ON_LOOP */
-    size_t max_body;        /* a longer request body is refused with 413 before it is read */
-    http_route_fn fn;
-    void *ctx;
-};
-
 #define HTTP_LOOP_DEADLINE_MS 30000
 #define HTTP_LOOP_QUEUE_MAX   64 /* requests waiting for the loop; more are answered 503 */
 
-/* Binds listen ("host:port", ":port" for every address, "[::1]:port"; port 0 picks one).
- * Routes with HTTP_ON_LOOP run on loop. Returns NULL with err filled when the address is bad
- * or taken. */
-struct http_server *http_server_new(const char *listen, struct drwatch_stats *stats,
-                                    struct loop *loop, char *err, size_t errlen);
+/* Binds listen ("host:port", ":port" for every address, "[::1]:port"; port 0 picks one) with
+ * the connection limits lim (copied; see http_conns.h). Routes with HTTP_ON_LOOP run on
+ * loop. Returns NULL with err filled when the address is bad. */
+struct http_server *http_server_new(const char *listen, const struct http_limits *lim,
+                                    struct drwatch_stats *stats, struct loop *loop, char *err,
+                                    size_t errlen);
 /* Adds a route (copied) before http_server_start. */
 void http_route_add(struct http_server *s, const struct http_route *r);
 int http_server_start(struct http_server *s, char *err, size_t errlen);
@@ -85,10 +52,5 @@ struct snapshot *http_current_snapshot(struct http_server *s);
 /* A request header (name case-insensitive) or query parameter (exact), or NULL. */
 const char *http_request_header(const struct http_request *req, const char *name);
 const char *http_request_arg(const struct http_request *req, const char *name);
-
-/* Negotiation, exposed for tests: the format an Accept header asks for, and whether an
- * Accept-Encoding header accepts gzip. */
-enum expo_format http_negotiate_format(const char *accept);
-bool http_accepts_gzip(const char *accept_encoding);
 
 #endif

@@ -84,7 +84,8 @@ static void route_reload(void *ctx, const struct http_request *req, struct http_
     (void)buf_puts(&rep->body, "config reloaded\n");
 }
 
-void lifecycle_add_routes(struct lifecycle *lc, struct http_server *s)
+void lifecycle_add_routes(struct lifecycle *lc, struct http_server *s, bool enable_reload,
+                          const struct http_token *token)
 {
     http_route_add(s, &(struct http_route){.path = "/-/healthy",
                                            .methods = "GET,HEAD",
@@ -96,10 +97,17 @@ void lifecycle_add_routes(struct lifecycle *lc, struct http_server *s)
                                            .stat = HANDLER_READY,
                                            .fn = route_ready,
                                            .ctx = lc});
-    http_route_add(s, &(struct http_route){.path = "/-/reload",
-                                           .methods = "POST,PUT",
-                                           .stat = HANDLER_RELOAD,
-                                           .flags = HTTP_ON_LOOP,
-                                           .fn = route_reload,
-                                           .ctx = lc});
+    /* A reload takes no body: max_body 0 refuses any with 413 unread. */
+    http_route_add(s, &(struct http_route){
+                          .path = "/-/reload",
+                          .methods = "POST,PUT",
+                          .stat = HANDLER_RELOAD,
+                          .flags = HTTP_ON_LOOP | HTTP_SAME_SITE_WITHOUT_TOKEN,
+                          .token = token,
+                          .off = enable_reload ? NULL
+                                               : "403 forbidden: /-/reload is off; start drwatch "
+                                                 "with --web.enable-lifecycle to serve it (SIGHUP "
+                                                 "reloads in any case)\n",
+                          .fn = route_reload,
+                          .ctx = lc});
 }

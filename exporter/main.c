@@ -21,6 +21,7 @@
 #include "collector_env.h"
 #include "collectors.h"
 #include "config.h"
+#include "http_auth.h"
 #include "http_client.h"
 #include "http_server.h"
 #include "http_target.h"
@@ -29,6 +30,7 @@
 #include "log.h"
 #include "loop.h"
 #include "manager.h"
+#include "numtext.h"
 #include "peer_server.h"
 #include "peer_view.h"
 #include "plan_cli.h"
@@ -82,6 +84,11 @@ struct daemon {
     char *config_dir; /* where relative paths of the alerting section resolve, or NULL */
     const char *listen;
     const char *peer_listen; /* --web.peer-listen-address, or NULL */
+    struct http_limits http_limits;
+    bool enable_lifecycle;            /* --web.enable-lifecycle: serve /-/reload */
+    const char *token_file;           /* --web.token-file, or NULL */
+    struct http_token *web_token;     /* its token: /-/reload and the API's other changes */
+    struct http_token *silence_token; /* the alerting section's api_token_file */
     struct peer_server *peer;
     struct peer_server_stats peer_stats;
     struct peerview *peerview; /* what this site serves its peer */
@@ -327,6 +334,10 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
     struct am_plan *alerting = NULL;
     struct am_manager *fresh_alerting = NULL;
     int rc = -1;
+    if (cfg && d->token_file && http_token_load(d->web_token, d->token_file, err, errlen) < 0) {
+        config_free(cfg);
+        cfg = NULL;
+    }
     if (cfg && (peer_prepare(d, cfg, &plan, err, errlen) < 0 ||
                 rules_prepare(d, cfg, &rules, err, errlen) < 0 ||
                 alerting_prepare(d, cfg, &alerting, &fresh_alerting, err, errlen) < 0)) {
@@ -351,6 +362,7 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
             peer_commit(d, plan);
             rules_commit(d, rules);
             alerting_commit(d, alerting, fresh_alerting);
+            http_token_set(d->silence_token, manager_api_token(d->alerting));
             (void)switchover_commit(d);
         } else {
             config_free(cfg);
@@ -475,18 +487,29 @@ static int daemon_start(struct daemon *d)
                                     .peerview = d->peerview,
                                     .peer_stats = &d->peer_stats};
     env_from_config(&d->env, d->cfg);
-    d->http = http_server_new(d->listen, &d->stats, d->loop, err, sizeof(err));
+    if (http_limits_fit_process(&d->http_limits, err, sizeof(err)) < 0) {
+        log_error("http", "%s", err);
+        return -1;
+    }
+    if (err[0]) log_warn("http", "%s", err);
+    d->web_token = http_token_new("--web.token-file");
+    d->silence_token = http_token_new("alerting.api_token_file");
+    if (d->token_file && http_token_load(d->web_token, d->token_file, err, sizeof(err)) < 0) {
+        log_error("http", "%s", err);
+        return -1;
+    }
+    d->http = http_server_new(d->listen, &d->http_limits, &d->stats, d->loop, err, sizeof(err));
     if (!d->http) {
         log_error("http", "%s", err);
         return -1;
     }
     d->lifecycle = lifecycle_new(d->loop, daemon_reload_cb, d);
-    lifecycle_add_routes(d->lifecycle, d->http);
+    lifecycle_add_routes(d->lifecycle, d->http, d->enable_lifecycle, d->web_token);
     d->status_page = (struct status_page_info){.config_path = d->config_path, .site = &d->env.site};
     status_page_add_route(d->http, &d->status_page);
     d->rules_api = rules_api_new();
     rules_api_add_route(d->rules_api, d->http);
-    manager_api_add_route(&d->alerting, d->http);
+    manager_api_add_route(&d->alerting, d->silence_token, d->http);
     d->sched = sched_new(d->loop, on_publish, d);
     struct target_list targets;
     if (collector_targets_make(collector_table, collector_table_len, d->cfg, &d->env, &targets, err,
@@ -524,6 +547,7 @@ static int daemon_start(struct daemon *d)
         return -1;
     }
     alerting_commit(d, alerting, fresh_alerting);
+    http_token_set(d->silence_token, manager_api_token(d->alerting));
     if (switchover_commit(d) < 0) return -1;
     atomic_store(&d->stats.last_reload_ok, 1);
     atomic_store(&d->stats.last_reload_success, time_wall_s());
@@ -552,6 +576,8 @@ static void daemon_stop(struct daemon *d)
     loop_watch_del(d->sigwatch);
     if (d->sigfd > 0) close(d->sigfd);
     loop_free(d->loop);
+    http_token_free(d->web_token); /* after http_server_free: its routes borrow them */
+    http_token_free(d->silence_token);
     keep_free(d->keep); /* after sched_free: the targets hold its memories */
     peerview_free(d->peerview);
     config_free(d->cfg);
@@ -645,18 +671,64 @@ static void usage(FILE *out)
             "  --web.listen-address=ADDR    where to serve /metrics and the API (default :8488)\n"
             "  --web.peer-listen-address=ADDR  where to serve the mTLS peer endpoint (default:\n"
             "                               peer_listen.address in the config, :8489)\n"
+            "  --web.max-connections=N      HTTP connections at once (default 512; lowered to\n"
+            "                               fit the open-file limit less 256 kept for collectors)\n"
+            "  --web.max-connections-per-client=N  from one IPv4 address or IPv6 /64 (default\n"
+            "                               64; 0: no per-client limit)\n"
+            "  --web.read-timeout=DURATION  a request must arrive whole within this from when\n"
+            "                               its connection is ready for it (default 10s)\n"
+            "  --web.enable-lifecycle       serve POST /-/reload (SIGHUP always reloads)\n"
+            "  --web.token-file=FILE        bearer token for changes through HTTP (/-/reload);\n"
+            "                               re-read on every reload\n"
             "  --log.level=LEVEL            debug, info, warn or error (default info)\n"
             "  --version                    print the version and exit\n"
             "  --help                       this text\n");
 }
 
+/* --web.max-connections (m), --web.max-connections-per-client (M), --web.read-timeout (r).
+ * Returns 0, or -1 after saying what was expected. */
+static int web_flag(struct http_limits *l, int c, const char *v)
+{
+    char *end;
+    unsigned long n = strtoul(v, &end, 10);
+    int64_t ms;
+    if (c == 'r' && parse_duration_ms(v, &ms) == 0 && ms >= 1000 && ms <= 3600000) {
+        l->read_timeout_ms = ms;
+        return 0;
+    }
+    bool number = end != v && !*end && v[0] != '-' && n <= 1000000;
+    if (c == 'm' && number && n >= HTTP_MIN_CONNECTIONS) {
+        l->max_connections = (unsigned)n;
+        return 0;
+    }
+    if (c == 'M' && number) {
+        l->max_per_client = (unsigned)n;
+        return 0;
+    }
+    fprintf(stderr, "drwatch: %s\n",
+            c == 'r'   ? "--web.read-timeout must be a duration from 1s to 1h"
+            : c == 'm' ? "--web.max-connections must be a number from 16 to 1000000"
+                       : "--web.max-connections-per-client must be a number (0: no limit)");
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
-    struct daemon d = {.config_path = "drwatch.lua", .listen = ":8488", .sigfd = -1};
+    struct daemon d = {.config_path = "drwatch.lua",
+                       .listen = ":8488",
+                       .sigfd = -1,
+                       .http_limits = {.max_connections = HTTP_DEFAULT_MAX_CONNECTIONS,
+                                       .max_per_client = HTTP_DEFAULT_MAX_PER_CLIENT,
+                                       .read_timeout_ms = HTTP_DEFAULT_READ_TIMEOUT_MS}};
     static const struct option opts[] = {
         {"config.file", required_argument, NULL, 'c'},
         {"web.listen-address", required_argument, NULL, 'l'},
         {"web.peer-listen-address", required_argument, NULL, 'p'},
+        {"web.max-connections", required_argument, NULL, 'm'},
+        {"web.max-connections-per-client", required_argument, NULL, 'M'},
+        {"web.read-timeout", required_argument, NULL, 'r'},
+        {"web.enable-lifecycle", no_argument, NULL, 'L'},
+        {"web.token-file", required_argument, NULL, 't'},
         {"log.level", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -667,6 +739,13 @@ int main(int argc, char **argv)
         case 'c': d.config_path = optarg; break;
         case 'l': d.listen = optarg; break;
         case 'p': d.peer_listen = optarg; break;
+        case 'm':
+        case 'M':
+        case 'r':
+            if (web_flag(&d.http_limits, c, optarg) < 0) return 2;
+            break;
+        case 'L': d.enable_lifecycle = true; break;
+        case 't': d.token_file = optarg; break;
         case 'v':
             if (log_set_level_name(optarg) < 0) {
                 fprintf(stderr, "drwatch: --log.level must be debug, info, warn or error\n");

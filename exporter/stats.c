@@ -10,9 +10,21 @@ const char *http_handler_name(enum http_handler h)
 
 const char *http_code_text(enum http_code c)
 {
-    static const char *const codes[CODE_COUNT] = {"200", "400", "401", "404",
-                                                  "405", "413", "500", "503"};
+    static const char *const codes[CODE_COUNT] = {"200", "400", "401", "403", "404", "405",
+                                                  "413", "414", "431", "500", "501", "503"};
     return codes[c];
+}
+
+const char *http_refused_name(enum http_refused r)
+{
+    static const char *const names[HTTP_REFUSED_COUNT] = {"max_connections", "max_per_client"};
+    return names[r];
+}
+
+const char *http_closed_name(enum http_closed c)
+{
+    static const char *const names[HTTP_CLOSED_COUNT] = {"read_timeout", "idle", "evicted"};
+    return names[c];
 }
 
 enum http_code http_code_of(unsigned status)
@@ -21,9 +33,13 @@ enum http_code http_code_of(unsigned status)
     case 200: return CODE_200;
     case 400: return CODE_400;
     case 401: return CODE_401;
+    case 403: return CODE_403;
     case 404: return CODE_404;
     case 405: return CODE_405;
     case 413: return CODE_413;
+    case 414: return CODE_414;
+    case 431: return CODE_431;
+    case 501: return CODE_501;
     case 503: return CODE_503;
     default: return status < 300 ? CODE_200 : CODE_500;
     }

@@ -23,12 +23,25 @@ enum http_code {
     CODE_200,
     CODE_400,
     CODE_401,
+    CODE_403,
     CODE_404,
     CODE_405,
     CODE_413,
+    CODE_414,
+    CODE_431,
     CODE_500,
+    CODE_501,
     CODE_503,
     CODE_COUNT
+};
+
+/* Why a connection was refused, and why drwatch closed one (exporter/http_conns.h). */
+enum http_refused { HTTP_REFUSED_MAX_CONNECTIONS, HTTP_REFUSED_MAX_PER_CLIENT, HTTP_REFUSED_COUNT };
+enum http_closed {
+    HTTP_CLOSED_READ_TIMEOUT,
+    HTTP_CLOSED_IDLE,
+    HTTP_CLOSED_EVICTED,
+    HTTP_CLOSED_COUNT
 };
 
 struct drwatch_stats {
@@ -37,6 +50,12 @@ struct drwatch_stats {
     atomic_int last_reload_ok;          /* 1 or 0 */
     _Atomic double last_reload_success; /* wall clock seconds */
     atomic_uint_fast64_t http_requests[HANDLER_COUNT][CODE_COUNT];
+    atomic_uint_fast64_t http_connections;       /* open now */
+    atomic_uint_fast64_t http_connections_limit; /* the cap in force */
+    atomic_uint_fast64_t http_connections_refused[HTTP_REFUSED_COUNT];
+    atomic_uint_fast64_t http_connections_closed[HTTP_CLOSED_COUNT];
+    atomic_uint_fast64_t http_body_bytes;     /* request bodies held now (reserved) */
+    atomic_uint_fast64_t http_bodies_refused; /* 503: the total was reached */
     atomic_uint_fast64_t snapshots_published;
     _Atomic double last_publish_seconds; /* time to merge and pre-render the last snapshot */
     atomic_uint_fast64_t snapshot_series;
@@ -45,6 +64,8 @@ struct drwatch_stats {
 
 const char *http_handler_name(enum http_handler h);
 const char *http_code_text(enum http_code c);
+const char *http_refused_name(enum http_refused r);
+const char *http_closed_name(enum http_closed c);
 enum http_code http_code_of(unsigned status);
 
 #endif

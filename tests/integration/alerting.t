@@ -220,7 +220,7 @@ t.ok(json.loads(out)[0]["status"]["state"] == "expired", "it is expired now")
 # ---- reload ----
 broken = config(root="nobody")
 write("drwatch.lua", broken)
-st, _, out = dw.post("/-/reload")
+st, _, out = dw.reload()
 line = broken.splitlines().index([s for s in broken.splitlines() if "receiver = \"nobody\"" in s][0]) + 1
 t.ok(st == 500 and ("drwatch.lua:%d: alerting.route.receiver: no receiver is named \"nobody\""
                     % line).encode() in out,
@@ -230,7 +230,7 @@ before = len(received("/hook/flaky"))
 t.ok(wait_for(lambda: len(received("/hook/flaky")) > before, 20),
      "the old alerting config goes on (y fires again, to flaky)")
 write("drwatch.lua", config(root="second", routes=""))
-st, _, out = dw.post("/-/reload")
+st, _, out = dw.reload()
 t.is_(st, 200, "a good reload")
 t.ok(wait_for(lambda: len({r["body"]["groupKey"] for r in received("/hook/second")}) == 2, 10),
      "after the reload both groups go to the new receiver at once")

@@ -135,7 +135,7 @@ dw.write_config('drwatch = { site = "gold" }\nfluentd = { targets = {\n'
                 'interval = "1s" },\n'
                 '  { site = "gold", url = "%s/wrong", name = "wrong", interval = "1s" },\n} }\n'
                 % (healthy, healthy))
-status, _, body = dw.post("/-/reload")
+status, _, body = dw.reload()
 t.is_(status, 200, "reload with a URL that names the endpoint and a wrong one")
 t.ok(wait_for(lambda: dw.sample('drwatch_collector_up{collector="fluentd",site="gold",'
                                 'target="full-url"}') == 1),

@@ -55,7 +55,7 @@ t.is_(dw.get("/-/healthy")[0], 200, "/-/healthy: 200 while the loop turns")
 with open(RULES, "w") as f:
     f.write('alert("RunsLong", { expr = function()\n'
             '  if time() < %f then while true do end end\nend })\n' % (time.time() + 5))
-status, _, body = dw.post("/-/reload")
+status, _, body = dw.reload()
 t.is_(status, 200, "a rule file that loops is loaded (it may run 14 s per evaluation)")
 STOPPED = 'drwatch_rule_evaluations_total{file="%s",outcome="timeout"}' % RULES
 seen = textfile_last_success(dw)

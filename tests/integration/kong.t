@@ -129,7 +129,7 @@ t.ok(p50 is not None and abs(p50 - 0.0275) < 1e-9,
 
 # A reload keeps each node's last observation and window (keyed by site and URL): the
 # summaries go on at once instead of vanishing for the two scrapes a new window needs.
-status, _, body = dw.post("/-/reload")
+status, _, body = dw.reload()
 t.is_(status, 200, "a reload")
 gaps, end = 0, time.time() + 2.5
 while time.time() < end:

@@ -251,15 +251,15 @@ t.ok(wait_for(lambda: peer_up(A, "golddr") == 1, timeout=10), "GoldDR back: the 
 
 # ---- reloads ----
 A.write_config(config("gold", allowed='"someone.else.test"'))
-A.post("/-/reload")
+A.reload()
 t.ok(wait_for(lambda: peer_up(B, "gold") == 0, timeout=5),
      "Gold no longer allows GoldDR's identity: GoldDR's fetch fails")
 t.ok(wait_for(lambda: refused("wrong_identity") >= 4), "and Gold counts wrong_identity")
 A.write_config(config("gold"))
-A.post("/-/reload")
+A.reload()
 t.ok(wait_for(lambda: peer_up(B, "gold") == 1, timeout=5), "allowed again: the link is back")
 A.write_config(config("gold", cert=os.path.join(d, "missing.crt")))
-status, _, body = A.post("/-/reload")
+status, _, body = A.reload()
 t.ok(status == 500 and b"missing.crt" in body, "a reload with a missing certificate is refused: "
      + body.decode().strip())
 time.sleep(1.5)

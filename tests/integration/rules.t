@@ -146,7 +146,7 @@ t.ok(os.path.exists(state), "the alert state file is written")
 
 # A reload with a broken rule file is refused; the rules in force go on.
 write("bad.lua", BAD + "\nalert(\n")
-status, _, body = dw.post("/-/reload")
+status, _, body = dw.reload()
 t.ok(status == 500 and b"bad.lua:" in body, "a broken rule file fails the reload: " +
      body.decode().strip()[:120])
 active_before = find("DemoValueHigh")[0]["activeAt"]
@@ -154,7 +154,7 @@ active_before = find("DemoValueHigh")[0]["activeAt"]
 for name in ("bad.lua", "loops.lua", "hog.lua", "swallow.lua", "annhog.lua"):
     write(name, "")
 write("good.lua", GOOD.replace("demo_value is", "value is"))
-status, _, body = dw.post("/-/reload")
+status, _, body = dw.reload()
 t.is_(status, 200, "a good reload")
 ok = wait_for(lambda: [a for a in find("DemoValueHigh")
                        if a["annotations"]["summary"].startswith("value is")], 10)

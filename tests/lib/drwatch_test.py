@@ -110,11 +110,11 @@ def free_port():
     raise RuntimeError("no free port in 20000-29999")
 
 
-def spawn(argv, log_path, env=None):
+def spawn(argv, log_path, env=None, preexec_fn=None):
     """Starts a process in its own process group, output to log_path; killed at exit."""
     log = open(log_path, "ab")
     p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=preexec_fn)
     _procs.append(p)
     return p
 
@@ -163,9 +163,13 @@ def wait_for(pred, timeout=10.0, step=0.05):
 
 
 class Drwatch:
-    """One drwatch process with its config file in its own directory."""
+    """One drwatch process with its config file in its own directory.
 
-    def __init__(self, config, name="drwatch", extra_args=()):
+    lifecycle: serve POST /-/reload (--web.enable-lifecycle) behind a bearer token in a
+    --web.token-file of its own (self.token); reload() sends it. nofile: (soft, hard) open-file
+    limits to start drwatch with."""
+
+    def __init__(self, config, name="drwatch", extra_args=(), lifecycle=True, nofile=None):
         self.dir = tmpdir()
         self.config_path = os.path.join(self.dir, "drwatch.lua")
         self.log_path = os.path.join(self.dir, name + ".log")
@@ -173,6 +177,14 @@ class Drwatch:
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.extra_args = list(extra_args)
+        self.token = None
+        if lifecycle:
+            self.token = "reload-%d" % random.randint(0, 1 << 30)
+            with open(os.path.join(self.dir, "web-token"), "w") as f:
+                f.write(self.token + "\n")
+            self.extra_args += ["--web.enable-lifecycle",
+                                "--web.token-file=" + os.path.join(self.dir, "web-token")]
+        self.nofile = nofile
         self.proc = None
 
     def write_config(self, text):
@@ -183,7 +195,11 @@ class Drwatch:
     def start(self, wait_ready=True):
         argv = [BIN, "--config.file=" + self.config_path,
                 "--web.listen-address=127.0.0.1:%d" % self.port] + self.extra_args
-        self.proc = spawn(argv, self.log_path)
+        limits = None
+        if self.nofile:
+            import resource
+            limits = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)  # noqa: E731
+        self.proc = spawn(argv, self.log_path, preexec_fn=limits)
         if wait_ready and not wait_for(lambda: self.get("/-/ready")[0] == 200):
             raise RuntimeError("drwatch did not become ready; log:\n" + self.log())
         return self
@@ -193,6 +209,10 @@ class Drwatch:
 
     def post(self, path, body=b"", headers=None):
         return http("POST", self.url + path, headers, body)
+
+    def reload(self):
+        """POST /-/reload with the bearer token it needs: (status, headers, body)."""
+        return self.post("/-/reload", headers={"Authorization": "Bearer %s" % self.token})
 
     def metrics(self):
         """The /metrics body parsed into {series text: value}, series text as rendered."""
