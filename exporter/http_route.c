@@ -191,6 +191,14 @@ static unsigned check_write(const struct http_route *rt, const struct http_head 
                   h->method, rt->path, source);
 }
 
+bool http_path_matches(const char *route, const char *path)
+{
+    size_t n = strlen(route);
+    if (n > 1 && route[n - 1] == '/') /* a subtree: /api/v1/plans/ takes /api/v1/plans/<id> */
+        return strncmp(route, path, n) == 0 && path[n] && !strchr(path + n, '/');
+    return strcmp(route, path) == 0;
+}
+
 unsigned http_decide(const struct http_route *routes, size_t n, const struct http_head *h,
                      struct http_verdict *v)
 {
@@ -198,7 +206,7 @@ unsigned http_decide(const struct http_route *routes, size_t n, const struct htt
     if (check_framing(h, v)) return v->status;
     const struct http_route *rt = NULL;
     for (size_t i = 0; i < n && !rt; i++)
-        if (strcmp(routes[i].path, h->path) == 0) rt = &routes[i];
+        if (http_path_matches(routes[i].path, h->path)) rt = &routes[i];
     if (!rt) return not_found(routes, n, h->path, v);
     v->route = rt;
     if (!method_allowed(rt->methods, h->method)) {

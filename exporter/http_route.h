@@ -60,7 +60,7 @@ enum {
 };
 
 struct http_route {
-    const char *path;       /* exact match */
+    const char *path;       /* exact match; a path ending in '/' takes one segment after it */
     const char *methods;    /* a comma list such as "GET,HEAD" */
     enum http_handler stat; /* counted under this handler */
     unsigned flags;         /* HTTP_ON_LOOP, HTTP_SAME_SITE_WITHOUT_TOKEN */
@@ -115,6 +115,10 @@ struct http_head {
  * v->status. */
 unsigned http_decide(const struct http_route *routes, size_t n, const struct http_head *h,
                      struct http_verdict *v);
+
+/* Whether path is route's: equal, or for a route ending in '/' (/api/v1/plans/), that prefix
+ * and one non-empty segment more (/api/v1/plans/<id>). */
+bool http_path_matches(const char *route, const char *path);
 
 /* A header field (name case-insensitive), or NULL. */
 const char *http_kv_header(const struct http_kv *v, size_t n, const char *name);

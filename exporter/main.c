@@ -41,6 +41,7 @@
 #include "scheduler.h"
 #include "stats.h"
 #include "switchover.h"
+#include "switchover_api.h"
 #include "status_page.h"
 #include "testrules.h"
 #include "xalloc.h"
@@ -510,6 +511,7 @@ static int daemon_start(struct daemon *d)
     d->rules_api = rules_api_new();
     rules_api_add_route(d->rules_api, d->http);
     manager_api_add_route(&d->alerting, d->silence_token, d->http);
+    switchover_api_add_routes(&d->switchover, d->web_token, d->http);
     d->sched = sched_new(d->loop, on_publish, d);
     struct target_list targets;
     if (collector_targets_make(collector_table, collector_table_len, d->cfg, &d->env, &targets, err,

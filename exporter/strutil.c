@@ -31,3 +31,43 @@ size_t str_utf8_copy(char *out, size_t outlen, const char *s)
     out[n] = '\0';
     return n;
 }
+
+/* The length of the well-formed UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len = c < 0x80             ? 1
+                 : (c & 0xE0) == 0xC0 ? 2
+                 : (c & 0xF0) == 0xE0 ? 3
+                 : (c & 0xF8) == 0xF0 ? 4
+                                      : 0;
+    if (!len || len > n) return 0;
+    unsigned cp = len == 1 ? c : c & (0xFF >> (len + 1));
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return len;
+}
+
+size_t str_utf8_clean(char *out, size_t outlen, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s), o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_seq(p + i, n - i);
+        bool control = len == 1 && (p[i] < 0x20 || p[i] == 0x7F) && p[i] != '\t';
+        size_t w = (len && !control) ? len : 1;
+        if (o + w >= outlen) break;
+        if (len && !control)
+            memcpy(out + o, p + i, len);
+        else
+            out[o] = '?';
+        o += w;
+        i += len ? len : 1;
+    }
+    out[o] = '\0';
+    return o;
+}

@@ -17,4 +17,11 @@ size_t str_utf8_cut(const char *s, size_t len, size_t max);
  * for the NUL. Returns the bytes copied. */
 size_t str_utf8_copy(char *out, size_t outlen, const char *s);
 
+/* Copies s into out[outlen] (outlen > 0) as valid, printable UTF-8: every byte that is not
+ * part of a well-formed sequence (RFC 3629: no overlongs, no surrogates, nothing past
+ * U+10FFFF) and every control character but tab becomes '?', and the copy is cut at a
+ * character to fit. For outside text that goes into JSON (jansson refuses invalid UTF-8) or a
+ * log line. Returns the bytes written. */
+size_t str_utf8_clean(char *out, size_t outlen, const char *s);
+
 #endif

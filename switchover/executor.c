@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "log.h"
 #include "loop.h"
+#include "strutil.h"
 #include "xalloc.h"
 
 enum phase { PH_CHECK, PH_GUARD, PH_ACT, PH_POLL };
@@ -40,6 +41,7 @@ struct run {
     char detail[256];
     int64_t began_ms;
     double began_at;
+    struct sw_run_record rec;
 };
 
 struct sw_executor {
@@ -50,6 +52,8 @@ struct sw_executor {
     struct run *run;
     struct loop_timer *next, *deadline;
     double last_finished;
+    struct sw_run_record last; /* the last run that finished in this process */
+    bool have_last;
     uint64_t steps[SW_ACTION_COUNT][SW_RESULT_COUNT];
     double last_seconds[SW_ACTION_COUNT];
     bool ran[SW_ACTION_COUNT];
@@ -104,7 +108,8 @@ void sw_phase_done(struct sw_phase *ph, enum sw_outcome o, const char *detail)
     ph->in_flight = false;
     r->has_outcome = true;
     r->out = o;
-    snprintf(r->detail, sizeof(r->detail), "%s", detail ? detail : "");
+    /* Details quote outside answers: keep them valid UTF-8 for the journal's JSON and the API. */
+    str_utf8_clean(r->detail, sizeof(r->detail), detail ? detail : "");
     loop_timer_start(r->x->next, 0);
 }
 
@@ -200,6 +205,12 @@ static void end_step(struct run *r, enum sw_result res, const char *detail)
     char err[256];
     double secs = (double)(time_mono_ms() - r->began_ms) / 1000.0;
     count(x, r->cur, res, secs);
+    struct sw_step_record *sr = &r->rec.steps[r->step];
+    sr->ended = true;
+    sr->depth = r->depth;
+    sr->result = res;
+    sr->seconds = secs;
+    snprintf(sr->detail, sizeof(sr->detail), "%s", detail ? detail : "");
     log_info("switchover", "run %s step %zu.%zu %s: %s%s%s", r->start.id, r->step + 1, r->depth,
              r->cur->action->name, sw_result_name(res), detail && detail[0] ? ": " : "",
              detail ? detail : "");
@@ -224,6 +235,10 @@ static void start_step(struct run *r)
     struct sw_executor *x = r->x;
     char err[256];
     r->cur = step_at(r->plan, r->step, r->depth);
+    struct sw_step_record *sr = &r->rec.steps[r->step];
+    sr->begun = true;
+    sr->ended = false;
+    sr->depth = r->depth;
     r->began_ms = time_mono_ms();
     r->began_at = now_s(x);
     if (sw_journal_begin(x->j, r->start.id, r->step, r->depth, r->cur->action->name, r->began_at,
@@ -335,6 +350,13 @@ static void finish(struct run *r, enum sw_result res, const char *detail)
     if (sw_journal_finish(x->j, r->start.id, res, detail, at, err, sizeof(err)) < 0)
         log_error("switchover", "run %s: %s", r->start.id, err);
     x->last_finished = at;
+    r->rec.finished = true;
+    r->rec.result = res;
+    r->rec.finished_at = at;
+    snprintf(r->rec.detail, sizeof(r->rec.detail), "%s", detail ? detail : "");
+    r->rec.start = r->start;
+    x->last = r->rec;
+    x->have_last = true;
     log_info("switchover", "run %s %s -> %s finished: %s%s%s", r->start.id,
              sw_state_name(r->start.from), sw_state_name(r->start.to), sw_result_name(res),
              detail && detail[0] ? ": " : "", detail ? detail : "");
@@ -368,6 +390,13 @@ static struct run *run_new(struct sw_executor *x, const struct sw_plan *plan,
     r->start.force = plan->force;
     r->start.nsteps = plan->nsteps;
     r->start.plan_hash = sw_plan_hash(plan);
+    r->rec.start = r->start;
+    r->rec.nsteps = plan->nsteps;
+    for (size_t i = 0; i < plan->nsteps; i++) {
+        snprintf(r->rec.steps[i].action, sizeof(r->rec.steps[i].action), "%s",
+                 plan->steps[i].action->name);
+        snprintf(r->rec.steps[i].name, sizeof(r->rec.steps[i].name), "%s", plan->steps[i].name);
+    }
     return r;
 }
 
@@ -453,6 +482,7 @@ int sw_exec_resume(struct sw_executor *x, const struct sw_plans *plans, char *er
     r->step = step;
     r->depth = depth;
     r->doubt = rp->in_doubt;
+    r->rec.resumed = true;
     start_step(r);
     return 0;
 }
@@ -511,6 +541,16 @@ const struct sw_run_start *sw_exec_current(const struct sw_executor *x, size_t *
     if (step) *step = x->run->step;
     if (depth) *depth = x->run->depth;
     return &x->run->start;
+}
+
+const struct sw_run_record *sw_exec_record(const struct sw_executor *x, const char *id)
+{
+    if (x->run && strcmp(x->run->start.id, id) == 0) {
+        x->run->rec.start = x->run->start;
+        return &x->run->rec;
+    }
+    if (x->have_last && strcmp(x->last.start.id, id) == 0) return &x->last;
+    return NULL;
 }
 
 double sw_exec_last_finished(const struct sw_executor *x)

@@ -111,6 +111,30 @@ bool sw_exec_busy(const struct sw_executor *x);
 /* The run going on (NULL when idle), and its step (index and depth). */
 const struct sw_run_start *sw_exec_current(const struct sw_executor *x, size_t *step,
                                            size_t *depth);
+/* What a run did, step by step, for GET /api/v1/plans/<id>: the run going on, or the last one
+ * that finished in this process. */
+struct sw_step_record {
+    char action[32];
+    char name[96];
+    bool begun, ended;
+    size_t depth; /* 0 the step, 1 its fallback... (the last one that ran) */
+    enum sw_result result;
+    double seconds;
+    char detail[200];
+};
+struct sw_run_record {
+    struct sw_run_start start;
+    bool finished;
+    enum sw_result result;
+    char detail[300];
+    double finished_at;
+    bool resumed; /* the run went on after a restart: steps before it are not recorded here */
+    size_t nsteps;
+    struct sw_step_record steps[SW_MAX_STEPS];
+};
+/* The record of run id, or NULL when it is neither the run going on nor the last finished. */
+const struct sw_run_record *sw_exec_record(const struct sw_executor *x, const char *id);
+
 /* When the last run finished (Unix seconds; 0 never): the cooldown starts there. */
 double sw_exec_last_finished(const struct sw_executor *x);
 

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "observe.h"
 #include "selector.h"
+#include "strutil.h"
 #include "xalloc.h"
 
 #define FENCE_RETRY_S 60.0 /* after a fence that failed, before the next attempt */
@@ -120,6 +121,27 @@ enum sw_state switchover_state(const struct switchover *sw)
 bool switchover_busy(const struct switchover *sw)
 {
     return sw_exec_busy(sw->x);
+}
+
+const char *switchover_site_name(const struct switchover *sw)
+{
+    return sw_site_name(sw->site);
+}
+
+bool switchover_automation(const struct switchover *sw)
+{
+    return sw->cfg.automation;
+}
+
+const struct sw_run_start *switchover_current(const struct switchover *sw, size_t *step,
+                                              size_t *depth)
+{
+    return sw_exec_current(sw->x, step, depth);
+}
+
+const struct sw_run_record *switchover_record(const struct switchover *sw, const char *id)
+{
+    return sw_exec_record(sw->x, id);
 }
 
 const struct sw_evidence *switchover_evidence(const struct switchover *sw)
@@ -318,6 +340,10 @@ int switchover_request(struct switchover *sw, const struct sw_request *r, struct
     v.in_cooldown = last > 0 && now_s(sw) - last < (double)sw->cfg.cooldown_ms / 1000.0;
     struct sw_decision d;
     char why[300];
+    struct sw_request clean = *r; /* a person's text goes into the journal's JSON */
+    str_utf8_clean(clean.reason, sizeof(clean.reason), r->reason);
+    str_utf8_clean(clean.to, sizeof(clean.to), r->to);
+    r = &clean;
     sw_judge(&v, r, &d);
     out->run_id[0] = '\0';
     if (d.verdict == SW_REFUSE) return refuse(sw, r, out, d.malformed ? 422 : 409, d.reason);
@@ -346,7 +372,7 @@ int switchover_request(struct switchover *sw, const struct sw_request *r, struct
     }
     struct sw_run_start s = {.from = d.from, .to = d.to, .source = r->source, .at = now_s(sw)};
     new_run_id(sw, s.id, sizeof(s.id));
-    snprintf(s.reason, sizeof(s.reason), "%s", r->reason);
+    str_utf8_copy(s.reason, sizeof(s.reason), r->reason);
     char err[256];
     int rc = sw_exec_start(sw->x, pl, &s, err, sizeof(err));
     if (rc < 0) return refuse(sw, r, out, rc == -EBUSY ? 409 : 422, err);

@@ -90,6 +90,12 @@ int switchover_request(struct switchover *sw, const struct sw_request *r, struct
 /* This site's state, and whether a plan runs. */
 enum sw_state switchover_state(const struct switchover *sw);
 bool switchover_busy(const struct switchover *sw);
+const char *switchover_site_name(const struct switchover *sw);
+bool switchover_automation(const struct switchover *sw);
+/* The run going on (NULL when none) with its step and fallback depth; a run's record. */
+const struct sw_run_start *switchover_current(const struct switchover *sw, size_t *step,
+                                              size_t *depth);
+const struct sw_run_record *switchover_record(const struct switchover *sw, const char *id);
 /* The automatic failover's evidence as of the last observation. */
 const struct sw_evidence *switchover_evidence(const struct switchover *sw);
 

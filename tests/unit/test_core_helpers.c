@@ -510,8 +510,27 @@ static void test_misc(void)
     ok(time_mono_ms() > 0 && time_wall_s() > 1.5e9, "clocks");
 }
 
+/* str_utf8_clean: outside text made safe for JSON and logs. */
+static void test_utf8_clean(void)
+{
+    char out[64];
+    str_utf8_clean(out, sizeof(out), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+    is_str(out, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "valid UTF-8 is kept");
+    str_utf8_clean(out, sizeof(out), "a\xff b\xc3 c\xc0\xaf d\xed\xa0\x80 e\xf4\x90\x80\x80");
+    is_str(out, "a? b? c?? d??? e????",
+           "stray bytes, a cut sequence, an overlong, a surrogate, past U+10FFFF: '?' each");
+    str_utf8_clean(out, sizeof(out), "line\none\ttab\x1b[31m\x7f");
+    is_str(out, "line?one\ttab?[31m?", "control characters but tab become '?'");
+    char small[6];
+    str_utf8_clean(small, sizeof(small), "ab\xe2\x82\xac");
+    is_str(small, "ab\xe2\x82\xac", "a character that just fits is kept");
+    str_utf8_clean(small, sizeof(small), "abc\xe2\x82\xac");
+    is_str(small, "abc", "one that does not is cut whole");
+}
+
 int main(void)
 {
+    test_utf8_clean();
     test_fmt_double();
     test_round_trip();
     test_canonical();

@@ -151,8 +151,23 @@ static void test_fit(void)
     ok(strstr(note, "raise it") != NULL, "... saying what to do: %s", note);
 }
 
+static void test_path_matches(void)
+{
+    ok(http_path_matches("/metrics", "/metrics"), "an exact route takes its path");
+    ok(!http_path_matches("/metrics", "/metrics/x") && !http_path_matches("/metrics", "/metric"),
+       "and nothing else");
+    ok(http_path_matches("/api/v1/plans/", "/api/v1/plans/gold-1-abcd"),
+       "a route ending in / takes one segment after it");
+    ok(!http_path_matches("/api/v1/plans/", "/api/v1/plans/") &&
+           !http_path_matches("/api/v1/plans/", "/api/v1/plans/a/b") &&
+           !http_path_matches("/api/v1/plans/", "/api/v1/plansx"),
+       "but not an empty segment, two segments, or a longer name");
+    ok(http_path_matches("/", "/") && !http_path_matches("/", "/x"), "/ is exact");
+}
+
 int main(void)
 {
+    test_path_matches();
     token = http_token_new("--web.token-file");
     http_token_set(token, "s3cret");
     routes[0] = (struct http_route){.path = "/metrics", .methods = "GET,HEAD"};
