@@ -14,7 +14,8 @@
  *   - a wrong secret: 401, and the step fails at once saying so; a listener that drops the
  *     event (202 and no run, as a real interceptor does): each attempt times out, then fails;
  *   - the old mock's 200 reply; settings absent: "not configured";
- *   - a step cut by its deadline mid-attempt leaves nothing that trips the next step. */
+ *   - a step cut by its deadline mid-attempt leaves nothing that trips the next step.
+ * And the tekton table's retry settings: the old agent's defaults, durations, a limit. */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include "http_client.h"
 #include "loop.h"
 #include "plan.h"
+#include "switchover.h"
 #include "tap.h"
 #include "xalloc.h"
 
@@ -395,6 +397,40 @@ static void test_deadline(void)
     ok(E.done && E.res == SW_RESULT_OK, "and the next deploy step starts afresh (%s)", E.detail);
 }
 
+/* The retry settings of the tekton table: the old agent's defaults, durations, limits. */
+static void test_settings(void)
+{
+    const struct cfg_module *mods[] = {&switchover_module};
+    char err[512];
+    const char *base = "switchover = { data_dir = \"/tmp\", tekton = { site = \"golddr\", url = "
+                       "\"http://el:8080\", "
+                       "repo = \"" REPO "\", ref = \"" REF "\"%s } }\n";
+    char src[512];
+    snprintf(src, sizeof(src), base, "");
+    struct config *c = config_load_buffer(src, strlen(src), "t.lua", mods, 1, err, sizeof(err));
+    const struct switchover_config *sc = c ? config_module(c, "switchover", NULL) : NULL;
+    const struct act_tekton *tk = sc ? sc->act.tekton : NULL;
+    ok(tk && tk->retries == 2 && tk->retry_interval_ms == 30000 && tk->total_cap_ms == 900000 &&
+           tk->attempt_timeout_ms == 360000,
+       "defaults: retries 2, retry_interval 30s, total_cap 900s, attempt_timeout 360s %s",
+       c ? "" : err);
+    config_free(c);
+    snprintf(src, sizeof(src), base,
+             ", retries = 0, retry_interval = \"0s\", total_cap = \"2m\", "
+             "attempt_timeout = \"250ms\"");
+    c = config_load_buffer(src, strlen(src), "t.lua", mods, 1, err, sizeof(err));
+    sc = c ? config_module(c, "switchover", NULL) : NULL;
+    tk = sc ? sc->act.tekton : NULL;
+    ok(tk && tk->retries == 0 && tk->retry_interval_ms == 0 && tk->total_cap_ms == 120000 &&
+           tk->attempt_timeout_ms == 250,
+       "set: retries 0, retry_interval 0s, total_cap 2m, attempt_timeout 250ms %s", c ? "" : err);
+    config_free(c);
+    snprintf(src, sizeof(src), base, ", retries = 11");
+    c = config_load_buffer(src, strlen(src), "t.lua", mods, 1, err, sizeof(err));
+    ok(!c && strstr(err, "t.lua:1") && strstr(err, "retries"), "retries 11 is refused: %s", err);
+    config_free(c);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -451,6 +487,7 @@ int main(void)
         fake_stop(T.el_pid);
         return done_testing();
     }
+    test_settings();
     size_t found = 0;
     for (size_t i = 0; i < actuator_table_len; i++)
         found += strcmp(actuator_table[i]->action, "tekton_deploy") == 0;
