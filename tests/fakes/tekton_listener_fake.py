@@ -23,7 +23,8 @@ Usage: tekton_listener_fake.py PORT --k8s URL [--secret S] [--namespace NS]
                                 fail      False/Failed
                                 timeout   False/PipelineRunTimeout (Tekton's own timeout)
                                 hang      never (only a cancel ends it)
-                              One outcome per accepted trigger, in order; the last one repeats.
+                              One outcome per accepted trigger, in order; the last one repeats
+                              ("fail-then-succeed" is short for fail,success).
                               A run already cancelled (spec.status) is left as the cancel made it.
   GET  /live                  200 "ok"
   GET  /activity              every trigger received, in order: [{"at", "path", "headers" (the
@@ -63,6 +64,14 @@ OPTS = {"k8s": None, "secret": "", "namespace": "ops-pipelines", "outcomes": ["s
         "finish_ms": 200, "create_ms": 20, "bad_signature": "401", "old_mock": False}
 LOCK = threading.Lock()
 STATE = {}
+
+
+def expand(outcomes):
+    """The outcome list with its shorthands spelt out."""
+    out = []
+    for o in outcomes:
+        out += ["fail", "success"] if o == "fail-then-succeed" else [o]
+    return out
 
 
 def reset():
@@ -166,7 +175,7 @@ def trigger(handler, query, body):
         with LOCK:
             n = STATE["accepted"]
             STATE["accepted"] += 1
-        outcomes = st["outcomes"]
+        outcomes = expand(st["outcomes"])
         outcome = outcomes[min(n, len(outcomes) - 1)]
         name = "deploy-" + "".join(random.choice(string.ascii_lowercase + string.digits)
                                    for _ in range(5))

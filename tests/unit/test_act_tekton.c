@@ -223,7 +223,7 @@ static void test_success(void)
 
 static void test_fail_then_succeed(void)
 {
-    scene("{\"outcomes\": [\"fail\", \"success\"]}", NULL);
+    scene("{\"outcomes\": [\"fail-then-succeed\"]}", NULL);
     run_deploy("30s");
     ok(E.done && E.res == SW_RESULT_OK, "a failed run, then a good one: the step is ok (%s)",
        E.detail);
