@@ -91,6 +91,10 @@
 /* The alert timeline `drwatch test-rules --timeline` prints (promtool test YAML). */
 #define CAP_TESTRULES_OUTPUT (64 * CAP_MIB)
 
+/* A trigger's request body made of config values: the Tekton push body holds a ref and a
+ * clone URL, escaped at most twelve bytes to a character (a surrogate pair). */
+#define CAP_TRIGGER_BODY (64 * CAP_KIB)
+
 /* ---- the HTTP server ---- */
 #define CAP_HTTP_REPLY (64 * CAP_MIB) /* a route's answer (an API listing) */
 #define CAP_HTTP_ERROR (4 * CAP_KIB)  /* an error text */

@@ -79,6 +79,34 @@ const struct cfg_key act_config_keys_tekton[] = {
      .required = true,
      .offset = offsetof(struct act_tekton, ref),
      .expect = "the ref the push body names (refs/heads/...)"},
+    {.name = "retries",
+     .type = CFG_INT,
+     .def = "2",
+     .offset = offsetof(struct act_tekton, retries),
+     .expect = "how many times a failed run is triggered again, 0 to 10",
+     .min = 0,
+     .max = 10},
+    {.name = "retry_interval",
+     .type = CFG_DURATION,
+     .def = "30s",
+     .offset = offsetof(struct act_tekton, retry_interval_ms),
+     .expect = "the pause between a failed run and its retry, 0s to 1h",
+     .min = 0,
+     .max = 3600000},
+    {.name = "total_cap",
+     .type = CFG_DURATION,
+     .def = "900s",
+     .offset = offsetof(struct act_tekton, total_cap_ms),
+     .expect = "no retry starts later than this after the first trigger, 100ms to 24h",
+     .min = 100,
+     .max = 86400000},
+    {.name = "attempt_timeout",
+     .type = CFG_DURATION,
+     .def = "360s",
+     .offset = offsetof(struct act_tekton, attempt_timeout_ms),
+     .expect = "a run still unfinished this long after its trigger is cancelled, 100ms to 24h",
+     .min = 100,
+     .max = 86400000},
     CFG_END,
 };
 
@@ -234,6 +262,7 @@ fail:
 void act_env_clear(struct act_env *e)
 {
     if (!e) return;
+    act_env_step_drop(e);
     if (e->have_k8s) k8s_client_clear(&e->k8s);
     config_free_copy((struct act_config *)e->cfg);
     e->cfg = NULL;
@@ -256,4 +285,18 @@ void act_env_clear(struct act_env *e)
         *names[i] = NULL;
     }
     e->have_k8s = false;
+}
+
+void act_env_step_set(struct act_env *e, void *p, void (*free_fn)(void *p))
+{
+    act_env_step_drop(e);
+    e->step = (struct act_step_state){.p = p, .free = free_fn};
+}
+
+void act_env_step_drop(struct act_env *e)
+{
+    struct act_step_state st = e->step;
+    /* Emptied first: a free function that ends up here again finds nothing to free. */
+    e->step = (struct act_step_state){0};
+    if (st.p && st.free) st.free(st.p);
 }

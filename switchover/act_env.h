@@ -11,7 +11,9 @@
  *                                                 -- primary, what standby_cluster follows
  *       portal = { site = "gold", url = "https://portal.example/api" },  -- PUT /maintenance/..
  *       tekton = { site = "gold", url = "http://el-deploy:8080", hmac_secret_file = "...",
- *                  repo = "https://github.com/org/infra.git", ref = "refs/heads/deploy/dev" },
+ *                  repo = "https://github.com/org/infra.git", ref = "refs/heads/deploy/dev",
+ *                  retries = 2, retry_interval = "30s", total_cap = "900s",
+ *                  attempt_timeout = "360s" },   -- the old agent's PIPELINE_* defaults
  *     }
  *
  * Every table but namespaces and names is optional: an action whose settings are absent fails
@@ -72,6 +74,11 @@ struct act_tekton {
     char *hmac_secret_file;
     char *repo; /* repository.clone_url of the push body */
     char *ref;  /* ref of the push body */
+    /* The retry rules (switchover-plans.md §2): a failed run is triggered again at most
+     * `retries` times, retry_interval apart, while within total_cap of the first trigger; a
+     * run unfinished attempt_timeout after its trigger is cancelled and counts as failed. */
+    int64_t retries;
+    int64_t retry_interval_ms, total_cap_ms, attempt_timeout_ms;
 };
 
 /* The actuators' keys of the switchover section (switchover.c embeds them). */
@@ -136,6 +143,14 @@ extern const struct cfg_key act_config_keys_kubernetes[], act_config_keys_http[]
         .expect = "the deploy pipeline's EventListener"                                         \
     }
 
+/* What one step's phases share. The executor gives an actuator a slot per phase only, so
+ * state that spans act and poll (a trigger's event id, its retries) is held here, owned
+ * through its free function. One step runs at a time, so one holder serves every actuator. */
+struct act_step_state {
+    void *p;
+    void (*free)(void *p);
+};
+
 /* What the actuators get (the executor's actuator_env). */
 struct act_env {
     struct loop *loop;
@@ -143,15 +158,23 @@ struct act_env {
     enum sw_site site;
     const struct act_config *cfg; /* the env's own copy: valid whatever a reload frees */
     bool have_k8s;
-    struct k8s_client k8s;    /* when have_k8s */
-    struct act_names names;   /* resolved: never NULL */
-    struct act_namespaces ns; /* resolved: NULL where neither given nor known */
+    struct k8s_client k8s;      /* when have_k8s */
+    struct act_names names;     /* resolved: never NULL */
+    struct act_namespaces ns;   /* resolved: NULL where neither given nor known */
+    struct act_step_state step; /* act_env_step_set, act_env_step_drop */
 };
 
 /* Resolves cfg for site: the Kubernetes client, every name. Returns 0, or -1 with err filled
  * (a Kubernetes target that cannot be resolved, a target of another site). */
 int act_env_init(struct act_env *e, const struct act_config *cfg, struct loop *l,
                  struct httpc *http, enum sw_site site, char *err, size_t errlen);
-void act_env_clear(struct act_env *e); /* NULL-safe, idempotent */
+void act_env_clear(struct act_env *e); /* NULL-safe, idempotent; drops the step state */
+
+/* Makes p (freed with free_fn) the state of the step that runs now, freeing what the holder
+ * held: a step cut short by its deadline between two polls is never told it ended, so its
+ * state stays until the next step sets its own, or act_env_clear. */
+void act_env_step_set(struct act_env *e, void *p, void (*free_fn)(void *p));
+/* Frees the step state (the step ended). Idempotent. */
+void act_env_step_drop(struct act_env *e);
 
 #endif

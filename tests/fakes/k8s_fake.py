@@ -29,6 +29,10 @@ Test control (besides fakebase's /__fake/mode, /__fake/requests, /__fake/reset):
                      {"forbidden": [["get", "configmaps"], ["list", "pipelineruns"]]}
                      {"expire_continue": true}     continue tokens answer 410 Expired
                      {"delete_configmap": [ns, name]}
+  POST /__fake/pipelinerun {"namespace": ns, "name": n, "merge": {...}, "unless_cancelled": b}
+                     merge-patch one PipelineRun (v1 form), made from {} when absent, leaving
+                     the others alone; with unless_cancelled, a run whose spec.status is a
+                     cancel is left as it is (tekton_listener_fake.py makes and ends runs so)
 """
 import base64
 import copy
@@ -296,10 +300,26 @@ class Handler(fakebase.FakeHandler):
                     if key in st:
                         setattr(STORE, key, st[key])
             return 200, [], b"ok\n"
+        if path == "/__fake/pipelinerun":
+            return self.control_pipelinerun(body)
         return super()._control(path, body)
 
     def on_reset(self):
         STORE.reset()
+
+    def control_pipelinerun(self, body):
+        """POST /__fake/pipelinerun: one run made or changed (see the top of this file)."""
+        st = json.loads(body or b"{}")
+        ns, name = st["namespace"], st["name"]
+        with STORE.lock:
+            cur = STORE.runs.get((ns, name)) or {
+                "apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
+                "metadata": {"name": name, "namespace": ns}}
+            if st.get("unless_cancelled") and (cur.get("spec") or {}).get("status") in (
+                    "Cancelled", "CancelledRunFinally", "StoppedRunFinally"):
+                return 200, [], b"cancelled: left alone\n"
+            STORE._put_run(merge_patch(cur, st.get("merge") or {}))
+        return 200, [], b"ok\n"
 
     # ---- dispatch: the API paths have variables, so routes are matched here ----
     def _dispatch(self, method):
