@@ -305,8 +305,8 @@ static void feed_alerting(struct daemon *d, struct rules_engine *e)
     free(b.v);
 }
 
-/* The request as the switchover journal keeps it: the rule's name and reason, then its
- * evidence, in the 255 bytes of sw_request.reason; a cut is marked, never silent. */
+/* A rule's request as text: its name and reason, then its evidence. Whole for the log; in the
+ * 255 bytes of sw_request.reason for the switchover journal, a cut marked, never silent. */
 static void transition_reason(const struct rules_transition *t, char *out, size_t outlen)
 {
     int n = snprintf(out, outlen, "rule %s: %s%s%s%s", t->rule, t->reason,
@@ -336,14 +336,16 @@ static void feed_switchover(struct daemon *d, struct rules_engine *e)
     struct sw_request r = {.source = SW_SOURCE_AUTOMATION};
     snprintf(r.to, sizeof(r.to), "%s", t.to);
     transition_reason(&t, r.reason, sizeof(r.reason));
+    char whole[2 * CAP_TRANSITION_TEXT + 128];
+    transition_reason(&t, whole, sizeof(whole));
     struct sw_reply reply = {.plan = BUF_INIT(CAP_HTTP_REPLY)};
     if (switchover_request(d->switchover, &r, &reply) < 0) {
-        log_complain(&d->refused, LOG_WARN, "rules", "%s, asking for %s: refused: %s", r.reason,
-                     t.to, reply.reason);
+        log_complain(&d->refused, LOG_WARN, "rules", "%s, asking for %s: refused: %s", whole, t.to,
+                     reply.reason);
     } else {
         log_complain_clear(&d->refused, "rules", "the rules' transition request is not refused");
         if (reply.run_id[0])
-            log_info("rules", "%s: started %s (run %s)", r.reason, t.to, reply.run_id);
+            log_info("rules", "%s: started %s (run %s)", whole, t.to, reply.run_id);
     }
     buf_free(&reply.plan);
 }
