@@ -63,6 +63,10 @@
 #define CAP_SELECTOR_TEXT (1 * CAP_MIB)
 /* A libpq conninfo string made of config values (host, dbname, user, paths). */
 #define CAP_PG_CONNINFO (64 * CAP_KIB)
+/* A transition rule's reason, or its evidence as "check=value, ..." text (a rule file's
+ * function makes them; the switchover journal keeps 255 bytes of a request's reason). Over the
+ * cap the rule fails, counted, rather than asking with a cut text. */
+#define CAP_TRANSITION_TEXT (4 * CAP_KIB)
 
 /* ---- templates and notifications ---- */
 /* One value or expansion of a rule's annotation template ({{ $labels.x }}, printf,

@@ -3,7 +3,8 @@
  * The daemon: flags, the config, the loop with its scheduler and HTTP client, the HTTP
  * server, the rules runner (its own thread), signals (SIGHUP reloads, SIGTERM and SIGINT
  * stop), and where the parts meet on the loop: publishing a snapshot (to HTTP), an
- * evaluation's result (to the alert manager and /api/v1/alerts), /-/reload (from HTTP). */
+ * evaluation's result (alerts to the alert manager and /api/v1/alerts, its transition request
+ * to the switchover part), /-/reload (from HTTP). */
 #include <ares.h>
 #include <curl/curl.h>
 #include <getopt.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "clock.h"
 #include "collector_env.h"
 #include "collectors.h"
@@ -111,6 +113,8 @@ struct daemon {
     struct am_manager *alerting;   /* NULL without an alerting section */
     struct switchover *switchover; /* NULL without a switchover section */
     bool switchover_stale;         /* the config changed while a plan ran: remake it when idle */
+    struct complaint unheard;      /* the rules ask for a transition, no switchover section */
+    struct complaint refused;      /* the switchover part refuses the rules' request */
 };
 
 /* ---- config ---- */
@@ -309,6 +313,51 @@ static void feed_alerting(struct daemon *d, struct rules_engine *e)
     free(b.v);
 }
 
+/* A rule's request as text: its name and reason, then its evidence. Whole for the log; in the
+ * 255 bytes of sw_request.reason for the switchover journal, a cut marked, never silent. */
+static void transition_reason(const struct rules_transition *t, char *out, size_t outlen)
+{
+    int n = snprintf(out, outlen, "rule %s: %s%s%s%s", t->rule, t->reason,
+                     t->evidence[0] ? " (evidence: " : "", t->evidence, t->evidence[0] ? ")" : "");
+    if (n >= (int)outlen && outlen > 4) memcpy(out + outlen - 4, "...", 4);
+}
+
+/* An evaluation's transition request goes to the switchover part, as automation: it judges it
+ * (the transition table, switchover.automation, its own evidence) and logs, counts and journals
+ * a refusal. The rule's side of a refusal (its reason and evidence) is logged here, once while
+ * the rules keep asking in vain: they ask again at every evaluation. */
+static void feed_switchover(struct daemon *d, struct rules_engine *e)
+{
+    struct rules_transition t;
+    bool asks = rules_transition_request(e, &t);
+    if (!asks || d->switchover)
+        log_complain_clear(&d->unheard, "rules", "the rules' transition request is heard again");
+    if (!asks || !d->switchover)
+        log_complain_clear(&d->refused, "rules", "the rules' transition request is not refused");
+    if (!asks) return;
+    if (!d->switchover) {
+        log_complain(&d->unheard, LOG_WARN, "rules",
+                     "rule %s (%s) asks for %s, but there is no switchover section: ignored",
+                     t.rule, t.file, t.to);
+        return;
+    }
+    struct sw_request r = {.source = SW_SOURCE_AUTOMATION};
+    snprintf(r.to, sizeof(r.to), "%s", t.to);
+    transition_reason(&t, r.reason, sizeof(r.reason));
+    char whole[2 * CAP_TRANSITION_TEXT + 128];
+    transition_reason(&t, whole, sizeof(whole));
+    struct sw_reply reply = {.plan = BUF_INIT(CAP_HTTP_REPLY)};
+    if (switchover_request(d->switchover, &r, &reply) < 0) {
+        log_complain(&d->refused, LOG_WARN, "rules", "%s, asking for %s: refused: %s", whole, t.to,
+                     reply.reason);
+    } else {
+        log_complain_clear(&d->refused, "rules", "the rules' transition request is not refused");
+        if (reply.run_id[0])
+            log_info("rules", "%s: started %s (run %s)", whole, t.to, reply.run_id);
+    }
+    buf_free(&reply.plan);
+}
+
 /* What the rules evaluate: the last snapshot, once every target has been collected once. */
 static struct snapshot *rules_snapshot(void *arg)
 {
@@ -317,11 +366,13 @@ static struct snapshot *rules_snapshot(void *arg)
 }
 
 /* An evaluation's result, on the loop (e is idle): alerts to the alert manager, the alerts
- * document to /api/v1/alerts, the metrics into the next snapshot. */
+ * document to /api/v1/alerts, the transition request to the switchover part, the metrics into
+ * the next snapshot. */
 static void on_rules_result(void *arg, struct rules_engine *e)
 {
     struct daemon *d = arg;
     if (e && d->alerting) feed_alerting(d, e);
+    if (e) feed_switchover(d, e);
     rules_api_publish(d->rules_api, e ? rules_alerts_json(e) : NULL);
     sched_request_publish(d->sched);
 }

@@ -1,7 +1,8 @@
 /* engine.c: loads rule files and evaluates them every cycle (see rules.h).
  *
  * An evaluation records the range history of the tracked selectors, then runs every alert's
- * expr in its file's sandbox through luabox_call, with what is left of the file's time budget.
+ * expr in its file's sandbox through luabox_call, with what is left of the file's time budget,
+ * then the file's transition rules (transition_rules.c) under the same budget.
  * A failing expr leaves its alerts as they were (as Prometheus does when a query fails) and is
  * counted and logged once while it repeats. What expr returns becomes alert elements: labels
  * of the sample (its name left out) plus the rule's labels (templated) plus alertname, and the
@@ -105,6 +106,7 @@ static void free_file(struct rule_file *f)
     lua_State *L = f->box ? luabox_state(f->box) : NULL;
     for (size_t i = 0; i < f->nalerts; i++) free_alert(L, &f->alerts[i]);
     free(f->alerts);
+    transition_rules_free(L, f);
     rulelib_free_file_caches(f);
     luabox_free(f->box);
     free(f->path);
@@ -203,6 +205,7 @@ struct rules_engine *rules_new(const struct rules_config *c, const char *base_di
 void rules_free(struct rules_engine *e)
 {
     if (!e) return;
+    transition_rules_clear(e);
     for (size_t i = 0; i < e->nfiles; i++) free_file(&e->files[i]);
     free(e->files);
     for (size_t i = 0; i < e->ntracked; i++) selector_free(&e->tracked[i].sel);
@@ -244,6 +247,7 @@ void rules_take_state(struct rules_engine *e, struct rules_engine *old)
             a->complaint = o->complaint;
         }
     }
+    transition_rules_take_state(e, old);
     /* The range history moves whole; the tracked selectors with it. */
     history_free(e->history);
     e->history = old->history;

@@ -301,6 +301,8 @@ static void eval_file(struct rules_engine *e, struct rule_file *f)
         enum luabox_outcome o = eval_alert(e, f, &f->alerts[i], deadline);
         if (o > worst) worst = o;
     }
+    enum luabox_outcome o = transition_rules_eval(e, f, deadline);
+    if (o > worst) worst = o;
     if (atomic_load(&e->interrupted)) return;
     lua_gc(luabox_state(f->box), LUA_GCSTEP, 0);
     f->evaluations[worst]++;
@@ -376,6 +378,7 @@ static struct metric_set *build_metrics(struct rules_engine *e)
             }
         }
         add_file_metrics(m, f);
+        transition_rules_metrics(m, f);
     }
     struct metric_family *hp = mset_family(m, "drwatch_rule_history_points", METRIC_GAUGE,
                                            "Points kept for range functions (rate, *_over_time).");
@@ -463,6 +466,7 @@ void rules_eval(struct rules_engine *e, double t, const struct snapshot *instant
     e->t = t;
     e->instant = instant;
     e->raw = raw;
+    transition_rules_clear(e);
     rulelib_record_history(e);
     for (size_t i = 0; i < e->nfiles; i++) eval_file(e, &e->files[i]);
     /* Restored `for` progress is for the first evaluation after a start only. */

@@ -1,6 +1,7 @@
 /* rulelib.c: the API a rule file sees (documented in rules/README.md).
  *
  *   alert(name, spec)                       declare an alert (while the file loads)
+ *   transition(name, spec)                  declare a transition request (transition_rules.c)
  *   series(name [, matchers])               the instant vector: { {labels=..., value=...}, ... }
  *   value(name [, matchers])                the first selected sample's value, or nil
  *   rate(name [, matchers], range)          and increase, delta, irate, avg_over_time,
@@ -622,6 +623,7 @@ int rulelib_push_env(struct rule_file *f, char *err, size_t errlen)
     luabox_new_env(f->box);
     int env = lua_gettop(L);
     set_fn(L, f, "alert", l_alert);
+    set_fn(L, f, "transition", transition_rules_declare);
     set_fn(L, f, "series", l_series);
     set_fn(L, f, "value", l_value);
     set_fn(L, f, "time", l_time);
@@ -636,6 +638,8 @@ int rulelib_push_env(struct rule_file *f, char *err, size_t errlen)
             LUABOX_OK ||
         luabox_call(f->box, 0, 0, 1000, err, errlen) != LUABOX_OK)
         return -1;
+    lua_getfield(L, env, "facts"); /* a transition's reason function is given facts() */
+    f->facts_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_newtable(L);
     lua_pushcfunction(L, strict_index);
     lua_setfield(L, -2, "__index");

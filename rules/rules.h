@@ -1,8 +1,9 @@
 /* rules.h: the rules engine. Lua rule files, sandboxed (exporter/luabox.h), evaluated every
  * cycle over the last published snapshot; alerts with Prometheus' semantics (alertstate.h).
  *
- * A rule file declares alerts with alert(name, spec) and reads observations through a small
- * read-only API (series, value, rate..., sum/min/max/count/avg, time); see rules/README.md.
+ * A rule file declares alerts with alert(name, spec), and transition requests with
+ * transition(name, spec), and reads observations through a small read-only API (series,
+ * value, rate..., sum/min/max/count/avg, facts, time); see rules/README.md.
  * Each file has its own Lua state, heap cap and time budget: a file that errors, loops or
  * allocates without end is stopped and reported with file:line, and the other files and the
  * daemon go on. The engine owns its alert states; rules_take_state carries them (and the range
@@ -95,6 +96,27 @@ struct rules_alert_view {
 };
 typedef void (*rules_instance_fn)(void *arg, const struct rules_alert_view *a);
 void rules_each_instance(struct rules_engine *e, rules_instance_fn fn, void *arg);
+
+/* The transition request of the last evaluation: the first transition rule (files in the
+ * order they were loaded, rules in the order a file declares them) whose `when` returned true
+ * and whose reason and evidence could be made. One per evaluation at most; the others whose
+ * `when` was true are counted as suppressed. The engine only decides: the caller hands the
+ * request to the switchover part, which judges it. */
+struct rules_transition {
+    const char *file;     /* the rule file */
+    const char *rule;     /* the transition rule's name */
+    const char *to;       /* the target as the rule wrote it: at most RULES_TRANSITION_TO_MAX
+                             bytes of a-z, 0-9 and '-' (the switchover part judges it) */
+    const char *reason;   /* the rule's reason, at most CAP_TRANSITION_TEXT bytes */
+    const char *evidence; /* "check=value, ..." sorted by check, or "" without an evidence
+                             function */
+};
+#define RULES_TRANSITION_TO_MAX 31
+
+/* Fills out and returns true when the last rules_eval made a transition request, else returns
+ * false. The strings are the engine's, valid until the next rules_eval or rules_free: in the
+ * daemon, read them in the rules runner's result callback. */
+bool rules_transition_request(const struct rules_engine *e, struct rules_transition *out);
 
 /* Every alert rule's name (once per rule, in file order). */
 void rules_each_rule(struct rules_engine *e, void (*fn)(void *arg, const char *alertname),

@@ -4,9 +4,12 @@
  * A test file is promtool's YAML: rule_files (here: drwatch Lua rule files), evaluation_interval,
  * and tests with input_series in promtool's series notation ("1+2x10", "_", "stale", "3x5") and
  * alert_rule_test entries (eval_time, alertname, exp_alerts with exp_labels and
- * exp_annotations). The engine is evaluated at every evaluation_interval from time 0 up to the
- * last eval_time, as promtool does, so `for` and keep_firing_for play out the same way; at an
- * eval_time the firing alerts of that name must be exactly the expected ones. Instant queries
+ * exp_annotations), and, drwatch's own, transition_rule_test entries (eval_time,
+ * exp_transition: the target the evaluation asks for, "" for none; optionally exp_rule and
+ * exp_reason). The engine is evaluated at every evaluation_interval from time 0 up to the last
+ * eval_time, as promtool does, so `for` and keep_firing_for play out the same way; at an
+ * eval_time the firing alerts of that name must be exactly the expected ones, and the
+ * transition request the expected one. Instant queries
  * see the newest sample within 5 minutes (Prometheus' lookback); range functions see the raw
  * samples. The report and exit code follow promtool: "SUCCESS", or "FAILED:" with exp and got,
  * and exit 1. promql_expr_test is not supported (there is no PromQL here) and is reported. */
@@ -383,6 +386,15 @@ struct alert_test {
     yaml_node_t *exp;
 };
 
+/* One transition_rule_test entry: what the evaluation at eval_time asks for. */
+struct transition_test {
+    double eval_time;
+    const char *eval_text;
+    const char *exp;        /* the expected target, "" for no request */
+    const char *exp_rule;   /* the rule that asks, or NULL: not checked */
+    const char *exp_reason; /* its reason, or NULL: not checked */
+};
+
 static int parse_duration_s(const char *text, double *out)
 {
     int64_t ms;
@@ -496,55 +508,148 @@ static void timeline_header(struct buf *y, struct ydoc *d, yaml_node_t *test)
     buf_puts(y, "    alert_rule_test:\n");
 }
 
-static int run_test(struct ydoc *d, yaml_node_t *test, const struct rules_config *rc,
-                    const char *dir, double eval_interval, FILE *out, struct buf *timeline,
-                    char *err, size_t errlen)
+/* The test's input_series, parsed; NULL with err filled when one is bad. */
+static struct input_series *read_inputs(struct ydoc *d, yaml_node_t *test, size_t *n, char *err,
+                                        size_t errlen)
 {
-    double interval = eval_interval;
-    if (yscalar(yget(d, test, "interval")) &&
-        parse_duration_s(yscalar(yget(d, test, "interval")), &interval) < 0)
-        return snprintf(err, errlen, "bad interval"), -2;
     yaml_node_t *inputs = yget(d, test, "input_series");
-    size_t nin = ylen(inputs);
-    struct input_series *in = xcalloc(nin ? nin : 1, sizeof(*in));
-    for (size_t i = 0; i < nin; i++) {
+    *n = ylen(inputs);
+    struct input_series *in = xcalloc(*n ? *n : 1, sizeof(*in));
+    for (size_t i = 0; i < *n; i++) {
         yaml_node_t *s = yat(d, inputs, i);
         const char *series = yscalar(yget(d, s, "series"));
         const char *values = yscalar(yget(d, s, "values"));
         if (!series || parse_series(&in[i], series, values ? values : "", err, errlen) < 0) {
             if (!series) snprintf(err, errlen, "input_series %zu has no series", i + 1);
-            free_series(in, nin);
-            return -2;
+            free_series(in, *n);
+            return NULL;
         }
     }
+    return in;
+}
+
+/* The test's alert_rule_test entries (texts borrowed from the document); max_t grows to the
+ * latest eval_time. Returns 0, or -1 with err filled. */
+static int read_alert_tests(struct ydoc *d, yaml_node_t *test, struct alert_test **out, size_t *n,
+                            double *max_t, char *err, size_t errlen)
+{
     yaml_node_t *tests = yget(d, test, "alert_rule_test");
-    size_t nt = ylen(tests);
-    struct alert_test *at = xcalloc(nt ? nt : 1, sizeof(*at));
-    double max_t = 0;
-    for (size_t i = 0; i < nt; i++) {
+    *n = ylen(tests);
+    *out = xcalloc(*n ? *n : 1, sizeof(**out));
+    for (size_t i = 0; i < *n; i++) {
         yaml_node_t *t = yat(d, tests, i);
-        at[i].eval_text = yscalar(yget(d, t, "eval_time"));
-        at[i].alertname = yscalar(yget(d, t, "alertname"));
-        at[i].exp = yget(d, t, "exp_alerts");
-        if (parse_duration_s(at[i].eval_text, &at[i].eval_time) < 0 || !at[i].alertname) {
-            free(at);
-            free_series(in, nin);
-            return snprintf(err, errlen, "alert_rule_test %zu: bad eval_time or alertname", i + 1),
-                   -2;
+        struct alert_test *at = &(*out)[i];
+        at->eval_text = yscalar(yget(d, t, "eval_time"));
+        at->alertname = yscalar(yget(d, t, "alertname"));
+        at->exp = yget(d, t, "exp_alerts");
+        if (parse_duration_s(at->eval_text, &at->eval_time) < 0 || !at->alertname) {
+            snprintf(err, errlen, "alert_rule_test %zu: bad eval_time or alertname", i + 1);
+            return -1;
         }
-        if (at[i].eval_time > max_t) max_t = at[i].eval_time;
+        if (at->eval_time > *max_t) *max_t = at->eval_time;
     }
-    if (yget(d, test, "promql_expr_test"))
-        fprintf(out, "  (promql_expr_test skipped: drwatch rules are Lua, there is no PromQL)\n");
-    if (timeline) timeline_header(timeline, d, test);
-    struct rules_engine *e = rules_new(rc, dir, err, errlen);
-    if (!e) {
-        free(at);
-        free_series(in, nin);
-        return -2;
+    return 0;
+}
+
+/* The test's transition_rule_test entries, as read_alert_tests. A missing exp_transition is
+ * "" (no request), as a missing exp_alerts is no alert. */
+static int read_transition_tests(struct ydoc *d, yaml_node_t *test, struct transition_test **out,
+                                 size_t *n, double *max_t, char *err, size_t errlen)
+{
+    yaml_node_t *tests = yget(d, test, "transition_rule_test");
+    *n = ylen(tests);
+    *out = xcalloc(*n ? *n : 1, sizeof(**out));
+    for (size_t i = 0; i < *n; i++) {
+        yaml_node_t *t = yat(d, tests, i), *exp = yget(d, t, "exp_transition");
+        struct transition_test *tt = &(*out)[i];
+        tt->eval_text = yscalar(yget(d, t, "eval_time"));
+        tt->exp = exp ? yscalar(exp) : "";
+        tt->exp_rule = yscalar(yget(d, t, "exp_rule"));
+        tt->exp_reason = yscalar(yget(d, t, "exp_reason"));
+        if (parse_duration_s(tt->eval_text, &tt->eval_time) < 0 || !tt->exp) {
+            snprintf(err, errlen,
+                     "transition_rule_test %zu: bad eval_time or exp_transition (a target "
+                     "state, or \"\" for none)",
+                     i + 1);
+            return -1;
+        }
+        if (tt->eval_time > *max_t) *max_t = tt->eval_time;
     }
-    int failures = 0;
-    for (long step = 0; (double)step * eval_interval <= max_t + 1e-9; step++) {
+    return 0;
+}
+
+/* Whether the evaluation at t (steps eval_interval apart) is the one a test at eval_time reads,
+ * as promtool picks it. */
+static bool due(double t, double eval_interval, double eval_time)
+{
+    return t <= eval_time + 1e-9 && eval_time < t + eval_interval - 1e-9;
+}
+
+static void failed(FILE *out, int *failures)
+{
+    if ((*failures)++ == 0) fprintf(out, "  FAILED:\n");
+}
+
+static void check_alerts(struct ydoc *d, struct rules_engine *e, const struct alert_test *at,
+                         FILE *out, int *failures)
+{
+    struct alert_set exp = {0}, got = {0};
+    expected_set(d, at, &exp);
+    struct collect_ctx c = {at->alertname, &got};
+    rules_each_alert(e, collect_firing, &c);
+    if (!sets_equal(&exp, &got)) {
+        failed(out, failures);
+        fprintf(out, "    alertname: %s, time: %s, \n", at->alertname, at->eval_text);
+        print_set(out, "exp", &exp);
+        print_set(out, "got", &got);
+    }
+    set_free(&exp);
+    set_free(&got);
+}
+
+static void check_transition(struct rules_engine *e, const struct transition_test *tt, FILE *out,
+                             int *failures)
+{
+    struct rules_transition got;
+    bool have = rules_transition_request(e, &got);
+    if (strcmp(have ? got.to : "", tt->exp) == 0 &&
+        (!tt->exp_rule || (have && strcmp(got.rule, tt->exp_rule) == 0)) &&
+        (!tt->exp_reason || (have && strcmp(got.reason, tt->exp_reason) == 0)))
+        return;
+    failed(out, failures);
+    fprintf(out, "    transition, time: %s, \n        exp: %s", tt->eval_text,
+            tt->exp[0] ? tt->exp : "none");
+    if (tt->exp_rule) fprintf(out, ", rule: %s", tt->exp_rule);
+    if (tt->exp_reason) fprintf(out, ", reason: \"%s\"", tt->exp_reason);
+    fprintf(out, ", \n        got: %s", have ? got.to : "none");
+    if (have) fprintf(out, ", rule: %s, reason: \"%s\"", got.rule, got.reason);
+    fprintf(out, "\n");
+}
+
+static int run_test(struct ydoc *d, yaml_node_t *test, const struct rules_config *rc,
+                    const char *dir, double eval_interval, FILE *out, struct buf *timeline,
+                    char *err, size_t errlen)
+{
+    double interval = eval_interval, max_t = 0;
+    if (yscalar(yget(d, test, "interval")) &&
+        parse_duration_s(yscalar(yget(d, test, "interval")), &interval) < 0)
+        return snprintf(err, errlen, "bad interval"), -2;
+    size_t nin, nt, ntt;
+    struct input_series *in = read_inputs(d, test, &nin, err, errlen);
+    if (!in) return -2;
+    struct alert_test *at = NULL;
+    struct transition_test *tt = NULL;
+    struct rules_engine *e = NULL;
+    if (read_alert_tests(d, test, &at, &nt, &max_t, err, errlen) == 0 &&
+        read_transition_tests(d, test, &tt, &ntt, &max_t, err, errlen) == 0) {
+        if (yget(d, test, "promql_expr_test"))
+            fprintf(out, "  (promql_expr_test skipped: drwatch rules are Lua, there is no "
+                         "PromQL)\n");
+        if (timeline) timeline_header(timeline, d, test);
+        e = rules_new(rc, dir, err, errlen);
+    }
+    int failures = e ? 0 : -2;
+    for (long step = 0; e && (double)step * eval_interval <= max_t + 1e-9; step++) {
         double t = (double)step * eval_interval;
         struct snapshot *inst = snapshot_at(in, nin, interval, t, false);
         struct snapshot *raw = snapshot_at(in, nin, interval, t, true);
@@ -555,25 +660,14 @@ static int run_test(struct ydoc *d, yaml_node_t *test, const struct rules_config
             timeline_step(timeline, e, t);
             continue;
         }
-        for (size_t i = 0; i < nt; i++) {
-            if (!(t <= at[i].eval_time + 1e-9 && at[i].eval_time < t + eval_interval - 1e-9))
-                continue;
-            struct alert_set exp = {0}, got = {0};
-            expected_set(d, &at[i], &exp);
-            struct collect_ctx c = {at[i].alertname, &got};
-            rules_each_alert(e, collect_firing, &c);
-            if (!sets_equal(&exp, &got)) {
-                if (failures++ == 0) fprintf(out, "  FAILED:\n");
-                fprintf(out, "    alertname: %s, time: %s, \n", at[i].alertname, at[i].eval_text);
-                print_set(out, "exp", &exp);
-                print_set(out, "got", &got);
-            }
-            set_free(&exp);
-            set_free(&got);
-        }
+        for (size_t i = 0; i < nt; i++)
+            if (due(t, eval_interval, at[i].eval_time)) check_alerts(d, e, &at[i], out, &failures);
+        for (size_t i = 0; i < ntt; i++)
+            if (due(t, eval_interval, tt[i].eval_time)) check_transition(e, &tt[i], out, &failures);
     }
     rules_free(e);
     free(at);
+    free(tt);
     free_series(in, nin);
     return failures;
 }

@@ -494,6 +494,8 @@ void switchover_free(struct switchover *sw)
     free(sw);
 }
 
+/* Every series from 0, so that rate() and increase() see the first request of a kind (an alert
+ * on refusals must not miss the first). */
 static void requests_metrics(const struct switchover *sw, struct metric_set *m)
 {
     struct metric_family *f = mset_family(
@@ -503,10 +505,9 @@ static void requests_metrics(const struct switchover *sw, struct metric_set *m)
     for (int to = 0; to < TO_COUNT; to++)
         for (int s = 0; s < SW_SOURCE_COUNT; s++)
             for (int r = 0; r < REQ_COUNT; r++)
-                if (sw->requests[to][s][r])
-                    mset_addv(m, f, (double)sw->requests[to][s][r], "to", to_label(to), "source",
-                              sw_source_name((enum sw_source)s), "result", req_results[r],
-                              (const char *)NULL);
+                mset_addv(m, f, (double)sw->requests[to][s][r], "to", to_label(to), "source",
+                          sw_source_name((enum sw_source)s), "result", req_results[r],
+                          (const char *)NULL);
 }
 
 struct metric_set *switchover_metrics(struct switchover *sw)

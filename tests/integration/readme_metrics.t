@@ -7,7 +7,8 @@ compare against; (2) a live drwatch's /metrics, set up so that the families only
 daemon has appear: self (build, config, snapshot, HTTP, process_*), drwatch_collector_* (with a
 bad textfile, so errors_total too), textfile, gslb (a fake resolver and a dead /health probe),
 peer_listen (a client fetches the view), the alert manager (a rule that always fires, a webhook
-receiver) and the rules engine (plus a rule that always fails); (3) only for the families in
+receiver) and the rules engine (plus a rule that always fails, and transition rules that ask,
+are suppressed and fail: the switchover part refuses the request); (3) only for the families in
 FROM_SOURCE, which need conditions this test does not set up, the string literal in the C
 source (each entry says why). A family seen with two different HELP texts fails.
 
@@ -49,8 +50,6 @@ FROM_SOURCE = {
         "appears only while a plan runs (the live drwatch runs none)",
     "drwatch_action_step_duration_seconds":
         "appears only once a step has run (the live drwatch runs none)",
-    "drwatch_transition_requests_total":
-        "appears only once a transition request was judged (the live drwatch gets none)",
 }
 SOURCE_DIRS = ("collectors", "exporter", "alerts", "rules", "switchover")
 
@@ -58,7 +57,8 @@ SOURCE_DIRS = ("collectors", "exporter", "alerts", "rules", "switchover")
 LIVE_EVENTS = ("drwatch_collector_errors_total", "drwatch_notifications_total",
                "drwatch_notification_latency_seconds",
                "drwatch_peer_listener_last_served_timestamp_seconds",
-               "drwatch_rule_failures_total", "drwatch_alert")
+               "drwatch_rule_failures_total", "drwatch_alert",
+               "drwatch_rule_transition_failures_total")
 
 
 # ------------------------------------------------------------------------------------------
@@ -108,7 +108,13 @@ def live_metrics():
                 '})\n'
                 'alert("ReadmeAlwaysFailing", {\n'
                 '  expr = function() error("fails on purpose") end,\n'
-                '})\n')
+                '})\n'
+                'transition("ReadmeAsks", { to = "golddr-primary", reason = "readme",\n'
+                '  when = function() return true end })\n'
+                'transition("ReadmeAlsoAsks", { to = "golddr-primary", reason = "readme",\n'
+                '  when = function() return true end })\n'
+                'transition("ReadmeFailing", { to = "golddr-primary", reason = "readme",\n'
+                '  when = function() error("fails on purpose") end })\n')
     listen = free_port()
     config = """
 drwatch = { site = "gold", interval = "1s", fast_interval = "1s" }

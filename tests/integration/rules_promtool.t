@@ -2,8 +2,10 @@
 """drwatch's Lua rules and the same conditions written as Prometheus rules give the same alert
 timelines. For every test file in rules/tests/ (promtool's format, rule_files naming
 ../lua/NAME.lua):
-  1. drwatch test-rules passes it;
-  2. promtool test rules passes it with rule_files pointed at ../prometheus/NAME.yml;
+  1. drwatch test-rules passes it, transition_rule_test entries included;
+  2. promtool test rules passes it with rule_files pointed at ../prometheus/NAME.yml and the
+     transition_rule_test entries taken out (Prometheus has no transition requests, and
+     promtool refuses a key it does not know);
   3. drwatch's whole timeline (test-rules --timeline: the firing alerts of every rule at every
      evaluation step) passes promtool with the Prometheus rules: no mismatch at any step."""
 import glob
@@ -39,13 +41,38 @@ def to_prometheus(text):
     return re.sub(r'"?\.\./lua/([A-Za-z0-9_-]+)\.lua"?', repl, text)
 
 
+def without_transitions(text):
+    """text without its transition_rule_test keys and what is indented under them (a block
+    sequence may sit at its key's own indentation, as `- ` lines)."""
+    out, key_indent = [], None
+    for line in text.splitlines(keepends=True):
+        body = line.strip()
+        indent = len(line) - len(line.lstrip(" "))
+        if key_indent is not None:
+            if (not body or body.startswith("#") or indent > key_indent or
+                    (indent == key_indent and body.startswith("- "))):
+                continue
+            key_indent = None
+        m = re.match(r"( *)transition_rule_test:", line)
+        if m:
+            key_indent = len(m.group(1))
+            continue
+        out.append(line)
+    return "".join(out)
+
+
+transition_tests = 0
 for path in tests:
     name = os.path.basename(path)
     r = subprocess.run([BIN, "test-rules", path], capture_output=True, text=True)
     if not t.ok(r.returncode == 0 and "SUCCESS" in r.stdout, "drwatch test-rules %s" % name):
         t.diag(r.stdout + r.stderr)
     with open(path) as f:
-        prom = to_prometheus(f.read())
+        text = f.read()
+    prom = to_prometheus(without_transitions(text))
+    transition_tests += text.count("exp_transition:")
+    t.ok("transition_rule_test" not in prom and "exp_transition" not in prom,
+         "%s for promtool: without transition tests" % name)
     p1 = os.path.join(work, "prom-" + name)
     with open(p1, "w") as f:
         f.write(prom)
@@ -66,4 +93,6 @@ for path in tests:
     if not t.ok(r.returncode == 0,
                 "promtool agrees with drwatch at all %d evaluation steps of %s" % (steps, name)):
         t.diag(r.stdout[-3000:] + r.stderr)
+t.ok(transition_tests, "drwatch test-rules ran the shipped rules' %d transition tests"
+     % transition_tests)
 t.done()

@@ -134,6 +134,11 @@ static void test_golddr(struct loop *l)
                                .peer_up = true,
                                .peer_state = "active-passive"};
     ok(switchover_state(sw) == SW_INDEPENDENT, "before any observation: independent");
+    /* Regression: series made at the first request hid it from increase(), and the shipped
+     * TransitionRefused alert missed the first refusal of a kind. */
+    ok(metric_has(sw, "drwatch_transition_requests_total{result=\"refused\",source=\"configmap\","
+                      "to=\"other\"} 0"),
+       "every request series is there from 0, before any request");
     observe(sw, "golddr", &calm);
     ok(switchover_state(sw) == SW_ACTIVE_PASSIVE, "the ConfigMap's label gives the state");
 
