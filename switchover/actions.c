@@ -40,7 +40,9 @@ static const struct sw_action actions[] = {
     ACTION("patroni_rebuild",
            "rebuild this cluster from the other site's leader (wipes its volumes)",
            ARGS(rebuild_args), MIN(30), .destructive = true),
-    ACTION("tekton_deploy", "run the deploy pipeline and wait for its outcome", NOARGS, MIN(15)),
+    /* The pipeline's own retries (3 attempts within total_cap, each up to attempt_timeout:
+     * 900 s + 360 s by default) must end inside the step's deadline. */
+    ACTION("tekton_deploy", "run the deploy pipeline and wait for its outcome", NOARGS, MIN(25)),
     ACTION("tell_peer", "ask the peer to follow with the same transition", NOARGS, 30000),
 };
 

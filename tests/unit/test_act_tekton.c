@@ -109,6 +109,11 @@ static struct sw_plans *plans(const char *steps)
 static void run_deploy(const char *timeout)
 {
     char steps[128], err[256], journal[128];
+    /* The env keeps its own copy of the settings (as in the daemon, where a plan outlives a
+     * reload): make it again from what this test case set. */
+    act_env_clear(&T.env);
+    if (act_env_init(&T.env, &T.cfg, T.l, T.h, SW_GOLDDR, err, sizeof(err)) < 0)
+        diag("act_env_init: %s", err);
     snprintf(steps, sizeof(steps), "step { \"tekton_deploy\", timeout = \"%s\" }", timeout);
     snprintf(journal, sizeof(journal), "%s/%s", T.dir, SW_JOURNAL_FILE);
     unlink(journal);
