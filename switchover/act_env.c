@@ -63,6 +63,37 @@ const struct cfg_key act_config_keys_standby[] = {
     CFG_END,
 };
 
+const struct cfg_key act_config_keys_patroni[] = {
+    HTTP_TARGET_KEYS(struct act_patroni, t),
+    {.name = "username",
+     .type = CFG_STRING,
+     .offset = offsetof(struct act_patroni, username),
+     .expect = "the basic-auth user Patroni's restapi.authentication asks of PATCH /config, with "
+               "password_file"},
+    {.name = "password_file",
+     .type = CFG_STRING,
+     .offset = offsetof(struct act_patroni, password_file),
+     .expect = "a file holding that user's password"},
+    {.name = "primary_slot_name",
+     .type = CFG_STRING,
+     .offset = offsetof(struct act_patroni, primary_slot_name),
+     .expect = "the replication slot on the other site's primary this site follows through "
+               "when demoted (a permanent slot of the other cluster's config)"},
+    {.name = "restore_command",
+     .type = CFG_STRING,
+     .offset = offsetof(struct act_patroni, restore_command),
+     .expect = "the standby_cluster restore_command, when WAL also comes from an archive"},
+    {.name = "stall_timeout",
+     .type = CFG_DURATION,
+     .def = "2m",
+     .offset = offsetof(struct act_patroni, stall_timeout_ms),
+     .expect = "how long a demotion may leave the leader stopped, leaderless or not streaming "
+               "from the other site's primary before its step fails, 1s to 1h",
+     .min = 1000,
+     .max = 3600000},
+    CFG_END,
+};
+
 const struct cfg_key act_config_keys_tekton[] = {
     HTTP_TARGET_KEYS(struct act_tekton, http),
     {.name = "hmac_secret_file",
@@ -145,11 +176,12 @@ int act_env_init(struct act_env *e, const struct act_config *cfg, struct loop *l
     e->ns.solution = cfg->namespaces.solution ? xstrdup(cfg->namespaces.solution) : NULL;
     const char *tekton = cfg->namespaces.tekton ? cfg->namespaces.tekton : tools;
     e->ns.tekton = tekton ? xstrdup(tekton) : NULL;
-    const struct act_http *targets[] = {cfg->patroni, cfg->portal};
-    const char *what[] = {"patroni", "portal"};
-    for (int i = 0; i < 2; i++) {
-        if (targets[i] && own_site(&targets[i]->t, what[i], site, err, errlen) < 0) goto fail;
+    if (cfg->patroni && own_site(&cfg->patroni->t, "patroni", site, err, errlen) < 0) goto fail;
+    if (cfg->patroni && !cfg->patroni->username != !cfg->patroni->password_file) {
+        snprintf(err, errlen, "switchover: patroni: username and password_file go together");
+        goto fail;
     }
+    if (cfg->portal && own_site(&cfg->portal->t, "portal", site, err, errlen) < 0) goto fail;
     if (cfg->tekton && own_site(&cfg->tekton->http, "tekton", site, err, errlen) < 0) goto fail;
     return 0;
 fail:
