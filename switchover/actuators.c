@@ -4,12 +4,13 @@
 
 #include "xalloc.h"
 
-/* One actuator per line. The table is empty until the first act_*.c lands: every plan with
- * a step is refused until then, with the missing action named. */
+/* One actuator per line. An action without a line here is refused in any plan that runs,
+ * with the missing action named. */
 // clang-format off
 const struct actuator_ops *const actuator_table[] = {
-    NULL,
+    &act_patroni_demote,
+    &act_patroni_promote,
 };
 // clang-format on
 
-const size_t actuator_table_len = 0;
+const size_t actuator_table_len = ARRAY_LEN(actuator_table);
