@@ -302,6 +302,8 @@ static void stalled(struct pat_op *op, const char *detail)
     loop_timer_start(op->again, PAT_RELOOK_MS);
 }
 
+#define NO_K8S_NOTE "no Kubernetes configured: env ConfigMap not updated"
+
 static void act_done(struct pat_op *op)
 {
     char d[400], env[160];
@@ -310,9 +312,7 @@ static void act_done(struct pat_op *op)
         snprintf(env, sizeof(env), "env ConfigMap %s/%s %s", e->ns.solution, e->names.patroni_env,
                  op->promote ? "blanked" : "updated");
     else
-        snprintf(env, sizeof(env),
-                 "no Kubernetes configured: env ConfigMap not updated (a "
-                 "bootstrapping pod would not keep this)");
+        snprintf(env, sizeof(env), "%s", NO_K8S_NOTE);
     if (op->promote)
         snprintf(d, sizeof(d), "standby_cluster removed; %s", env);
     else
@@ -328,7 +328,12 @@ static void op_judge(struct pat_op *op)
     enum pat_verdict v =
         op->promote ? pat_judge_promoted(&op->look, d, sizeof(d))
                     : pat_judge_demoted(&op->look, &op->follow, other_primary(op), d, sizeof(d));
-    if (v == PAT_DONE) return op_end(op, SW_DONE, d);
+    if (v == PAT_DONE) {
+        /* The step's detail is its last phase's: the note must outlive act's. */
+        char note[400];
+        snprintf(note, sizeof(note), "%s%s", op->e->have_k8s ? "" : NO_K8S_NOTE "; ", d);
+        return op_end(op, SW_DONE, note);
+    }
     if (v == PAT_STALL && op->kind == OP_POLL) return stalled(op, d);
     op_end(op, SW_NOT_DONE, d);
 }
