@@ -7,12 +7,14 @@
  *   act_step --site gold --action patroni_demote --follow golddr --patroni URL
  *            [--user U --password-file F] [--slot S] [--restore-command C] [--stall-timeout MS]
  *            [--standby-host H --standby-port P] [--k8s URL --namespace NS]
- *            [--other URL] [--timeout 60s] [--data-dir DIR]
+ *            [--other URL] [--timeout 60s] [--patroni-timeout MS] [--data-dir DIR]
+ *            [--no-watch]
  *
  * The lab has no GSLB: the world's one resolver ("lab") always answers as if the other site
  * were withdrawn, so the promotion guard rests on what Patroni shows of the other site
  * (its leader not writable, everything it wrote replayed here) or, without --other, on that
- * site being unobserved. Prints, on stdout:
+ * site being unobserved. --no-watch observes nothing (both sites unknown), so that every request
+ * a fake sees is the actuator's. Prints, on stdout:
  *
  *   phases check act poll poll
  *   result ok|already|failed|refused|stopped
@@ -198,6 +200,7 @@ static struct sw_plans *one_step_plan(enum sw_site site, const char *step)
 struct args {
     enum sw_site site, follow;
     const char *action, *timeout, *data_dir, *other, *k8s_ns;
+    bool no_watch;
     struct act_config cfg;
     struct act_patroni patroni;
     struct act_standby standby;
@@ -209,7 +212,7 @@ static int usage(void)
     fprintf(stderr, "usage: act_step --site S --action A --patroni URL [--follow S] [--user U "
                     "--password-file F] [--slot S] [--restore-command C] [--stall-timeout MS] "
                     "[--standby-host H --standby-port P] [--k8s URL --namespace NS] [--other URL] "
-                    "[--timeout 60s] [--data-dir DIR]\n");
+                    "[--timeout 60s] [--patroni-timeout MS] [--data-dir DIR] [--no-watch]\n");
     return 2;
 }
 
@@ -231,6 +234,8 @@ static int parse_args(int argc, char **argv, struct args *a)
                                          {"other", 1, 0, 'o'},
                                          {"timeout", 1, 0, 't'},
                                          {"data-dir", 1, 0, 'd'},
+                                         {"patroni-timeout", 1, 0, 'T'},
+                                         {"no-watch", 0, 0, 'N'},
                                          {0, 0, 0, 0}};
     int c, bad = 0;
     a->timeout = "60s";
@@ -253,6 +258,8 @@ static int parse_args(int argc, char **argv, struct args *a)
         case 'n': a->k8s_ns = optarg; break;
         case 'o': a->other = optarg; break;
         case 't': a->timeout = optarg; break;
+        case 'T': a->patroni.t.timeout_ms = atol(optarg); break;
+        case 'N': a->no_watch = true; break;
         case 'd': a->data_dir = optarg; break;
         default: bad = 1;
         }
@@ -403,8 +410,8 @@ int main(int argc, char **argv)
         tool_free(&t);
         return 2;
     }
-    watch_start(&t, t.a.site, t.a.patroni.t.url);
-    watch_start(&t, sw_other(t.a.site), t.a.other);
+    watch_start(&t, t.a.site, t.a.no_watch ? NULL : t.a.patroni.t.url);
+    watch_start(&t, sw_other(t.a.site), t.a.no_watch ? NULL : t.a.other);
     t.ready = loop_timer_new(t.loop, start_when_seen, &t);
     loop_timer_start(t.ready, 0);
     loop_run(t.loop);
