@@ -5,12 +5,14 @@
  * running, and streaming once the other site is a writable primary (3.0.4+'s
  * replication_state, or 3.0.2's WAL positions); /cluster's config-derived role alone is never
  * trusted; stopped, leaderless and not-streaming states stall; a promotion is done only when
- * the leader is a running writable primary; the env ConfigMap counts when read; and every
- * malformed answer is refused with what was seen. */
+ * the leader is a running writable primary; the env ConfigMap counts when read; every
+ * malformed answer is refused with what was seen; and both actuators are in the one table with
+ * what they do on the Kubernetes API (the env ConfigMap's get and patch). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "act_patroni_look.h"
+#include "actuators.h"
 #include "caps.h"
 #include "fileio.h"
 #include "tap.h"
@@ -257,8 +259,24 @@ static void test_garbage(void)
     pat_look_clear(NULL);
 }
 
+static void test_table(void)
+{
+    const char *names[] = {"patroni_demote", "patroni_promote"};
+    for (size_t n = 0; n < 2; n++) {
+        const struct actuator_ops *a = NULL;
+        for (size_t i = 0; i < actuator_table_len; i++)
+            if (strcmp(actuator_table[i]->action, names[n]) == 0) a = actuator_table[i];
+        ok(a && a->check && a->act && a->poll && a->cancel, "%s is in the actuator table",
+           names[n]);
+        ok(a && a->rbac && a->rbac[0] && strcmp(a->rbac[0], " configmaps get") == 0 && a->rbac[1] &&
+               strcmp(a->rbac[1], " configmaps patch") == 0 && !a->rbac[2],
+           "%s's rbac: core configmaps get and patch, nothing else", names[n]);
+    }
+}
+
 int main(void)
 {
+    test_table();
     test_bodies();
     test_demoted();
     test_demoted_302();
