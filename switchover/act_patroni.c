@@ -36,9 +36,10 @@
 #include "world.h"
 #include "xalloc.h"
 
-#define PAT_TIMEOUT_MS \
-    10000                  /* a call's timeout when the target sets neither timeout nor interval */
-#define PAT_RELOOK_MS 1000 /* between looks while a demotion stalls */
+/* A call's timeout when the Patroni target sets neither timeout nor interval. */
+#define PAT_TIMEOUT_MS 10000
+/* Between looks while a demotion stalls. */
+#define PAT_RELOOK_MS 1000
 
 /* The parts of a phase, done lowest first. */
 enum {
