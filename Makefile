@@ -22,6 +22,8 @@ HEADERS  := $(wildcard exporter/*.h site/*.h collectors/*.h rules/*.h alerts/*.h
 MAIN_OBJ := $(BUILD)/exporter/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%.t)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/tests/replay_%.t)
 
@@ -57,6 +59,12 @@ $(BUILD)/tests/%.t: tests/unit/%.c tests/lib/tap.h $(CORE_OBJ)
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< $(CORE_OBJ) $(LDLIBS)
 
+# Helper programs the integration tests run (tests/tools/), linked with the core.
+$(BUILD)/tests/tools/%: tests/tools/%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  TOOL    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< $(CORE_OBJ) $(LDLIBS)
+
 $(BUILD)/tests/replay_%.t: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  REPLAY  $@"
@@ -66,7 +74,7 @@ $(BUILD)/tests/replay_%.t: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(CORE_O
 # The default plans are built into the binary (.incbin): rebuild when the file changes.
 $(BUILD)/switchover/plans_default.o: switchover/plans/default.lua
 
-tests-build: $(BIN) $(UNIT_BIN) $(REPLAY_BIN)
+tests-build: $(BIN) $(UNIT_BIN) $(REPLAY_BIN) $(TOOL_BIN)
 
 # libFuzzer binaries (clang); `make fuzz` builds them in build-fuzz and runs each one.
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/%)
@@ -119,7 +127,7 @@ lint:
 	@./.ci/deps lint
 	@./.ci/check-layers
 	@clang-format --dry-run --Werror $(CORE_SRC) exporter/main.c $(HEADERS) \
-	    $(UNIT_SRC) $(FUZZ_SRC) tests/fuzz/replay_main.c tests/lib/*.h $(wildcard bench/*.c)
+	    $(UNIT_SRC) $(TOOL_SRC) $(FUZZ_SRC) tests/fuzz/replay_main.c tests/lib/*.h $(wildcard bench/*.c)
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --std=c11 --inline-suppr -D__GNUC__ -I exporter -I site -I collectors -I . \
 	    $(CORE_SRC) exporter/main.c
@@ -128,7 +136,7 @@ lint:
 	@echo "lint: clean"
 
 format:
-	@clang-format -i $(CORE_SRC) exporter/main.c $(HEADERS) $(UNIT_SRC) \
+	@clang-format -i $(CORE_SRC) exporter/main.c $(HEADERS) $(UNIT_SRC) $(TOOL_SRC) \
 	    $(FUZZ_SRC) tests/fuzz/replay_main.c tests/lib/*.h $(wildcard bench/*.c)
 
 clean:

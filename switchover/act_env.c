@@ -63,6 +63,37 @@ const struct cfg_key act_config_keys_standby[] = {
     CFG_END,
 };
 
+const struct cfg_key act_config_keys_patroni[] = {
+    HTTP_TARGET_KEYS(struct act_patroni, t),
+    {.name = "username",
+     .type = CFG_STRING,
+     .offset = offsetof(struct act_patroni, username),
+     .expect = "the basic-auth user Patroni's restapi.authentication asks of PATCH /config, with "
+               "password_file"},
+    {.name = "password_file",
+     .type = CFG_STRING,
+     .offset = offsetof(struct act_patroni, password_file),
+     .expect = "a file holding that user's password"},
+    {.name = "primary_slot_name",
+     .type = CFG_STRING,
+     .offset = offsetof(struct act_patroni, primary_slot_name),
+     .expect = "the replication slot on the other site's primary this site follows through "
+               "when demoted (a permanent slot of the other cluster's config)"},
+    {.name = "restore_command",
+     .type = CFG_STRING,
+     .offset = offsetof(struct act_patroni, restore_command),
+     .expect = "the standby_cluster restore_command, when WAL also comes from an archive"},
+    {.name = "stall_timeout",
+     .type = CFG_DURATION,
+     .def = "2m",
+     .offset = offsetof(struct act_patroni, stall_timeout_ms),
+     .expect = "how long a demotion may leave the leader stopped, leaderless or not streaming "
+               "from the other site's primary before its step fails, 1s to 1h",
+     .min = 1000,
+     .max = 3600000},
+    CFG_END,
+};
+
 const struct cfg_key act_config_keys_tekton[] = {
     HTTP_TARGET_KEYS(struct act_tekton, http),
     {.name = "hmac_secret_file",
@@ -170,12 +201,19 @@ static struct act_config *config_copy(const struct act_config *c)
         http_target_copy(&o->kubernetes->t.http, &c->kubernetes->t.http);
         o->kubernetes->t.namespace = dup_or_null(c->kubernetes->t.namespace);
     }
-    struct act_http *const *from[] = {&c->patroni, &c->portal};
-    struct act_http **to[] = {&o->patroni, &o->portal};
-    for (int i = 0; i < 2; i++) {
-        if (!*from[i]) continue;
-        *to[i] = xmalloc(sizeof(**to[i]));
-        http_target_copy(&(*to[i])->t, &(*from[i])->t);
+    if (c->portal) {
+        o->portal = xmalloc(sizeof(*o->portal));
+        http_target_copy(&o->portal->t, &c->portal->t);
+    }
+    if (c->patroni) {
+        const struct act_patroni *p = c->patroni;
+        o->patroni = xmalloc(sizeof(*o->patroni));
+        *o->patroni = *p;
+        http_target_copy(&o->patroni->t, &p->t);
+        o->patroni->username = dup_or_null(p->username);
+        o->patroni->password_file = dup_or_null(p->password_file);
+        o->patroni->primary_slot_name = dup_or_null(p->primary_slot_name);
+        o->patroni->restore_command = dup_or_null(p->restore_command);
     }
     if (c->standby) {
         o->standby = xmalloc(sizeof(*o->standby));
@@ -205,11 +243,16 @@ static void config_free_copy(struct act_config *o)
         free(o->kubernetes->t.namespace);
         free(o->kubernetes);
     }
-    struct act_http *targets[] = {o->patroni, o->portal};
-    for (int i = 0; i < 2; i++) {
-        if (targets[i]) http_target_clear(&targets[i]->t);
-        free(targets[i]);
+    if (o->portal) http_target_clear(&o->portal->t);
+    free(o->portal);
+    if (o->patroni) {
+        http_target_clear(&o->patroni->t);
+        free(o->patroni->username);
+        free(o->patroni->password_file);
+        free(o->patroni->primary_slot_name);
+        free(o->patroni->restore_command);
     }
+    free(o->patroni);
     if (o->standby) free(o->standby->host);
     free(o->standby);
     if (o->tekton) {
@@ -247,11 +290,12 @@ int act_env_init(struct act_env *e, const struct act_config *given, struct loop 
     e->ns.solution = cfg->namespaces.solution ? xstrdup(cfg->namespaces.solution) : NULL;
     const char *tekton = cfg->namespaces.tekton ? cfg->namespaces.tekton : tools;
     e->ns.tekton = tekton ? xstrdup(tekton) : NULL;
-    const struct act_http *targets[] = {cfg->patroni, cfg->portal};
-    const char *what[] = {"patroni", "portal"};
-    for (int i = 0; i < 2; i++) {
-        if (targets[i] && own_site(&targets[i]->t, what[i], site, err, errlen) < 0) goto fail;
+    if (cfg->patroni && own_site(&cfg->patroni->t, "patroni", site, err, errlen) < 0) goto fail;
+    if (cfg->patroni && !cfg->patroni->username != !cfg->patroni->password_file) {
+        snprintf(err, errlen, "switchover: patroni: username and password_file go together");
+        goto fail;
     }
+    if (cfg->portal && own_site(&cfg->portal->t, "portal", site, err, errlen) < 0) goto fail;
     if (cfg->tekton && own_site(&cfg->tekton->http, "tekton", site, err, errlen) < 0) goto fail;
     return 0;
 fail:

@@ -6,7 +6,9 @@
  *       kubernetes = { site = "gold", namespace = "abc-tools" },   -- this site's API server
  *       namespaces = { tools = "abc-tools", solution = "abc-prod", tekton = "abc-tools" },
  *       names = { kong = "konghc-kong" },     -- any object name, when not the old agent's
- *       patroni = { site = "gold", url = "http://patroni-api:8008" },  -- this site's REST API
+ *       patroni = { site = "gold", url = "http://patroni-api:8008",    -- this site's REST API
+ *                   username = "patroni", password_file = "...",   -- PATCH /config's basic auth
+ *                   primary_slot_name = "gold" },   -- the slot this site follows through
  *       standby = { host = "patroni-golddr.example", port = 5432 },    -- the other site's
  *                                                 -- primary, what standby_cluster follows
  *       portal = { site = "gold", url = "https://portal.example/api" },  -- PUT /maintenance/..
@@ -69,6 +71,18 @@ struct act_http {
     struct http_target t;
 };
 
+/* This site's Patroni REST API, and how its cluster follows the other site when demoted. */
+struct act_patroni {
+    struct http_target t;
+    char *username;           /* basic auth for PATCH /config (restapi.authentication); NULL:
+                                 none. Patroni's GETs are open and are sent without it */
+    char *password_file;      /* read at each PATCH: secrets rotate */
+    char *primary_slot_name;  /* the slot on the other site's primary; NULL: none */
+    char *restore_command;    /* standby_cluster.restore_command; NULL: none */
+    int64_t stall_timeout_ms; /* a demotion whose leader stays stopped, leaderless or not
+                                 streaming from the other site's primary this long fails */
+};
+
 struct act_tekton {
     struct http_target http; /* the EventListener */
     char *hmac_secret_file;
@@ -87,7 +101,7 @@ struct act_config {
     struct act_k8s *kubernetes; /* NULL: absent */
     struct act_namespaces namespaces;
     struct act_names names;
-    struct act_http *patroni;
+    struct act_patroni *patroni;
     struct act_standby *standby;
     struct act_http *portal;
     struct act_tekton *tekton;
@@ -96,7 +110,7 @@ struct act_config {
 /* The keys, for a struct act_config at T.m (switchover.c lists them in its section). */
 extern const struct cfg_key act_config_keys_kubernetes[], act_config_keys_http[],
     act_config_keys_namespaces[], act_config_keys_names[], act_config_keys_standby[],
-    act_config_keys_tekton[];
+    act_config_keys_tekton[], act_config_keys_patroni[];
 #define ACT_CONFIG_KEYS(T, m)                                                                   \
     {.name = "env",                                                                             \
      .type = CFG_STRING,                                                                        \
@@ -122,8 +136,8 @@ extern const struct cfg_key act_config_keys_kubernetes[], act_config_keys_http[]
         {.name = "patroni",                                                                     \
          .type = CFG_OPTIONAL,                                                                  \
          .offset = offsetof(T, m.patroni),                                                      \
-         .sub = act_config_keys_http,                                                           \
-         .sub_size = sizeof(struct act_http),                                                   \
+         .sub = act_config_keys_patroni,                                                        \
+         .sub_size = sizeof(struct act_patroni),                                                \
          .expect = "this site's Patroni REST API, as an HTTP target"},                          \
         {.name = "standby",                                                                     \
          .type = CFG_OPTIONAL,                                                                  \

@@ -9,6 +9,8 @@
 /* One actuator per line. */
 // clang-format off
 const struct actuator_ops *const actuator_table[] = {
+    &act_patroni_demote,
+    &act_patroni_promote,
     &act_tekton_deploy,
 };
 // clang-format on

@@ -11,4 +11,7 @@
 extern const struct actuator_ops *const actuator_table[];
 extern const size_t actuator_table_len;
 
+/* The actuators, one line per file. */
+extern const struct actuator_ops act_patroni_demote, act_patroni_promote; /* act_patroni.c */
+
 #endif

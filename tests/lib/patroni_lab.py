@@ -90,12 +90,15 @@ class PatroniLab:
     def _config(self, node):
         rest, pg = self.ports[node]
         cluster = self.cluster_of(node)
+        # Each cluster keeps a permanent slot for the other to follow it through (golddr on
+        # gold, gold on golddr): a demoted gold follows golddr through slot "gold".
         if cluster == "gold":
             extra = "    slots:\n      golddr:\n        type: physical\n"
         else:
             extra = ("    standby_cluster:\n      host: 127.0.0.1\n      port: %d\n"
                      "      primary_slot_name: golddr\n      create_replica_methods:\n"
-                     "        - basebackup\n" % self.pg_port("gold1"))
+                     "        - basebackup\n"
+                     "    slots:\n      gold:\n        type: physical\n" % self.pg_port("gold1"))
         d = os.path.join(self.dir, node)
         return """scope: %(cluster)s
 namespace: /dwlab/
