@@ -88,7 +88,8 @@ for i in range(20):
                 'alert("Slow%02d", { expr = function() return false end })\n' % (deadline, i))
 reload = []
 th = threading.Thread(
-    target=lambda: reload.append(http("POST", dw.url + "/-/reload", timeout=40)[0]))
+    target=lambda: reload.append(http("POST", dw.url + "/-/reload", timeout=40,
+                                      headers={"Authorization": "Bearer %s" % dw.token})[0]))
 th.start()
 stalled = wait_for(lambda: (lambda r: r if r[0] == 503 else None)(dw.get("/-/healthy")),
                    timeout=20, step=0.2)

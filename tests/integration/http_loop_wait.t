@@ -52,8 +52,9 @@ answers = {}
 
 
 def waiter(name, method, path):
+    auth = {"Authorization": "Bearer %s" % dw.token} if method == "POST" else None
     try:
-        status = http(method, dw.url + path, timeout=60)[0]
+        status = http(method, dw.url + path, auth, timeout=60)[0]
     except (OSError, urllib.error.URLError) as e:
         status = "no answer: %s" % e
     answers[name] = (status, time.monotonic())

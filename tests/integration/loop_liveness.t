@@ -120,7 +120,7 @@ status, took = timed("POST", "/api/v1/silences",
 t.ok(status == 200 and took < 3,
      "POST /api/v1/silences answers within 3 s (%s in %.2fs)" % (status, took))
 for i in range(2):
-    status, took = timed("POST", "/-/reload")
+    status, took = timed("POST", "/-/reload", {"Authorization": "Bearer %s" % dw.token})
     t.ok(status == 200 and took < 5, "POST /-/reload answers 200 within 5 s, also while an "
          "evaluation runs (%s in %.2fs)" % (status, took))
 status, took = timed("GET", "/-/healthy")
