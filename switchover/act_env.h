@@ -146,6 +146,7 @@ struct act_env {
     struct k8s_client k8s;    /* when have_k8s */
     struct act_names names;   /* resolved: never NULL */
     struct act_namespaces ns; /* resolved: NULL where neither given nor known */
+    int64_t wait_ms;          /* between reads while a phase waits (rebuild); 0: 1000 */
 };
 
 /* Resolves cfg for site: the Kubernetes client, every name. Returns 0, or -1 with err filled
