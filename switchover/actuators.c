@@ -4,12 +4,12 @@
 
 #include "xalloc.h"
 
-/* One actuator per line. The table is empty until the first act_*.c lands: every plan with
- * a step is refused until then, with the missing action named. */
+/* One actuator per line. An action without one here is refused by the executor, with the
+ * missing action named, in every plan that has it. */
 // clang-format off
 const struct actuator_ops *const actuator_table[] = {
-    NULL,
+    &tfvars_actuator,
 };
 // clang-format on
 
-const size_t actuator_table_len = 0;
+const size_t actuator_table_len = ARRAY_LEN(actuator_table);
