@@ -45,7 +45,7 @@ struct act_op *act_op_new(struct sw_phase *ph, size_t size, const char *ns, cons
     }
     if (!ns) {
         char why[160];
-        snprintf(why, sizeof(why), "not configured: no namespace for this (switchover.%s)", ns_key);
+        snprintf(why, sizeof(why), "not configured: switchover.%s is not set", ns_key);
         sw_phase_done(ph, SW_ERROR, why);
         return NULL;
     }

@@ -9,6 +9,7 @@
 // clang-format off
 const struct actuator_ops *const actuator_table[] = {
     &tfvars_actuator,
+    &health_api_actuator,
 };
 // clang-format on
 

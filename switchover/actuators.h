@@ -9,6 +9,7 @@
 #include "executor.h"
 
 extern const struct actuator_ops tfvars_actuator;
+extern const struct actuator_ops health_api_actuator;
 
 extern const struct actuator_ops *const actuator_table[];
 extern const size_t actuator_table_len;
