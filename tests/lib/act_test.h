@@ -352,6 +352,54 @@ static __attribute__((unused)) char *act_test_steps(void)
     return buf_steal(&b, NULL);
 }
 
+/* Runs the loop in slices of ms until pred() holds or seconds pass; returns whether it held. */
+static __attribute__((unused)) bool act_test_loop_until(bool (*pred)(void), double seconds)
+{
+    double end = time_mono_s() + seconds;
+    struct loop_timer *t = loop_timer_new(T.loop, (loop_fn)loop_stop, T.loop);
+    bool held = pred();
+    while (!held && time_mono_s() < end) {
+        loop_timer_start(t, 5);
+        loop_run(T.loop);
+        held = pred();
+    }
+    loop_timer_free(t);
+    return held;
+}
+
+/* Starts pl as run "run-crash" and frees its executor (a crash: nothing journaled past what
+ * was) once crashed() holds. Returns whether it did. */
+static __attribute__((unused)) bool act_test_crash(const struct sw_plan *pl, bool (*crashed)(void))
+{
+    T.done = false;
+    struct sw_executor *x = act_test_executor();
+    char err[256];
+    struct sw_run_start s = act_test_run_start("run-crash", 0);
+    if (!x || sw_exec_start(x, pl, &s, err, sizeof(err)) < 0) {
+        sw_exec_free(x);
+        return false;
+    }
+    bool held = act_test_loop_until(crashed, 10);
+    sw_exec_free(x);
+    return held && !T.done;
+}
+
+/* A new executor resumes the journal's run with plans, to its end; its result. */
+static __attribute__((unused)) enum sw_result act_test_resume(const struct sw_plans *plans)
+{
+    T.done = false;
+    struct sw_executor *x = act_test_executor();
+    char err[256];
+    if (!x || sw_exec_resume(x, plans, err, sizeof(err)) != 0) {
+        diag("not resumed: %s", x ? err : "no executor");
+        sw_exec_free(x);
+        return SW_RESULT_STOPPED;
+    }
+    if (!T.done) loop_run(T.loop);
+    sw_exec_free(x);
+    return T.res;
+}
+
 /* ---- what the fakes recorded ---- */
 
 static __attribute__((unused)) const char *act_test_ctype(const char *ct)
