@@ -10,6 +10,7 @@
 const struct actuator_ops *const actuator_table[] = {
     &tfvars_actuator,
     &health_api_actuator,
+    &maintenance_actuator,
     &kong_restart_actuator,
 };
 // clang-format on

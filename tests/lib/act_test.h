@@ -6,7 +6,8 @@
  * site golddr. The world the guards and actuators see is the test's (T.world, made fresh at
  * every observation). After a run, act_test_writes() gives the fake's /activity as one line per
  * write: "METHOD path content-type body -> status" (content types as merge, smp, jsonpatch,
- * json or -; restartedAt stamps checked for the old agent's format and shown as STAMP), so a
+ * json or -; restartedAt stamps checked for the old agent's format and shown as STAMP;
+ * resourceVersions shown as RV), so a
  * test compares the exact calls a step made. Header-only; one test binary includes it once. */
 #ifndef DRWATCH_ACT_TEST_H
 #define DRWATCH_ACT_TEST_H
@@ -413,7 +414,7 @@ static __attribute__((unused)) const char *act_test_ctype(const char *ct)
 }
 
 /* Replaces a restartedAt value by STAMP when it has the old agent's format (UTC, ISO 8601,
- * microseconds, Z), by BADSTAMP otherwise. */
+ * microseconds, Z), by BADSTAMP otherwise, and a resourceVersion by RV. */
 static __attribute__((unused)) void act_test_stamps(json_t *v)
 {
     static regex_t re;
@@ -428,7 +429,9 @@ static __attribute__((unused)) void act_test_stamps(json_t *v)
     if (json_is_object(v)) {
         json_object_foreach(v, key, sub)
         {
-            if (strcmp(key, "kubectl.kubernetes.io/restartedAt") == 0 && json_is_string(sub))
+            if (strcmp(key, "resourceVersion") == 0 && json_is_string(sub))
+                json_object_set_new(v, key, json_string("RV"));
+            else if (strcmp(key, "kubectl.kubernetes.io/restartedAt") == 0 && json_is_string(sub))
                 json_object_set_new(
                     v, key,
                     json_string(regexec(&re, json_string_value(sub), 0, NULL, 0) == 0
