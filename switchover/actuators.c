@@ -12,6 +12,7 @@ const struct actuator_ops *const actuator_table[] = {
     &health_api_actuator,
     &maintenance_actuator,
     &kong_restart_actuator,
+    &patroni_rebuild_actuator,
 };
 // clang-format on
 
