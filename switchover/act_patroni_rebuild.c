@@ -193,8 +193,10 @@ static void wait_claim(struct act_op *op);
 
 static void on_claim_read(struct act_op *op, const struct k8s_response *r, json_t *obj)
 {
-    (void)obj;
     struct rebuild *rb = act_op_state(op);
+    if (r->status != 404 && !k8s_json_str(obj, "metadata", "deletionTimestamp", K8S_END))
+        return act_op_end(op, SW_ERROR, "claim %s%d exists again and is not being deleted",
+                          names(op)->patroni_pvc_prefix, rb->i);
     if (r->status != 404) return act_op_wait(op, 0, wait_claim); /* still terminating */
     if (++rb->i < rb->claims) return wait_claim(op);
     scale(op, rb->n, on_scaled_back);
