@@ -228,9 +228,9 @@ static void finish_act(struct act_op *op)
     const struct maint *m = act_op_state(op);
     snprintf(act_op_note(op), SW_NOTE_MAX, "Service %.60s -> %s, portal %s", m->service,
              side(m->on), m->on ? "on" : "off");
-    if (m->restart_failed[0])
-        return act_op_end(op, SW_ERROR, "%s; but the restart of %s failed: %s", act_op_note(op),
-                          page(op), m->restart_failed);
+    if (m->restart_failed[0]) /* the cause first: a long Status message is cut at the end */
+        return act_op_end(op, SW_ERROR, "the page's restart failed: %s; %s", m->restart_failed,
+                          act_op_note(op));
     act_op_end(op, SW_DONE, "%s; %s restart asked", act_op_note(op), page(op));
 }
 

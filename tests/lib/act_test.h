@@ -526,4 +526,33 @@ static __attribute__((unused)) char *act_test_rbac_state(const char *action)
     return text;
 }
 
+/* For each of action's rbac lines: with all the others allowed and that one not, a run of
+ * steps makes the step fail with the 403 that names its verb and resource (read from the
+ * journal, as a best-effort step's failure lets the run go on). So each line is needed. */
+static __attribute__((unused)) void act_test_rbac_each_needed(const char *action, const char *steps)
+{
+    const struct actuator_ops *ops = NULL;
+    for (size_t i = 0; i < actuator_table_len; i++)
+        if (strcmp(actuator_table[i]->action, action) == 0) ops = actuator_table[i];
+    for (size_t skip = 0; ops && ops->rbac[skip]; skip++) {
+        act_test_reset();
+        json_t *list = json_array();
+        for (size_t i = 0; ops->rbac[i]; i++)
+            if (i != skip) json_array_append_new(list, json_string(ops->rbac[i]));
+        json_t *st = json_pack("{s:o}", "rbac", list);
+        char *text = json_dumps(st, JSON_COMPACT);
+        act_test_control(text);
+        free(text);
+        json_decref(st);
+        char group[64], resource[64], verb[32], want[200];
+        if (sscanf(ops->rbac[skip], "%63s %63s %31s", group, resource, verb) != 3) continue;
+        snprintf(want, sizeof(want), "cannot %s resource \"%s\"", verb, resource);
+        (void)act_test_run(steps);
+        char *s = act_test_steps();
+        ok(strstr(s, " failed: ") && strstr(s, want), "%s needs \"%s\": without it, %s", action,
+           ops->rbac[skip], s);
+        free(s);
+    }
+}
+
 #endif

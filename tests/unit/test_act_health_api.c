@@ -87,6 +87,8 @@ static void test_rbac(void)
     free(rbac);
     is_int(act_test_run("step { \"health_api\", replicas = 0, timeout = \"5s\" }"), SW_RESULT_OK,
            "with only those allowed, it runs: %s", T.detail);
+    act_test_rbac_each_needed("health_api", "step { \"health_api\", replicas = 0, timeout = "
+                                            "\"5s\" }");
 }
 
 static void expect_failure(const char *steps, const char *what, const char *detail_part,
@@ -136,7 +138,7 @@ static void test_failures(void)
     act_test_mode("{\"path\": \"" DEPLOY "\", \"mode\": \"hang\"}");
     expect_failure(TO_0, "a hung API server",
                    "GET deployments/bcgov-health-api-dev-generic-api: timeout (Operation timed "
-                   "out after 1000 milliseconds",
+                   "out after 10",
                    "");
 
     act_test_reset();

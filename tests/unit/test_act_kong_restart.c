@@ -95,6 +95,7 @@ static void test_rbac(void)
     char *s = act_test_steps();
     ok(strncmp(s, "kong_restart ok:", 16) == 0, "and the step is ok: %s", s);
     free(s);
+    act_test_rbac_each_needed("kong_restart", STEP);
 }
 
 /* The plan's step is best-effort: the run goes on, the journal says the step failed. */

@@ -136,6 +136,7 @@ static void test_rbac(void)
     char *s = act_test_steps();
     ok(strncmp(s, "maintenance ok:", 15) == 0, "the step is ok: %s", s);
     free(s);
+    act_test_rbac_each_needed("maintenance", ON);
 }
 
 /* The step fails (its detail has step_part), the best-effort run goes on. */
@@ -157,8 +158,9 @@ static void test_failures(void)
     act_test_control("{\"rbac\": [\"apps deployments get\", \"\\\"\\\" services list\", "
                      "\"\\\"\\\" services patch\"]}");
     expect_failure(ON, "a refused restart",
-                   "Service keycloak-http -> the maintenance page, portal on; but the restart of "
-                   "keycloak-maintenance-redirect-generic-api failed: Forbidden: deployments.apps",
+                   "the page's restart failed: Forbidden: deployments.apps "
+                   "\"keycloak-maintenance-redirect-generic-api\" is forbidden: User "
+                   "\"system:serviceaccount:ops:drwatch\" cannot patch resource \"deployments\"",
                    RESTART " -> 403\n" TO_PAGE " -> 200", "PUT /api/maintenance/true -> 200");
 
     act_test_reset();

@@ -69,6 +69,7 @@ static void test_rbac(void)
     free(rbac);
     is_int(act_test_run(STEP), SW_RESULT_OK, "with only those allowed, the step runs: %s",
            T.detail);
+    act_test_rbac_each_needed("tfvars", STEP);
 }
 
 static void expect_failure(const char *what, const char *detail_part, const char *writes)
