@@ -5,8 +5,9 @@
  * ready, no old one left); a new run restarts again (a restart is an event), but a run cut
  * short by a crash after the restart is resumed through the check, which finds it restarted
  * in this run and rolled out, and writes nothing more; its declared rbac is enough; and since
- * plans make it best-effort, a refused patch (403), a missing Deployment (404) and a rollout
- * that never finishes are recorded as the step's failure with the reason while the run goes on. */
+ * plans make it best-effort, a refused patch (403), a missing Deployment (404), a conflict
+ * (409), a hung API server and a rollout that never finishes are recorded as the step's failure
+ * with the reason while the run goes on. */
 #include "act_test.h"
 
 #define KONG "/apis/apps/v1/namespaces/gateway/deployments/konghc-kong"
@@ -127,6 +128,19 @@ static void test_failures(void)
                    "GET deployments/konghc-kong: NotFound: deployments.apps \"konghc-kong\" not "
                    "found",
                    "");
+
+    act_test_reset();
+    act_test_mode("{\"path\": \"" KONG "\", \"method\": \"PATCH\", \"mode\": \"status\", "
+                  "\"status\": 409}");
+    expect_failure(STEP, "a conflict",
+                   "PATCH deployments/konghc-kong: Conflict: Operation cannot be fulfilled on "
+                   "deployments.apps \"konghc-kong\"",
+                   RESTART " -> 409");
+
+    act_test_reset();
+    act_test_mode("{\"path\": \"" KONG "\", \"mode\": \"hang\"}");
+    expect_failure(STEP, "a hung API server",
+                   "GET deployments/konghc-kong: timeout (Operation timed out after", "");
 
     act_test_reset();
     act_test_control("{\"unready\": [\"deployments/gateway/konghc-kong\"]}");

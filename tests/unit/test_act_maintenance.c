@@ -6,10 +6,11 @@
  * says what it did; run again, its check finds the Service on the page and the portal saying
  * so, and writes nothing to Kubernetes; off makes them in the other order (selector, restart,
  * portal false); its declared rbac is enough. Failures are the step's, while the run goes on
- * (plans make it best-effort): a refused restart still sends the Service and the banner but
- * fails the step saying why; no matching Service, a portal that fails (500), hangs, or answers
- * the wrong state, and no portal configured fail it; a conflict on the Service is read and
- * patched again, three conflicts fail it and leave the portal alone. */
+ * (plans make it best-effort): a refused restart (403) or a missing page Deployment (404) still
+ * sends the Service and the banner but fails the step saying why; a page that never rolls out
+ * fails it at the deadline; no matching Service, a hung API server, a portal that fails (500),
+ * hangs, or answers the wrong state, and no portal configured fail it; a conflict on the
+ * Service is read and patched again, three conflicts fail it and leave the portal alone. */
 #include "act_test.h"
 
 #define PAGE \
@@ -162,6 +163,31 @@ static void test_failures(void)
                    "\"keycloak-maintenance-redirect-generic-api\" is forbidden: User "
                    "\"system:serviceaccount:ops:drwatch\" cannot patch resource \"deployments\"",
                    RESTART " -> 403\n" TO_PAGE " -> 200", "PUT /api/maintenance/true -> 200");
+
+    act_test_reset();
+    act_test_control("{\"delete\": [[\"deployments\", \"gateway\", "
+                     "\"keycloak-maintenance-redirect-generic-api\"]]}");
+    expect_failure(ON, "no maintenance page Deployment",
+                   "the page's restart failed: NotFound: deployments.apps "
+                   "\"keycloak-maintenance-redirect-generic-api\" not found; Service keycloak-http "
+                   "-> the maintenance page, portal on",
+                   RESTART " -> 404\n" TO_PAGE " -> 200", "PUT /api/maintenance/true -> 200");
+
+    act_test_reset();
+    act_test_control("{\"unready\": [\"deployments/gateway/"
+                     "keycloak-maintenance-redirect-generic-api\"]}");
+    expect_failure("step { \"maintenance\", on = true, timeout = \"1s\" }",
+                   "a page that never rolls out",
+                   "timed out after 1s: Service keycloak-http -> the maintenance page, portal on; "
+                   "the page rolling out: 1 of 1 ready, 1 updated, 2 running",
+                   RESTART " -> 200\n" TO_PAGE " -> 200", "PUT /api/maintenance/true -> 200");
+
+    act_test_reset();
+    act_test_mode("{\"path\": \"/api/v1/namespaces/gateway/services\", \"mode\": \"hang\"}");
+    expect_failure(ON, "a hung API server",
+                   "GET services?labelSelector=app.kubernetes.io%2Fcomponent%3Dhttp%2C"
+                   "app.kubernetes.io%2Finstance%3Dkeycloak: timeout (Operation timed out after",
+                   "", "");
 
     act_test_reset();
     act_test_control("{\"delete\": [[\"services\", \"gateway\", \"keycloak-http\"]]}");
