@@ -38,9 +38,7 @@ struct act_op *act_op_new(struct sw_phase *ph, size_t size, const char *ns, cons
 {
     const struct act_env *e = sw_phase_env(ph);
     if (!e->have_k8s) {
-        sw_phase_done(ph, SW_ERROR,
-                      "not configured: this site has no Kubernetes API "
-                      "(switchover.kubernetes)");
+        sw_phase_done(ph, SW_ERROR, "not configured: no Kubernetes API (switchover.kubernetes)");
         return NULL;
     }
     if (!ns) {
@@ -158,9 +156,11 @@ void act_op_call(struct act_op *op, const char *method, json_t *body, long toler
     va_end(ap);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    if (n < 0 || (size_t)n >= sizeof(path) || (body && !text)) {
+    bool patch = strcmp(method, "PATCH") == 0; /* a patch whose body could not be made */
+    if (n < 0 || (size_t)n >= sizeof(path) || (patch && !text)) {
         free(text);
-        act_op_end(op, SW_ERROR, "%s: the request cannot be made (path of %d bytes)", method, n);
+        act_op_end(op, SW_ERROR, "%s: the request cannot be made (a path of %d bytes, or no body)",
+                   method, n);
         return;
     }
     name_call(op, method, path);
@@ -182,10 +182,8 @@ void act_op_call(struct act_op *op, const char *method, json_t *body, long toler
 bool act_op_name_ok(struct act_op *op, const char *name, const char *key)
 {
     if (k8s_name_valid(name, true)) return true;
-    act_op_end(op, SW_ERROR,
-               "not configured: switchover.%s \"%.60s\" is not a Kubernetes object "
-               "name",
-               key, name);
+    act_op_end(op, SW_ERROR, "not configured: switchover.%s \"%.60s\" is not an object name", key,
+               name);
     return false;
 }
 

@@ -181,9 +181,8 @@ static void on_scaled_back(struct act_op *op, const struct k8s_response *r, json
     (void)obj;
     const struct rebuild *rb = act_op_state(op);
     snprintf(act_op_note(op), SW_NOTE_MAX,
-             "%lld ready before; %d claims deleted, %d already "
-             "gone; %.40s %s",
-             rb->before, rb->deleted, rb->absent, names(op)->patroni_config,
+             "%lld ready before; %d claims deleted, %d already gone; %.40s %s", rb->before,
+             rb->deleted, rb->absent, names(op)->patroni_config,
              rb->config_absent ? "already gone" : "deleted");
     act_op_end(op, SW_DONE, "stopped, pointed at %s:%s, wiped (%s); scaling back to %lld",
                standby_host(op), rb->port, act_op_note(op), rb->n);

@@ -130,7 +130,8 @@ static void test_failures(void)
 
     act_test_reset();
     T.env.have_k8s = false;
-    expect_failure("no kubernetes section", "not configured: this site has no Kubernetes API", "");
+    expect_failure("no kubernetes section",
+                   "not configured: no Kubernetes API (switchover.kubernetes)", "");
     T.env.have_k8s = true;
 }
 
