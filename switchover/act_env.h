@@ -176,6 +176,7 @@ struct act_env {
     struct act_names names;     /* resolved: never NULL */
     struct act_namespaces ns;   /* resolved: NULL where neither given nor known */
     struct act_step_state step; /* act_env_step_set, act_env_step_drop */
+    int64_t wait_ms;            /* between reads while a phase waits (rebuild); 0: 1000 */
 };
 
 /* Resolves cfg for site: the Kubernetes client, every name. Returns 0, or -1 with err filled

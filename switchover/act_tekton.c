@@ -483,9 +483,9 @@ static void tekton_cancel(struct sw_phase *ph)
 static const char *const tekton_rbac[] = {"tekton.dev pipelineruns list",
                                           "tekton.dev pipelineruns patch", NULL};
 
-const struct actuator_ops act_tekton_deploy = {.action = "tekton_deploy",
-                                               .check = tekton_check,
-                                               .act = tekton_act,
-                                               .poll = tekton_poll,
-                                               .cancel = tekton_cancel,
-                                               .rbac = tekton_rbac};
+const struct actuator_ops tekton_deploy_actuator = {.action = "tekton_deploy",
+                                                    .check = tekton_check,
+                                                    .act = tekton_act,
+                                                    .poll = tekton_poll,
+                                                    .cancel = tekton_cancel,
+                                                    .rbac = tekton_rbac};

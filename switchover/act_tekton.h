@@ -12,6 +12,6 @@
 
 #include "executor.h"
 
-extern const struct actuator_ops act_tekton_deploy;
+extern const struct actuator_ops tekton_deploy_actuator;
 
 #endif

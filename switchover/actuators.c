@@ -6,12 +6,18 @@
 #include "act_tekton.h"
 #include "xalloc.h"
 
-/* One actuator per line. */
+/* One actuator per line. An action without one here is refused by the executor, with the
+ * missing action named, in every plan that has it. */
 // clang-format off
 const struct actuator_ops *const actuator_table[] = {
-    &act_patroni_demote,
-    &act_patroni_promote,
-    &act_tekton_deploy,
+    &tfvars_actuator,
+    &health_api_actuator,
+    &maintenance_actuator,
+    &kong_restart_actuator,
+    &patroni_demote_actuator,
+    &patroni_promote_actuator,
+    &patroni_rebuild_actuator,
+    &tekton_deploy_actuator,
 };
 // clang-format on
 

@@ -8,10 +8,17 @@
 
 #include "executor.h"
 
+extern const struct actuator_ops tfvars_actuator;
+extern const struct actuator_ops health_api_actuator;
+extern const struct actuator_ops maintenance_actuator;
+extern const struct actuator_ops kong_restart_actuator;
+extern const struct actuator_ops patroni_rebuild_actuator;
+
 extern const struct actuator_ops *const actuator_table[];
 extern const size_t actuator_table_len;
 
 /* The actuators, one line per file. */
-extern const struct actuator_ops act_patroni_demote, act_patroni_promote; /* act_patroni.c */
+extern const struct actuator_ops patroni_demote_actuator,
+    patroni_promote_actuator; /* act_patroni.c */
 
 #endif

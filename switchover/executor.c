@@ -39,6 +39,7 @@ struct run {
     bool has_outcome; /* a phase answered; x->next takes it */
     enum sw_outcome out;
     char detail[256];
+    char note[SW_NOTE_MAX]; /* the actuator's, for the step */
     int64_t began_ms;
     double began_at;
     struct sw_run_record rec;
@@ -99,6 +100,21 @@ const char *sw_phase_run_id(const struct sw_phase *ph)
 void **sw_phase_slot(struct sw_phase *ph)
 {
     return &ph->slot;
+}
+
+char *sw_phase_note(struct sw_phase *ph)
+{
+    return ph->run->note;
+}
+
+double sw_phase_step_seconds(const struct sw_phase *ph)
+{
+    return (double)(time_mono_ms() - ph->run->began_ms) / 1000.0;
+}
+
+double sw_phase_run_started(const struct sw_phase *ph)
+{
+    return ph->run->start.at;
 }
 
 void sw_phase_done(struct sw_phase *ph, enum sw_outcome o, const char *detail)
@@ -239,6 +255,7 @@ static void start_step(struct run *r)
     sr->begun = true;
     sr->ended = false;
     sr->depth = r->depth;
+    r->note[0] = '\0';
     r->began_ms = time_mono_ms();
     r->began_at = now_s(x);
     if (sw_journal_begin(x->j, r->start.id, r->step, r->depth, r->cur->action->name, r->began_at,

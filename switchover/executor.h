@@ -59,6 +59,16 @@ void *sw_phase_env(const struct sw_phase *ph); /* sw_exec_env.actuator_env */
 const char *sw_phase_run_id(const struct sw_phase *ph);
 /* Per-phase scratch for the actuator (e.g. its request in flight); NULL at each phase start. */
 void **sw_phase_slot(struct sw_phase *ph);
+/* A note the actuator keeps across the phases of one step (what its check or act saw, for the
+ * detail its poll ends with): SW_NOTE_MAX bytes, NUL-terminated, "" when the step begins,
+ * also when it begins again after a restart. */
+#define SW_NOTE_MAX 160
+char *sw_phase_note(struct sw_phase *ph);
+/* Seconds since the step began (again, after a restart). */
+double sw_phase_step_seconds(const struct sw_phase *ph);
+/* When the run began (Unix seconds, the same after a restart): a check tells a change this run
+ * made from an older one by it. */
+double sw_phase_run_started(const struct sw_phase *ph);
 void sw_phase_done(struct sw_phase *ph, enum sw_outcome o, const char *detail);
 
 struct sw_exec_env {

@@ -21,7 +21,8 @@ Modes (what the next requests to that path get):
   truncate      200 with the normal body cut in half (valid length, invalid content)
   huge          200 with a body of `bytes` bytes (default 64 MiB) of valid-looking filler
   429           429 with Retry-After: `retry_after` (default 1)
-A mode can be limited to the next `count` requests, after which the path answers normally.
+A mode can be limited to the next `count` requests, after which the path answers normally, and
+to one method ("method": "PATCH"): the path's other requests are answered normally.
 
 Run a fake as: python3 tests/fakes/<fake>.py PORT [options]; it prints "ready" once listening.
 Only the Python standard library is used.
@@ -47,10 +48,10 @@ class FakeState:
             self.requests = []
             self.custom = {}
 
-    def mode_for(self, path):
+    def mode_for(self, path, method=None):
         with self.lock:
             m = self.modes.get(path) or self.modes.get("*")
-            if not m:
+            if not m or (m.get("method") and method and m["method"] != method):
                 return {"mode": "ok"}
             if "count" in m:
                 m["count"] -= 1
@@ -129,7 +130,7 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
                                         "headers": dict(self.headers.items()),
                                         "body": body.decode("utf-8", "replace")})
         route = self.routes().get((method, path))
-        m = self.state.mode_for(path)
+        m = self.state.mode_for(path, method)
         mode = m.get("mode", "ok")
         if mode == "hang":
             time.sleep(3600)

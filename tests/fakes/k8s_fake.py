@@ -1,32 +1,53 @@
 #!/usr/bin/env python3
-"""A fake kube-apiserver for drwatch's tests: ConfigMaps and Tekton PipelineRuns, answering as
-/work/shared/reference/kubernetes.md and tekton.md say.
+"""A fake kube-apiserver for drwatch's tests, answering as /work/shared/reference/kubernetes.md
+and tekton.md say: the objects the switchover agent reads and writes, with a simulated
+controller for Deployments and StatefulSets, and Tekton PipelineRuns.
 
 Usage: k8s_fake.py PORT [--token TOKEN] [--tekton-versions v1,v1beta1] [--tls CERT KEY]
-                        [--user system:serviceaccount:ops:drwatch]
+                        [--user system:serviceaccount:ops:drwatch] [--delay-ms 100]
 
-Served:
-  GET    /api/v1/namespaces/{ns}/configmaps[?labelSelector=&limit=&continue=]
-  GET    /api/v1/namespaces/{ns}/configmaps/{name}
-  POST   /api/v1/namespaces/{ns}/configmaps                       (409 AlreadyExists)
-  PATCH  /api/v1/namespaces/{ns}/configmaps/{name}                merge-patch, json-patch is 415
-                                                                  here; stale rv: 409 Conflict
-  PUT    /api/v1/namespaces/{ns}/configmaps/{name}                (rv checked when given)
-  GET    /apis/tekton.dev/{v1,v1beta1}/namespaces/{ns}/pipelineruns[?labelSelector=&limit=&continue=]
-  GET    /apis/tekton.dev/{ver}/namespaces/{ns}/pipelineruns/{name}
-  PATCH  /apis/tekton.dev/{ver}/namespaces/{ns}/pipelineruns/{name}   merge-patch (cancel);
-                                                                  strategic merge is 415 (CRD)
-Every error is a Status object with code equal to the HTTP status. With --token, a request
-without "Authorization: Bearer TOKEN" gets 401. A Tekton version not in --tekton-versions
-answers 404 (the server could not find the requested resource), as a cluster whose Tekton
-does not serve it. resourceVersion is bumped on every write.
+Served (paths from the API root):
+  core v1     configmaps, secrets, services, persistentvolumeclaims:
+              list (labelSelector, limit, continue), get, create, update (PUT), patch, delete
+  apps/v1     deployments, statefulsets: the same, and their /scale subresource (get, update,
+              patch; autoscaling/v1 Scale, whose spec.replicas is omitted at 0)
+  policy/v1   poddisruptionbudgets: the same
+  tekton.dev  {v1,v1beta1} pipelineruns: list, get, patch (merge-patch; strategic is 415)
+  discovery   /version, /api, /api/v1, /apis, /apis/{group}/{version} (what kubectl reads)
+Patches: merge-patch+json, strategic-merge-patch+json (built-in kinds: lists merge by their
+merge key) and json-patch+json, as k8s_patch.py says; apply-patch and anything else is 415.
+A Secret's stringData is merged into its base64 data and never stored. A patch or update that
+carries a stale metadata.resourceVersion is 409 Conflict; resourceVersion is bumped on every
+write, and metadata.generation on every change of a spec. A PVC that a StatefulSet's pod still
+uses is only marked (deletionTimestamp, the kubernetes.io/pvc-protection finalizer) and goes
+once the pod is gone. Every error is a Status object with code equal to the HTTP status. With
+--token, a request without "Authorization: Bearer TOKEN" gets 401. A Tekton version not in
+--tekton-versions answers 404, as a cluster whose Tekton does not serve it.
+
+The controller: a spec change is observed (status.observedGeneration) at once; then every
+delay (--delay-ms, default 100) one pod moves: a scale adds or removes one, a change of the pod
+template (a rollout restart) starts one new pod, then removes one old one, until every pod is
+updated. status.replicas, updatedReplicas, readyReplicas and availableReplicas follow, omitted
+when 0 as the Go types do (a StatefulSet always has replicas and availableReplicas). A
+StatefulSet's pods come up in order, each with the claims of its volumeClaimTemplates (made when
+absent). An "unready" workload starts pods that never become ready.
 
 Test control (besides fakebase's /__fake/mode, /__fake/requests, /__fake/reset):
+  GET  /activity                    every write so far, in order: {method, path, content_type,
+                                    body (JSON when it parses), status, time}
   POST /__fake/state {"configmaps": [objects]}     replace every ConfigMap
+                     {"objects": [objects]}        add or replace objects of any served kind
+                     {"delete": [[resource, ns, name]]}
                      {"pipelineruns": [objects]}   replace every PipelineRun (v1 form)
                      {"tekton_versions": ["v1beta1"]}
                      {"token": "..."}               change the accepted token
                      {"forbidden": [["get", "configmaps"], ["list", "pipelineruns"]]}
+                     {"rbac": ["apps deployments get", "\\"\\" secrets patch"]}  allow only
+                                                   these "group resource[/sub] verb" ("" is
+                                                   the core group); null: allow everything
+                     {"delay_ms": 100}             the controller's pace
+                     {"unready": ["deployments/ops/x"]}  workloads whose pods never get ready
+                     {"clear_activity": true}
                      {"expire_continue": true}     continue tokens answer 410 Expired
                      {"delete_configmap": [ns, name]}
   POST /__fake/pipelinerun {"namespace": ns, "name": n, "merge": {...}, "unless_cancelled": b}
@@ -36,88 +57,85 @@ Test control (besides fakebase's /__fake/mode, /__fake/requests, /__fake/reset):
 """
 import base64
 import copy
+import io
 import json
 import os
 import re
 import sys
 import threading
+import time
 import urllib.parse
+import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fakebase  # noqa: E402
+import k8s_patch  # noqa: E402
+from k8s_seed import SEED_OBJECTS, SEED_RUNS  # noqa: E402
 
 OPTS = {"token": None, "tekton_versions": ["v1", "v1beta1"],
-        "user": "system:serviceaccount:ops:drwatch", "tls": None}
+        "user": "system:serviceaccount:ops:drwatch", "delay_ms": 100}
 
-SEED_CONFIGMAPS = [
-    {"kind": "ConfigMap", "apiVersion": "v1",
-     "metadata": {"name": "switchover-state-dev", "namespace": "ops",
-                  "uid": "8f7c2a0e-5d1b-4c3e-9f21-7a6b5c4d3e2f",
-                  "creationTimestamp": "2024-05-01T12:00:00Z",
-                  "labels": {"app": "switchover", "env": "dev", "name": "switchover-config"}},
-     "data": {"last_stable_state": "active-passive",
-              "last_stable_state_ts": "2024-06-10T09:41:17.591398", "transition": ""}},
-]
-
-
-def run(name, pipeline, status, reason, message, start, completion=None, event_id=None,
-        created=None, ns="ops-pipelines"):
-    labels = {"tekton.dev/pipeline": pipeline}
-    if event_id:
-        labels.update({"triggers.tekton.dev/eventlistener": "ops-listener",
-                       "triggers.tekton.dev/trigger": pipeline + "-trigger",
-                       "triggers.tekton.dev/triggers-eventid": event_id})
-    st = {"conditions": [{"type": "Succeeded", "status": status,
-                          "lastTransitionTime": completion or start, "reason": reason,
-                          "message": message}],
-          "startTime": start}
-    if completion:
-        st["completionTime"] = completion
-    return {"apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
-            "metadata": {"name": name, "namespace": ns, "uid": "uid-" + name, "generation": 1,
-                         "creationTimestamp": created or start, "labels": labels},
-            "spec": {"pipelineRef": {"name": pipeline}, "timeouts": {"pipeline": "1h0m0s"},
-                     "taskRunTemplate": {"serviceAccountName": "pipeline"}},
-            "status": st}
+# resource -> (group, version, Kind, has a generation, has /scale, short names)
+KINDS = {
+    "configmaps": ("", "v1", "ConfigMap", False, False, ["cm"]),
+    "secrets": ("", "v1", "Secret", False, False, []),
+    "services": ("", "v1", "Service", False, False, ["svc"]),
+    "persistentvolumeclaims": ("", "v1", "PersistentVolumeClaim", False, False, ["pvc"]),
+    "deployments": ("apps", "v1", "Deployment", True, True, ["deploy"]),
+    "statefulsets": ("apps", "v1", "StatefulSet", True, True, ["sts"]),
+    "poddisruptionbudgets": ("policy", "v1", "PodDisruptionBudget", True, False, ["pdb"]),
+}
+RESOURCE_OF_KIND = {v[2]: k for k, v in KINDS.items()}
+WORKLOADS = ("deployments", "statefulsets")
+PVC_FINALIZER = "kubernetes.io/pvc-protection"
+JSON_HEADERS = [("Content-Type", "application/json")]
 
 
-SEED_RUNS = [
-    run("switchover-golddr-8x2kq", "switchover", "True", "Succeeded",
-        "Tasks Completed: 4 (Failed: 0, Cancelled 0), Skipped: 0",
-        "2024-06-10T09:30:02Z", "2024-06-10T09:41:17Z",
-        event_id="14a657c3-6816-45bf-b214-4afdaefc4ebd"),
-    run("deploy-kong-config-7hd2m", "deploy-kong-config", "Unknown", "Running",
-        "Tasks Completed: 1 (Failed: 0, Cancelled 0), Incomplete: 2, Skipped: 0",
-        "2024-06-10T09:44:51Z"),
-    run("db-backup-verify-q9w8e", "db-backup-verify", "False", "Failed",
-        "Tasks Completed: 2 (Failed: 1, Cancelled 0), Skipped: 1",
-        "2024-06-10T08:00:00Z", "2024-06-10T08:07:44Z"),
-    run("switchover-golddr-c4nc1", "switchover", "False", "Cancelled",
-        'PipelineRun "switchover-golddr-c4nc1" was cancelled',
-        "2024-06-09T09:30:02Z", "2024-06-09T09:32:00Z",
-        event_id="7d1f6b90-3c2e-4b8a-9a51-0f3e2d4c5b6a"),
-    run("deploy-kong-config-t1me0", "deploy-kong-config", "False", "PipelineRunTimeout",
-        'PipelineRun "deploy-kong-config-t1me0" failed to finish within "1h0m0s"',
-        "2024-06-09T10:00:00Z", "2024-06-09T11:00:00Z"),
-]
+def now_rfc3339():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
+
+
+def fold_string_data(secret):
+    """stringData is write-only: its keys go into data, base64-encoded."""
+    sd = secret.pop("stringData", None)
+    if sd:
+        data = secret.setdefault("data", {})
+        for k, v in sd.items():
+            data[k] = b64(v)
+
+
+class Pods:
+    """A workload's pods as counts: `new` run the current template, `old` an earlier one."""
+
+    def __init__(self, n):
+        self.new, self.old, self.observed, self.due = n, 0, 1, 0.0
 
 
 class Store:
     def __init__(self):
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.reset()
 
     def reset(self):
         with self.lock:
             self.rv = 98812000
-            self.configmaps = {}
+            self.objects = {}  # (resource, ns, name) -> object
+            self.pods = {}  # (resource, ns, name) -> Pods, for workloads
             self.runs = {}
             self.forbidden = []
+            self.rbac = None
+            self.unready = []
+            self.activity = []
+            self.delay_ms = OPTS["delay_ms"]
             self.expire_continue = False
             self.tekton_versions = list(OPTS["tekton_versions"])
             self.token = OPTS["token"]
-            for cm in SEED_CONFIGMAPS:
-                self._put_cm(copy.deepcopy(cm))
+            for o in SEED_OBJECTS:
+                self.put(copy.deepcopy(o))
             for r in SEED_RUNS:
                 self._put_run(copy.deepcopy(r))
 
@@ -125,18 +143,153 @@ class Store:
         self.rv += 1
         return str(self.rv)
 
-    def _put_cm(self, cm):
-        md = cm.setdefault("metadata", {})
+    def put(self, obj):
+        """Stores obj (a whole object, as a test or a create gives it) with its bookkeeping."""
+        res = RESOURCE_OF_KIND[obj["kind"]]
+        md = obj.setdefault("metadata", {})
+        md.setdefault("namespace", "default")
+        md.setdefault("uid", str(uuid.uuid5(uuid.NAMESPACE_URL, md["namespace"] + "/" +
+                                            md["name"] + "/" + res)))
+        md.setdefault("creationTimestamp", now_rfc3339())
+        if KINDS[res][3]:
+            md.setdefault("generation", 1)
+        if res == "secrets":
+            fold_string_data(obj)
         md["resourceVersion"] = self.bump()
-        self.configmaps[(md.get("namespace", "default"), md["name"])] = cm
+        key = (res, md["namespace"], md["name"])
+        self.objects[key] = obj
+        if res in WORKLOADS:
+            n = obj["spec"].get("replicas", 1)
+            self.pods[key] = Pods(n)
+            self.pods[key].observed = md["generation"]
+            self.refresh_status(key)
+        return key
 
     def _put_run(self, r):
         md = r.setdefault("metadata", {})
         md["resourceVersion"] = self.bump()
         self.runs[(md.get("namespace", "default"), md["name"])] = r
 
+    # ---- the controller ----
+
+    def refresh_status(self, key):
+        obj, p = self.objects[key], self.pods[key]
+        ready = p.old + (0 if self.is_unready(key) else p.new)
+        st = {"observedGeneration": p.observed, "replicas": p.new + p.old,
+              "updatedReplicas": p.new, "readyReplicas": ready, "availableReplicas": ready}
+        if key[0] == "statefulsets":
+            st["currentReplicas"] = p.new
+            keep = ("observedGeneration", "replicas", "availableReplicas")
+        else:
+            keep = ("observedGeneration",)
+        st = {k: v for k, v in st.items() if v or k in keep}
+        if obj.get("status") != st:
+            obj["status"] = st
+            obj["metadata"]["resourceVersion"] = self.bump()
+
+    def is_unready(self, key):
+        return "%s/%s/%s" % key in self.unready
+
+    def step(self, key):
+        """One pod moves, if any must. Returns True when something changed."""
+        obj, p = self.objects[key], self.pods[key]
+        target = obj["spec"].get("replicas", 1)
+        unready = self.is_unready(key)
+        if p.old > 0 and p.new >= target and (not unready or target == 0):
+            p.old -= 1
+        elif p.new < target:
+            if key[0] == "statefulsets":
+                if unready and p.new > 0:
+                    return False  # OrderedReady: the next pod waits for this one
+                if not self.make_claims(key, p.new + p.old):
+                    return False
+            p.new += 1
+        elif p.new > target:
+            p.new -= 1
+        else:
+            return False
+        return True
+
+    def make_claims(self, key, ordinal):
+        """The claims of a StatefulSet pod, made when absent. False while one is going."""
+        _, ns, name = key
+        obj = self.objects[key]
+        for t in obj["spec"].get("volumeClaimTemplates") or []:
+            claim = "%s-%s-%d" % (t["metadata"]["name"], name, ordinal)
+            cur = self.objects.get(("persistentvolumeclaims", ns, claim))
+            if cur and cur["metadata"].get("deletionTimestamp"):
+                return False
+            if not cur:
+                spec = copy.deepcopy(t.get("spec") or {})
+                uid = str(uuid.uuid4())
+                spec["volumeName"] = "pvc-" + uid
+                labels = dict(((obj["spec"].get("selector") or {}).get("matchLabels")) or {})
+                self.put({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                          "metadata": {"name": claim, "namespace": ns, "uid": uid,
+                                       "labels": labels, "finalizers": [PVC_FINALIZER]},
+                          "spec": spec,
+                          "status": {"phase": "Bound",
+                                     "accessModes": spec.get("accessModes", []),
+                                     "capacity": (spec.get("resources") or {}).get(
+                                         "requests", {})}})
+        return True
+
+    def claims_in_use(self):
+        used = set()
+        for (res, ns, name), p in self.pods.items():
+            if res != "statefulsets":
+                continue
+            for t in self.objects[(res, ns, name)]["spec"].get("volumeClaimTemplates") or []:
+                for i in range(p.new + p.old):
+                    used.add((ns, "%s-%s-%d" % (t["metadata"]["name"], name, i)))
+        return used
+
+    def tick(self):
+        now = time.monotonic()
+        with self.lock:
+            for key, p in self.pods.items():
+                gen = self.objects[key]["metadata"]["generation"]
+                if p.observed != gen:
+                    p.observed = gen
+                if now >= p.due and self.step(key):
+                    p.due = now + self.delay_ms / 1000.0
+                self.refresh_status(key)
+            used = self.claims_in_use()
+            for key in [k for k, o in self.objects.items() if k[0] == "persistentvolumeclaims"
+                        and o["metadata"].get("deletionTimestamp") and k[1:] not in used]:
+                del self.objects[key]
+                self.bump()
+            self.refresh_pdbs()
+
+    def refresh_pdbs(self):
+        for (res, ns, name), pdb in self.objects.items():
+            if res != "poddisruptionbudgets":
+                continue
+            want = (pdb["spec"].get("selector") or {}).get("matchLabels") or {}
+            healthy = expected = 0
+            for (wres, wns, wname), p in self.pods.items():
+                labels = (((self.objects[(wres, wns, wname)]["spec"].get("template") or {})
+                           .get("metadata") or {}).get("labels")) or {}
+                if wns == ns and want and all(labels.get(k) == v for k, v in want.items()):
+                    healthy += p.old + (0 if self.is_unready((wres, wns, wname)) else p.new)
+                    expected += p.new + p.old
+            mina = pdb["spec"].get("minAvailable")
+            desired = mina if isinstance(mina, int) else expected
+            st = {"observedGeneration": pdb["metadata"]["generation"], "currentHealthy": healthy,
+                  "desiredHealthy": desired, "expectedPods": expected,
+                  "disruptionsAllowed": max(0, healthy - desired)}
+            if pdb.get("status") != st:
+                pdb["status"] = st
+                pdb["metadata"]["resourceVersion"] = self.bump()
+
 
 STORE = Store()
+
+
+def controller():
+    while True:
+        STORE.tick()
+        time.sleep(0.01)
 
 
 def status_body(code, reason, message, details=None):
@@ -145,27 +298,39 @@ def status_body(code, reason, message, details=None):
     if details:
         body["details"] = details
     body["code"] = code
-    return code, [("Content-Type", "application/json")], json.dumps(
-        body, separators=(",", ":")).encode()
+    return code, list(JSON_HEADERS), json.dumps(body, separators=(",", ":")).encode()
 
 
-def dumps(obj):
-    return json.dumps(obj, separators=(",", ":")).encode()
+def ok_body(obj, code=200):
+    return code, list(JSON_HEADERS), json.dumps(obj, separators=(",", ":")).encode()
 
 
-def merge_patch(target, patch):
-    """RFC 7386."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    if not isinstance(target, dict):
-        target = {}
-    out = dict(target)
-    for k, v in patch.items():
-        if v is None:
-            out.pop(k, None)
-        else:
-            out[k] = merge_patch(out.get(k), v)
-    return out
+def group_resource(res, group):
+    return res + ("." + group if group else "")
+
+
+def not_found(res, group, name):
+    d = {"name": name, "group": group, "kind": res} if group else {"name": name, "kind": res}
+    return status_body(404, "NotFound", '%s "%s" not found' % (group_resource(res, group), name),
+                       d)
+
+
+def conflict(res, group, name):
+    d = {"name": name, "group": group, "kind": res} if group else {"name": name, "kind": res}
+    return status_body(409, "Conflict",
+                       'Operation cannot be fulfilled on %s "%s": the object has been modified; '
+                       "please apply your changes to the latest version and try again"
+                       % (group_resource(res, group), name), d)
+
+
+def invalid(kind, group, name, field, value, why):
+    gk = kind + ("." + group if group else "")
+    return status_body(422, "Invalid", '%s "%s" is invalid: %s: Invalid value: %s: %s'
+                       % (gk, name, field, json.dumps(value), why),
+                       {"name": name, "group": group, "kind": kind,
+                        "causes": [{"reason": "FieldValueInvalid",
+                                    "message": "Invalid value: %s: %s" % (json.dumps(value), why),
+                                    "field": field}]})
 
 
 SELECTOR_PART = re.compile(r"\s*(!?)([A-Za-z0-9./_-]+)\s*(?:(==|=|!=)\s*([A-Za-z0-9._-]*)|"
@@ -223,31 +388,122 @@ def to_v1beta1(r):
     return r
 
 
+def scale_of(obj):
+    """The autoscaling/v1 Scale of a workload: spec.replicas is omitempty (0 gives spec {})."""
+    md = obj["metadata"]
+    labels = ((obj["spec"].get("selector") or {}).get("matchLabels")) or {}
+    n = obj["spec"].get("replicas", 1)
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                            "creationTimestamp")},
+            "spec": {"replicas": n} if n else {},
+            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                       "selector": ",".join("%s=%s" % kv for kv in sorted(labels.items()))}}
+
+
+# ---- discovery: what kubectl needs to map a resource name to its path ----
+
+VERBS = ["create", "delete", "get", "list", "patch", "update"]
+
+
+def api_resources(group, version):
+    out = []
+    for res, (g, v, kind, _, scale, short) in sorted(KINDS.items()):
+        if (g, v) != (group, version):
+            continue
+        r = {"name": res, "singularName": kind.lower(), "namespaced": True, "kind": kind,
+             "verbs": VERBS}
+        if short:
+            r["shortNames"] = short
+        out.append(r)
+        if scale:
+            out.append({"name": res + "/scale", "singularName": "", "namespaced": True,
+                        "group": "autoscaling", "version": "v1", "kind": "Scale",
+                        "verbs": ["get", "patch", "update"]})
+    return out
+
+
+def discovery(path, port):
+    with STORE.lock:
+        tekton = [v for v in ("v1", "v1beta1") if v in STORE.tekton_versions]
+    if path == "/version":
+        return ok_body({"major": "1", "minor": "30", "gitVersion": "v1.30.0-drwatch-fake",
+                        "platform": "linux/amd64"})
+    if path == "/api":
+        return ok_body({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+            {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:%s" % port}]})
+    groups = [("apps", ["v1"]), ("policy", ["v1"])] + ([("tekton.dev", tekton)] if tekton else [])
+    if path == "/apis":
+        return ok_body({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+            {"name": g, "versions": [{"groupVersion": "%s/%s" % (g, v), "version": v}
+                                     for v in vs],
+             "preferredVersion": {"groupVersion": "%s/%s" % (g, vs[0]), "version": vs[0]}}
+            for g, vs in groups]})
+    m = re.match(r"^/api/(v1)$|^/apis/([^/]+)/([^/]+)$", path)
+    if not m:
+        return None
+    group, version = ("", "v1") if m.group(1) else (m.group(2), m.group(3))
+    if group == "tekton.dev" and version in tekton:
+        resources = [{"name": "pipelineruns", "singularName": "pipelinerun", "namespaced": True,
+                      "kind": "PipelineRun", "verbs": ["get", "list", "patch", "watch"],
+                      "shortNames": ["pr", "prs"]}]
+    elif (group, version) in (("", "v1"), ("apps", "v1"), ("policy", "v1")):
+        resources = api_resources(group, version)
+    else:
+        return None
+    return ok_body({"kind": "APIResourceList", "apiVersion": "v1",
+                    "groupVersion": "%s/%s" % (group, version) if group else version,
+                    "resources": resources})
+
+
+API_PATH = re.compile(r"^/(?:api/(v1)|apis/([a-z0-9.-]+)/(v1|v1beta1))/namespaces/([a-z0-9-]+)/"
+                      r"([a-z]+)(?:/([a-z0-9.-]+)(?:/(scale|status))?)?$")
+
+
+def parse_path(path):
+    """(group, version, resource, namespace, name, subresource), or None."""
+    m = API_PATH.match(path)
+    if not m:
+        return None
+    group = m.group(2) or ""
+    version = m.group(1) or m.group(3)
+    return group, version, m.group(5), m.group(4), m.group(6), m.group(7)
+
+
+def verb_of(method, name, query):
+    if method == "GET":
+        if not name:
+            return "watch" if "watch" in urllib.parse.parse_qs(query) else "list"
+        return "get"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch",
+            "DELETE": "delete" if name else "deletecollection"}.get(method, method.lower())
+
+
 class Handler(fakebase.FakeHandler):
     # ---- errors ----
     def error_body(self, status):
         path = self.path.partition("?")[0]
-        res, group, name, ns = self.resource_of(path)
-        gr = res + ("." + group if group else "")
+        p = parse_path(path) or ("", "", "", None, None, None)
+        group, _, res, ns, name, _ = p
+        gr = group_resource(res, group)
         if status == 401:
             _, h, b = status_body(401, "Unauthorized", "Unauthorized")
         elif status == 403:
-            _, h, b = self.forbidden_body("get" if name else "list", res, group, name, ns)
+            _, h, b = self.forbidden_body("get" if name else "list", res, None, group, name, ns)
         elif status == 404:
             if name:
-                d = {"name": name, "kind": res}
-                if group:
-                    d = {"name": name, "group": group, "kind": res}
-                _, h, b = status_body(404, "NotFound", '%s "%s" not found' % (gr, name), d)
+                _, h, b = not_found(res, group, name)
             else:
                 _, h, b = status_body(404, "NotFound",
                                       "the server could not find the requested resource")
         elif status == 409:
-            _, h, b = status_body(409, "Conflict",
-                                  'Operation cannot be fulfilled on %s "%s": the object has '
-                                  "been modified; please apply your changes to the latest "
-                                  "version and try again" % (gr, name),
-                                  {"name": name, "kind": res})
+            _, h, b = conflict(res, group, name)
+            if not group:  # the old fake's shape for the core group: kept for its tests
+                _, h, b = status_body(409, "Conflict",
+                                      'Operation cannot be fulfilled on %s "%s": the object has '
+                                      "been modified; please apply your changes to the latest "
+                                      "version and try again" % (gr, name),
+                                      {"name": name, "kind": res})
         elif status == 429:
             _, h, b = status_body(429, "TooManyRequests",
                                   "Too many requests, please try again later.")
@@ -259,50 +515,53 @@ class Handler(fakebase.FakeHandler):
                                   "Internal error occurred: fake error %d" % status)
         return tuple(h), b
 
-    @staticmethod
-    def resource_of(path):
-        m = re.match(r"^/api/v1/namespaces/([^/]+)/([^/]+)(?:/([^/]+))?$", path)
-        if m:
-            return m.group(2), "", m.group(3), m.group(1)
-        m = re.match(r"^/apis/([^/]+)/[^/]+/namespaces/([^/]+)/([^/]+)(?:/([^/]+))?$", path)
-        if m:
-            return m.group(3), m.group(1), m.group(4), m.group(2)
-        return "", "", None, None
-
-    def forbidden_body(self, verb, res, group, name, ns):
-        gr = res + ("." + group if group else "")
+    def forbidden_body(self, verb, res, sub, group, name, ns):
+        gr = group_resource(res, group)
         who = '%s "%s"' % (gr, name) if name else gr
+        details = ({"name": name, "group": group, "kind": res} if name and group else
+                   ({"name": name, "kind": res} if name else
+                    ({"group": group, "kind": res} if group else {"kind": res})))
         return status_body(403, "Forbidden",
                            '%s is forbidden: User "%s" cannot %s resource "%s" in API group '
-                           '"%s" in the namespace "%s"' % (who, OPTS["user"], verb, res, group,
-                                                           ns),
-                           {"name": name, "group": group, "kind": res} if name and group else
-                           ({"name": name, "kind": res} if name else
-                            ({"group": group, "kind": res} if group else {"kind": res})))
+                           '"%s" in the namespace "%s"' % (who, OPTS["user"], verb,
+                                                           res + ("/" + sub if sub else ""),
+                                                           group, ns), details)
 
     # ---- control ----
     def _control(self, path, body):
-        if path == "/__fake/state":
-            st = json.loads(body or b"{}")
-            with STORE.lock:
-                if "configmaps" in st:
-                    STORE.configmaps = {}
-                    for cm in st["configmaps"]:
-                        STORE._put_cm(cm)
-                if "pipelineruns" in st:
-                    STORE.runs = {}
-                    for r in st["pipelineruns"]:
-                        STORE._put_run(r)
-                if "delete_configmap" in st:
-                    STORE.configmaps.pop(tuple(st["delete_configmap"]), None)
-                    STORE.bump()
-                for key in ("tekton_versions", "token", "forbidden", "expire_continue"):
-                    if key in st:
-                        setattr(STORE, key, st[key])
-            return 200, [], b"ok\n"
         if path == "/__fake/pipelinerun":
             return self.control_pipelinerun(body)
-        return super()._control(path, body)
+        if path != "/__fake/state":
+            return super()._control(path, body)
+        st = json.loads(body or b"{}")
+        with STORE.lock:
+            if "configmaps" in st:
+                for key in [k for k in STORE.objects if k[0] == "configmaps"]:
+                    del STORE.objects[key]
+                for cm in st["configmaps"]:
+                    cm.setdefault("kind", "ConfigMap")
+                    cm.setdefault("apiVersion", "v1")
+                    STORE.put(cm)
+            for obj in st.get("objects", []):
+                STORE.put(obj)
+            for res, ns, name in st.get("delete", []):
+                STORE.objects.pop((res, ns, name), None)
+                STORE.pods.pop((res, ns, name), None)
+                STORE.bump()
+            if "pipelineruns" in st:
+                STORE.runs = {}
+                for r in st["pipelineruns"]:
+                    STORE._put_run(r)
+            if "delete_configmap" in st:
+                STORE.objects.pop(("configmaps",) + tuple(st["delete_configmap"]), None)
+                STORE.bump()
+            if st.get("clear_activity"):
+                STORE.activity = []
+            for key in ("tekton_versions", "token", "forbidden", "expire_continue", "rbac",
+                        "unready", "delay_ms"):
+                if key in st:
+                    setattr(STORE, key, st[key])
+        return 200, [], b"ok\n"
 
     def on_reset(self):
         STORE.reset()
@@ -318,18 +577,47 @@ class Handler(fakebase.FakeHandler):
             if st.get("unless_cancelled") and (cur.get("spec") or {}).get("status") in (
                     "Cancelled", "CancelledRunFinally", "StoppedRunFinally"):
                 return 200, [], b"cancelled: left alone\n"
-            STORE._put_run(merge_patch(cur, st.get("merge") or {}))
+            STORE._put_run(k8s_patch.merge_patch(cur, st.get("merge") or {}))
         return 200, [], b"ok\n"
 
     # ---- dispatch: the API paths have variables, so routes are matched here ----
     def _dispatch(self, method):
-        path = self.path.partition("?")[0]
+        path, _, query = self.path.partition("?")
+        if path == "/activity" and method == "GET":
+            with STORE.lock:
+                return self._send(*ok_body(STORE.activity))
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        self.entry = None
+        if method != "GET" and not path.startswith("/__fake/"):
+            self.entry = self.record(method, body)
         if not path.startswith("/__fake/") and not self.authorized():
-            n = int(self.headers.get("Content-Length") or 0)
-            if n:
-                self.rfile.read(n)
             return self._send(*status_body(401, "Unauthorized", "Unauthorized"))
-        return super()._dispatch(method)
+        # fakebase reads the body again: hand it a copy, then the connection back.
+        conn, self.rfile = self.rfile, io.BytesIO(body)
+        try:
+            return super()._dispatch(method)
+        finally:
+            self.rfile = conn
+
+    def record(self, method, body):
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = body.decode("utf-8", "replace")
+        entry = {"method": method, "path": self.path,
+                 "content_type": (self.headers.get("Content-Type") or "").split(";")[0].strip(),
+                 "body": parsed, "status": None, "time": time.time()}
+        with STORE.lock:
+            STORE.activity.append(entry)
+        return entry
+
+    def _send(self, status, headers, body, close=False):
+        if getattr(self, "entry", None) is not None:
+            with STORE.lock:
+                self.entry["status"] = status
+            self.entry = None
+        return super()._send(status, headers, body, close)
 
     def authorized(self):
         with STORE.lock:
@@ -338,30 +626,50 @@ class Handler(fakebase.FakeHandler):
 
     def routes(self):
         path = self.path.partition("?")[0]
-        handler = Handler.api
-        return {(m, path): handler for m in ("GET", "POST", "PATCH", "PUT", "DELETE")}
+        return {(m, path): Handler.api for m in ("GET", "POST", "PATCH", "PUT", "DELETE")}
 
     def api(self, query, body):
         path = self.path.partition("?")[0]
         method = self.command
+        if method == "GET":
+            r = discovery(path, self.server.server_address[1])
+            if r:
+                return r
+        p = parse_path(path)
+        if not p:
+            return status_body(404, "NotFound", "the server could not find the requested resource")
+        group, version, res, ns, name, sub = p
         q = urllib.parse.parse_qs(query)
-        m = re.match(r"^/api/v1/namespaces/([a-z0-9-]+)/configmaps(?:/([a-z0-9.-]+))?$", path)
-        if m:
-            return self.configmaps(method, m.group(1), m.group(2), q, body)
-        m = re.match(r"^/apis/tekton\.dev/(v1|v1beta1)/namespaces/([a-z0-9-]+)/pipelineruns"
-                     r"(?:/([a-z0-9.-]+))?$", path)
-        if m:
+        verb = verb_of(method, name, query)
+        if group == "tekton.dev" and res == "pipelineruns" and not sub:
             with STORE.lock:
-                served = m.group(1) in STORE.tekton_versions
+                served = version in STORE.tekton_versions
             if not served:
                 return status_body(404, "NotFound",
                                    "the server could not find the requested resource")
-            return self.pipelineruns(method, m.group(1), m.group(2), m.group(3), q, body)
-        return status_body(404, "NotFound", "the server could not find the requested resource")
+            if self.denied(verb, group, res, None):
+                return self.forbidden_body(verb, res, None, group, name, ns)
+            with STORE.lock:  # read, change and store at once, as the apiserver's retries do
+                return self.pipelineruns(method, version, ns, name, q, body)
+        kind = KINDS.get(res)
+        if not kind or (kind[0], kind[1]) != (group, version) or (sub and not name) or \
+                (sub == "scale" and not kind[4]) or sub == "status":
+            return status_body(404, "NotFound", "the server could not find the requested resource")
+        if self.denied(verb, group, res, sub):
+            return self.forbidden_body(verb, res, sub, group, name, ns)
+        with STORE.lock:  # read, change and store at once, as the apiserver's retries do
+            if sub == "scale":
+                return self.scale(method, res, ns, name, body)
+            return self.objects(method, res, ns, name, q, body)
 
-    def is_forbidden(self, verb, res):
+    def denied(self, verb, group, res, sub):
         with STORE.lock:
-            return [verb, res] in STORE.forbidden
+            if [verb, res] in STORE.forbidden:
+                return True
+            if STORE.rbac is None:
+                return False
+            rule = "%s %s%s %s" % (group or '""', res, "/" + sub if sub else "", verb)
+            return rule not in STORE.rbac
 
     # ---- lists ----
     def list_of(self, kind, api_version, objs, q):
@@ -401,94 +709,183 @@ class Handler(fakebase.FakeHandler):
             md["remainingItemCount"] = len(objs) - nxt
         else:
             md["continue"] = ""
-        return 200, [("Content-Type", "application/json")], dumps(
-            {"apiVersion": api_version, "kind": kind, "metadata": md, "items": page})
+        return ok_body({"apiVersion": api_version, "kind": kind, "metadata": md, "items": page})
 
-    # ---- ConfigMaps ----
-    def configmaps(self, method, ns, name, q, body):
-        verb = {"GET": "get" if name else "list", "POST": "create", "PATCH": "patch",
-                "PUT": "update", "DELETE": "delete"}[method]
-        if self.is_forbidden(verb, "configmaps"):
-            return self.forbidden_body(verb, "configmaps", "", name, ns)
+    # ---- every kind but PipelineRuns ----
+    def objects(self, method, res, ns, name, q, body):
+        group, version, kind = KINDS[res][:3]
+        api_version = "%s/%s" % (group, version) if group else version
         with STORE.lock:
-            if not name and method == "GET":
-                objs = [copy.deepcopy(v) for (n, _), v in STORE.configmaps.items() if n == ns]
-            else:
-                cur = copy.deepcopy(STORE.configmaps.get((ns, name)))
+            if not name:
+                objs = [copy.deepcopy(o) for (r, n, _), o in STORE.objects.items()
+                        if r == res and n == ns]
+            cur = copy.deepcopy(STORE.objects.get((res, ns, name))) if name else None
         if not name and method == "GET":
             for o in objs:
                 o.pop("kind", None)
                 o.pop("apiVersion", None)
-            return self.list_of("ConfigMapList", "v1", objs, q)
-        if method == "POST":
-            obj = json.loads(body or b"{}")
-            name = obj.get("metadata", {}).get("name")
-            with STORE.lock:
-                if (ns, name) in STORE.configmaps:
-                    return status_body(409, "AlreadyExists",
-                                       'configmaps "%s" already exists' % name,
-                                       {"name": name, "kind": "configmaps"})
-                obj.setdefault("metadata", {})["namespace"] = ns
-                obj.update({"kind": "ConfigMap", "apiVersion": "v1"})
-                STORE._put_cm(obj)
-                return 201, [("Content-Type", "application/json")], dumps(obj)
+            return self.list_of(kind + "List", api_version, objs, q)
+        if method == "POST" and not name:
+            return self.create(res, ns, body)
+        if not name:
+            return status_body(405, "MethodNotAllowed", "the server does not allow this method "
+                               "on the requested resource")
         if cur is None:
-            return status_body(404, "NotFound", 'configmaps "%s" not found' % name,
-                               {"name": name, "kind": "configmaps"})
+            return not_found(res, group, name)
         if method == "GET":
-            return 200, [("Content-Type", "application/json")], dumps(cur)
-        if method in ("PATCH", "PUT"):
-            if method == "PATCH":
-                r = self.check_patch_type(crd=False)
-                if r:
-                    return r
+            return ok_body(cur)
+        if method == "DELETE":
+            return self.delete(res, ns, name)
+        try:
+            patch = json.loads(body or b"{}")
+        except ValueError:
+            return status_body(400, "BadRequest", "error decoding patch: invalid JSON")
+        want_rv = (patch.get("metadata") or {}).get("resourceVersion") \
+            if isinstance(patch, dict) else None
+        if want_rv and want_rv != cur["metadata"]["resourceVersion"]:
+            return conflict(res, group, name)
+        if method == "PUT":
+            new = patch
+        else:
             try:
-                patch = json.loads(body or b"{}")
-            except ValueError:
-                return status_body(400, "BadRequest", "error decoding patch: invalid JSON")
-            want_rv = (patch.get("metadata") or {}).get("resourceVersion")
-            if want_rv and want_rv != cur["metadata"]["resourceVersion"]:
-                return status_body(409, "Conflict",
-                                   'Operation cannot be fulfilled on configmaps "%s": the '
-                                   "object has been modified; please apply your changes to "
-                                   "the latest version and try again" % name,
-                                   {"name": name, "kind": "configmaps"})
-            new = merge_patch(cur, patch) if method == "PATCH" else patch
-            new.setdefault("metadata", {}).update({"name": name, "namespace": ns})
-            new.update({"kind": "ConfigMap", "apiVersion": "v1"})
-            with STORE.lock:
-                STORE._put_cm(new)
-            return 200, [("Content-Type", "application/json")], dumps(new)
-        with STORE.lock:
-            STORE.configmaps.pop((ns, name), None)
-            STORE.bump()
-        return 200, [("Content-Type", "application/json")], dumps(
-            {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-             "details": {"name": name, "kind": "configmaps"}})
+                new = k8s_patch.apply(self.content_type(), cur, patch, crd=False)
+            except k8s_patch.PatchError as e:
+                return status_body(e.code, e.reason, e.message)
+        return self.store(res, ns, name, cur, new)
 
-    def check_patch_type(self, crd):
-        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
-        accepted = ["application/json-patch+json", "application/merge-patch+json",
-                    "application/apply-patch+yaml"]
-        if not crd:
-            accepted.insert(2, "application/strategic-merge-patch+json")
-        if ctype not in accepted:
-            return status_body(415, "UnsupportedMediaType",
-                               "the body of the request was in an unknown format - accepted "
-                               "media types include: " + ", ".join(accepted))
-        if ctype != "application/merge-patch+json":
-            return status_body(415, "UnsupportedMediaType",
-                               "this fake only implements merge-patch (%s)" % ctype)
-        return None
+    def content_type(self):
+        return (self.headers.get("Content-Type") or "").split(";")[0].strip()
+
+    def create(self, res, ns, body):
+        group, version, kind = KINDS[res][:3]
+        try:
+            obj = json.loads(body or b"{}")
+        except ValueError:
+            return status_body(400, "BadRequest", "error decoding body: invalid JSON")
+        name = obj.get("metadata", {}).get("name")
+        with STORE.lock:
+            if (res, ns, name) in STORE.objects:
+                d = {"name": name, "group": group, "kind": res} if group else \
+                    {"name": name, "kind": res}
+                return status_body(409, "AlreadyExists", '%s "%s" already exists'
+                                   % (group_resource(res, group), name), d)
+            obj.setdefault("metadata", {})["namespace"] = ns
+            obj.update({"kind": kind, "apiVersion": "%s/%s" % (group, version) if group
+                        else version})
+            for k in ("uid", "resourceVersion", "generation", "creationTimestamp"):
+                obj["metadata"].pop(k, None)
+            STORE.put(obj)
+            return ok_body(obj, 201)
+
+    def delete(self, res, ns, name):
+        with STORE.lock:
+            obj = STORE.objects[(res, ns, name)]
+            if res == "persistentvolumeclaims" and PVC_FINALIZER in (
+                    obj["metadata"].get("finalizers") or []):
+                # pvc-protection: marked now, gone once no pod uses it (the controller).
+                obj["metadata"].setdefault("deletionTimestamp", now_rfc3339())
+                obj["metadata"]["deletionGracePeriodSeconds"] = 0
+                obj["metadata"]["resourceVersion"] = STORE.bump()
+                return ok_body(copy.deepcopy(obj))
+            del STORE.objects[(res, ns, name)]
+            STORE.pods.pop((res, ns, name), None)
+            STORE.bump()
+        group = KINDS[res][0]
+        d = {"name": name, "group": group, "kind": res} if group else {"name": name, "kind": res}
+        d["uid"] = obj["metadata"].get("uid")
+        return ok_body({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                        "status": "Success", "details": d})
+
+    def store(self, res, ns, name, cur, new):
+        """Validates and stores the object a patch or an update made."""
+        group, version, kind, has_gen = KINDS[res][:4]
+        if not isinstance(new, dict):
+            return status_body(400, "BadRequest", "the patch does not make an object")
+        md = new.setdefault("metadata", {})
+        for k in ("name", "namespace", "uid", "creationTimestamp", "generation",
+                  "deletionTimestamp"):
+            if k in cur["metadata"]:
+                md[k] = cur["metadata"][k]
+        md["name"], md["namespace"] = name, ns
+        new.update({"kind": kind, "apiVersion": "%s/%s" % (group, version) if group
+                    else version})
+        if res == "secrets":
+            fold_string_data(new)
+        if res in WORKLOADS:
+            new["status"] = cur.get("status", {})  # the main resource never writes status
+            n = (new.get("spec") or {}).get("replicas", 1)
+            if not isinstance(n, int) or isinstance(n, bool):
+                return status_body(400, "BadRequest", "json: cannot unmarshal %s into Go struct "
+                                   "field %sSpec.spec.replicas of type int32"
+                                   % (type(n).__name__, kind))
+            if n < 0:
+                return invalid(kind, group, name, "spec.replicas", n,
+                               "must be greater than or equal to 0")
+        with STORE.lock:
+            key = (res, ns, name)
+            if has_gen and new.get("spec") != cur.get("spec"):
+                md["generation"] = cur["metadata"].get("generation", 1) + 1
+            md["resourceVersion"] = STORE.bump()
+            STORE.objects[key] = new
+            if res in WORKLOADS:
+                self.spec_changed(key, cur, new)
+                STORE.refresh_status(key)
+            return ok_body(copy.deepcopy(new))
+
+    @staticmethod
+    def spec_changed(key, cur, new):
+        p = STORE.pods[key]
+        if (new.get("spec") or {}).get("template") != (cur.get("spec") or {}).get("template"):
+            p.old += p.new  # a rollout: every running pod is now of the old template
+            p.new = 0
+        if new.get("spec") != cur.get("spec"):
+            p.due = time.monotonic() + STORE.delay_ms / 1000.0
+
+    def scale(self, method, res, ns, name, body):
+        group = KINDS[res][0]
+        with STORE.lock:
+            cur = copy.deepcopy(STORE.objects.get((res, ns, name)))
+        if cur is None:
+            return not_found(res, group, name)
+        view = scale_of(cur)
+        if method == "GET":
+            return ok_body(view)
+        if method not in ("PATCH", "PUT"):
+            return status_body(405, "MethodNotAllowed", "the server does not allow this method "
+                               "on the requested resource")
+        try:
+            patch = json.loads(body or b"{}")
+        except ValueError:
+            return status_body(400, "BadRequest", "error decoding patch: invalid JSON")
+        want_rv = (patch.get("metadata") or {}).get("resourceVersion") \
+            if isinstance(patch, dict) else None
+        if want_rv and want_rv != cur["metadata"]["resourceVersion"]:
+            return conflict(res, group, name)
+        try:
+            new_view = patch if method == "PUT" else k8s_patch.apply(self.content_type(), view,
+                                                                     patch, crd=False)
+        except k8s_patch.PatchError as e:
+            return status_body(e.code, e.reason, e.message)
+        n = ((new_view or {}).get("spec") or {}).get("replicas", 0)
+        if not isinstance(n, int) or isinstance(n, bool):
+            return status_body(400, "BadRequest", "json: cannot unmarshal %s into Go struct field "
+                               "ScaleSpec.spec.replicas of type int32" % type(n).__name__)
+        if n < 0:
+            return invalid("Scale", "autoscaling", name, "spec.replicas", n,
+                           "must be greater than or equal to 0")
+        new = copy.deepcopy(cur)
+        new["spec"]["replicas"] = n
+        r = self.store(res, ns, name, cur, new)
+        if r[0] != 200:
+            return r
+        with STORE.lock:
+            return ok_body(scale_of(STORE.objects[(res, ns, name)]))
 
     # ---- PipelineRuns ----
     def pipelineruns(self, method, version, ns, name, q, body):
-        verb = {"GET": "get" if name else "list", "PATCH": "patch"}.get(method)
-        if verb is None:
+        if method not in ("GET", "PATCH"):
             return status_body(405, "MethodNotAllowed", "the server does not allow this "
                                "method on the requested resource")
-        if self.is_forbidden(verb, "pipelineruns"):
-            return self.forbidden_body(verb, "pipelineruns", "tekton.dev", name, ns)
         conv = (lambda r: r) if version == "v1" else to_v1beta1
         with STORE.lock:
             if not name:
@@ -498,15 +895,16 @@ class Handler(fakebase.FakeHandler):
         if not name:
             return self.list_of("PipelineRunList", "tekton.dev/" + version, objs, q)
         if cur is None:
-            return status_body(404, "NotFound",
-                               'pipelineruns.tekton.dev "%s" not found' % name,
-                               {"name": name, "group": "tekton.dev", "kind": "pipelineruns"})
+            return not_found("pipelineruns", "tekton.dev", name)
         if method == "GET":
-            return 200, [("Content-Type", "application/json")], dumps(conv(cur))
-        r = self.check_patch_type(crd=True)
-        if r:
-            return r
-        new = merge_patch(cur, json.loads(body or b"{}"))
+            return ok_body(conv(cur))
+        try:
+            patch = json.loads(body or b"{}")
+            new = k8s_patch.apply(self.content_type(), cur, patch, crd=True)
+        except ValueError:
+            return status_body(400, "BadRequest", "error decoding patch: invalid JSON")
+        except k8s_patch.PatchError as e:
+            return status_body(e.code, e.reason, e.message)
         if (new.get("spec") or {}).get("status") in ("Cancelled", "CancelledRunFinally"):
             c = new["status"]["conditions"][0]
             if c["status"] == "Unknown":
@@ -514,7 +912,7 @@ class Handler(fakebase.FakeHandler):
                           "message": 'PipelineRun "%s" was cancelled' % name})
         with STORE.lock:
             STORE._put_run(new)
-        return 200, [("Content-Type", "application/json")], dumps(conv(new))
+        return ok_body(conv(new))
 
 
 def main():
@@ -529,11 +927,14 @@ def main():
             OPTS["tekton_versions"] = args.pop(0).split(",")
         elif flag == "--user":
             OPTS["user"] = args.pop(0)
+        elif flag == "--delay-ms":
+            OPTS["delay_ms"] = int(args.pop(0))
         elif flag == "--tls":
             tls = (args.pop(0), args.pop(0))
         else:
             raise SystemExit("k8s_fake: unknown option " + flag)
     STORE.reset()
+    threading.Thread(target=controller, daemon=True).start()
     fakebase.serve(Handler, port, tls=tls)
 
 
