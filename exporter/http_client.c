@@ -3,11 +3,17 @@
  * alive in the multi handle's cache between scrapes of the same target.
  *
  * A response body is capped while it arrives (decoded bytes, so a gzip bomb stops at the cap
- * too) and the transfer fails with reason "body_too_large" instead of buffering it. */
+ * too) and the transfer fails with reason "body_too_large" instead of buffering it.
+ *
+ * A streamed body (httpc_opts.on_line, a watch) goes through the same capped buffer, but whole
+ * lines leave it after every curl_multi_socket_action (deliver_lines): curl refuses calls into
+ * the multi handle from inside its own callbacks (CURLM_RECURSIVE_API_CALL), and a line's
+ * reader may well start a request. */
 #include "http_client.h"
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +26,9 @@ struct httpc {
     struct loop *loop;
     CURLM *multi;
     struct loop_timer *timer;
-    struct httpc_req *reqs; /* in flight, for httpc_free */
+    struct httpc_req *reqs;       /* in flight, for httpc_free */
+    struct httpc_req *delivering; /* the request whose lines go out now; NULL once it is freed */
+    bool lines_due;               /* a streamed body received bytes since the last delivery */
 };
 
 struct httpc_req {
@@ -33,6 +41,8 @@ struct httpc_req {
     size_t upload_len, upload_pos;
     struct buf body;
     httpc_done_fn fn;
+    httpc_line_fn on_line;
+    int streaming; /* with on_line: -1 until the status is known, then 1 for a 2xx, else 0 */
     void *arg;
     int too_large;
     char errbuf[CURL_ERROR_SIZE];
@@ -40,6 +50,7 @@ struct httpc_req {
 };
 
 static void check_done(struct httpc *h);
+static void deliver_lines(struct httpc *h);
 
 static void on_socket_event(void *arg, int fd, unsigned events)
 {
@@ -49,6 +60,7 @@ static void on_socket_event(void *arg, int fd, unsigned events)
                 ((events & LOOP_ERROR) ? CURL_CSELECT_ERR : 0);
     int running;
     curl_multi_socket_action(h->multi, fd, flags, &running);
+    deliver_lines(h);
     check_done(h);
 }
 
@@ -79,6 +91,7 @@ static void on_timer(void *arg)
     struct httpc *h = arg;
     int running;
     curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    deliver_lines(h);
     check_done(h);
 }
 
@@ -109,6 +122,7 @@ struct httpc *httpc_new(struct loop *l)
 static void req_free(struct httpc_req *r)
 {
     struct httpc *h = r->h;
+    if (h->delivering == r) h->delivering = NULL;
     if (r->prev)
         r->prev->next = r->next;
     else
@@ -141,11 +155,54 @@ void httpc_cancel(struct httpc_req *r)
 static size_t write_cb(char *p, size_t size, size_t n, void *arg)
 {
     struct httpc_req *r = arg;
+    if (r->streaming < 0) {
+        long status = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+        r->streaming = status >= 200 && status < 300;
+    }
     if (buf_append(&r->body, p, size * n) < 0) {
         r->too_large = 1;
         return 0; /* curl fails the transfer with CURLE_WRITE_ERROR */
     }
+    if (r->streaming == 1) r->h->lines_due = true;
     return size * n;
+}
+
+/* Hands r's whole lines to its reader, then keeps the unfinished tail. Returns false when the
+ * reader cancelled r (it is freed). */
+static bool deliver_req(struct httpc *h, struct httpc_req *r)
+{
+    size_t off = 0;
+    char *nl;
+    h->delivering = r;
+    while ((nl = memchr(r->body.data + off, '\n', r->body.len - off))) {
+        size_t start = off, len = (size_t)(nl - (r->body.data + start));
+        off += len + 1;
+        if (len && r->body.data[start + len - 1] == '\r') len--;
+        r->body.data[start + len] = '\0';
+        r->on_line(r->arg, r->body.data + start, len);
+        if (!h->delivering) return false;
+    }
+    h->delivering = NULL;
+    size_t rest = r->body.len - off;
+    memmove(r->body.data, r->body.data + off, rest);
+    r->body.len = rest;
+    r->body.data[rest] = '\0';
+    return true;
+}
+
+static void deliver_lines(struct httpc *h)
+{
+    while (h->lines_due) {
+        h->lines_due = false;
+        for (struct httpc_req *r = h->reqs; r; r = r->next) {
+            if (r->streaming != 1 || !r->body.len) continue;
+            if (!deliver_req(h, r)) {
+                h->lines_due = true; /* the list changed under us: start over */
+                break;
+            }
+        }
+    }
 }
 
 static void set_tls(CURL *e, const struct httpc_tls *t)
@@ -211,6 +268,8 @@ struct httpc_req *httpc_start(struct httpc *h, const struct httpc_opts *o, httpc
     r->h = h;
     r->fn = fn;
     r->arg = arg;
+    r->on_line = o->on_line;
+    r->streaming = o->on_line ? -1 : 0;
     size_t cap = o->max_body ? o->max_body : CAP_HTTP_BODY;
     buf_init(&r->body, cap);
     CURL *e = r->easy = curl_easy_init();
@@ -221,7 +280,15 @@ struct httpc_req *httpc_start(struct httpc *h, const struct httpc_opts *o, httpc
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout_ms > 0 ? o->timeout_ms : 10000));
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap);
+    if (o->on_line) {
+        /* A stream has no length to cap; a connection that died silently shows through
+         * keepalive probes before the deadline. */
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 15L);
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 5L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap);
+    }
     if (o->mail) {
         set_mail(r, o);
         goto add;

@@ -16,6 +16,10 @@
 struct httpc;
 struct httpc_req;
 
+/* A streamed body's line (see httpc_opts.on_line): without its "\n" (or "\r\n"), valid only
+ * during the call. */
+typedef void (*httpc_line_fn)(void *arg, const char *line, size_t len);
+
 struct httpc_tls {
     const char *ca_file;   /* NULL: the system's CAs */
     const char *cert_file; /* client certificate (mTLS), or NULL */
@@ -51,6 +55,14 @@ struct httpc_opts {
      * name for the Host header, TLS SNI and certificate checks (curl's CURLOPT_CONNECT_TO). */
     const char *connect_to;
     const struct httpc_mail *mail; /* NULL: HTTP; else SMTP (see struct httpc_mail) */
+    /* Streaming (a Kubernetes watch), NULL: off. A 2xx body is handed to on_line (with the
+     * callback's arg) line by line as it arrives instead of being kept; max_body then caps
+     * what is held at once, so a line that does not end within it fails the transfer
+     * ("body_too_large"). Lines are delivered on the loop outside curl's own callbacks: on_line
+     * may start requests, and may cancel this one (then no more lines and no done). The done
+     * callback still comes once at the end, its body the unfinished tail (normally empty). The
+     * body of any other status is kept for done, as without on_line. TCP keepalive is on. */
+    httpc_line_fn on_line;
 };
 
 struct httpc_result {

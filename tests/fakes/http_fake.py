@@ -16,6 +16,10 @@ Paths:
   /retry-after              429 with Retry-After: 7
   /headers                  200, echoes request headers as "Name: value" lines
   /echo                     200, echoes the request body (POST/PUT)
+  /lines?n=N&ms=M           200, chunked: N lines "line <i>", one chunk every M ms, each line
+                            split across two chunks (a watch stream), then the end
+  /lines?...&hold=1         the same, then the stream stays open (until the client goes)
+  /longline?bytes=N         200, chunked: N bytes of 'x' and no newline
 """
 import gzip
 import http.server
@@ -74,6 +78,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True  # the client gave up: what a cap should do
+        elif p in ("/lines", "/longline"):
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                self.stream(p, q)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
         elif p == "/gzip":
             body = b"a" * 100000
             if "gzip" in self.headers.get("Accept-Encoding", ""):
@@ -96,6 +108,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_body(200, lines.encode())
         else:
             self.send_body(404, b"not found\n")
+
+    def chunk(self, data):
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def stream(self, p, q):
+        if p == "/longline":
+            left = int(q.get("bytes", ["1000"])[0])
+            while left > 0:
+                n = min(left, 65536)
+                self.chunk(b"x" * n)
+                left -= n
+        else:
+            ms = int(q.get("ms", ["0"])[0])
+            for i in range(int(q.get("n", ["3"])[0])):
+                line = b"line %d\r\n" % i if i % 2 else b"line %d\n" % i
+                self.chunk(line[:3])
+                time.sleep(ms / 2000.0)
+                self.chunk(line[3:])
+                time.sleep(ms / 2000.0)
+            if q.get("hold"):
+                time.sleep(3600)
+        self.wfile.write(b"0\r\n\r\n")
 
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))

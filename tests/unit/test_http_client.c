@@ -1,6 +1,7 @@
 /* test_http_client.c: the curl-multi HTTP client on the loop against tests/fakes/http_fake.py:
  * statuses, deadlines, body caps, gzip, truncated and dropped connections, Retry-After, bearer
- * auth, cancellation, and concurrency (ten 300 ms requests take about 300 ms, not 3 s). */
+ * auth, cancellation, concurrency (ten 300 ms requests take about 300 ms, not 3 s), and
+ * streamed bodies handed over line by line as they arrive (a watch). */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,99 @@ static void test_concurrency_and_cancel(struct loop *l, struct httpc *h, int por
     free(u);
 }
 
+/* Streaming (httpc_opts.on_line, what a Kubernetes watch uses). */
+struct stream {
+    struct loop *loop;
+    struct httpc *h;
+    struct httpc_req *req;
+    int port;
+    int lines, done, ok;
+    long status;
+    char reason[32], body[64], got[8][32];
+    int64_t t0, first_line_ms, done_ms;
+    int cancel_at;     /* cancel the stream on this line (0: never) */
+    int start_at;      /* start another request from this line (0: never) */
+    struct call inner; /* that request */
+    int inner_pending;
+};
+
+static void on_stream_line(void *arg, const char *line, size_t len)
+{
+    struct stream *s = arg;
+    if (s->lines < 8) snprintf(s->got[s->lines], sizeof(s->got[0]), "%.*s", (int)len, line);
+    if (s->lines++ == 0) s->first_line_ms = time_mono_ms() - s->t0;
+    if (s->start_at == s->lines) {
+        char *u = url(s->port, "/ok");
+        s->inner = (struct call){.loop = s->loop, .pending = &s->inner_pending};
+        s->inner_pending = 2; /* the loop stops when the stream is done, not this */
+        if (!httpc_start(s->h, &(struct httpc_opts){.url = u, .timeout_ms = 3000}, on_done,
+                         &s->inner))
+            diag("a request started from a line was refused");
+        free(u);
+    }
+    if (s->cancel_at == s->lines) {
+        httpc_cancel(s->req);
+        loop_stop(s->loop);
+    }
+}
+
+static void on_stream_done(void *arg, const struct httpc_result *r)
+{
+    struct stream *s = arg;
+    s->done++;
+    s->ok = r->ok;
+    s->status = r->status;
+    s->done_ms = time_mono_ms() - s->t0;
+    snprintf(s->reason, sizeof(s->reason), "%s", r->reason ? r->reason : "");
+    snprintf(s->body, sizeof(s->body), "%s", r->body);
+    loop_stop(s->loop);
+}
+
+static void stream(struct stream *s, const char *path, size_t max_body)
+{
+    char *u = url(s->port, path);
+    s->t0 = time_mono_ms();
+    struct httpc_opts o = {
+        .url = u, .timeout_ms = 5000, .max_body = max_body, .on_line = on_stream_line};
+    s->req = httpc_start(s->h, &o, on_stream_done, s);
+    if (s->req) loop_run(s->loop);
+    free(u);
+}
+
+static void test_streaming(struct loop *l, struct httpc *h, int port)
+{
+    struct stream s = {.loop = l, .h = h, .port = port, .start_at = 2};
+    stream(&s, "/lines?n=4&ms=200", 0);
+    ok(s.lines == 4 && strcmp(s.got[0], "line 0") == 0 && strcmp(s.got[1], "line 1") == 0 &&
+           strcmp(s.got[3], "line 3") == 0,
+       "four lines, each sent in two chunks, come whole, without \\n or \\r\\n (%d: %s, %s)",
+       s.lines, s.got[0], s.got[1]);
+    ok(s.first_line_ms < s.done_ms - 400,
+       "the first line arrives as it is sent (%lld ms), not with the end (%lld ms)",
+       (long long)s.first_line_ms, (long long)s.done_ms);
+    ok(s.done == 1 && s.ok && s.status == 200 && s.body[0] == '\0',
+       "done comes once at the end: 200, nothing left over");
+    ok(s.inner.done == 1 && s.inner.status == 200,
+       "a request started from inside a line's callback runs (curl is not re-entered)");
+
+    s = (struct stream){.loop = l, .h = h, .port = port, .cancel_at = 2};
+    stream(&s, "/lines?n=5&ms=50&hold=1", 0);
+    ok(s.lines == 2 && s.done == 0,
+       "a stream cancelled from its line callback stops there: "
+       "no more lines, no done (%d lines)",
+       s.lines);
+
+    s = (struct stream){.loop = l, .h = h, .port = port};
+    stream(&s, "/longline?bytes=200000", 1000);
+    ok(s.lines == 0 && s.done == 1 && !s.ok && strcmp(s.reason, "body_too_large") == 0,
+       "a line that does not end within the cap fails the stream (%s)", s.reason);
+
+    s = (struct stream){.loop = l, .h = h, .port = port};
+    stream(&s, "/status/503", 0);
+    ok(s.lines == 0 && s.done == 1 && s.status == 503 && strcmp(s.body, "status 503\n") == 0,
+       "another status's body is not streamed: done gets it whole");
+}
+
 /* Mail (struct httpc_mail) on the same multi, against tests/fakes/smtp_server.py without TLS:
  * the envelope and message arrive, SMTP reply codes come back as the status, and requiring
  * STARTTLS from a server that does not offer it fails with reason "starttls". */
@@ -212,6 +306,7 @@ int main(void)
     test_failures(l, h, port);
     test_gzip(l, h, port);
     test_concurrency_and_cancel(l, h, port);
+    test_streaming(l, h, port);
     test_mail(l, h);
     httpc_free(h);
     loop_free(l);
