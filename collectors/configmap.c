@@ -25,7 +25,6 @@
 #include "k8s.h"
 #include "log.h"
 #include "peer_view.h"
-#include "strutil.h"
 #include "timeparse.h"
 #include "xalloc.h"
 
@@ -123,28 +122,15 @@ static void track(struct configmap_track *tr, const char *rv, double now)
     snprintf(tr->rv, sizeof(tr->rv), "%s", rv);
 }
 
-static const char *data_value(json_t *data, const char *key, char *out, size_t outlen)
-{
-    json_t *v = json_object_get(data, key);
-    str_utf8_copy(out, outlen, json_is_string(v) ? json_string_value(v) : "");
-    return out;
-}
-
-/* Checks the body is a ConfigMap; returns its data object (may be NULL) or sets reason. */
+/* Checks the body is a ConfigMap (k8s_configmap_data); returns its data object (may be NULL)
+ * or sets reason. */
 static int check_configmap(json_t *root, json_t **data, const char **reason, char *err,
                            size_t errlen)
 {
-    const char *kind = k8s_json_str(root, "kind", K8S_END);
-    *data = json_object_get(root, "data");
-    if (!json_is_object(root) || (kind && strcmp(kind, "ConfigMap") != 0) ||
-        !json_is_object(json_object_get(root, "metadata")) ||
-        (*data && !json_is_object(*data) && !json_is_null(*data))) {
+    if (k8s_configmap_data(root, data, err, errlen) < 0) {
         *reason = "bad_body";
-        snprintf(err, errlen, "expected a ConfigMap object, got %s%s",
-                 kind ? "kind " : "something else", kind ? kind : "");
         return -1;
     }
-    if (!json_is_object(*data)) *data = NULL;
     return 0;
 }
 
@@ -179,18 +165,18 @@ int configmap_map(const char *body, size_t len, const struct configmap_view *v,
     if (root) {
         char state[VALUE_MAX_BYTES], transition[VALUE_MAX_BYTES], maint[VALUE_MAX_BYTES],
             ts[VALUE_MAX_BYTES];
-        l[4] = (struct label_pair){"last_stable_state",
-                                   data_value(data, "last_stable_state", state, sizeof(state))};
-        l[5] = (struct label_pair){"transition",
-                                   data_value(data, "transition", transition, sizeof(transition))};
-        l[6] = (struct label_pair){"maintenance",
-                                   data_value(data, "maintenance", maint, sizeof(maint))};
+        k8s_configmap_value(data, "last_stable_state", state, sizeof(state));
+        k8s_configmap_value(data, "transition", transition, sizeof(transition));
+        k8s_configmap_value(data, "maintenance", maint, sizeof(maint));
+        l[4] = (struct label_pair){"last_stable_state", state};
+        l[5] = (struct label_pair){"transition", transition};
+        l[6] = (struct label_pair){"maintenance", maint};
         mset_add(set, f.info, SUFFIX_NONE, l, 7, 1);
         if (strlen(state) < sizeof(fl->last_stable_state))
             memcpy(fl->last_stable_state, state, strlen(state) + 1);
         mset_add(set, f.requested, SUFFIX_NONE, l, 4, transition[0] ? 1 : 0);
         double t;
-        data_value(data, "last_stable_state_ts", ts, sizeof(ts));
+        k8s_configmap_value(data, "last_stable_state_ts", ts, sizeof(ts));
         if (ts[0] && configmap_parse_ts(ts, &t) == 0)
             mset_add(set, f.ts, SUFFIX_NONE, l, 4, t);
         else if (ts[0])

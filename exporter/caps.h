@@ -99,6 +99,10 @@
  * clone URL, escaped at most twelve bytes to a character (a surrogate pair). */
 #define CAP_TRIGGER_BODY (64 * CAP_KIB)
 
+/* One line of a Kubernetes watch stream: an event carrying a whole object (a ConfigMap holds
+ * at most 1 MiB of data, which JSON escaping may grow). */
+#define CAP_K8S_WATCH_LINE (4 * CAP_MIB)
+
 /* ---- the HTTP server ---- */
 #define CAP_HTTP_REPLY (64 * CAP_MIB) /* a route's answer (an API listing) */
 #define CAP_HTTP_ERROR (4 * CAP_KIB)  /* an error text */

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "caps.h"
 #include "fileio.h"
+#include "strutil.h"
 #include "xalloc.h"
 
 /* ---- names ---- */
@@ -260,11 +261,102 @@ int k8s_status_parse(const char *body, size_t len, struct k8s_status *out)
     return rc;
 }
 
+/* ---- watches ---- */
+
+static const char *const watch_types[] = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"};
+
+const char *k8s_watch_type_name(enum k8s_watch_type t)
+{
+    return (size_t)t < sizeof(watch_types) / sizeof(watch_types[0]) ? watch_types[t] : "?";
+}
+
+void k8s_watch_event_clear(struct k8s_watch_event *ev)
+{
+    if (!ev) return;
+    json_decref(ev->object);
+    ev->object = NULL;
+}
+
+/* The Status of an ERROR event, as k8s_status_parse reads a body. */
+static void watch_status(json_t *obj, struct k8s_status *st)
+{
+    const char *kind = k8s_json_str(obj, "kind", K8S_END);
+    if (!kind || strcmp(kind, "Status") != 0) return;
+    const char *reason = k8s_json_str(obj, "reason", K8S_END);
+    const char *msg = k8s_json_str(obj, "message", K8S_END);
+    json_t *code = json_object_get(obj, "code");
+    if (reason) copy_printable(st->reason, sizeof(st->reason), reason, strlen(reason));
+    if (msg) copy_printable(st->message, sizeof(st->message), msg, strlen(msg));
+    if (json_is_integer(code)) st->code = (long)json_integer_value(code);
+}
+
+int k8s_watch_parse(const char *line, size_t len, struct k8s_watch_event *out, char *err,
+                    size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    char jerr[200];
+    json_t *root = k8s_json_load(line, len, jerr, sizeof(jerr));
+    if (!root) {
+        snprintf(err, errlen, "a watch line that is not JSON: %s", jerr);
+        return -EINVAL;
+    }
+    int rc = -EINVAL;
+    const char *type = k8s_json_str(root, "type", K8S_END);
+    json_t *obj = json_object_get(root, "object");
+    json_t *rv = k8s_json_path(obj, "metadata", "resourceVersion", K8S_END);
+    size_t t = 0;
+    while (type && t < sizeof(watch_types) / sizeof(watch_types[0]) &&
+           strcmp(type, watch_types[t]) != 0)
+        t++;
+    if (!type || t == sizeof(watch_types) / sizeof(watch_types[0])) {
+        snprintf(err, errlen, "a watch event without a known type");
+    } else if (!json_is_object(obj)) {
+        snprintf(err, errlen, "a %s event without an object", type);
+    } else if (rv &&
+               (!json_is_string(rv) || json_string_length(rv) >= sizeof(out->resource_version))) {
+        snprintf(err, errlen, "a %s event whose resourceVersion is not a short string", type);
+    } else {
+        out->type = (enum k8s_watch_type)t;
+        out->object = json_incref(obj);
+        if (rv) memcpy(out->resource_version, json_string_value(rv), json_string_length(rv) + 1);
+        if (out->type == K8S_WATCH_ERROR) watch_status(obj, &out->status);
+        rc = 0;
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* ---- ConfigMaps ---- */
+
+int k8s_configmap_data(json_t *root, json_t **data, char *err, size_t errlen)
+{
+    const char *kind = k8s_json_str(root, "kind", K8S_END);
+    *data = json_object_get(root, "data");
+    if (!json_is_object(root) || (kind && strcmp(kind, "ConfigMap") != 0) ||
+        !json_is_object(json_object_get(root, "metadata")) ||
+        (*data && !json_is_object(*data) && !json_is_null(*data))) {
+        snprintf(err, errlen, "expected a ConfigMap object, got %s%s",
+                 kind ? "kind " : "something else", kind ? kind : "");
+        *data = NULL;
+        return -EINVAL;
+    }
+    if (!json_is_object(*data)) *data = NULL;
+    return 0;
+}
+
+const char *k8s_configmap_value(json_t *data, const char *key, char *out, size_t outlen)
+{
+    json_t *v = data ? json_object_get(data, key) : NULL;
+    str_utf8_copy(out, outlen, json_is_string(v) ? json_string_value(v) : "");
+    return out;
+}
+
 /* ---- requests ---- */
 
 struct k8s_req {
     struct httpc_req *http;
     k8s_done_fn fn;
+    httpc_line_fn on_line;
     void *arg;
     char *url;
     char *token;
@@ -317,12 +409,19 @@ static void on_http_done(void *arg, const struct httpc_result *hr)
     req_free(r);
 }
 
+static void on_http_line(void *arg, const char *line, size_t len)
+{
+    struct k8s_req *r = arg;
+    r->on_line(r->arg, line, len);
+}
+
 struct k8s_req *k8s_request(struct httpc *h, const struct k8s_client *c,
                             const struct k8s_call *call, k8s_done_fn fn, void *arg, char *err,
                             size_t errlen)
 {
     struct k8s_req *r = xcalloc(1, sizeof(*r));
     r->fn = fn;
+    r->on_line = call->on_line;
     r->arg = arg;
     r->url = url_join(c->http.url, call->path);
     struct httpc_opts o;
@@ -334,6 +433,10 @@ struct k8s_req *k8s_request(struct httpc *h, const struct k8s_client *c,
     o.method = call->method;
     o.body = call->body;
     o.body_len = call->body_len;
+    if (call->on_line) {
+        o.on_line = on_http_line;
+        o.max_body = CAP_K8S_WATCH_LINE;
+    }
     const char *headers[3] = {"Accept: application/json", NULL, NULL};
     if (call->content_type) {
         r->ctype = xasprintf("Content-Type: %s", call->content_type);

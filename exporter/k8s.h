@@ -81,6 +81,9 @@ struct k8s_call {
     const char *body;
     size_t body_len;
     int64_t timeout_ms; /* 0: the target's timeout (or interval) */
+    /* A watch (?watch=true): each line of a 2xx answer as it arrives, with fn's arg (see
+     * httpc_opts.on_line); a line is capped at CAP_K8S_WATCH_LINE. NULL: the whole body. */
+    httpc_line_fn on_line;
 };
 
 struct k8s_response {
@@ -117,6 +120,42 @@ struct k8s_status {
 
 /* Parses body as a Status object. Returns 0, or -EINVAL when it is not one. */
 DRW_MUST_CHECK int k8s_status_parse(const char *body, size_t len, struct k8s_status *out);
+
+/* ---- watches ---- */
+
+/* One line of a watch stream: {"type": ..., "object": {...}} (api-concepts "Efficient
+ * detection of changes"). */
+enum k8s_watch_type {
+    K8S_WATCH_ADDED,
+    K8S_WATCH_MODIFIED,
+    K8S_WATCH_DELETED,
+    K8S_WATCH_BOOKMARK, /* only the object's metadata.resourceVersion means anything */
+    K8S_WATCH_ERROR,    /* the object is a Status: code 410 when the version is too old */
+};
+
+struct k8s_watch_event {
+    enum k8s_watch_type type;
+    json_t *object;            /* owned (k8s_watch_event_clear); never NULL after a parse */
+    char resource_version[64]; /* the object's metadata.resourceVersion, "" when none */
+    struct k8s_status status;  /* K8S_WATCH_ERROR: the Status (zeroes when not one) */
+};
+
+/* Parses one line. Returns 0, or -EINVAL with err filled ("not JSON", "no type", an unknown
+ * type, an object that is not an object, a resourceVersion that is not a short string). */
+DRW_MUST_CHECK int k8s_watch_parse(const char *line, size_t len, struct k8s_watch_event *out,
+                                   char *err, size_t errlen);
+void k8s_watch_event_clear(struct k8s_watch_event *ev); /* NULL-safe, idempotent */
+const char *k8s_watch_type_name(enum k8s_watch_type t); /* "ADDED", ... */
+
+/* ---- ConfigMaps ---- */
+
+/* Checks root is a ConfigMap: an object with metadata, kind ConfigMap when it says (list items
+ * do not), data an object, null or absent. Returns 0 with *data (NULL when there is none), or
+ * -EINVAL with err filled. */
+DRW_MUST_CHECK int k8s_configmap_data(json_t *root, json_t **data, char *err, size_t errlen);
+/* The value of key in data: "" when data is NULL or the key is absent or not a string; cut at
+ * outlen on a UTF-8 boundary. Returns out. */
+const char *k8s_configmap_value(json_t *data, const char *key, char *out, size_t outlen);
 
 /* JSON helpers for API objects. Key lists end with K8S_END (a typed NULL, as variadic
  * functions need). */

@@ -4,6 +4,7 @@
  * tests/fakes/k8s_fake.py: GET, 401/403/404/409 with the apiserver's message, merge-patch,
  * a body over the cap, and the whole in-pod path over TLS with a CA made by openssl here. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,94 @@ static struct got call(struct loop *l, struct httpc *h, const struct k8s_client 
 
 #define CM "/api/v1/namespaces/ops/configmaps/switchover-state-dev"
 
+/* Watch lines as the apiserver writes them (api-concepts; the 410 is watch's "too old
+ * resource version" Status), and lines that are not events. */
+static void test_watch_parse(void)
+{
+    char err[200];
+    struct k8s_watch_event ev;
+    static const char added[] =
+        "{\"type\":\"ADDED\",\"object\":{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\","
+        "\"metadata\":{\"name\":\"switchover-state-dev\",\"namespace\":\"ops\","
+        "\"resourceVersion\":\"98812991\"},\"data\":{\"transition\":\"golddr-primary\"}}}";
+    ok(k8s_watch_parse(added, strlen(added), &ev, err, sizeof(err)) == 0 &&
+           ev.type == K8S_WATCH_ADDED && strcmp(ev.resource_version, "98812991") == 0 &&
+           strcmp(k8s_json_str(ev.object, "data", "transition", K8S_END), "golddr-primary") == 0,
+       "ADDED: the object and its resourceVersion");
+    k8s_watch_event_clear(&ev);
+    k8s_watch_event_clear(&ev);
+    static const char bookmark[] = "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"ConfigMap\","
+                                   "\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
+                                   "\"98813050\"}}}";
+    ok(k8s_watch_parse(bookmark, strlen(bookmark), &ev, err, sizeof(err)) == 0 &&
+           ev.type == K8S_WATCH_BOOKMARK && strcmp(ev.resource_version, "98813050") == 0,
+       "BOOKMARK: only the resourceVersion");
+    k8s_watch_event_clear(&ev);
+    static const char gone[] =
+        "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+        "\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old resource version: "
+        "98812000 (98812991)\",\"reason\":\"Expired\",\"code\":410}}";
+    ok(k8s_watch_parse(gone, strlen(gone), &ev, err, sizeof(err)) == 0 &&
+           ev.type == K8S_WATCH_ERROR && ev.status.code == 410 &&
+           strcmp(ev.status.reason, "Expired") == 0 &&
+           strstr(ev.status.message, "too old resource version") && !ev.resource_version[0],
+       "ERROR: the Status, code 410 (%s)", ev.status.message);
+    k8s_watch_event_clear(&ev);
+    static const struct {
+        const char *line, *why;
+    } bad[] = {
+        {"", "not JSON"},
+        {"{\"type\":\"ADDED\"", "not JSON"},
+        {"[1,2]", "known type"},
+        {"{\"object\":{}}", "known type"},
+        {"{\"type\":\"CHANGED\",\"object\":{}}", "known type"},
+        {"{\"type\":\"MODIFIED\",\"object\":\"x\"}", "without an object"},
+        {"{\"type\":\"DELETED\"}", "without an object"},
+        {"{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"resourceVersion\":7}}}",
+         "not a short string"},
+        {"{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"resourceVersion\":\"1234567890"
+         "12345678901234567890123456789012345678901234567890123456789\"}}}",
+         "not a short string"},
+        {"{\"type\":\"ADDED\",\"type\":\"DELETED\",\"object\":{}}", "not JSON"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        int rc = k8s_watch_parse(bad[i].line, strlen(bad[i].line), &ev, err, sizeof(err));
+        ok(rc == -EINVAL && ev.object == NULL && strstr(err, bad[i].why), "refused: %.40s (%s)",
+           bad[i].line, err);
+    }
+    is_str(k8s_watch_type_name(K8S_WATCH_BOOKMARK), "BOOKMARK", "type names");
+}
+
+static void test_configmap_helpers(void)
+{
+    char err[200], v[8];
+    json_t *data;
+    json_t *cm = json_pack("{s:s, s:{s:s}, s:{s:s, s:i, s:s}}", "kind", "ConfigMap", "metadata",
+                           "name", "x", "data", "transition", "golddr-primary", "n", 5, "u",
+                           "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+    ok(k8s_configmap_data(cm, &data, err, sizeof(err)) == 0 && json_is_object(data),
+       "a ConfigMap with data");
+    is_str(k8s_configmap_value(data, "transition", v, sizeof(v)), "golddr-", "a value, cut");
+    is_str(k8s_configmap_value(data, "n", v, sizeof(v)), "", "a value that is not a string: \"\"");
+    is_str(k8s_configmap_value(data, "none", v, sizeof(v)), "", "an absent key: \"\"");
+    is_str(k8s_configmap_value(data, "u", v, sizeof(v)), "\xc3\xa9\xc3\xa9\xc3\xa9",
+           "cut on a UTF-8 boundary");
+    is_str(k8s_configmap_value(NULL, "transition", v, sizeof(v)), "", "no data: \"\"");
+    json_object_del(cm, "kind"); /* list items carry no kind */
+    json_object_set_new(cm, "data", json_null());
+    ok(k8s_configmap_data(cm, &data, err, sizeof(err)) == 0 && data == NULL,
+       "a list item with data null: a ConfigMap without data");
+    json_object_set_new(cm, "data", json_string("x"));
+    ok(k8s_configmap_data(cm, &data, err, sizeof(err)) < 0 && data == NULL,
+       "data that is not an object: refused (%s)", err);
+    json_object_set_new(cm, "kind", json_string("Secret"));
+    json_object_del(cm, "data");
+    ok(k8s_configmap_data(cm, &data, err, sizeof(err)) < 0 && strstr(err, "kind Secret"),
+       "another kind: %s", err);
+    json_decref(cm);
+}
+
 static void test_requests(struct loop *l, struct httpc *h)
 {
     int port = fake_free_port();
@@ -302,6 +391,8 @@ int main(void)
     test_defaults();
     test_names();
     test_status();
+    test_watch_parse();
+    test_configmap_helpers();
     struct loop *l = loop_new();
     struct httpc *h = httpc_new(l);
     test_requests(l, h);
