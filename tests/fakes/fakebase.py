@@ -9,6 +9,7 @@ port, through control endpoints that a real server would never have:
   POST /__fake/state   {...}     fake-specific state (e.g. the Kong version, data planes)
   GET  /__fake/requests          the requests seen so far (method, path, headers, body)
   POST /__fake/reset             back to the start state
+A route may also answer by itself (a stream) and return None.
 
 Modes (what the next requests to that path get):
   ok            the normal answer
@@ -154,7 +155,10 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
         if route is None:
             headers, out = self.error_body(404)
             return self._send(404, list(headers), out)
-        status, headers, out = route(self, query, body)
+        answer = route(self, query, body)
+        if answer is None:  # the route answered itself (a stream)
+            return
+        status, headers, out = answer
         if mode == "truncate":
             return self._send(status, headers, out[: len(out) // 2])
         if mode == "cut":

@@ -14,6 +14,15 @@ Served (paths from the API root):
   policy/v1   poddisruptionbudgets: the same
   tekton.dev  {v1,v1beta1} pipelineruns: list, get, patch (merge-patch; strategic is 415)
   discovery   /version, /api, /api/v1, /apis, /apis/{group}/{version} (what kubectl reads)
+Watches (GET of a collection with ?watch=true, every kind but PipelineRuns): a chunked stream
+of JSON lines {"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": ...}, one for every
+write that matches the request's labelSelector and fieldSelector (metadata.name,
+metadata.namespace; lists take them too), the watcher's own writes included, from the given
+resourceVersion on (absent or "0": an ADDED for each object first); a BOOKMARK every
+bookmark_ms with allowWatchBookmarks=true; the stream ends after timeoutSeconds (default 1800).
+A resourceVersion older than what the fake still holds (the last 1000 events, or a compaction
+the test asked for) is answered, as the apiserver does, with 200 and one ERROR event carrying a
+410 Expired Status ("too old resource version: R (NOW)"), then the end of the stream.
 Patches: merge-patch+json, strategic-merge-patch+json (built-in kinds: lists merge by their
 merge key) and json-patch+json, as k8s_patch.py says; apply-patch and anything else is 415.
 A Secret's stringData is merged into its base64 data and never stored. A patch or update that
@@ -50,6 +59,14 @@ Test control (besides fakebase's /__fake/mode, /__fake/requests, /__fake/reset):
                      {"clear_activity": true}
                      {"expire_continue": true}     continue tokens answer 410 Expired
                      {"delete_configmap": [ns, name]}
+                     {"compact": true}             watches from any resourceVersion seen so
+                                                   far answer 410 (etcd compacted past it)
+                     {"watch_close": true}         every open watch is dropped: the connection
+                                                   closes without the stream's last chunk
+                     {"watch_end": true}           every open watch ends cleanly, as at its
+                                                   timeoutSeconds
+                     {"bookmark_ms": 1000}         the pace of BOOKMARK events
+                     {"watch_max_s": 60}           no watch lasts longer, whatever it asks
   POST /__fake/pipelinerun {"namespace": ns, "name": n, "merge": {...}, "unless_cancelled": b}
                      merge-patch one PipelineRun (v1 form), made from {} when absent, leaving
                      the others alone; with unless_cancelled, a run whose spec.status is a
@@ -61,6 +78,7 @@ import io
 import json
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -115,14 +133,22 @@ class Pods:
         self.new, self.old, self.observed, self.due = n, 0, 1, 0.0
 
 
+WATCH_HISTORY = 1000  # events kept for watches that start from an older resourceVersion
+
+
 class Store:
     def __init__(self):
         self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self.streams = set()  # open watches (their handlers), for watch_close / watch_end
+        self.bookmark_ms = 1000
+        self.watch_max_s = None
         self.reset()
 
     def reset(self):
         with self.lock:
             self.rv = 98812000
+            self.events = []  # (rv, resource, type, object) for watches
             self.objects = {}  # (resource, ns, name) -> object
             self.pods = {}  # (resource, ns, name) -> Pods, for workloads
             self.runs = {}
@@ -138,6 +164,30 @@ class Store:
                 self.put(copy.deepcopy(o))
             for r in SEED_RUNS:
                 self._put_run(copy.deepcopy(r))
+            self.events = []  # the seed's are dropped just below
+            self.compacted_rv = self.rv  # a watch from before this is too old
+            for h in list(self.streams):
+                h.stream_stop = "drop"
+            self.cond.notify_all()
+
+    def changed(self, key, type_, obj=None):
+        """Records a watch event for the object at key (obj: the object a DELETED removes)."""
+        obj = obj if obj is not None else self.objects[key]
+        self.events.append((int(obj["metadata"]["resourceVersion"]), key[0], type_,
+                            copy.deepcopy(obj)))
+        if len(self.events) > WATCH_HISTORY:
+            self.compacted_rv = self.events.pop(0)[0]
+        self.cond.notify_all()
+
+    def removed(self, key):
+        """Deletes the object at key, with its DELETED event."""
+        obj = self.objects.pop(key, None)
+        self.pods.pop(key, None)
+        rv = self.bump()
+        if obj is not None:
+            obj = copy.deepcopy(obj)
+            obj["metadata"]["resourceVersion"] = rv
+            self.changed(key, "DELETED", obj)
 
     def bump(self):
         self.rv += 1
@@ -157,12 +207,14 @@ class Store:
             fold_string_data(obj)
         md["resourceVersion"] = self.bump()
         key = (res, md["namespace"], md["name"])
+        existed = key in self.objects
         self.objects[key] = obj
         if res in WORKLOADS:
             n = obj["spec"].get("replicas", 1)
             self.pods[key] = Pods(n)
             self.pods[key].observed = md["generation"]
-            self.refresh_status(key)
+            self.refresh_status(key, event=False)
+        self.changed(key, "MODIFIED" if existed else "ADDED")
         return key
 
     def _put_run(self, r):
@@ -172,7 +224,7 @@ class Store:
 
     # ---- the controller ----
 
-    def refresh_status(self, key):
+    def refresh_status(self, key, event=True):
         obj, p = self.objects[key], self.pods[key]
         ready = p.old + (0 if self.is_unready(key) else p.new)
         st = {"observedGeneration": p.observed, "replicas": p.new + p.old,
@@ -186,6 +238,8 @@ class Store:
         if obj.get("status") != st:
             obj["status"] = st
             obj["metadata"]["resourceVersion"] = self.bump()
+            if event:
+                self.changed(key, "MODIFIED")
 
     def is_unready(self, key):
         return "%s/%s/%s" % key in self.unready
@@ -257,8 +311,7 @@ class Store:
             used = self.claims_in_use()
             for key in [k for k, o in self.objects.items() if k[0] == "persistentvolumeclaims"
                         and o["metadata"].get("deletionTimestamp") and k[1:] not in used]:
-                del self.objects[key]
-                self.bump()
+                self.removed(key)
             self.refresh_pdbs()
 
     def refresh_pdbs(self):
@@ -281,6 +334,7 @@ class Store:
             if pdb.get("status") != st:
                 pdb["status"] = st
                 pdb["metadata"]["resourceVersion"] = self.bump()
+                self.changed((res, ns, name), "MODIFIED")
 
 
 STORE = Store()
@@ -375,6 +429,30 @@ def selector_matches(sel, labels):
     return True
 
 
+FIELDS = {"metadata.name": lambda o: o["metadata"].get("name"),
+          "metadata.namespace": lambda o: o["metadata"].get("namespace")}
+
+
+def selected(obj, q):
+    """Whether obj matches the request's labelSelector and fieldSelector (the two fields every
+    kind supports). ValueError with the apiserver's message for a selector it cannot read."""
+    sel = (q.get("labelSelector") or [""])[0]
+    try:
+        if sel and not selector_matches(sel, obj.get("metadata", {}).get("labels") or {}):
+            return False
+    except ValueError:
+        raise ValueError('unable to parse requirement: invalid label selector "%s"' % sel)
+    for part in [p for p in (q.get("fieldSelector") or [""])[0].split(",") if p]:
+        m = re.match(r"^([a-z.]+)\s*(==|=|!=)\s*(.*)$", part)
+        if not m or m.group(1) not in FIELDS:
+            raise ValueError('"%s" is not a known field selector: only "metadata.name", '
+                             '"metadata.namespace"' % (m.group(1) if m else part))
+        have = FIELDS[m.group(1)](obj)
+        if (have == m.group(3)) != (m.group(2) != "!="):
+            return False
+    return True
+
+
 def to_v1beta1(r):
     r = copy.deepcopy(r)
     r["apiVersion"] = "tekton.dev/v1beta1"
@@ -403,7 +481,7 @@ def scale_of(obj):
 
 # ---- discovery: what kubectl needs to map a resource name to its path ----
 
-VERBS = ["create", "delete", "get", "list", "patch", "update"]
+VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
 
 def api_resources(group, version):
@@ -536,8 +614,10 @@ class Handler(fakebase.FakeHandler):
         st = json.loads(body or b"{}")
         with STORE.lock:
             if "configmaps" in st:
-                for key in [k for k in STORE.objects if k[0] == "configmaps"]:
-                    del STORE.objects[key]
+                keep = set(("configmaps", (c.get("metadata") or {}).get("namespace", "default"),
+                            (c.get("metadata") or {}).get("name")) for c in st["configmaps"])
+                for key in [k for k in STORE.objects if k[0] == "configmaps" and k not in keep]:
+                    STORE.removed(key)
                 for cm in st["configmaps"]:
                     cm.setdefault("kind", "ConfigMap")
                     cm.setdefault("apiVersion", "v1")
@@ -545,20 +625,24 @@ class Handler(fakebase.FakeHandler):
             for obj in st.get("objects", []):
                 STORE.put(obj)
             for res, ns, name in st.get("delete", []):
-                STORE.objects.pop((res, ns, name), None)
-                STORE.pods.pop((res, ns, name), None)
-                STORE.bump()
+                STORE.removed((res, ns, name))
             if "pipelineruns" in st:
                 STORE.runs = {}
                 for r in st["pipelineruns"]:
                     STORE._put_run(r)
             if "delete_configmap" in st:
-                STORE.objects.pop(("configmaps",) + tuple(st["delete_configmap"]), None)
-                STORE.bump()
+                STORE.removed(("configmaps",) + tuple(st["delete_configmap"]))
+            if st.get("compact"):
+                STORE.compacted_rv = int(STORE.bump())
+            for flag, how in (("watch_close", "drop"), ("watch_end", "end")):
+                if st.get(flag):
+                    for h in list(STORE.streams):
+                        h.stream_stop = how
+                    STORE.cond.notify_all()
             if st.get("clear_activity"):
                 STORE.activity = []
             for key in ("tekton_versions", "token", "forbidden", "expire_continue", "rbac",
-                        "unready", "delay_ms"):
+                        "unready", "delay_ms", "bookmark_ms", "watch_max_s"):
                 if key in st:
                     setattr(STORE, key, st[key])
         return 200, [], b"ok\n"
@@ -657,6 +741,8 @@ class Handler(fakebase.FakeHandler):
             return status_body(404, "NotFound", "the server could not find the requested resource")
         if self.denied(verb, group, res, sub):
             return self.forbidden_body(verb, res, sub, group, name, ns)
+        if verb == "watch" and method == "GET":
+            return self.watch(res, ns, q)
         with STORE.lock:  # read, change and store at once, as the apiserver's retries do
             if sub == "scale":
                 return self.scale(method, res, ns, name, body)
@@ -673,15 +759,10 @@ class Handler(fakebase.FakeHandler):
 
     # ---- lists ----
     def list_of(self, kind, api_version, objs, q):
-        sel = (q.get("labelSelector") or [""])[0]
-        if sel:
-            try:
-                objs = [o for o in objs
-                        if selector_matches(sel, o.get("metadata", {}).get("labels") or {})]
-            except ValueError:
-                return status_body(400, "BadRequest",
-                                   'unable to parse requirement: invalid label selector "%s"'
-                                   % sel)
+        try:
+            objs = [o for o in objs if selected(o, q)]
+        except ValueError as e:
+            return status_body(400, "BadRequest", str(e))
         objs.sort(key=lambda o: o["metadata"]["name"])
         start = 0
         cont = (q.get("continue") or [""])[0]
@@ -710,6 +791,91 @@ class Handler(fakebase.FakeHandler):
         else:
             md["continue"] = ""
         return ok_body({"apiVersion": api_version, "kind": kind, "metadata": md, "items": page})
+
+    # ---- watches ----
+    def watch(self, res, ns, q):
+        """A watch on a collection (see the top of this file); answers itself, chunked."""
+        try:
+            selected({"metadata": {}}, q)
+        except ValueError as e:
+            return status_body(400, "BadRequest", str(e))
+        rv = (q.get("resourceVersion") or [""])[0]
+        bookmarks = (q.get("allowWatchBookmarks") or [""])[0] in ("true", "1")
+        timeout = float((q.get("timeoutSeconds") or ["1800"])[0])
+        with STORE.lock:
+            if STORE.watch_max_s is not None:
+                timeout = min(timeout, float(STORE.watch_max_s))
+            now = STORE.rv
+            if rv not in ("", "0") and (not rv.isdigit() or int(rv) < STORE.compacted_rv):
+                first = [{"type": "ERROR", "object": {
+                    "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": "too old resource version: %s (%d)" % (rv, now),
+                    "reason": "Expired", "code": 410}}]
+                cursor = None
+            elif rv in ("", "0"):
+                first = [{"type": "ADDED", "object": copy.deepcopy(o)}
+                         for (r, n, _), o in sorted(STORE.objects.items())
+                         if r == res and n == ns and selected(o, q)]
+                cursor = now
+            else:
+                first, cursor = [], int(rv)
+            self.stream_stop = None
+            STORE.streams.add(self)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            self.stream_events(res, ns, q, first, cursor, bookmarks, timeout)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        finally:
+            with STORE.lock:
+                STORE.streams.discard(self)
+        return None
+
+    def write_event(self, ev):
+        line = json.dumps(ev, separators=(",", ":")).encode() + b"\n"
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+        self.wfile.flush()
+
+    def stream_events(self, res, ns, q, first, cursor, bookmarks, timeout):
+        end = time.monotonic() + timeout
+        next_bookmark = time.monotonic() + STORE.bookmark_ms / 1000.0
+
+        def due():
+            return [(r, t, o) for r, kind, t, o in STORE.events
+                    if r > cursor and kind == res and o["metadata"].get("namespace") == ns
+                    and selected(o, q)]
+        for ev in first:
+            self.write_event(ev)
+        while cursor is not None:
+            with STORE.lock:
+                evs = due()
+                wait = min(end, next_bookmark) - time.monotonic()
+                if not evs and not self.stream_stop and wait > 0:
+                    STORE.cond.wait(wait)
+                    evs = due()
+                stop, now = self.stream_stop, STORE.rv
+            for r, t, o in evs:
+                self.write_event({"type": t, "object": o})
+                cursor = r
+            if stop == "drop":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if stop == "end" or time.monotonic() >= end:
+                break
+            if time.monotonic() >= next_bookmark:
+                next_bookmark = time.monotonic() + STORE.bookmark_ms / 1000.0
+                if bookmarks:
+                    kind = KINDS[res]
+                    self.write_event({"type": "BOOKMARK", "object": {
+                        "kind": kind[2], "apiVersion": "%s/%s" % (kind[0], kind[1]) if kind[0]
+                        else kind[1], "metadata": {"resourceVersion": str(max(now, cursor))}}})
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+        self.close_connection = True
 
     # ---- every kind but PipelineRuns ----
     def objects(self, method, res, ns, name, q, body):
@@ -786,10 +952,9 @@ class Handler(fakebase.FakeHandler):
                 obj["metadata"].setdefault("deletionTimestamp", now_rfc3339())
                 obj["metadata"]["deletionGracePeriodSeconds"] = 0
                 obj["metadata"]["resourceVersion"] = STORE.bump()
+                STORE.changed((res, ns, name), "MODIFIED")
                 return ok_body(copy.deepcopy(obj))
-            del STORE.objects[(res, ns, name)]
-            STORE.pods.pop((res, ns, name), None)
-            STORE.bump()
+            STORE.removed((res, ns, name))
         group = KINDS[res][0]
         d = {"name": name, "group": group, "kind": res} if group else {"name": name, "kind": res}
         d["uid"] = obj["metadata"].get("uid")
@@ -829,7 +994,8 @@ class Handler(fakebase.FakeHandler):
             STORE.objects[key] = new
             if res in WORKLOADS:
                 self.spec_changed(key, cur, new)
-                STORE.refresh_status(key)
+                STORE.refresh_status(key, event=False)
+            STORE.changed(key, "MODIFIED")
             return ok_body(copy.deepcopy(new))
 
     @staticmethod

@@ -9,18 +9,25 @@ fake's /activity must hold exactly the write kubectl sent (method, path, content
 and the simulated controller must then show the outcome (ready replicas, a rollout's
 observedGeneration and updatedReplicas). A PVC a StatefulSet pod still uses stays Terminating
 until the pod is gone; an RBAC-restricted fake answers 403 with the apiserver's message, which
-kubectl prints; a stale resourceVersion is 409 Conflict. Skipped when kubectl is absent."""
+kubectl prints; a stale resourceVersion is 409 Conflict. `kubectl get configmap NAME -w` sees
+the fake's watch stream: the object ADDED, then MODIFIED by kubectl's own patch, DELETED, and
+ADDED again when re-created; and the stream's own contract, read raw: a resourceVersion older
+than a compaction is 200 with one ERROR event carrying a 410 Expired Status, bookmarks come
+with allowWatchBookmarks, timeoutSeconds ends the stream cleanly, and a dropped stream is cut
+without its last chunk. Skipped when kubectl is absent."""
 import base64
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
-from drwatch_test import Tap, start_fake, tmpdir, wait_for  # noqa: E402
+from drwatch_test import Tap, spawn, start_fake, tmpdir, wait_for  # noqa: E402
 from fakebase import control  # noqa: E402
 
 KUBECTL = shutil.which("kubectl")
@@ -213,4 +220,91 @@ rc, out = kubectl("patch", "configmap", "patroni-spilo-env-vars", "--type", "mer
                   '{"metadata":{"resourceVersion":"1"},"data":{"STANDBY_HOST":"x"}}')
 t.ok(rc != 0 and "the object has been modified" in out,
      "a stale resourceVersion: 409 Conflict: %s" % out)
+
+# ---- watch: kubectl get -w ----
+CMS = "/api/v1/namespaces/ops/configmaps"
+watch_log = os.path.join(work, "watch.out")
+spawn([KUBECTL, "--server", URL, "--cache-dir", os.path.join(work, "cache"), "-n", "ops", "get",
+       "configmap", "switchover-state-dev", "-w", "-o", "json", "--output-watch-events"],
+      watch_log, env=ENV)
+
+
+def watched():
+    """The events kubectl printed so far: [(type, data)]."""
+    text, out, dec, i = open(watch_log).read(), [], json.JSONDecoder(), 0
+    while True:
+        i = text.find("{", i)
+        if i < 0:
+            return out
+        try:
+            ev, i = dec.raw_decode(text, i)
+        except ValueError:
+            return out
+        out.append((ev.get("type"), (ev.get("object") or {}).get("data")))
+
+
+def saw(kind, key=None, value=None):
+    return wait_for(lambda: any(k == kind and (key is None or (d or {}).get(key) == value)
+                                for k, d in watched()), timeout=10)
+
+
+t.ok(saw("ADDED", "last_stable_state", "active-passive"),
+     "kubectl get configmap -w: the ConfigMap ADDED")
+rc, out = kubectl("patch", "configmap", "switchover-state-dev", "--type", "merge", "-p",
+                  '{"data":{"transition":"golddr-primary"}}', ns="ops")
+t.ok(rc == 0 and saw("MODIFIED", "transition", "golddr-primary"),
+     "kubectl's own merge-patch comes back as a MODIFIED event (%s)" % out)
+control(URL, "state", {"delete_configmap": ["ops", "switchover-state-dev"]})
+t.ok(saw("DELETED"), "a deleted ConfigMap: DELETED")
+rc, out = kubectl("create", "configmap", "switchover-state-dev",
+                  "--from-literal=transition=active-passive-force", ns="ops")
+t.ok(rc == 0 and saw("ADDED", "transition", "active-passive-force"),
+     "re-created: ADDED again (%s)" % out)
+
+
+# ---- watch: the stream itself ----
+def stream(query):
+    """Reads a watch on the ops ConfigMaps to its end: ([events], "end" when the stream ended
+    with its last chunk, else "cut")."""
+    c = socket.create_connection(("127.0.0.1", port), timeout=15)
+    c.sendall(("GET %s?watch=true&%s HTTP/1.1\r\nHost: x\r\n\r\n" % (CMS, query)).encode())
+    data = b""
+    while True:
+        piece = c.recv(65536)
+        if not piece:
+            break
+        data += piece
+    c.close()
+    body, evs = data.partition(b"\r\n\r\n")[2], []
+    while True:
+        size, _, rest = body.partition(b"\r\n")
+        if not size or len(rest) < int(size, 16) + 2:
+            return evs, "cut"
+        if int(size, 16) == 0:
+            return evs, "end"
+        evs += [json.loads(x) for x in rest[:int(size, 16)].splitlines()]
+        body = rest[int(size, 16) + 2:]
+
+
+lst = get(CMS)
+rv = lst["metadata"]["resourceVersion"]
+evs, how = stream("resourceVersion=%s&timeoutSeconds=1" % rv)
+t.ok(evs == [] and how == "end", "nothing written: a watch ends cleanly at timeoutSeconds")
+control(URL, "state", {"bookmark_ms": 200})
+evs, how = stream("resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=1" % rv)
+t.ok(how == "end" and evs and all(e["type"] == "BOOKMARK" and
+                                  int(e["object"]["metadata"]["resourceVersion"]) >= int(rv)
+                                  for e in evs),
+     "allowWatchBookmarks: BOOKMARKs with a resourceVersion (%d in 1s)" % len(evs))
+control(URL, "state", {"compact": True})
+evs, how = stream("resourceVersion=%s" % rv)
+st = evs[0]["object"] if evs else {}
+t.ok(how == "end" and len(evs) == 1 and evs[0]["type"] == "ERROR" and st.get("code") == 410 and
+     st.get("reason") == "Expired" and "too old resource version: %s" % rv in st.get("message"),
+     "after a compaction, a watch from before it: one ERROR event, 410 Expired (%s)"
+     % st.get("message"))
+rv = get(CMS)["metadata"]["resourceVersion"]
+threading.Timer(0.5, lambda: control(URL, "state", {"watch_close": True})).start()
+evs, how = stream("resourceVersion=%s&timeoutSeconds=10" % rv)
+t.is_(how, "cut", "watch_close drops the stream without its last chunk")
 t.done()

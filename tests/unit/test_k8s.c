@@ -2,7 +2,9 @@
  * KUBERNETES_SERVICE_HOST, the service-account token, CA and namespace, and that the token is
  * never attached to another cluster's URL), Status error bodies, and requests against
  * tests/fakes/k8s_fake.py: GET, 401/403/404/409 with the apiserver's message, merge-patch,
- * a body over the cap, and the whole in-pod path over TLS with a CA made by openssl here. */
+ * a body over the cap, a watch (its lines as events, its end, 410 from a version too old), and
+ * the whole in-pod path over TLS with a CA made by openssl here. Also the watch-line parser and
+ * the ConfigMap reading the collector and the switchover part share. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -250,6 +252,77 @@ static void test_configmap_helpers(void)
     json_decref(cm);
 }
 
+/* A watch through k8s_request (k8s_call.on_line): its lines as events, and its end. */
+struct watch_got {
+    struct got g;
+    int events, modified, errors;
+    long code;
+    char transition[32];
+};
+
+static void on_watch_line(void *arg, const char *line, size_t len)
+{
+    struct watch_got *w = arg;
+    struct k8s_watch_event ev;
+    char err[200];
+    if (k8s_watch_parse(line, len, &ev, err, sizeof(err)) < 0) return;
+    w->events++;
+    if (ev.type == K8S_WATCH_MODIFIED) {
+        w->modified++;
+        snprintf(w->transition, sizeof(w->transition), "%s",
+                 k8s_json_str(ev.object, "data", "transition", K8S_END));
+    }
+    if (ev.type == K8S_WATCH_ERROR) w->errors++, w->code = ev.status.code;
+    k8s_watch_event_clear(&ev);
+}
+
+static void on_watch_done(void *arg, const struct k8s_response *r)
+{
+    on_done(&((struct watch_got *)arg)->g, r);
+}
+
+static void on_patch_done(void *arg, const struct k8s_response *r)
+{
+    (void)r;
+    (*(int *)arg)++;
+}
+
+static void test_watch(struct loop *l, struct httpc *h, const struct k8s_client *c)
+{
+    char err[300];
+    struct got g = call(l, h, c, (struct k8s_call){.path = "/api/v1/namespaces/ops/configmaps"});
+    json_t *list = k8s_json_load(g.body, strlen(g.body), err, sizeof(err));
+    const char *rv = k8s_json_str(list, "metadata", "resourceVersion", K8S_END);
+    char *path = xasprintf("/api/v1/namespaces/ops/configmaps?watch=true&fieldSelector="
+                           "metadata.name%%3Dswitchover-state-dev&timeoutSeconds=2&"
+                           "resourceVersion=%s",
+                           rv ? rv : "");
+    json_decref(list);
+    struct watch_got w = {.g.loop = l};
+    const char *patch = "{\"data\":{\"transition\":\"active-passive-force\"}}";
+    int patched = 0;
+    struct k8s_call wc = {.path = path, .timeout_ms = 5000, .on_line = on_watch_line};
+    struct k8s_call pc = {.method = "PATCH",
+                          .path = CM,
+                          .content_type = "application/merge-patch+json",
+                          .body = patch,
+                          .body_len = strlen(patch),
+                          .timeout_ms = 3000};
+    if (k8s_request(h, c, &wc, on_watch_done, &w, err, sizeof(err)) &&
+        k8s_request(h, c, &pc, on_patch_done, &patched, err, sizeof(err)))
+        loop_run(l);
+    ok(patched == 1 && w.modified == 1 && strcmp(w.transition, "active-passive-force") == 0,
+       "a watch delivers the patch made while it is open as a MODIFIED event (%d events)",
+       w.events);
+    ok(w.g.calls == 1 && w.g.r.ok && w.g.r.status == 200, "and ends at timeoutSeconds: 200");
+    free(path);
+    w = (struct watch_got){.g.loop = l};
+    wc.path = "/api/v1/namespaces/ops/configmaps?watch=true&resourceVersion=1";
+    if (k8s_request(h, c, &wc, on_watch_done, &w, err, sizeof(err))) loop_run(l);
+    ok(w.events == 1 && w.errors == 1 && w.code == 410 && w.g.r.ok,
+       "a watch from a version too old: one ERROR event, 410, in a 200 stream");
+}
+
 static void test_requests(struct loop *l, struct httpc *h)
 {
     int port = fake_free_port();
@@ -314,6 +387,7 @@ static void test_requests(struct loop *l, struct httpc *h)
     write_file(sa_dir, "mytoken", "rotated\n");
     g = call(l, h, &c, (struct k8s_call){.path = CM});
     ok(g.r.ok, "the token file is read again for every request (a rotated token works)");
+    test_watch(l, h, &c);
     fake_control(port, "http", "mode", "{\"path\": \"*\", \"mode\": \"huge\", \"bytes\": 4000000}");
     g = call(l, h, &c, (struct k8s_call){.path = CM});
     ok(!g.r.ok && strcmp(g.reason, "body_too_large") == 0, "a body over the cap: %s", g.reason);
