@@ -1,8 +1,9 @@
 /* switchover.c: requests, state, fencing and evidence around the executor (see switchover.h).
  *
  * Uses: transition.c (judging), plan.c (this site's plan), executor.c (running it), observe.c
- * (the world), guards.c (fencing), evidence.c (the automatic failover). Nothing here does I/O
- * of its own: the actuators do, through the executor. */
+ * (the world), guards.c (fencing), evidence.c (the automatic failover), state_configmap.c (the
+ * ConfigMap's requests, answers and progress). Nothing here does I/O of its own: the
+ * actuators and the ConfigMap's unit do. */
 #include "switchover.h"
 
 #include <errno.h>
@@ -11,10 +12,12 @@
 #include <string.h>
 
 #include "actuators.h"
+#include "caps.h"
 #include "clock.h"
 #include "log.h"
 #include "observe.h"
 #include "selector.h"
+#include "state_configmap.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -43,6 +46,7 @@ struct switchover {
     struct sw_plan *fence_plan;
     bool own_act_env; /* act_env was made here from the config */
     struct act_env act_env;
+    struct sw_cm *cm; /* the state ConfigMap (state_configmap.h), with a Kubernetes API */
 };
 
 /* ---- config ---- */
@@ -152,9 +156,10 @@ const struct sw_evidence *switchover_evidence(const struct switchover *sw)
 static void on_finished(void *arg, const struct sw_run_start *run, enum sw_result r,
                         const char *detail)
 {
-    (void)detail;
     struct switchover *sw = arg;
-    if (strncmp(run->id, "fence-", 6) == 0) {
+    bool fence = strncmp(run->id, "fence-", 6) == 0;
+    sw_cm_finished(sw->cm, run, r, detail, !fence);
+    if (fence) {
         if (r != SW_RESULT_OK) sw->fence_failed_at = now_s(sw);
         return; /* a fence changes no state */
     }
@@ -383,6 +388,40 @@ int switchover_request(struct switchover *sw, const struct sw_request *r, struct
     return 0;
 }
 
+/* ---- the state ConfigMap (state_configmap.h) ---- */
+
+static void cm_request(void *arg, const struct sw_request *r, struct sw_cm_answer *a)
+{
+    struct sw_reply reply = {.plan = BUF_INIT(CAP_HTTP_REPLY)};
+    int rc = switchover_request(arg, r, &reply);
+    a->verdict = rc < 0 ? SW_CM_REFUSED : reply.status == 202 ? SW_CM_ACCEPTED : SW_CM_NOTHING;
+    snprintf(a->run_id, sizeof(a->run_id), "%s", reply.run_id);
+    snprintf(a->reason, sizeof(a->reason), "%s", reply.reason);
+    buf_free(&reply.plan);
+}
+
+static void make_state_cm(struct switchover *sw)
+{
+    const struct act_env *e = &sw->act_env;
+    if (!sw->own_act_env || !e->have_k8s || !e->ns.tools) return;
+    struct sw_cm_env ce = {.loop = sw->env.loop,
+                           .http = sw->env.http,
+                           .k8s = &e->k8s,
+                           .namespace = e->ns.tools,
+                           .name = e->names.state_configmap,
+                           .x = sw->x,
+                           .request = cm_request,
+                           .request_arg = sw,
+                           .clock = sw->env.clock,
+                           .clock_arg = sw->env.clock_arg};
+    sw->cm = sw_cm_new(&ce);
+}
+
+const char *const *switchover_rbac(void)
+{
+    return sw_cm_rbac;
+}
+
 /* ---- start, stop, metrics ---- */
 
 /* The fence: withdraw from the GSLB, then follow the other site. Built here, not read from the
@@ -453,6 +492,7 @@ struct switchover *switchover_new(const struct switchover_config *c,
     sw->x = sw_exec_new(&xe, err, errlen);
     if (!sw->x) goto fail;
     state_from_journal(sw);
+    make_state_cm(sw); /* before a resumed run can finish */
     char rerr[256];
     if (sw_exec_resume(sw->x, sw->plans, rerr, sizeof(rerr)) < 0)
         log_error("switchover", "%s", rerr);
@@ -485,6 +525,7 @@ int switchover_check(const struct switchover_config *c, const struct switchover_
 void switchover_free(struct switchover *sw)
 {
     if (!sw) return;
+    sw_cm_free(sw->cm);
     sw_exec_free(sw->x);
     sw_plans_free(sw->plans);
     sw_plan_free(sw->fence_plan);
@@ -544,6 +585,7 @@ struct metric_set *switchover_metrics(struct switchover *sw)
               (double)sw->fences, (const char *)NULL);
     requests_metrics(sw, m);
     sw_exec_metrics(sw->x, m);
+    sw_cm_metrics(sw->cm, m);
     mset_seal(m);
     return m;
 }

@@ -8,7 +8,8 @@
  * site's state; an accepted one becomes this site's plan (plan.h), which the executor runs
  * (executor.h) unless the request is a dry run. The state is this site's last finished plan's
  * target, else the switchover-state ConfigMap's last_stable_state as observed, else
- * independent.
+ * independent. With a Kubernetes API, the ConfigMap is also where a person asks for a
+ * transition and reads the answer and the run's progress (state_configmap.h).
  *
  * Everything runs on the loop thread. */
 #ifndef DRWATCH_SWITCHOVER_H
@@ -99,9 +100,14 @@ const struct sw_run_record *switchover_record(const struct switchover *sw, const
 /* The automatic failover's evidence as of the last observation. */
 const struct sw_evidence *switchover_evidence(const struct switchover *sw);
 
+/* What this part does on this site's Kubernetes API besides its actuators' (actuator_ops.rbac):
+ * the state ConfigMap's "apiGroup resource verb" lines, NULL-terminated. The least-privilege
+ * Role is the union of these and every actuator's. */
+const char *const *switchover_rbac(void);
+
 /* drwatch_state{state}, drwatch_automation_enabled, drwatch_automation_evidence{check},
  * drwatch_transition_requests_total{to,source,result}, drwatch_fence_total and the executor's
- * families. The caller unrefs it. */
+ * families, and the state ConfigMap's. The caller unrefs it. */
 struct metric_set *switchover_metrics(struct switchover *sw);
 
 #endif
