@@ -50,6 +50,10 @@ FROM_SOURCE = {
         "appears only while a plan runs (the live drwatch runs none)",
     "drwatch_action_step_duration_seconds":
         "appears only once a step has run (the live drwatch runs none)",
+    "drwatch_switchover_configmap_watch_up":
+        "needs a switchover section with a Kubernetes API (the live drwatch has none)",
+    "drwatch_switchover_configmap_errors_total":
+        "needs a Kubernetes API whose ConfigMap calls fail (switchover_configmap.t has one)",
 }
 SOURCE_DIRS = ("collectors", "exporter", "alerts", "rules", "switchover")
 
