@@ -204,8 +204,9 @@ struct sw_cm {
     struct k8s_req *list_req, *watch_req, *get_req, *patch_req;
     char watch_rv[64]; /* where the next watch starts */
     int64_t watch_started_ms, resync_at_ms, patch_at_ms;
-    bool watch_saw;    /* the watch delivered something */
-    unsigned failures; /* reads that failed in a row: the pause before listing again */
+    int64_t settle_until_ms; /* an answer or a finished run's write was queued (sw_cm_settling) */
+    bool watch_saw;          /* the watch delivered something */
+    unsigned failures;       /* reads that failed in a row: the pause before listing again */
     unsigned patch_failures;
     struct loop_timer *tick;
     char progress_last[SW_CM_TEXT_MAX]; /* the progress text last queued */
@@ -307,8 +308,9 @@ static void answer(struct sw_cm *c, enum sw_cm_ask ask)
     } else {
         struct sw_request r = {.source = SW_SOURCE_CONFIGMAP};
         char head[sizeof(r.to) - 3];
-        if (strlen(value) < sizeof(r.to)) { /* longer is no target: keep its start to say so */
-            snprintf(r.to, sizeof(r.to), "%s", value);
+        size_t n = strlen(value);
+        if (n < sizeof(r.to)) { /* longer is no target: keep its start to say so */
+            memcpy(r.to, value, n + 1);
         } else {
             str_utf8_copy(head, sizeof(head), value);
             snprintf(r.to, sizeof(r.to), "%s...", head);
@@ -322,6 +324,7 @@ static void answer(struct sw_cm *c, enum sw_cm_ask ask)
     log_info("switchover", "ConfigMap %s/%s asks for %s: %s", c->ns, c->name, value, p.answer_text);
     sw_cm_remember(&c->mem, c->view.rv, value);
     sw_cm_patch_merge(&c->pending, &p);
+    c->settle_until_ms = time_mono_ms() + SW_CM_SETTLE_MS;
     progress_check(c); /* an accepted run has begun its first step: in the same write */
     flush(c);
 }
@@ -691,7 +694,15 @@ void sw_cm_finished(struct sw_cm *c, const struct sw_run_start *run, enum sw_res
         p.state = run->to;
         p.stable_at = now_s(c);
     }
+    c->settle_until_ms = time_mono_ms() + SW_CM_SETTLE_MS;
     queue(c, &p);
+}
+
+bool sw_cm_settling(const struct sw_cm *c)
+{
+    if (!c || time_mono_ms() >= c->settle_until_ms) return false;
+    const struct sw_cm_patch *p = &c->pending;
+    return c->patch_req || p->answer || p->progress || p->stable;
 }
 
 void sw_cm_metrics(const struct sw_cm *c, struct metric_set *m)

@@ -161,6 +161,12 @@ void sw_cm_free(struct sw_cm *c); /* NULL-safe; drops what is in flight, writes 
 void sw_cm_finished(struct sw_cm *c, const struct sw_run_start *run, enum sw_result r,
                     const char *detail, bool changes_state);
 
+/* Whether an answer or a finished run's write is still on its way (queued or in flight) and
+ * was queued less than SW_CM_SETTLE_MS ago: freeing the unit now would drop it, so a reload
+ * waits (switchover_busy). NULL-safe (false). */
+#define SW_CM_SETTLE_MS 30000
+bool sw_cm_settling(const struct sw_cm *c);
+
 /* drwatch_switchover_configmap_watch_up and drwatch_switchover_configmap_errors_total{call,
  * reason} into m. NULL-safe (adds nothing). */
 void sw_cm_metrics(const struct sw_cm *c, struct metric_set *m);

@@ -124,7 +124,7 @@ enum sw_state switchover_state(const struct switchover *sw)
 
 bool switchover_busy(const struct switchover *sw)
 {
-    return sw_exec_busy(sw->x);
+    return sw_exec_busy(sw->x) || sw_cm_settling(sw->cm);
 }
 
 const char *switchover_site_name(const struct switchover *sw)

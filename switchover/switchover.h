@@ -88,7 +88,8 @@ struct sw_reply {
  * and is journaled and counted with its reason. */
 int switchover_request(struct switchover *sw, const struct sw_request *r, struct sw_reply *out);
 
-/* This site's state, and whether a plan runs. */
+/* This site's state, and whether a plan runs (or the state ConfigMap still has to be told
+ * about a request or a finished run: freeing the part now would lose that write). */
 enum sw_state switchover_state(const struct switchover *sw);
 bool switchover_busy(const struct switchover *sw);
 const char *switchover_site_name(const struct switchover *sw);
