@@ -597,6 +597,7 @@ struct switchover *switchover_new(const struct switchover_config *c,
                                   .clock = env->clock,
                                   .clock_arg = env->clock_arg};
     sw->link = sw_peer_link_new(&le);
+    if (sw->own_act_env) sw->act_env.peer = sw->link;
     state_from_journal(sw);
     char rerr[256];
     if (sw_exec_resume(sw->x, sw->plans, rerr, sizeof(rerr)) < 0)

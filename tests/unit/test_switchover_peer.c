@@ -15,13 +15,16 @@
  *   - a seq already taken is refused as a replay and counted, also after a restart;
  *   - a transition message is judged as a request from the peer: yes with its run, the same
  *     message id again answers the same without a second run, a refusal is a no with its
- *     reason. */
+ *     reason;
+ *   - the tell_peer actuator: the peer's yes ends the step done, its no fails it with the
+ *     reason; a run the peer asked for tells nothing back. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "actuators.h"
 #include "fake_actuators.h"
 #include "fileio.h"
 #include "peer_link.h"
@@ -135,10 +138,16 @@ static const char *fresh_dir(void)
     return swdirs[ndirs++];
 }
 
-static struct switchover *make(struct loop *l, const char *site, const char *dir)
+/* The actuators: the fakes, or the fakes with the real tell_peer. */
+static const struct actuator_ops *mixed[9];
+static struct act_env tell_env[SW_SITE_COUNT];
+static char *plans_file; /* NULL: the built-in plans */
+
+static struct switchover *make(struct loop *l, const char *site, const char *dir, bool real_tell)
 {
     bool gold = strcmp(site, "gold") == 0;
     struct switchover_config c = {.data_dir = (char *)dir,
+                                  .plans_file = plans_file,
                                   .cooldown_ms = 600000,
                                   .samples = 3,
                                   .hold_ms = 15000,
@@ -147,13 +156,15 @@ static struct switchover *make(struct loop *l, const char *site, const char *dir
                                   .peer_timeout_ms = 300};
     struct switchover_env env = {.loop = l,
                                  .site = site,
-                                 .actuators = table,
+                                 .actuators = real_tell ? mixed : table,
                                  .nactuators = 9,
+                                 .actuator_env = real_tell ? &tell_env[gold ? 0 : 1] : NULL,
                                  .clock = test_clock,
                                  .peer_transport = gold ? &gold_transport : &golddr_transport};
     char err[512];
     struct switchover *sw = switchover_new(&c, &env, err, sizeof(err));
     if (!sw) diag("%s", err);
+    if (sw && real_tell) tell_env[gold ? 0 : 1].peer = switchover_peer_link(sw);
     (gold ? &to_gold : &to_golddr)->to = sw;
     return sw;
 }
@@ -265,7 +276,7 @@ static bool not_awaiting(void *arg)
 static void test_confirmed(struct loop *l)
 {
     const char *gd = fresh_dir(), *dd = fresh_dir();
-    struct switchover *gold = make(l, "gold", gd), *golddr = make(l, "golddr", dd);
+    struct switchover *gold = make(l, "gold", gd, false), *golddr = make(l, "golddr", dd, false);
     observe(gold, "gold", "golddr-primary", "golddr-primary");
     observe(golddr, "golddr", "golddr-primary", "golddr-primary");
     to_golddr.mode = WIRE_PASS;
@@ -322,7 +333,7 @@ static void test_confirmed(struct loop *l)
 static void test_other_id(struct loop *l)
 {
     const char *gd = fresh_dir(), *dd = fresh_dir();
-    struct switchover *gold = make(l, "gold", gd), *golddr = make(l, "golddr", dd);
+    struct switchover *gold = make(l, "gold", gd, false), *golddr = make(l, "golddr", dd, false);
     observe(gold, "gold", "golddr-primary", "golddr-primary");
     to_golddr.mode = WIRE_MANUAL;
     struct sw_reply out;
@@ -362,7 +373,7 @@ static void test_other_id(struct loop *l)
 static void test_no_timeout_unreachable(struct loop *l)
 {
     const char *gd = fresh_dir(), *dd = fresh_dir();
-    struct switchover *gold = make(l, "gold", gd), *golddr = make(l, "golddr", dd);
+    struct switchover *gold = make(l, "gold", gd, false), *golddr = make(l, "golddr", dd, false);
     observe(gold, "gold", "golddr-primary", "golddr-primary");
     observe(golddr, "golddr", "active-passive", "golddr-primary");
     to_golddr.mode = WIRE_PASS;
@@ -412,7 +423,7 @@ static void test_no_timeout_unreachable(struct loop *l)
 static void test_receiver(struct loop *l)
 {
     const char *dd = fresh_dir();
-    struct switchover *golddr = make(l, "golddr", dd);
+    struct switchover *golddr = make(l, "golddr", dd, false);
     observe(golddr, "golddr", "golddr-primary", NULL);
     struct peer_answer a = send_direct(golddr, PEER_MSG_CONFIRM, "gold-1-0001", 100,
                                        "golddr-primary", "gold-standby", "golddr-primary");
@@ -450,7 +461,7 @@ static void test_receiver(struct loop *l)
        "a message that says it is from this site: no (%s)", sa.reason);
 
     switchover_free(golddr);
-    golddr = make(l, "golddr", dd);
+    golddr = make(l, "golddr", dd, false);
     observe(golddr, "golddr", "golddr-primary", NULL);
     a = send_direct(golddr, PEER_MSG_CONFIRM, "gold-1-0007", 103, "golddr-primary", "gold-standby",
                     "golddr-primary");
@@ -482,6 +493,102 @@ static void test_receiver(struct loop *l)
     switchover_free(golddr);
 }
 
+/* ---- tell_peer ---- */
+
+/* Plans of one step, tell_peer, for active-passive -> golddr-primary on both sites (empty
+ * plans for the rest), so that the site the peer asked runs its tell_peer step too. */
+static void write_tell_plans(const char *dir)
+{
+    static char path[128];
+    snprintf(path, sizeof(path), "%s/plans.lua", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    for (size_t e = 0; e <= sw_edge_count(); e++) {
+        enum sw_state from = SW_INDEPENDENT, to = SW_ACTIVE_PASSIVE;
+        if (e < sw_edge_count()) sw_edge_get(e, &from, &to);
+        bool tell = from == SW_ACTIVE_PASSIVE && to == SW_GOLDDR_PRIMARY;
+        for (int site = 0; site < SW_SITE_COUNT; site++)
+            fprintf(f, "plan { site = \"%s\", from = \"%s\", to = \"%s\", steps = { %s } }\n",
+                    sw_site_name((enum sw_site)site),
+                    e < sw_edge_count() ? sw_state_name(from) : "force", sw_state_name(to),
+                    tell ? "step { \"tell_peer\" }" : "");
+    }
+    fclose(f);
+    plans_file = path;
+}
+
+static bool step_done(void *arg)
+{
+    (void)arg;
+    return strstr(F.calls.data, "act:kong_restart") != NULL;
+}
+
+static void test_tell_peer(struct loop *l)
+{
+    for (size_t i = 0; i < 8; i++) mixed[i] = table[i];
+    mixed[8] = &tell_peer_actuator;
+    const char *gd = fresh_dir(), *dd = fresh_dir();
+    struct switchover *gold = make(l, "gold", gd, true), *golddr = make(l, "golddr", dd, true);
+    observe(gold, "gold", "active-passive", "active-passive");
+    observe(golddr, "golddr", "active-passive", "active-passive");
+    to_golddr.mode = to_gold.mode = WIRE_PASS;
+    buf_reset(&F.calls);
+    struct sw_reply out;
+    ok(ask(gold, "golddr-primary", &out) == 0 && out.status == 202,
+       "gold: active-passive -> golddr-primary (no confirmation needed)");
+    run_until(l, idle, gold, 3000);
+    const struct sw_run_record *rec = switchover_record(gold, out.run_id);
+    const struct sw_step_record *tell = rec ? &rec->steps[rec->nsteps - 1] : NULL;
+    ok(rec && rec->finished && rec->result == SW_RESULT_OK && tell &&
+           strcmp(tell->action, "tell_peer") == 0 && tell->result == SW_RESULT_OK &&
+           strstr(tell->detail, "the peer follows: accepted: run golddr-"),
+       "gold's tell_peer step ends done with golddr's yes (%s)", tell ? tell->detail : "");
+    const struct sw_run_start *dr = switchover_current(golddr, NULL, NULL);
+    ok(dr && dr->to == SW_GOLDDR_PRIMARY && dr->source == SW_SOURCE_PEER,
+       "golddr judged the transition and runs its plan (waiting at its promotion guard)");
+    ok(metric_has(golddr, "drwatch_peer_messages_total{answer=\"yes\",kind=\"transition\"} 1") &&
+           metric_has(gold, "drwatch_peer_requests_total{answer=\"yes\",kind=\"transition\"} 1"),
+       "one transition message, answered yes, counted on both sides");
+    switchover_free(gold);
+    switchover_free(golddr);
+
+    write_tell_plans(fresh_dir());
+    gold = make(l, "gold", fresh_dir(), true);
+    golddr = make(l, "golddr", fresh_dir(), true);
+    observe(gold, "gold", "active-passive", "active-passive");
+    observe(golddr, "golddr", "active-passive", "active-passive");
+    ok(ask(gold, "golddr-primary", &out) == 0, "with one-step plans: gold tells golddr");
+    run_until(l, idle, gold, 3000);
+    run_until(l, idle, golddr, 3000);
+    ok(switchover_state(gold) == SW_GOLDDR_PRIMARY && switchover_state(golddr) == SW_GOLDDR_PRIMARY,
+       "both sites end golddr-primary");
+    is_int(to_gold.posts, 0, "golddr's tell_peer step, in a run the peer asked for, sent nothing");
+    ok(metric_has(golddr, "drwatch_action_steps_total{action=\"tell_peer\",result=\"already\"} 1"),
+       "its check found nothing to tell");
+    switchover_free(gold);
+    switchover_free(golddr);
+    plans_file = NULL;
+
+    gd = fresh_dir();
+    dd = fresh_dir();
+    gold = make(l, "gold", gd, true);
+    golddr = make(l, "golddr", dd, true);
+    observe(gold, "gold", "active-passive", "golddr-maintenance");
+    observe(golddr, "golddr", "golddr-maintenance", "active-passive");
+    buf_reset(&F.calls);
+    ok(ask(gold, "golddr-primary", &out) == 0, "gold fails over while golddr is in maintenance");
+    run_until(l, step_done, NULL, 3000);
+    run_until(l, idle, gold, 3000);
+    rec = switchover_record(gold, out.run_id);
+    tell = rec ? &rec->steps[rec->nsteps - 1] : NULL;
+    ok(rec && rec->result == SW_RESULT_FAILED && tell && tell->result == SW_RESULT_FAILED &&
+           strstr(tell->detail, "the peer refused: golddr-maintenance cannot go to "
+                                "golddr-primary"),
+       "golddr's no fails the step with its reason (%s)", tell ? tell->detail : "");
+    switchover_free(gold);
+    switchover_free(golddr);
+}
+
 int main(void)
 {
     struct loop *l = loop_new();
@@ -492,6 +599,7 @@ int main(void)
     test_other_id(l);
     test_no_timeout_unreachable(l);
     test_receiver(l);
+    test_tell_peer(l);
     loop_timer_free(to_golddr.t);
     loop_timer_free(to_gold.t);
     fake_fini();
