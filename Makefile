@@ -122,6 +122,8 @@ bench: deps
 	@./bench/rules.py
 	@./bench/cycle_concurrency.py
 	@./bench/postgres_vs_exporter.py
+	@./bench/sigterm_latency.py $(abspath $(BIN))
+	@./bench/http_overload.py --bin $(abspath $(BIN))
 
 lint:
 	@./.ci/deps lint

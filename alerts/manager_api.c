@@ -12,19 +12,10 @@
 #include <string.h>
 
 #include "buf.h"
+#include "http_auth.h"
 #include "manager_int.h"
 
 #define JSON_TYPE "application/json"
-
-/* Compares in time that depends only on the length of want. */
-static bool token_equal(const char *given, size_t glen, const char *want)
-{
-    size_t wlen = strlen(want);
-    unsigned char diff = glen != wlen;
-    for (size_t i = 0; i < wlen; i++)
-        diff |= (unsigned char)want[i] ^ (unsigned char)(i < glen ? given[i] : 0);
-    return diff == 0;
-}
 
 static bool authorized(const struct am_manager *m, const char *header, struct http_reply *rep)
 {
@@ -34,14 +25,7 @@ static bool authorized(const struct am_manager *m, const char *header, struct ht
                              "api_token_file\n");
         return false;
     }
-    const char *t = header;
-    if (t && strncasecmp(t, "Bearer ", 7) == 0) {
-        t += 7;
-        while (*t == ' ') t++;
-        size_t len = strlen(t);
-        while (len && isspace((unsigned char)t[len - 1])) len--;
-        if (token_equal(t, len, m->plan->token)) return true;
-    }
+    if (http_bearer_matches(header, m->plan->token)) return true;
     rep->status = 401;
     buf_puts(&rep->body, "401 unauthorized: changing silences needs Authorization: Bearer "
                          "<token> (alerting.api_token_file)\n");

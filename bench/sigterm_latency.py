@@ -50,7 +50,8 @@ rules = { files = { "%s/*.lua" }, evaluation_interval = "1s", timeout = "2s" }
     time.sleep(RUNS_LATE)  # a benchmark: let the rules run late for a while
     t0 = time.monotonic()
     try:
-        status = http("POST", dw.url + "/-/reload", timeout=60)[0]
+        auth = {"Authorization": "Bearer %s" % dw.token} if dw.token else None
+        status = http("POST", dw.url + "/-/reload", auth, timeout=60)[0]
     except OSError:
         status = "no answer"
     reload_s = time.monotonic() - t0

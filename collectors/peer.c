@@ -20,6 +20,7 @@
 #include "collectors.h"
 #include "http_client.h"
 #include "http_target.h"
+#include "peer.h"
 #include "peer_server.h"
 #include "peer_view.h"
 #include "strutil.h"
@@ -49,6 +50,15 @@ static const struct cfg_key peer_keys[] = {
                "cert_file = ..., key_file = ... } }"},
     CFG_END,
 };
+
+const struct http_target *peer_config_target(const void *section, const char *site)
+{
+    const struct peer_config *c = section;
+    const struct peer_target_config *tv = c ? c->targets.items : NULL;
+    for (size_t i = 0; tv && i < c->targets.n; i++)
+        if (!site || strcmp(http_target_site(&tv[i].http), site) != 0) return &tv[i].http;
+    return NULL;
+}
 
 struct peer {
     struct httpc *http;

@@ -89,16 +89,30 @@ static bool equal_const_time(const char *given, size_t glen, const char *want)
     return diff == 0;
 }
 
-enum http_auth http_token_check(const struct http_token *t, const char *authorization)
+/* The credentials of "Bearer <token>" (trailing white space dropped), or NULL. */
+static const char *bearer(const char *authorization, size_t *len)
 {
     const char *p = authorization;
-    size_t len = 0;
-    if (p && strncasecmp(p, "Bearer ", 7) == 0) {
-        p += 7;
-        while (*p == ' ') p++;
-        len = strlen(p);
-        while (len && isspace((unsigned char)p[len - 1])) len--;
-    }
+    *len = 0;
+    if (!p || strncasecmp(p, "Bearer ", 7) != 0) return NULL;
+    p += 7;
+    while (*p == ' ') p++;
+    *len = strlen(p);
+    while (*len && isspace((unsigned char)p[*len - 1])) --*len;
+    return p;
+}
+
+bool http_bearer_matches(const char *authorization, const char *want)
+{
+    size_t len;
+    const char *p = bearer(authorization, &len);
+    return want && p && len && equal_const_time(p, len, want);
+}
+
+enum http_auth http_token_check(const struct http_token *t, const char *authorization)
+{
+    size_t len;
+    const char *p = bearer(authorization, &len);
     struct http_token *m = (struct http_token *)t; /* the lock is not part of the value */
     pthread_mutex_lock(&m->lock);
     enum http_auth r = !m->token                            ? HTTP_AUTH_UNSET

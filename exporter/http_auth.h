@@ -39,6 +39,10 @@ enum http_auth {
  * depend on where the two differ. Any thread. */
 enum http_auth http_token_check(const struct http_token *t, const char *authorization);
 
+/* Whether an Authorization header carries "Bearer <want>", compared in constant time; false
+ * when want is NULL. For a part that keeps its own token (the alerting section's). */
+bool http_bearer_matches(const char *authorization, const char *want);
+
 /* Whether a browser sent the request from another origin: Sec-Fetch-Site is there and not
  * "same-origin" or "none", or Origin is there and is not http(s)://<Host>. A request with
  * neither (curl, scripts, Prometheus) is not cross-site. Any argument may be NULL. */

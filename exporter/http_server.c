@@ -93,6 +93,7 @@ struct pending {
     int64_t deadline_ms;
     struct pending *next;
     char *method;    /* req.method */
+    char *path;      /* req.path: the request's path (a route ending in '/' takes what follows) */
     char allow[64];  /* the Allow header of a 405 */
     void *blocks[2]; /* the copies of headers and query (copy_values) */
     struct http_request req;
@@ -383,6 +384,7 @@ static void pending_free(struct pending *p)
         atomic_store(&s->stats->http_body_bytes, now);
     }
     free(p->method);
+    free(p->path);
     free(p->blocks[0]);
     free(p->blocks[1]);
     buf_free(&p->body);
@@ -566,7 +568,6 @@ static bool accept_route(struct pending *p, const struct http_verdict *v)
 {
     const struct http_route *rt = v->route;
     p->rt = rt;
-    p->req.path = rt->path;
     p->blocks[1] = copy_values(p->conn, MHD_GET_ARGUMENT_KIND, HTTP_MAX_QUERY_ARGS, &p->req.args,
                                &p->req.nargs, NULL);
     if (!v->body || v->skip_body) return true;
@@ -620,7 +621,7 @@ static enum MHD_Result first_call(struct http_server *s, struct MHD_Connection *
     p->req.headers = h.headers;
     p->req.nheaders = h.nheaders;
     p->req.method = p->method = xstrdup(method);
-    p->req.path = v.route ? v.route->path : "";
+    p->req.path = p->path = xstrdup(url);
     if (v.status)
         refuse(p, &v);
     else if (accept_route(p, &v) && v.skip_body)

@@ -33,6 +33,8 @@
 #include "loop.h"
 #include "manager.h"
 #include "numtext.h"
+#include "peer.h"
+#include "peer_msg.h"
 #include "peer_server.h"
 #include "peer_view.h"
 #include "plan_cli.h"
@@ -94,8 +96,9 @@ struct daemon {
     struct http_token *silence_token; /* the alerting section's api_token_file */
     struct peer_server *peer;
     struct peer_server_stats peer_stats;
-    struct peerview *peerview; /* what this site serves its peer */
-    struct keep *keep;         /* what collectors remember across reloads */
+    struct peer_msg_handler peer_messages; /* the peer's messages, to the switchover part */
+    struct peerview *peerview;             /* what this site serves its peer */
+    struct keep *keep;                     /* what collectors remember across reloads */
     struct loop *loop;
     struct httpc *httpc;
     struct sched *sched;
@@ -157,9 +160,29 @@ static int peer_prepare(struct daemon *d, const struct config *cfg, struct peer_
 
 static void peer_commit(struct daemon *d, struct peer_server_plan *plan)
 {
-    struct peer_server_env env = {
-        .loop = d->loop, .site = d->env.site, .stats = &d->peer_stats, .view = d->peerview};
+    struct peer_server_env env = {.loop = d->loop,
+                                  .site = d->env.site,
+                                  .stats = &d->peer_stats,
+                                  .view = d->peerview,
+                                  .messages = &d->peer_messages};
     peer_server_commit(&d->peer, &env, plan);
+}
+
+/* A message from the peer (the listener read it): the switchover part answers it, or, without
+ * a switchover section, a "no" that says so. */
+static void on_peer_message(void *arg, const struct peer_msg *m, const char *identity,
+                            struct peer_answer *a)
+{
+    struct daemon *d = arg;
+    if (d->switchover) {
+        switchover_peer_message(d->switchover, m, identity, a);
+        return;
+    }
+    a->yes = false;
+    snprintf(a->reason, sizeof(a->reason),
+             "%s has no switchover section: it takes part in no transition", d->env.site);
+    log_warn("peer_listen", "%s message %s (seq %llu) from %s: no (%s)",
+             peer_msg_kind_name(m->kind), m->id, (unsigned long long)m->seq, identity, a->reason);
 }
 
 /* ---- rules ---- */
@@ -229,10 +252,22 @@ static void alerting_commit(struct daemon *d, struct am_plan *plan, struct am_ma
 
 /* ---- switchover ---- */
 
-static struct switchover_env switchover_env_of(const struct daemon *d)
+/* The peer's drwatch as cfg's `peer` section names it (for the peer protocol), or NULL. */
+static const struct http_target *peer_target(const struct config *cfg, const char *site)
 {
-    return (struct switchover_env){
-        .loop = d->loop, .http = d->httpc, .site = d->env.site, .config_dir = d->config_dir};
+    bool present;
+    const void *section = config_module(cfg, "peer", &present);
+    return present ? peer_config_target(section, site) : NULL;
+}
+
+static struct switchover_env switchover_env_of(const struct daemon *d, const struct config *cfg,
+                                               const char *site)
+{
+    return (struct switchover_env){.loop = d->loop,
+                                   .http = d->httpc,
+                                   .site = site,
+                                   .config_dir = d->config_dir,
+                                   .peer = peer_target(cfg, site)};
 }
 
 /* Phase one: the new section, checked (plans and actuator settings) without opening anything. */
@@ -242,8 +277,7 @@ static int switchover_prepare(struct daemon *d, const struct config *cfg,
     bool present;
     const struct switchover_config *c = config_module(cfg, "switchover", &present);
     if (!present) return 0;
-    struct switchover_env se = switchover_env_of(d);
-    se.site = env->site;
+    struct switchover_env se = switchover_env_of(d, cfg, env->site);
     return switchover_check(c, &se, err, errlen);
 }
 
@@ -263,7 +297,7 @@ static int switchover_commit(struct daemon *d)
     const struct switchover_config *c = config_module(d->cfg, "switchover", &present);
     if (!present) return 0;
     char err[1024];
-    struct switchover_env se = switchover_env_of(d);
+    struct switchover_env se = switchover_env_of(d, d->cfg, d->env.site);
     d->switchover = switchover_new(c, &se, err, sizeof(err));
     if (d->switchover) return 0;
     log_error("switchover", "%s", err);
@@ -532,6 +566,7 @@ static int daemon_start(struct daemon *d)
     d->httpc = httpc_new(d->loop);
     d->keep = keep_new();
     d->peerview = peerview_new();
+    d->peer_messages = (struct peer_msg_handler){.answer = on_peer_message, .arg = d};
     d->env = (struct collector_env){.loop = d->loop,
                                     .http = d->httpc,
                                     .stats = &d->stats,

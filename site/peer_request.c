@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 /* RFC 9110 tchar: the characters of a token (a method, a field name). */
 static bool is_tchar(unsigned char ch)
@@ -47,14 +48,33 @@ static bool request_line(const unsigned char *p, size_t n, struct peer_request *
     return true;
 }
 
+/* The Content-Length value v[0..n): optional blanks, 1 to 18 digits, optional blanks. */
+static bool content_length(const unsigned char *v, size_t n, long long *out)
+{
+    size_t i = 0, digits = 0;
+    long long x = 0;
+    while (i < n && (v[i] == ' ' || v[i] == '\t')) i++;
+    for (; i < n && v[i] >= '0' && v[i] <= '9'; i++, digits++) x = x * 10 + (v[i] - '0');
+    while (i < n && (v[i] == ' ' || v[i] == '\t')) i++;
+    if (i != n || digits == 0 || digits > 18) return false;
+    *out = x;
+    return true;
+}
+
 /* NAME ":" VALUE: a token name right before the colon (whitespace there is refused, as RFC 9112
- * says, and so is a line starting with whitespace, obs-fold), and no control byte but HTAB. */
-static bool header_line(const unsigned char *p, size_t n)
+ * says, and so is a line starting with whitespace, obs-fold), and no control byte but HTAB.
+ * Notes the framing fields in out. */
+static bool header_line(const unsigned char *p, size_t n, struct peer_request *out)
 {
     size_t m = token_len(p, n);
     if (m == 0 || m >= n || p[m] != ':') return false;
     for (size_t i = m + 1; i < n; i++)
         if ((p[i] < ' ' && p[i] != '\t') || p[i] == 0x7f) return false;
+    if (m == 14 && strncasecmp((const char *)p, "content-length", 14) == 0)
+        return out->content_length < 0 &&
+               content_length(p + m + 1, n - m - 1, &out->content_length);
+    if (m == 17 && strncasecmp((const char *)p, "transfer-encoding", 17) == 0)
+        out->transfer_encoding = 1;
     return true;
 }
 
@@ -63,6 +83,8 @@ enum peer_request_status peer_request_parse(const char *data, size_t len, struct
     const unsigned char *p = (const unsigned char *)data;
     size_t n = len < PEER_REQUEST_MAX ? len : PEER_REQUEST_MAX;
     size_t start = 0;
+    out->content_length = -1;
+    out->transfer_encoding = 0;
     for (;;) {
         const unsigned char *lf = start < n ? memchr(p + start, '\n', n - start) : NULL;
         if (!lf) break;
@@ -73,7 +95,7 @@ enum peer_request_status peer_request_parse(const char *data, size_t len, struct
             out->head_len = end + 1;
             return PEER_REQUEST_OK;
         }
-        bool good = start == 0 ? request_line(p, ll, out) : header_line(p + start, ll);
+        bool good = start == 0 ? request_line(p, ll, out) : header_line(p + start, ll, out);
         if (!good) return PEER_REQUEST_BAD;
         start = end + 1;
     }

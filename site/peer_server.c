@@ -5,7 +5,8 @@
  * session and a new build dependency; here the identity check runs inside the handshake (the
  * verify callback), so a wrong client never completes it, every refusal has a precise reason,
  * and the view is read on the thread that writes it. The cost is a tiny HTTP/1.x reader
- * (peer_request.h): one GET per connection, headers capped at 8 KiB, then Connection: close.
+ * (peer_request.h): one request per connection, headers capped at 8 KiB, a message's body at
+ * PEER_MSG_MAX and read by its Content-Length, then Connection: close.
  *
  * A connection goes handshake -> read request -> write response -> close, each step driven by
  * SSL_get_error's WANT_READ/WANT_WRITE on a non-blocking socket. It sits in one of two lists:
@@ -35,6 +36,7 @@
 #include "clock.h"
 #include "log.h"
 #include "peer_admit.h"
+#include "peer_msg.h"
 #include "peer_request.h"
 #include "peer_view.h"
 #include "xalloc.h"
@@ -130,7 +132,8 @@ static const char *const refusal_names[PEER_REFUSED_COUNT] = {
     [PEER_REFUSED_ADDRESS_EVICTED] = "address_evicted",
 };
 
-static const char *const response_codes[PEER_RESP_COUNT] = {"200", "400", "404", "405"};
+static const char *const response_codes[PEER_RESP_COUNT] = {"200", "400", "404",
+                                                            "405", "411", "413"};
 
 /* TLS settings, shared by the listener and its connections: a reload swaps the listener's,
  * connections in flight finish with the one they started with. */
@@ -171,7 +174,7 @@ struct conn {
     int refusal; /* set by the verify callback; -1 none */
     char identity[IDENTITY_TEXT];
     char why[160];
-    char req[PEER_REQUEST_MAX];
+    char req[PEER_REQUEST_MAX + PEER_MSG_MAX]; /* the head, and a message's body */
     size_t reqlen;
     struct buf out;
     size_t outpos;
@@ -184,12 +187,13 @@ struct peer_server {
     char address[128];
     struct tls_conf *tls;
     char site[16];
-    struct peer_server_stats *stats; /* the daemon's */
-    const struct peerview *view;     /* the daemon's */
-    struct conn_list pending;        /* not verified yet: strangers */
-    struct conn_list served;         /* verified */
-    struct loop_timer *resume;       /* ends a pause of accepting */
-    int64_t pause_ms;                /* the last pause, 0 once accept worked again */
+    struct peer_server_stats *stats;         /* the daemon's */
+    const struct peerview *view;             /* the daemon's */
+    const struct peer_msg_handler *messages; /* the daemon's, or NULL */
+    struct conn_list pending;                /* not verified yet: strangers */
+    struct conn_list served;                 /* verified */
+    struct loop_timer *resume;               /* ends a pause of accepting */
+    int64_t pause_ms;                        /* the last pause, 0 once accept worked again */
 };
 
 struct peer_server_plan {
@@ -516,8 +520,12 @@ static void handshake_failed(struct conn *c, int sslerr)
 static void reply(struct conn *c, enum peer_response code, const char *ctype, const char *body,
                   size_t len, const char *extra)
 {
-    static const char *const text[PEER_RESP_COUNT] = {"200 OK", "400 Bad Request", "404 Not Found",
-                                                      "405 Method Not Allowed"};
+    static const char *const text[PEER_RESP_COUNT] = {"200 OK",
+                                                      "400 Bad Request",
+                                                      "404 Not Found",
+                                                      "405 Method Not Allowed",
+                                                      "411 Length Required",
+                                                      "413 Content Too Large"};
     c->srv->stats->responses[code]++;
     buf_printf(&c->out,
                "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
@@ -527,24 +535,105 @@ static void reply(struct conn *c, enum peer_response code, const char *ctype, co
     c->state = CONN_WRITE;
 }
 
-/* Answers the request head rq, or 400 when it is NULL (malformed or too large). */
-static void respond(struct conn *c, const struct peer_request *rq)
+static void reply_text(struct conn *c, enum peer_response code, const char *msg, const char *extra)
+{
+    reply(c, code, "text/plain; charset=utf-8", msg, strlen(msg), extra);
+}
+
+/* Answers a message with a (an explicit yes or no, as JSON). */
+static void reply_answer(struct conn *c, enum peer_response code, struct peer_answer *a)
+{
+    struct buf body;
+    buf_init(&body, PEER_MSG_MAX + 1);
+    if (peer_answer_encode(a, &body) < 0) {
+        log_error("peer_listen", "the answer to message %s could not be encoded: %s", a->id,
+                  a->reason);
+        buf_reset(&body);
+        a->yes = false;
+        a->run[0] = a->state[0] = '\0';
+        snprintf(a->reason, sizeof(a->reason), "the answer could not be encoded");
+        if (peer_answer_encode(a, &body) < 0) buf_reset(&body);
+    }
+    reply(c, code, "application/json", body.data ? body.data : "", body.len, NULL);
+    buf_free(&body);
+}
+
+/* A message of kind from the authenticated peer, its body body[0..len): read, then answered
+ * by the daemon's handler (the switchover part), always with an explicit yes or no. */
+static void answer_message(struct conn *c, enum peer_msg_kind kind, const char *body, size_t len)
+{
+    struct peer_server *s = c->srv;
+    struct peer_msg m;
+    struct peer_answer a = {0};
+    char err[200];
+    snprintf(a.site, sizeof(a.site), "%s", s->site);
+    if (peer_msg_parse(body, len, kind, &m, err, sizeof(err)) < 0) {
+        log_warn("peer_listen", "a %s message from %s (%s) could not be read: %s",
+                 peer_msg_kind_name(kind), c->addr, c->identity, err);
+        snprintf(a.id, sizeof(a.id), "%s", m.id);
+        snprintf(a.reason, sizeof(a.reason), "the message could not be read: %s", err);
+        reply_answer(c, PEER_RESP_400, &a);
+        return;
+    }
+    snprintf(a.id, sizeof(a.id), "%s", m.id);
+    a.seq = m.seq;
+    if (s->messages && s->messages->answer) {
+        s->messages->answer(s->messages->arg, &m, c->identity, &a);
+    } else {
+        snprintf(a.reason, sizeof(a.reason),
+                 "%s has no switchover section: it takes part in no transition", s->site);
+        log_warn("peer_listen", "%s message %s (seq %llu) from %s: no (%s)",
+                 peer_msg_kind_name(kind), m.id, (unsigned long long)m.seq, c->identity, a.reason);
+    }
+    reply_answer(c, PEER_RESP_200, &a);
+}
+
+/* The request head rq of a POST to a message path came: answers at once when the body cannot
+ * be taken, else returns the bytes of head and body to wait for. 0: answered. */
+static size_t message_framing(struct conn *c, const struct peer_request *rq)
+{
+    char msg[160];
+    if (rq->transfer_encoding || rq->content_length < 0) {
+        reply_text(c, PEER_RESP_411,
+                   "411 length required: a peer message is sent with a Content-Length\n", NULL);
+        return 0;
+    }
+    if (rq->content_length > PEER_MSG_MAX) {
+        snprintf(msg, sizeof(msg), "413 content too large: a peer message is at most %d bytes\n",
+                 PEER_MSG_MAX);
+        reply_text(c, PEER_RESP_413, msg, NULL);
+        return 0;
+    }
+    return rq->head_len + (size_t)rq->content_length;
+}
+
+/* Answers the request head rq, or 400 when it is NULL (malformed or too large). A message
+ * (POST to a message path) is answered once its body is in: returns the bytes of head and
+ * body to wait for, 0 when answered. */
+static size_t respond(struct conn *c, const struct peer_request *rq)
 {
     if (!rq) {
-        static const char msg[] = "400 bad request\n";
-        reply(c, PEER_RESP_400, "text/plain; charset=utf-8", msg, sizeof(msg) - 1, NULL);
-        return;
+        reply_text(c, PEER_RESP_400, "400 bad request\n", NULL);
+        return 0;
     }
-    if (strcmp(rq->path, PEER_VIEW_PATH) != 0) {
-        static const char msg[] = "404 not found: the peer endpoint serves " PEER_VIEW_PATH "\n";
-        reply(c, PEER_RESP_404, "text/plain; charset=utf-8", msg, sizeof(msg) - 1, NULL);
-        return;
+    int kind = peer_msg_kind_of_path(rq->path);
+    if (strcmp(rq->path, PEER_VIEW_PATH) != 0 && kind < 0) {
+        reply_text(c, PEER_RESP_404,
+                   "404 not found: the peer endpoint serves " PEER_VIEW_PATH ", " PEER_CONFIRM_PATH
+                   " and " PEER_TRANSITION_PATH "\n",
+                   NULL);
+        return 0;
+    }
+    if (kind >= 0) {
+        if (strcmp(rq->method, "POST") == 0) return message_framing(c, rq);
+        reply_text(c, PEER_RESP_405, "405 method not allowed: a peer message is a POST\n",
+                   "Allow: POST\r\n");
+        return 0;
     }
     if (strcmp(rq->method, "GET") != 0) {
-        static const char msg[] = "405 method not allowed: " PEER_VIEW_PATH " accepts GET\n";
-        reply(c, PEER_RESP_405, "text/plain; charset=utf-8", msg, sizeof(msg) - 1,
-              "Allow: GET\r\n");
-        return;
+        reply_text(c, PEER_RESP_405, "405 method not allowed: " PEER_VIEW_PATH " accepts GET\n",
+                   "Allow: GET\r\n");
+        return 0;
     }
     struct buf body;
     buf_init(&body, MAX_VIEW_BYTES);
@@ -553,6 +642,19 @@ static void respond(struct conn *c, const struct peer_request *rq)
     c->srv->stats->last_served = now;
     reply(c, PEER_RESP_200, "application/json", body.data ? body.data : "", body.len, NULL);
     buf_free(&body);
+    return 0;
+}
+
+/* What came so far of the request: answers once the head (and a message's body) is in. */
+static void on_request_bytes(struct conn *c)
+{
+    struct peer_request rq;
+    enum peer_request_status st = peer_request_parse(c->req, c->reqlen, &rq);
+    if (st == PEER_REQUEST_INCOMPLETE) return;
+    size_t need = respond(c, st == PEER_REQUEST_OK ? &rq : NULL);
+    if (need == 0 || c->reqlen < need) return; /* answered, or the body is still coming */
+    int kind = peer_msg_kind_of_path(rq.path);
+    answer_message(c, (enum peer_msg_kind)kind, c->req + rq.head_len, need - rq.head_len);
 }
 
 static void want(struct conn *c, int sslerr)
@@ -604,12 +706,10 @@ static int conn_step_once(struct conn *c)
     int r, e;
     if (c->state == CONN_HANDSHAKE) return conn_handshake(c);
     if (c->state == CONN_READ) {
-        r = SSL_read(c->ssl, c->req + c->reqlen, (int)(PEER_REQUEST_MAX - c->reqlen));
+        r = SSL_read(c->ssl, c->req + c->reqlen, (int)(sizeof(c->req) - c->reqlen));
         if (r > 0) {
             c->reqlen += (size_t)r;
-            struct peer_request rq;
-            enum peer_request_status st = peer_request_parse(c->req, c->reqlen, &rq);
-            if (st != PEER_REQUEST_INCOMPLETE) respond(c, st == PEER_REQUEST_OK ? &rq : NULL);
+            on_request_bytes(c);
             return 1;
         }
     } else {
@@ -962,6 +1062,7 @@ void peer_server_commit(struct peer_server **sp, const struct peer_server_env *e
     snprintf(s->site, sizeof(s->site), "%s", env->site ? env->site : "");
     s->stats = env->stats;
     s->view = env->view;
+    s->messages = env->messages;
     s->stats->listening = s->watch != NULL;
     snprintf(s->stats->address, sizeof(s->stats->address), "%s", s->address);
     s->stats->cert_not_after = s->tls->not_after;

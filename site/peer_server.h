@@ -1,6 +1,10 @@
 /* peer_server.h: the peer endpoint, a TLS listener of its own that demands a client certificate.
  *
- * The other site's drwatch fetches GET /peer/v1/view (peer_view.h) here. A client is served only
+ * The other site's drwatch fetches GET /peer/v1/view (peer_view.h) here, and sends its
+ * transition messages, POST /peer/v1/confirm and /peer/v1/transition (peer_msg.h: a JSON body
+ * of at most PEER_MSG_MAX bytes with a Content-Length), which the registered handler answers
+ * with an explicit yes or no (200; 400 for a message that cannot be read, 411 without a
+ * Content-Length, 413 past the cap). A client is served only
  * if its certificate chains to client_ca_file (purpose TLS client) AND names one of
  * allowed_clients: a subjectAltName DNS name (case-insensitive) or URI (exact), or, for a
  * certificate without DNS and URI names, its subject CN. Anything else is refused during the
@@ -9,7 +13,8 @@
  * tickets), so each request is checked against the current CA and identities.
  *
  * It runs on the loop with non-blocking OpenSSL sockets: the view it serves lives on the loop,
- * so nothing is shared across threads. One request per connection (Connection: close).
+ * so nothing is shared across threads. One request per connection (Connection: close). The
+ * handler answers on the loop, at once: the message's answer goes back on its connection.
  *
  * Whether the peer is reachable feeds DR decisions, so strangers must not be able to lock it
  * out. A connection is a stranger's until the handshake has verified the client's certificate:
@@ -74,7 +79,15 @@ enum peer_refusal {
     PEER_REFUSED_COUNT
 };
 
-enum peer_response { PEER_RESP_200, PEER_RESP_400, PEER_RESP_404, PEER_RESP_405, PEER_RESP_COUNT };
+enum peer_response {
+    PEER_RESP_200,
+    PEER_RESP_400,
+    PEER_RESP_404,
+    PEER_RESP_405,
+    PEER_RESP_411, /* a message without a Content-Length */
+    PEER_RESP_413, /* a message larger than PEER_MSG_MAX */
+    PEER_RESP_COUNT
+};
 
 /* The listener's counters, owned by the daemon so that they survive reloads and listener
  * restarts; loop thread only. */
@@ -95,6 +108,18 @@ struct peer_server_stats {
 };
 
 struct peerview;
+struct peer_msg;
+struct peer_answer;
+
+/* Who answers the peer's messages (peer_msg.h): the switchover part, through a function main
+ * registers (site/ does not know the switchover part). answer is called on the loop with a
+ * message that parsed, and identity the names of the client's verified certificate; it fills
+ * a (id, seq and site are set already) with an explicit yes or no and a reason, at once. */
+struct peer_msg_handler {
+    void (*answer)(void *arg, const struct peer_msg *m, const char *identity,
+                   struct peer_answer *a);
+    void *arg;
+};
 
 /* What the listener uses; owned by the daemon, valid while the listener lives. */
 struct peer_server_env {
@@ -102,6 +127,8 @@ struct peer_server_env {
     const char *site; /* the site this drwatch runs in, served in the view */
     struct peer_server_stats *stats;
     const struct peerview *view;
+    /* NULL: every message is answered "no": this site takes part in no transition */
+    const struct peer_msg_handler *messages;
 };
 const char *peer_refusal_name(enum peer_refusal r);
 const char *peer_response_code(enum peer_response r);

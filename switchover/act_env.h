@@ -38,6 +38,7 @@
 
 struct loop;
 struct httpc;
+struct sw_peer_link;
 
 /* Object names; NULL in the config means the old agent's default for `env`. */
 struct act_names {
@@ -177,6 +178,8 @@ struct act_env {
     struct act_namespaces ns;   /* resolved: NULL where neither given nor known */
     struct act_step_state step; /* act_env_step_set, act_env_step_drop */
     int64_t wait_ms;            /* between reads while a phase waits (rebuild); 0: 1000 */
+    struct sw_peer_link *peer;  /* the peer link (tell_peer); set by switchover.c, not owned;
+                                   NULL: none */
 };
 
 /* Resolves cfg for site: the Kubernetes client, every name. Returns 0, or -1 with err filled

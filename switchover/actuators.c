@@ -18,6 +18,7 @@ const struct actuator_ops *const actuator_table[] = {
     &patroni_promote_actuator,
     &patroni_rebuild_actuator,
     &tekton_deploy_actuator,
+    &tell_peer_actuator,
 };
 // clang-format on
 

@@ -13,6 +13,7 @@ extern const struct actuator_ops health_api_actuator;
 extern const struct actuator_ops maintenance_actuator;
 extern const struct actuator_ops kong_restart_actuator;
 extern const struct actuator_ops patroni_rebuild_actuator;
+extern const struct actuator_ops tell_peer_actuator;
 
 extern const struct actuator_ops *const actuator_table[];
 extern const size_t actuator_table_len;

@@ -97,6 +97,11 @@ const char *sw_phase_run_id(const struct sw_phase *ph)
     return ph->run->start.id;
 }
 
+const struct sw_run_start *sw_phase_run(const struct sw_phase *ph)
+{
+    return &ph->run->start;
+}
+
 void **sw_phase_slot(struct sw_phase *ph)
 {
     return &ph->slot;

@@ -57,6 +57,8 @@ const struct sw_step *sw_phase_step(const struct sw_phase *ph);
 const struct sw_world *sw_phase_world(const struct sw_phase *ph);
 void *sw_phase_env(const struct sw_phase *ph); /* sw_exec_env.actuator_env */
 const char *sw_phase_run_id(const struct sw_phase *ph);
+/* The run the step belongs to: its id, from, to, force and what asked for it (source). */
+const struct sw_run_start *sw_phase_run(const struct sw_phase *ph);
 /* Per-phase scratch for the actuator (e.g. its request in flight); NULL at each phase start. */
 void **sw_phase_slot(struct sw_phase *ph);
 /* A note the actuator keeps across the phases of one step (what its check or act saw, for the

@@ -89,13 +89,17 @@ void sw_cm_time_text(double t, char *out, size_t outlen)
 
 char *sw_cm_patch_body(const struct sw_cm_patch *p, const char *rv)
 {
-    if (!p->answer && !p->progress && !p->stable) return NULL;
+    if (!p->answer && !p->reanswer && !p->progress && !p->stable) return NULL;
     char at[32];
     json_t *data = json_object();
     if (p->answer) {
         sw_cm_time_text(p->answered_at, at, sizeof(at));
         json_object_set_new(data, "transition", json_string(""));
         json_object_set_new(data, "drwatch_request", json_string(p->request));
+        json_object_set_new(data, "drwatch_answer", json_string(p->answer_text));
+        json_object_set_new(data, "drwatch_answered_at", json_string(at));
+    } else if (p->reanswer) {
+        sw_cm_time_text(p->answered_at, at, sizeof(at));
         json_object_set_new(data, "drwatch_answer", json_string(p->answer_text));
         json_object_set_new(data, "drwatch_answered_at", json_string(at));
     }
@@ -119,6 +123,11 @@ void sw_cm_patch_merge(struct sw_cm_patch *into, const struct sw_cm_patch *from)
         memcpy(into->answer_text, from->answer_text, sizeof(into->answer_text));
         into->answered_at = from->answered_at;
     }
+    if (from->reanswer) { /* inside a full answer not yet written, it replaces its text */
+        into->reanswer = !into->answer;
+        memcpy(into->answer_text, from->answer_text, sizeof(into->answer_text));
+        into->answered_at = from->answered_at;
+    }
     if (from->progress) {
         into->progress = true;
         memcpy(into->progress_text, from->progress_text, sizeof(into->progress_text));
@@ -136,6 +145,7 @@ void sw_cm_answer_text(const struct sw_cm_answer *a, char *out, size_t outlen)
     case SW_CM_ACCEPTED: snprintf(out, outlen, "accepted: run %s: %s", a->run_id, a->reason); break;
     case SW_CM_NOTHING: snprintf(out, outlen, "nothing to do: %s", a->reason); break;
     case SW_CM_REFUSED: snprintf(out, outlen, "refused: %s", a->reason); break;
+    case SW_CM_PENDING: snprintf(out, outlen, "pending: request %s: %s", a->run_id, a->reason); break;
     }
 }
 
@@ -679,6 +689,17 @@ void sw_cm_free(struct sw_cm *c)
     free(c->path);
     free(c->list_path);
     free(c);
+}
+
+void sw_cm_answer_later(struct sw_cm *c, const struct sw_cm_answer *a)
+{
+    if (!c) return;
+    struct sw_cm_patch p = {.reanswer = true, .answered_at = now_s(c)};
+    sw_cm_answer_text(a, p.answer_text, sizeof(p.answer_text));
+    log_info("switchover", "ConfigMap %s/%s: the pending request is decided: %s", c->ns, c->name,
+             p.answer_text);
+    c->settle_until_ms = time_mono_ms() + SW_CM_SETTLE_MS;
+    queue(c, &p);
 }
 
 void sw_cm_finished(struct sw_cm *c, const struct sw_run_start *run, enum sw_result r,

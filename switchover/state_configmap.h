@@ -14,8 +14,12 @@
  *   transition            ""  (drwatch clears it when it takes or refuses the request, and
  *                              at no other time)
  *   drwatch_request       the request it answers, as written
- *   drwatch_answer        "accepted: run <id>: <from> -> <to>", "refused: <reason>" or
- *                         "nothing to do: <reason>"
+ *   drwatch_answer        "accepted: run <id>: <from> -> <to>", "refused: <reason>",
+ *                         "nothing to do: <reason>", or "pending: request <id>: awaiting the
+ *                         peer's confirmation ..." for a transition the peer must confirm,
+ *                         which becomes "accepted: run <id>: ..." or "refused: <reason>" when
+ *                         the peer has answered (then only drwatch_answer and
+ *                         drwatch_answered_at are written again)
  *   drwatch_answered_at   when, RFC 3339 UTC
  *
  * and keeps a run's progress there, whatever started it (at most one write per step):
@@ -54,10 +58,10 @@
 #define SW_CM_BACKOFF_MS 30000 /* the longest pause before listing again after failures */
 
 /* The judgement of a request, as the switchover part gave it. */
-enum sw_cm_verdict { SW_CM_ACCEPTED, SW_CM_NOTHING, SW_CM_REFUSED };
+enum sw_cm_verdict { SW_CM_ACCEPTED, SW_CM_NOTHING, SW_CM_REFUSED, SW_CM_PENDING };
 struct sw_cm_answer {
     enum sw_cm_verdict verdict;
-    char run_id[48]; /* accepted: the run */
+    char run_id[48]; /* accepted: the run; pending: the request awaiting the peer */
     char reason[300];
 };
 /* Judges r (switchover_request); fills out. */
@@ -105,6 +109,7 @@ void sw_cm_remember(struct sw_cm_memory *m, const char *rv, const char *value);
 /* What one merge-patch writes; a field group is written when its flag is set. */
 struct sw_cm_patch {
     bool answer; /* transition "", drwatch_request, drwatch_answer, drwatch_answered_at */
+    bool reanswer; /* drwatch_answer, drwatch_answered_at only (a pending request's outcome) */
     char request[SW_CM_VALUE_MAX];
     char answer_text[SW_CM_TEXT_MAX];
     double answered_at; /* Unix seconds */
@@ -122,7 +127,7 @@ void sw_cm_patch_merge(struct sw_cm_patch *into, const struct sw_cm_patch *from)
 /* Unix seconds as the old agent writes them: "2024-06-10T09:41:17Z". */
 void sw_cm_time_text(double t, char *out, size_t outlen);
 /* drwatch_answer for a: "accepted: run <id>: <reason>", "refused: <reason>", "nothing to
- * do: <reason>". */
+ * do: <reason>", "pending: request <id>: <reason>". */
 void sw_cm_answer_text(const struct sw_cm_answer *a, char *out, size_t outlen);
 /* drwatch_progress while run rec (may be NULL) is at step (0-based) and depth (0: the step, 1
  * its fallback, ...): "step 3/6 health_api: running". */
@@ -160,6 +165,11 @@ void sw_cm_free(struct sw_cm *c); /* NULL-safe; drops what is in flight, writes 
  * NULL-safe. */
 void sw_cm_finished(struct sw_cm *c, const struct sw_run_start *run, enum sw_result r,
                     const char *detail, bool changes_state);
+
+/* The request the ConfigMap's answer called pending (a's verdict was SW_CM_PENDING with this
+ * run_id) is decided: drwatch_answer says a (accepted or refused) and drwatch_answered_at when.
+ * NULL-safe. */
+void sw_cm_answer_later(struct sw_cm *c, const struct sw_cm_answer *a);
 
 /* Whether an answer or a finished run's write is still on its way (queued or in flight) and
  * was queued less than SW_CM_SETTLE_MS ago: freeing the unit now would drop it, so a reload

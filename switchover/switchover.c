@@ -1,9 +1,10 @@
 /* switchover.c: requests, state, fencing and evidence around the executor (see switchover.h).
  *
  * Uses: transition.c (judging), plan.c (this site's plan), executor.c (running it), observe.c
- * (the world), guards.c (fencing), evidence.c (the automatic failover), state_configmap.c (the
- * ConfigMap's requests, answers and progress). Nothing here does I/O of its own: the
- * actuators and the ConfigMap's unit do. */
+ * (the world), guards.c (fencing), evidence.c (the automatic failover), peer_link.c (the
+ * peer's confirmation), state_configmap.c (the ConfigMap's requests, answers and progress).
+ * Nothing here does I/O of its own: the actuators do, through the executor, the peer link
+ * sends the confirm message, and the ConfigMap's unit writes the ConfigMap. */
 #include "switchover.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include "clock.h"
 #include "log.h"
 #include "observe.h"
+#include "peer_link.h"
 #include "selector.h"
 #include "state_configmap.h"
 #include "strutil.h"
@@ -47,6 +49,13 @@ struct switchover {
     bool own_act_env; /* act_env was made here from the config */
     struct act_env act_env;
     struct sw_cm *cm; /* the state ConfigMap (state_configmap.h), with a Kubernetes API */
+    struct sw_peer_link *link;
+    struct awaiting {              /* the request awaiting the peer's confirmation, or the last */
+        struct sw_awaited rec;     /* what the API shows */
+        struct sw_request req;     /* as asked (cleaned) */
+        struct sw_decision d;      /* as judged when asked */
+        struct sw_peer_call *call; /* non-NULL while it awaits */
+    } await;
 };
 
 /* ---- config ---- */
@@ -101,6 +110,13 @@ static const struct cfg_key switchover_keys[] = {
      .expect = "an observation older than this is unknown, 1s to 10m",
      .min = 1000,
      .max = 600000},
+    {.name = "peer_timeout",
+     .type = CFG_DURATION,
+     .def = "30s",
+     .offset = offsetof(struct switchover_config, peer_timeout_ms),
+     .expect = "how long the peer's answer to a message may take, 1s to 5m",
+     .min = 1000,
+     .max = 300000},
     ACT_CONFIG_KEYS(struct switchover_config, act),
     CFG_END,
 };
@@ -124,7 +140,20 @@ enum sw_state switchover_state(const struct switchover *sw)
 
 bool switchover_busy(const struct switchover *sw)
 {
-    return sw_exec_busy(sw->x) || sw_cm_settling(sw->cm);
+    return sw_exec_busy(sw->x) || sw->await.call || sw_cm_settling(sw->cm);
+}
+
+const struct sw_awaited *switchover_awaited(const struct switchover *sw, const char *id)
+{
+    const struct sw_awaited *a = &sw->await.rec;
+    if (!a->id[0]) return NULL;
+    if (!id) return sw->await.call ? a : NULL;
+    return strcmp(a->id, id) == 0 ? a : NULL;
+}
+
+struct sw_peer_link *switchover_peer_link(const struct switchover *sw)
+{
+    return sw->link;
 }
 
 const char *switchover_site_name(const struct switchover *sw)
@@ -310,32 +339,14 @@ static int refuse(struct switchover *sw, const struct sw_request *r, struct sw_r
     return -1;
 }
 
-/* The peer's agreement, as its published view shows it: reachable, in one of the states the
- * transition needs. (The explicit request-and-answer handshake over the peer link replaces
- * this reading of its view; both refuse when the peer cannot be seen to agree.) */
-static bool peer_confirms(const struct switchover *sw, unsigned may_be, char *why, size_t whylen)
-{
-    char want[128];
-    sw_states_text(may_be, want, sizeof(want));
-    if (!sw->world.peer_reachable || !sw->world.peer_state_known) {
-        snprintf(why, whylen, "the peer must confirm it is %s, and it %s", want,
-                 sw->world.peer_known ? "cannot be reached" : "is not configured");
-        return false;
-    }
-    if (!(may_be & (1u << sw->world.peer_state))) {
-        snprintf(why, whylen, "the peer is %s, not %s", sw_state_name(sw->world.peer_state), want);
-        return false;
-    }
-    return true;
-}
-
 static void new_run_id(const struct switchover *sw, char *out, size_t outlen)
 {
     unsigned rnd = (unsigned)(time_mono_ms() * 2654435761u);
     snprintf(out, outlen, "%s-%.0f-%04x", sw_site_name(sw->site), now_s(sw), rnd & 0xffff);
 }
 
-int switchover_request(struct switchover *sw, const struct sw_request *r, struct sw_reply *out)
+/* Judges r against this site as it is now. */
+static void judge(struct switchover *sw, const struct sw_request *r, struct sw_decision *d)
 {
     struct sw_view v = {.site = sw->site,
                         .state = switchover_state(sw),
@@ -343,15 +354,167 @@ int switchover_request(struct switchover *sw, const struct sw_request *r, struct
                         .automation = sw->cfg.automation};
     double last = sw_exec_last_finished(sw->x);
     v.in_cooldown = last > 0 && now_s(sw) - last < (double)sw->cfg.cooldown_ms / 1000.0;
+    sw_judge(&v, r, d);
+}
+
+/* Starts pl for the accepted request r under id (NULL: a new one). */
+static int start_run(struct switchover *sw, const struct sw_request *r, const struct sw_decision *d,
+                     const struct sw_plan *pl, const char *id, struct sw_reply *out)
+{
+    struct sw_run_start s = {.from = d->from, .to = d->to, .source = r->source, .at = now_s(sw)};
+    if (id)
+        snprintf(s.id, sizeof(s.id), "%s", id);
+    else
+        new_run_id(sw, s.id, sizeof(s.id));
+    str_utf8_copy(s.reason, sizeof(s.reason), r->reason);
+    char err[256];
+    int rc = sw_exec_start(sw->x, pl, &s, err, sizeof(err));
+    if (rc < 0) return refuse(sw, r, out, rc == -EBUSY ? 409 : 422, err);
+    sw->requests[to_index(r)][r->source][REQ_ACCEPTED]++;
+    out->status = 202;
+    snprintf(out->run_id, sizeof(out->run_id), "%s", s.id);
+    snprintf(out->reason, sizeof(out->reason), "%s", d->reason);
+    return 0;
+}
+
+/* A pending request from the ConfigMap is decided: its answer there says how. */
+static void tell_configmap(struct switchover *sw, const struct awaiting *a)
+{
+    if (a->req.source != SW_SOURCE_CONFIGMAP) return;
+    struct sw_cm_answer ans = {.verdict = a->rec.status == SW_AWAIT_STARTED ? SW_CM_ACCEPTED
+                                                                            : SW_CM_REFUSED};
+    snprintf(ans.run_id, sizeof(ans.run_id), "%s", a->rec.id);
+    snprintf(ans.reason, sizeof(ans.reason), "%s", a->rec.detail);
+    sw_cm_answer_later(sw->cm, &ans);
+}
+
+/* The peer's answer o to the awaiting request's confirm message: its plan starts, or it is
+ * refused. */
+static void decide_confirmed(struct switchover *sw, const struct sw_peer_outcome *o)
+{
+    struct awaiting *a = &sw->await;
+    struct sw_reply out = {0};
+    char text[300], why[300];
+    a->call = NULL;
+    a->rec.status = SW_AWAIT_REFUSED;
+    if (o->answer != SW_PEER_YES || strcmp(o->id, a->rec.id) != 0) {
+        snprintf(text, sizeof(text), "%s: %.250s",
+                 o->answer == SW_PEER_NO            ? "the peer answered no"
+                 : o->answer == SW_PEER_TIMEOUT     ? "the peer did not answer in time"
+                 : o->answer == SW_PEER_UNREACHABLE ? "the peer is unreachable"
+                 : o->answer == SW_PEER_YES         ? "the peer's yes names another request"
+                                                    : "the peer's answer is not usable",
+                 o->reason);
+        str_utf8_clean(why, sizeof(why), text); /* the cut may have split a character */
+        snprintf(a->rec.detail, sizeof(a->rec.detail), "%s", why);
+        (void)refuse(sw, &a->req, &out, 409, why);
+        return;
+    }
+    struct sw_decision d;
+    judge(sw, &a->req, &d); /* this site may have changed while the peer was asked */
+    const struct sw_plan *pl =
+        d.verdict == SW_ACCEPT ? sw_plans_get(sw->plans, sw->site, d.from, d.to, d.force) : NULL;
+    if (!pl || d.from != a->d.from || d.to != a->d.to) {
+        snprintf(why, sizeof(why), "the peer confirmed, but this site changed meanwhile: %.200s",
+                 d.verdict == SW_REFUSE ? d.reason : "another transition now");
+        snprintf(a->rec.detail, sizeof(a->rec.detail), "%s", why);
+        (void)refuse(sw, &a->req, &out, 409, why);
+        return;
+    }
+    log_info("switchover", "request %s: the peer confirmed (%s): starting %s -> %s", a->rec.id,
+             o->reason, sw_state_name(d.from), sw_state_name(d.to));
+    if (start_run(sw, &a->req, &d, pl, a->rec.id, &out) == 0) a->rec.status = SW_AWAIT_STARTED;
+    snprintf(text, sizeof(text), "%s%.250s",
+             a->rec.status == SW_AWAIT_STARTED ? "the peer confirmed: " : "",
+             a->rec.status == SW_AWAIT_STARTED ? o->reason : out.reason);
+    str_utf8_clean(a->rec.detail, sizeof(a->rec.detail), text);
+}
+
+static void on_confirmed(void *arg, const struct sw_peer_outcome *o)
+{
+    struct switchover *sw = arg;
+    decide_confirmed(sw, o);
+    tell_configmap(sw, &sw->await);
+}
+
+/* Asks the peer to confirm d (which needs it in one of d->peer_may_be, idle) and answers 202
+ * with the request's id; the plan starts in on_confirmed. */
+static int await_peer(struct switchover *sw, const struct sw_request *r,
+                      const struct sw_decision *d, struct sw_reply *out)
+{
+    char want[128], err[256], why[400];
+    sw_states_text(d->peer_may_be, want, sizeof(want));
+    struct peer_msg m = {.kind = PEER_MSG_CONFIRM};
+    new_run_id(sw, m.id, sizeof(m.id));
+    snprintf(m.sender_state, sizeof(m.sender_state), "%s", sw_state_name(d->from));
+    snprintf(m.to, sizeof(m.to), "%s", r->to);
+    snprintf(m.reason, sizeof(m.reason), "%s", r->reason);
+    for (int st = 0; st < SW_STATE_COUNT && m.nrequired < PEER_MSG_MAX_STATES; st++)
+        if (d->peer_may_be & (1u << st))
+            snprintf(m.required[m.nrequired++], sizeof(m.required[0]), "%s",
+                     sw_state_name((enum sw_state)st));
+    struct sw_peer_call *call =
+        sw_peer_link_configured(sw->link)
+            ? sw_peer_link_send(sw->link, &m, 0, on_confirmed, sw, err, sizeof(err))
+            : NULL;
+    if (!call) {
+        snprintf(why, sizeof(why), "the peer must confirm it is %.100s, and it %.200s", want,
+                 sw_peer_link_configured(sw->link) ? err : "is not configured (no peer target)");
+        return refuse(sw, r, out, 409, why);
+    }
+    struct awaiting *a = &sw->await;
+    double timeout_s = (double)sw_peer_link_timeout_ms(sw->link) / 1000.0;
+    a->call = call;
+    a->req = *r;
+    a->d = *d;
+    a->rec = (struct sw_awaited){.from = d->from,
+                                 .to = d->to,
+                                 .force = d->force,
+                                 .source = r->source,
+                                 .since = now_s(sw),
+                                 .deadline = now_s(sw) + timeout_s,
+                                 .status = SW_AWAIT_PENDING};
+    snprintf(a->rec.id, sizeof(a->rec.id), "%s", m.id);
+    snprintf(a->rec.reason, sizeof(a->rec.reason), "%s", r->reason);
+    snprintf(a->rec.detail, sizeof(a->rec.detail),
+             "awaiting the peer's confirmation that it is %s (within %.3gs)", want, timeout_s);
+    if (sw_exec_note(sw->x, "awaiting_peer", r->to, r->source, a->rec.detail, err, sizeof(err)) < 0)
+        log_error("switchover", "%s", err);
+    log_info("switchover", "request %s (%s -> %s, %s): %s", m.id, sw_state_name(d->from),
+             sw_state_name(d->to), sw_source_name(r->source), a->rec.detail);
+    out->status = 202;
+    snprintf(out->run_id, sizeof(out->run_id), "%s", m.id);
+    snprintf(out->reason, sizeof(out->reason), "%s", a->rec.detail);
+    return 0;
+}
+
+/* A dry run's answer to a transition that needs the peer: what would be asked. */
+static void dry_run_peer_text(const struct switchover *sw, const struct sw_decision *d, char *out,
+                              size_t outlen)
+{
+    char want[128];
+    sw_states_text(d->peer_may_be, want, sizeof(want));
+    bool known = sw->world.peer_reachable && sw->world.peer_state_known;
+    snprintf(out, outlen, " (the peer would be asked to confirm it is %s; it shows %s)", want,
+             known ? sw_state_name(sw->world.peer_state) : "no state here now");
+}
+
+int switchover_request(struct switchover *sw, const struct sw_request *r, struct sw_reply *out)
+{
     struct sw_decision d;
     char why[300];
     struct sw_request clean = *r; /* a person's text goes into the journal's JSON */
     str_utf8_clean(clean.reason, sizeof(clean.reason), r->reason);
     str_utf8_clean(clean.to, sizeof(clean.to), r->to);
     r = &clean;
-    sw_judge(&v, r, &d);
+    judge(sw, r, &d);
     out->run_id[0] = '\0';
     if (d.verdict == SW_REFUSE) return refuse(sw, r, out, d.malformed ? 422 : 409, d.reason);
+    if (sw->await.call) {
+        snprintf(why, sizeof(why), "request %s awaits the peer's confirmation; one at a time",
+                 sw->await.rec.id);
+        return refuse(sw, r, out, 409, why);
+    }
     if (d.verdict == SW_ACCEPT && r->source == SW_SOURCE_AUTOMATION && !sw->evidence.ok) {
         char gap[200];
         evidence_gap(&sw->evidence, gap, sizeof(gap));
@@ -364,28 +527,18 @@ int switchover_request(struct switchover *sw, const struct sw_request *r, struct
         sw->requests[to_index(r)][r->source][REQ_NOTHING]++;
         return 0;
     }
-    if (d.confirm && !peer_confirms(sw, d.peer_may_be, why, sizeof(why)))
-        return refuse(sw, r, out, 409, why);
     const struct sw_plan *pl = sw_plans_get(sw->plans, sw->site, d.from, d.to, d.force);
     if (!pl) return refuse(sw, r, out, 422, "no plan for this transition on this site");
     if (r->dry_run) {
+        char peer[200] = "";
+        if (d.confirm) dry_run_peer_text(sw, &d, peer, sizeof(peer));
         out->status = 200;
-        snprintf(out->reason, sizeof(out->reason), "dry run: %.200s%s", d.reason,
-                 d.confirm ? " (the peer confirmed)" : "");
+        snprintf(out->reason, sizeof(out->reason), "dry run: %.80s%s", d.reason, peer);
         (void)sw_plan_print(pl, &out->plan, true);
         return 0;
     }
-    struct sw_run_start s = {.from = d.from, .to = d.to, .source = r->source, .at = now_s(sw)};
-    new_run_id(sw, s.id, sizeof(s.id));
-    str_utf8_copy(s.reason, sizeof(s.reason), r->reason);
-    char err[256];
-    int rc = sw_exec_start(sw->x, pl, &s, err, sizeof(err));
-    if (rc < 0) return refuse(sw, r, out, rc == -EBUSY ? 409 : 422, err);
-    sw->requests[to_index(r)][r->source][REQ_ACCEPTED]++;
-    out->status = 202;
-    snprintf(out->run_id, sizeof(out->run_id), "%s", s.id);
-    snprintf(out->reason, sizeof(out->reason), "%s", d.reason);
-    return 0;
+    if (d.confirm) return await_peer(sw, r, &d, out);
+    return start_run(sw, r, &d, pl, NULL, out);
 }
 
 /* ---- the state ConfigMap (state_configmap.h) ---- */
@@ -394,7 +547,12 @@ static void cm_request(void *arg, const struct sw_request *r, struct sw_cm_answe
 {
     struct sw_reply reply = {.plan = BUF_INIT(CAP_HTTP_REPLY)};
     int rc = switchover_request(arg, r, &reply);
-    a->verdict = rc < 0 ? SW_CM_REFUSED : reply.status == 202 ? SW_CM_ACCEPTED : SW_CM_NOTHING;
+    struct switchover *sw = arg;
+    bool pending = rc == 0 && sw->await.call && strcmp(sw->await.rec.id, reply.run_id) == 0;
+    a->verdict = rc < 0                ? SW_CM_REFUSED
+                 : pending             ? SW_CM_PENDING
+                 : reply.status == 202 ? SW_CM_ACCEPTED
+                                       : SW_CM_NOTHING;
     snprintf(a->run_id, sizeof(a->run_id), "%s", reply.run_id);
     snprintf(a->reason, sizeof(a->reason), "%s", reply.reason);
     buf_free(&reply.plan);
@@ -491,6 +649,17 @@ struct switchover *switchover_new(const struct switchover_config *c,
                              .clock_arg = env->clock_arg};
     sw->x = sw_exec_new(&xe, err, errlen);
     if (!sw->x) goto fail;
+    struct sw_peer_link_env le = {.loop = env->loop,
+                                  .http = env->http,
+                                  .site = sw->site,
+                                  .data_dir = sw->cfg.data_dir,
+                                  .target = env->peer,
+                                  .timeout_ms = c->peer_timeout_ms,
+                                  .transport = env->peer_transport,
+                                  .clock = env->clock,
+                                  .clock_arg = env->clock_arg};
+    sw->link = sw_peer_link_new(&le);
+    if (sw->own_act_env) sw->act_env.peer = sw->link;
     state_from_journal(sw);
     make_state_cm(sw); /* before a resumed run can finish */
     char rerr[256];
@@ -525,8 +694,18 @@ int switchover_check(const struct switchover_config *c, const struct switchover_
 void switchover_free(struct switchover *sw)
 {
     if (!sw) return;
+    if (sw->await.call) {
+        char err[256];
+        sw_peer_call_cancel(sw->await.call);
+        sw->await.call = NULL;
+        if (sw_exec_note(sw->x, "refused", sw->await.req.to, sw->await.req.source,
+                         "drwatch stopped while the request awaited the peer's confirmation", err,
+                         sizeof(err)) < 0)
+            log_error("switchover", "%s", err);
+    }
     sw_cm_free(sw->cm);
-    sw_exec_free(sw->x);
+    sw_exec_free(sw->x); /* first: a tell_peer step in flight has a call on the link */
+    sw_peer_link_free(sw->link);
     sw_plans_free(sw->plans);
     sw_plan_free(sw->fence_plan);
     if (sw->own_act_env) act_env_clear(&sw->act_env);
@@ -584,6 +763,11 @@ struct metric_set *switchover_metrics(struct switchover *sw)
                           "state made it the standby."),
               (double)sw->fences, (const char *)NULL);
     requests_metrics(sw, m);
+    mset_addv(m,
+              mset_family(m, "drwatch_transition_awaiting_peer", METRIC_GAUGE,
+                          "1 while a transition request awaits the peer's confirmation, else 0."),
+              sw->await.call ? 1.0 : 0.0, (const char *)NULL);
+    sw_peer_link_metrics(sw->link, m);
     sw_exec_metrics(sw->x, m);
     sw_cm_metrics(sw->cm, m);
     mset_seal(m);

@@ -11,6 +11,18 @@
  * independent. With a Kubernetes API, the ConfigMap is also where a person asks for a
  * transition and reads the answer and the run's progress (state_configmap.h).
  *
+ * A transition that needs the peer in a given state (transition.h's confirm) is decided by a
+ * handshake over the peer link (peer_link.h): the request is answered at once, 202 "awaiting
+ * the peer's confirmation", with its id; a confirm message carrying that id goes to the peer,
+ * and the plan starts under that id only when the peer's answer names it with a yes within
+ * peer_timeout and the request, judged again then, still holds. A no, a timeout or an
+ * unreachable peer refuses it with that reason: journaled, counted, and shown by
+ * switchover_awaited (GET /api/v1/plans/<id>). One request awaits at a time, and while it does
+ * the site counts as busy (the peer is told "no" when it asks this site to confirm).
+ *
+ * The peer's own messages come in through switchover_peer_message (switchover_peer.c), which
+ * main registers with the peer listener.
+ *
  * Everything runs on the loop thread. */
 #ifndef DRWATCH_SWITCHOVER_H
 #define DRWATCH_SWITCHOVER_H
@@ -29,6 +41,11 @@
 
 struct loop;
 struct httpc;
+struct http_target;
+struct peer_msg;
+struct peer_answer;
+struct sw_peer_transport;
+struct sw_peer_link;
 
 /* The `switchover` section. */
 struct switchover_config {
@@ -36,11 +53,12 @@ struct switchover_config {
     char *plans_file; /* NULL: the built-in plans */
     bool automation;  /* may start active-passive -> golddr-primary on evidence */
     int64_t cooldown_ms;
-    int64_t samples;       /* consecutive GSLB samples that count (evidence and guards) */
-    int64_t hold_ms;       /* and for at least this long (evidence) */
-    int64_t rpo_ms;        /* replication lag bound (evidence, destructive guard) */
-    int64_t fresh_ms;      /* an observation older than this is unknown */
-    struct act_config act; /* what the actuators act on (act_env.h) */
+    int64_t samples;         /* consecutive GSLB samples that count (evidence and guards) */
+    int64_t hold_ms;         /* and for at least this long (evidence) */
+    int64_t rpo_ms;          /* replication lag bound (evidence, destructive guard) */
+    int64_t fresh_ms;        /* an observation older than this is unknown */
+    int64_t peer_timeout_ms; /* the peer's answer to a message must come within this */
+    struct act_config act;   /* what the actuators act on (act_env.h) */
 };
 
 extern const struct cfg_module switchover_module;
@@ -57,6 +75,10 @@ struct switchover_env {
     void *actuator_env;
     double (*clock)(void *arg); /* NULL: the wall clock */
     void *clock_arg;
+    /* The peer's drwatch: the `peer` section's target for the other site, which main hands
+     * over (copied; the switchover part reads no collector's config); NULL: no peer. */
+    const struct http_target *peer;
+    const struct sw_peer_transport *peer_transport; /* NULL: HTTPS to peer; tests: a fake */
 };
 
 struct switchover;
@@ -83,13 +105,33 @@ struct sw_reply {
     struct buf plan; /* a dry run's plan, as JSON (caller inits and frees) */
 };
 
-/* Judges r and, when it is accepted and not a dry run, starts this site's plan. Always fills
- * out; returns 0 when accepted (or nothing to do), -1 when refused. A refusal touches nothing
- * and is journaled and counted with its reason. */
+/* Judges r and, when it is accepted and not a dry run, starts this site's plan, or, when the
+ * transition needs the peer's confirmation, asks the peer and answers 202 with the request's
+ * id in run_id (the plan starts later under that id, or the request is refused: see the top).
+ * Never waits for the peer. Always fills out; returns 0 when accepted, awaiting the peer or
+ * nothing to do, -1 when refused. A refusal touches nothing and is journaled and counted with
+ * its reason. */
 int switchover_request(struct switchover *sw, const struct sw_request *r, struct sw_reply *out);
 
-/* This site's state, and whether a plan runs (or the state ConfigMap still has to be told
- * about a request or a finished run: freeing the part now would lose that write). */
+/* A request that awaited the peer's confirmation. */
+enum sw_await_status { SW_AWAIT_PENDING, SW_AWAIT_STARTED, SW_AWAIT_REFUSED };
+struct sw_awaited {
+    char id[48]; /* the request's, and the run's once it started */
+    enum sw_state from, to;
+    bool force;
+    enum sw_source source;
+    char reason[256];       /* the request's */
+    double since, deadline; /* Unix seconds: asked, and the answer's latest */
+    enum sw_await_status status;
+    char detail[300]; /* the peer's answer, or why the request was refused */
+};
+/* The request awaiting the peer now (id NULL), or the one with id if it is the last that
+ * awaited; NULL when none. */
+const struct sw_awaited *switchover_awaited(const struct switchover *sw, const char *id);
+
+/* This site's state, and whether it is busy: a plan runs, a request awaits the peer, or the
+ * state ConfigMap still has to be told about a request or a finished run (freeing the part now
+ * would lose that write). */
 enum sw_state switchover_state(const struct switchover *sw);
 bool switchover_busy(const struct switchover *sw);
 const char *switchover_site_name(const struct switchover *sw);
@@ -106,9 +148,21 @@ const struct sw_evidence *switchover_evidence(const struct switchover *sw);
  * Role is the union of these and every actuator's. */
 const char *const *switchover_rbac(void);
 
+/* The peer's message m (parsed by the listener from the authenticated peer, whose certificate
+ * names identity), answered in a (id, seq and site set by the caller) with an explicit yes or
+ * no and the reason, at once: a confirm is yes only when sw_confirm agrees for this site's
+ * state with nothing pending here; a transition is a request from SW_SOURCE_PEER, judged as
+ * any other (yes: accepted, with its run, or already there). A seq not above the last taken
+ * from the peer is refused as a replay. Each message is logged and counted. */
+void switchover_peer_message(struct switchover *sw, const struct peer_msg *m, const char *identity,
+                             struct peer_answer *a);
+/* The part's peer link (for switchover_peer.c). */
+struct sw_peer_link *switchover_peer_link(const struct switchover *sw);
+
 /* drwatch_state{state}, drwatch_automation_enabled, drwatch_automation_evidence{check},
- * drwatch_transition_requests_total{to,source,result}, drwatch_fence_total and the executor's
- * families, and the state ConfigMap's. The caller unrefs it. */
+ * drwatch_transition_requests_total{to,source,result}, drwatch_fence_total,
+ * drwatch_transition_awaiting_peer, the peer link's, the executor's and the state ConfigMap's
+ * families. The caller unrefs it. */
 struct metric_set *switchover_metrics(struct switchover *sw);
 
 #endif

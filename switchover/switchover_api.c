@@ -2,11 +2,17 @@
  * (HTTP_ON_LOOP: the part is the loop's):
  *
  *   POST /api/v1/transition   {"to", "reason", "dry_run", "force"}; bearer token (--web.token-file)
- *                             202 {"status":"accepted","plan":"<id>"}, 200 for a dry run (with
- *                             the plan) or nothing to do, 409/422 {"status":"refused","reason"}
- *   GET  /api/v1/state        this site's state, the run going on, automation
+ *                             202 {"status":"accepted","plan":"<id>"}, or 202
+ *                             {"status":"awaiting_peer","plan":"<id>"} when the peer must
+ *                             confirm first (the plan starts under that id once it does), 200
+ *                             for a dry run (with the plan) or nothing to do, 409/422
+ *                             {"status":"refused","reason"}
+ *   GET  /api/v1/state        this site's state, the run going on, a request awaiting the
+ *                             peer, automation
  *   GET  /api/v1/evidence     each check of the automatic failover's evidence, with its value
- *   GET  /api/v1/plans/<id>   what a run did, step by step
+ *   GET  /api/v1/plans/<id>   what a run did, step by step; a request that awaited the peer:
+ *                             awaiting_peer, or refused with the reason (no, timeout,
+ *                             unreachable)
  *
  * A refusal is never silence: every answer says why. Without a switchover section every route
  * answers 404 saying so. */
@@ -91,8 +97,12 @@ static void route_transition(void *ctx, const struct http_request *req, struct h
         json_t *plan = json_loadb(out.plan.data, out.plan.len, 0, NULL);
         o = json_pack("{s:s, s:s, s:o*}", "status", "dry_run", "reason", out.reason, "plan", plan);
     } else {
-        o = json_pack("{s:s, s:s, s:s}", "status", out.status == 202 ? "accepted" : "nothing",
-                      "plan", out.run_id, "reason", out.reason);
+        const struct sw_awaited *aw = out.run_id[0] ? switchover_awaited(sw, out.run_id) : NULL;
+        const char *status = aw && aw->status == SW_AWAIT_PENDING ? "awaiting_peer"
+                             : out.status == 202                  ? "accepted"
+                                                                  : "nothing";
+        o = json_pack("{s:s, s:s, s:s}", "status", status, "plan", out.run_id, "reason",
+                      out.reason);
     }
     buf_free(&out.plan);
     reply_json(rep, out.status, o);
@@ -103,6 +113,17 @@ static json_t *run_json(const struct sw_run_start *s)
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:f}", "id", s->id, "from", sw_state_name(s->from),
                      "to", sw_state_name(s->to), "trigger", sw_source_name(s->source), "reason",
                      s->reason, "started", s->at);
+}
+
+static const char *const await_names[] = {"awaiting_peer", "started", "refused"};
+
+static json_t *awaited_json(const struct sw_awaited *a)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:s, s:s}", "id", a->id, "from",
+                     sw_state_name(a->from), "to", sw_state_name(a->to), "trigger",
+                     sw_source_name(a->source), "reason", a->reason, "started", a->since,
+                     "deadline", a->deadline, "status", await_names[a->status], "detail",
+                     a->detail);
 }
 
 static void route_state(void *ctx, const struct http_request *req, struct http_reply *rep)
@@ -121,6 +142,8 @@ static void route_state(void *ctx, const struct http_request *req, struct http_r
         json_object_set_new(r, "fallback_depth", json_integer((json_int_t)depth));
         json_object_set_new(o, "run", r);
     }
+    const struct sw_awaited *aw = switchover_awaited(sw, NULL);
+    if (o && aw) json_object_set_new(o, "awaiting_peer", awaited_json(aw));
     reply_json(rep, 200, o);
 }
 
@@ -146,6 +169,13 @@ static void route_plan(void *ctx, const struct http_request *req, struct http_re
     if (!sw) return;
     const char *id = req->path + strlen(SWITCHOVER_API_PLANS);
     const struct sw_run_record *rec = switchover_record(sw, id);
+    const struct sw_awaited *aw = rec ? NULL : switchover_awaited(sw, id);
+    if (aw) {
+        json_t *o = awaited_json(aw);
+        json_object_set_new(o, "steps", json_array());
+        reply_json(rep, 200, o);
+        return;
+    }
     if (!rec) {
         refuse(rep, 404,
                "no such run: it is neither the one going on nor the last one "

@@ -36,7 +36,9 @@ plan { site = "golddr", from = "active-passive", to = "golddr-primary", steps = 
     step { "maintenance", on = true },
     step { "health_api", replicas = 2 },
     step { "patroni_promote", name = "golddr's database becomes the primary" },
-    step { "tell_peer" },
+    -- Gold is usually down here: telling it must not hold the failover back. When it comes
+    -- back writable while the pair is golddr-primary, it fences itself.
+    step { "tell_peer", best_effort = true, timeout = "10s", name = "tell gold, if it is there" },
     step { "tekton_deploy" },
     step { "maintenance", on = false, name = "maintenance off once the pipeline succeeded" },
 } }

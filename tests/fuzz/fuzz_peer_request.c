@@ -1,9 +1,11 @@
 /* fuzz_peer_request.c: arbitrary bytes through peer_request_parse, the reader of the request
  * head that a client of the peer endpoint sends over TLS (site/peer_request.h).
  * Invariants: INCOMPLETE only under PEER_REQUEST_MAX bytes; an accepted head has a token method,
- * a path of visible ASCII without '?', and ends within the input and the cap; the same bytes cut
- * at the end of the head give the same request, and one byte shorter are still incomplete (the
- * verdict does not depend on what follows the head, nor on how the bytes were split). */
+ * a path of visible ASCII without '?', a Content-Length of -1 (none) or 0 to 18 digits, and ends
+ * within the input and the cap; the same bytes cut
+ * at the end of the head give the same request (and framing), and one byte shorter are still
+ * incomplete (the verdict does not depend on what follows the head, nor on how the bytes were
+ * split). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +21,10 @@ static void check_ok(const char *data, const struct peer_request *rq)
     struct peer_request again;
     if (peer_request_parse(data, rq->head_len, &again) != PEER_REQUEST_OK ||
         again.head_len != rq->head_len || strcmp(again.method, rq->method) != 0 ||
-        strcmp(again.path, rq->path) != 0)
+        strcmp(again.path, rq->path) != 0 || again.content_length != rq->content_length ||
+        again.transfer_encoding != rq->transfer_encoding)
         abort();
+    if (rq->content_length < -1 || rq->content_length > 999999999999999999LL) abort();
     if (peer_request_parse(data, rq->head_len - 1, &again) != PEER_REQUEST_INCOMPLETE) abort();
 }
 

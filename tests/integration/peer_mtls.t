@@ -147,7 +147,9 @@ t.ok(view.get("format") == "drwatch-peer-view/1" and view.get("site") == "gold"
 r = fetch(certs["cn_only"])
 t.ok(r and r[0] == 200, "a certificate without SAN names is matched on its CN")
 t.is_(fetch(certs["golddr"], path="/metrics"), (404, b"404 not found: the peer endpoint "
-                                                     b"serves /peer/v1/view\n"), "other paths: 404")
+                                                     b"serves /peer/v1/view, /peer/v1/confirm "
+                                                     b"and /peer/v1/transition\n"),
+      "other paths: 404")
 r = fetch(certs["golddr"], method="POST")
 t.ok(r and r[0] == 405, "other methods: 405")
 

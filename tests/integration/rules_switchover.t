@@ -78,7 +78,7 @@ t.ok(b"the evidence is not complete" in journal, "with its reason")
 
 # Without a switchover section the request has nobody to go to: logged once, ignored.
 dw.write_config(RULES)
-status, _, body = dw.post("/-/reload")
+status, _, body = dw.reload()
 t.is_(status, 200, "a reload drops the switchover section")
 before = dw.metrics().get('drwatch_rule_transition_requests_total{file="%s",rule="AskAlways",'
                           'to="golddr-primary"}' % rules, 0)

@@ -7,7 +7,7 @@ asked here is judged, planned or refused, and a refusal touches nothing):
   needs the peer's agreement while no peer can give it (409), and answers a dry run with the
   plan and starts nothing;
 - GET /api/v1/state, /api/v1/evidence (every check with what it saw), /api/v1/plans/<id>
-  (404 for a run it does not know);
+  (a run's record; 404 for a run it does not know);
 - refusals are counted (drwatch_transition_requests_total) and journaled;
 - without a switchover section every route says so (404)."""
 import json
@@ -78,6 +78,17 @@ t.ok(status == 200 and ev["complete"] is False and len(names) == 7 and
      "GET /api/v1/evidence: seven checks, each with what it saw")
 status, _, body = dw.get("/api/v1/plans/gold-0-ffff")
 t.ok(status == 404 and b"no such run" in body, "GET /api/v1/plans/<unknown id>: 404")
+
+# Regression: handlers saw the route's path ("/api/v1/plans/") instead of the request's, so
+# GET /api/v1/plans/<id> answered 404 for every run, also the one just started.
+status, r = ask({"to": "active-passive-force", "reason": "break glass"})
+run_id = r.get("plan", "")
+t.ok(status == 202 and r["status"] == "accepted" and run_id,
+     "a break-glass run starts (and fails at once: no Kubernetes API here): %s" % run_id)
+rec = wait_for(lambda: (lambda s, b: s == 200 and json.loads(b))(
+    *dw.get("/api/v1/plans/" + run_id)[::2]))
+t.ok(rec and rec["id"] == run_id and rec["trigger"] == "api" and rec["steps"],
+     "GET /api/v1/plans/<its id> answers its record (%s)" % (rec and rec["status"]))
 
 refused = wait_for(lambda: dw.sample(
     'drwatch_transition_requests_total{result="refused",source="api",to="golddr-primary"}'))

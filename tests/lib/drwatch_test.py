@@ -417,15 +417,19 @@ def readme_rows(paths):
     return rows
 
 
-def peer_fetch(port, ca, cert=None, path="/peer/v1/view", method="GET", plain=False):
+def peer_fetch(port, ca, cert=None, path="/peer/v1/view", method="GET", plain=False,
+               body=None):
     """A request to a drwatch peer endpoint on 127.0.0.1:port, over TLS trusting the CA file ca
-    with the client certificate cert = (cert, key) (None: none), or plain. Returns (status,
-    body), or None when the connection or the handshake is refused."""
+    with the client certificate cert = (cert, key) (None: none), or plain; body (bytes) is sent
+    with its Content-Length. Returns (status, body), or None when the connection or the
+    handshake is refused."""
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
     except OSError:
         return None
-    req = ("%s %s HTTP/1.1\r\nHost: drwatch.gold.test\r\n\r\n" % (method, path)).encode()
+    length = "Content-Length: %d\r\n" % len(body) if body is not None else ""
+    req = ("%s %s HTTP/1.1\r\nHost: drwatch.gold.test\r\n%s\r\n" % (method, path, length)).encode()
+    req += body or b""
     try:
         if not plain:
             ctx = ssl.create_default_context(cafile=ca)

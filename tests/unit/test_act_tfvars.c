@@ -129,10 +129,10 @@ static void test_failures(void)
                    "");
 
     act_test_reset();
-    T.env.have_k8s = false;
+    T.cfg.kubernetes = NULL;
     expect_failure("no kubernetes section",
                    "not configured: no Kubernetes API (switchover.kubernetes)", "");
-    T.env.have_k8s = true;
+    T.cfg.kubernetes = &T.k8s;
 }
 
 int main(void)

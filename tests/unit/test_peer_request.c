@@ -1,7 +1,7 @@
 /* test_peer_request.c: the request head of the peer endpoint (site/peer_request.h): what real
  * clients send is read, every malformed shape is refused, a head is incomplete until its blank
- * line comes and refused past the cap, and the same bytes give the same verdict however they
- * are split. */
+ * line comes and refused past the cap, the same bytes give the same verdict however they are
+ * split, and a message's Content-Length is read strictly. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +86,37 @@ static void split_reads(void)
        "bytes after the head are not looked at");
 }
 
+/* The framing of a message's body: Content-Length is read, a Transfer-Encoding noted. */
+static void framing(void)
+{
+    struct peer_request rq;
+    const char *get = "GET /peer/v1/view HTTP/1.1\r\nHost: x\r\n\r\n";
+    ok(peer_request_parse(get, strlen(get), &rq) == OK_ && rq.content_length == -1 &&
+           !rq.transfer_encoding,
+       "without the fields: no length, no transfer coding");
+    const char *post = "POST /peer/v1/confirm HTTP/1.1\r\ncontent-LENGTH:  123 \r\n\r\n";
+    ok(peer_request_parse(post, strlen(post), &rq) == OK_ && rq.content_length == 123,
+       "Content-Length in any case, blanks around the digits: 123");
+    const char *zero = "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+    ok(peer_request_parse(zero, strlen(zero), &rq) == OK_ && rq.content_length == 0,
+       "0 is a length");
+    const char *te = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    ok(peer_request_parse(te, strlen(te), &rq) == OK_ && rq.transfer_encoding,
+       "a Transfer-Encoding is noted (the endpoint answers 411)");
+    static const char *const bad[] = {
+        "POST / HTTP/1.1\r\nContent-Length: 1, 1\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length:\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 1234567890123456789\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        is_int(peer_request_parse(bad[i], strlen(bad[i]), &rq), BAD_,
+               "a malformed or repeated Content-Length is refused (%zu)", i);
+}
+
 /* A head that does not end within PEER_REQUEST_MAX bytes is refused; one that does is read. */
 static void cap(void)
 {
@@ -111,6 +142,7 @@ int main(void)
 {
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) run_case(&cases[i]);
     split_reads();
+    framing();
     cap();
     return done_testing();
 }

@@ -165,6 +165,22 @@ static void test_bodies(void)
            strstr(b, "\"last_stable_state\":\"golddr-primary\""),
        "a merge keeps every group; what a person wrote is escaped: %s", b);
     free(b);
+    struct sw_cm_patch later = {.reanswer = true, .answered_at = 1718012477};
+    snprintf(later.answer_text, sizeof(later.answer_text), "refused: the peer answered no");
+    b = sw_cm_patch_body(&later, "10");
+    is_str(b,
+           "{\"data\":{\"drwatch_answer\":\"refused: the peer answered no\","
+           "\"drwatch_answered_at\":\"2024-06-10T09:41:17Z\"},\"metadata\":{\"resourceVersion\":"
+           "\"10\"}}",
+           "a pending request's outcome: the answer and its time only (transition untouched)");
+    free(b);
+    struct sw_cm_patch first = {.answer = true};
+    snprintf(first.request, sizeof(first.request), "gold-standby");
+    snprintf(first.answer_text, sizeof(first.answer_text), "pending: request x: awaiting");
+    sw_cm_patch_merge(&first, &later);
+    ok(first.answer && !first.reanswer &&
+           strcmp(first.answer_text, "refused: the peer answered no") == 0,
+       "an outcome merged into an answer not yet written replaces its text");
     char t[32];
     sw_cm_time_text(0, t, sizeof(t));
     is_str(t, "1970-01-01T00:00:00Z", "the old agent's timestamp format");
@@ -185,6 +201,13 @@ static void test_texts(void)
     snprintf(a.reason, sizeof(a.reason), "already golddr-primary");
     sw_cm_answer_text(&a, out, sizeof(out));
     is_str(out, "nothing to do: already golddr-primary", "nothing to do");
+    a.verdict = SW_CM_PENDING;
+    snprintf(a.run_id, sizeof(a.run_id), "gold-2-cd34");
+    snprintf(a.reason, sizeof(a.reason), "awaiting the peer's confirmation that it is golddr-primary");
+    sw_cm_answer_text(&a, out, sizeof(out));
+    is_str(out,
+           "pending: request gold-2-cd34: awaiting the peer's confirmation that it is golddr-primary",
+           "pending, with the request's id");
 
     struct sw_run_start run = {
         .id = "golddr-1-ab12", .from = SW_ACTIVE_PASSIVE, .to = SW_GOLDDR_PRIMARY, .nsteps = 3};

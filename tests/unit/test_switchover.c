@@ -2,9 +2,9 @@
  * actuators on a real loop and worlds published as snapshots: this site's state from its
  * ConfigMap label and then from its journal; a dry run prints the plan and starts nothing;
  * automation is refused until the evidence is complete and then runs the failover; a
- * transition that needs the peer's agreement is refused while the peer cannot be seen to
- * agree; a site whose leader is writable while the pair's state makes it the standby fences
- * itself; every refusal is counted with its reason. */
+ * transition that needs the peer's confirmation is refused at once without a peer to ask (the
+ * handshake itself is test_switchover_peer.c's); a site whose leader is writable while the pair's
+ * state makes it the standby fences itself; every refusal is counted with its reason. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,8 +171,9 @@ static void test_golddr(struct loop *l)
     ok(metric_has(sw, "drwatch_state{state=\"golddr-primary\"} 1"), "drwatch_state says so");
 
     ok(ask(sw, "gold-standby", SW_SOURCE_API, false, &out) == -1 && out.status == 409 &&
-           strstr(out.reason, "cannot be reached"),
-       "gold-standby needs the peer's agreement: refused while it cannot be reached (%s)",
+           strstr(out.reason, "the peer must confirm it is golddr-primary, and it is not "
+                              "configured"),
+       "gold-standby needs the peer's confirmation: refused at once without a peer (%s)",
        out.reason);
     buf_free(&out.plan);
     switchover_free(sw);
@@ -184,9 +185,11 @@ static void test_golddr(struct loop *l)
                                .peer_up = true,
                                .peer_state = "active-passive"};
     observe(sw, "golddr", &back);
-    ok(ask(sw, "gold-standby", SW_SOURCE_CONFIGMAP, false, &out) == -1 &&
-           strstr(out.reason, "the peer is active-passive, not golddr-primary"),
-       "the peer reachable but in the wrong state: refused (%s)", out.reason);
+    ok(ask(sw, "gold-standby", SW_SOURCE_CONFIGMAP, true, &out) == 0 &&
+           strstr(out.reason, "the peer would be asked to confirm it is golddr-primary; it "
+                              "shows active-passive") &&
+           !switchover_busy(sw),
+       "a dry run says what the peer would be asked and what it publishes (%s)", out.reason);
     buf_free(&out.plan);
     switchover_free(sw);
 }
