@@ -580,6 +580,32 @@ double sw_exec_last_finished(const struct sw_executor *x)
     return x->last_finished;
 }
 
+/* drwatch_transition_duration_seconds: the last finished run's, from this process or, after a
+ * restart, from the journal's replay, so that the figure outlives the process that ran it. */
+static void transition_duration(const struct sw_executor *x, struct metric_set *m)
+{
+    const struct sw_run_start *s = NULL;
+    enum sw_result res = SW_RESULT_OK;
+    double end = 0;
+    if (x->have_last) {
+        s = &x->last.start;
+        res = x->last.result;
+        end = x->last.finished_at;
+    } else if (x->replayed.have_run && x->replayed.finished) {
+        s = &x->replayed.start;
+        res = x->replayed.result;
+        end = x->replayed.finished_at;
+    }
+    struct metric_family *f =
+        mset_family(m, "drwatch_transition_duration_seconds", METRIC_GAUGE,
+                    "How long this site's last finished transition took, from its request's "
+                    "acceptance to its end, by from, to and result (ok, failed, stopped).");
+    mset_family_set_unit(m, f, "seconds");
+    if (!s || end < s->at) return;
+    mset_addv(m, f, end - s->at, "from", sw_state_name(s->from), "to", sw_state_name(s->to),
+              "result", sw_result_name(res), (const char *)NULL);
+}
+
 void sw_exec_metrics(const struct sw_executor *x, struct metric_set *m)
 {
     struct metric_family *steps =
@@ -596,6 +622,7 @@ void sw_exec_metrics(const struct sw_executor *x, struct metric_set *m)
                       sw_result_name((enum sw_result)res), (const char *)NULL);
         if (x->ran[a]) mset_addv(m, dur, x->last_seconds[a], "action", name, (const char *)NULL);
     }
+    transition_duration(x, m);
     mset_addv(m,
               mset_family(m, "drwatch_transition_in_progress", METRIC_GAUGE,
                           "1 while this site runs a transition's plan, else 0."),

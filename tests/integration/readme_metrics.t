@@ -48,6 +48,8 @@ FROM_SOURCE = {
         "appears only once drwatch has seen the ConfigMap change (the goldens are single scrapes)",
     "drwatch_transition_info":
         "appears only while a plan runs (the live drwatch runs none)",
+    "drwatch_transition_duration_seconds":
+        "appears only once a run has finished (the live drwatch runs none)",
     "drwatch_action_step_duration_seconds":
         "appears only once a step has run (the live drwatch runs none)",
     "drwatch_switchover_configmap_watch_up":

@@ -553,7 +553,8 @@ static void test_tell_peer(struct loop *l)
     switchover_free(golddr);
 
     write_tell_plans(fresh_dir());
-    gold = make(l, "gold", fresh_dir(), true);
+    const char *gold_dir = fresh_dir();
+    gold = make(l, "gold", gold_dir, true);
     golddr = make(l, "golddr", fresh_dir(), true);
     observe(gold, "gold", "active-passive", "active-passive");
     observe(golddr, "golddr", "active-passive", "active-passive");
@@ -565,6 +566,13 @@ static void test_tell_peer(struct loop *l)
     is_int(to_gold.posts, 0, "golddr's tell_peer step, in a run the peer asked for, sent nothing");
     ok(metric_has(golddr, "drwatch_action_steps_total{action=\"tell_peer\",result=\"already\"} 1"),
        "its check found nothing to tell");
+    const char *took =
+        "drwatch_transition_duration_seconds{from=\"active-passive\",result=\"ok\",to=\"golddr-"
+        "primary\"} ";
+    ok(metric_has(gold, took), "the finished run's duration, by from, to and result");
+    switchover_free(gold);
+    gold = make(l, "gold", gold_dir, true);
+    ok(metric_has(gold, took), "and after a restart, from the journal");
     switchover_free(gold);
     switchover_free(golddr);
     plans_file = NULL;
