@@ -550,13 +550,13 @@ static int setup_signals(struct daemon *d)
     return d->sigwatch ? 0 : -1;
 }
 
-static int daemon_start(struct daemon *d)
+/* The config, the loop, the clients the collectors share, and the collectors' environment. */
+static int start_base(struct daemon *d, char *err, size_t errlen)
 {
-    char err[1024];
     d->stats.start_time = time_wall_s();
     const char *slash = strrchr(d->config_path, '/');
     d->config_dir = slash ? xstrndup(d->config_path, (size_t)(slash - d->config_path)) : NULL;
-    d->cfg = load_config(d->config_path, err, sizeof(err));
+    d->cfg = load_config(d->config_path, err, errlen);
     if (!d->cfg) {
         log_error("config", "%s", err);
         return -1;
@@ -574,18 +574,24 @@ static int daemon_start(struct daemon *d)
                                     .peerview = d->peerview,
                                     .peer_stats = &d->peer_stats};
     env_from_config(&d->env, d->cfg);
-    if (http_limits_fit_process(&d->http_limits, err, sizeof(err)) < 0) {
+    return 0;
+}
+
+/* The HTTP server (not listening yet) with every part's routes. */
+static int start_http(struct daemon *d, char *err, size_t errlen)
+{
+    if (http_limits_fit_process(&d->http_limits, err, errlen) < 0) {
         log_error("http", "%s", err);
         return -1;
     }
     if (err[0]) log_warn("http", "%s", err);
     d->web_token = http_token_new("--web.token-file");
     d->silence_token = http_token_new("alerting.api_token_file");
-    if (d->token_file && http_token_load(d->web_token, d->token_file, err, sizeof(err)) < 0) {
+    if (d->token_file && http_token_load(d->web_token, d->token_file, err, errlen) < 0) {
         log_error("http", "%s", err);
         return -1;
     }
-    d->http = http_server_new(d->listen, &d->http_limits, &d->stats, d->loop, err, sizeof(err));
+    d->http = http_server_new(d->listen, &d->http_limits, &d->stats, d->loop, err, errlen);
     if (!d->http) {
         log_error("http", "%s", err);
         return -1;
@@ -598,45 +604,67 @@ static int daemon_start(struct daemon *d)
     rules_api_add_route(d->rules_api, d->http);
     manager_api_add_route(&d->alerting, d->silence_token, d->http);
     switchover_api_add_routes(&d->switchover, d->web_token, d->http);
-    d->sched = sched_new(d->loop, on_publish, d);
-    struct target_list targets;
-    if (collector_targets_make(collector_table, collector_table_len, d->cfg, &d->env, &targets, err,
-                               sizeof(err)) < 0) {
-        log_error("config", "%s", err);
-        return -1;
-    }
-    sched_apply(d->sched, &targets);
-    struct peer_server_plan *plan;
-    if (peer_prepare(d, d->cfg, &plan, err, sizeof(err)) < 0) {
-        log_error("peer_listen", "%s", err);
-        return -1;
-    }
-    peer_commit(d, plan);
+    return 0;
+}
+
+/* The rules engine (its saved alert state restored) on its own thread. */
+static int start_rules(struct daemon *d, char *err, size_t errlen)
+{
     struct rules_engine *rules;
-    if (rules_prepare(d, d->cfg, &rules, err, sizeof(err)) < 0) {
+    if (rules_prepare(d, d->cfg, &rules, err, errlen) < 0) {
         log_error("rules", "%s", err);
         return -1;
     }
     struct rules_runner_env renv = {
         .loop = d->loop, .snapshot = rules_snapshot, .result = on_rules_result, .arg = d};
-    d->rules = rules_runner_new(&renv, err, sizeof(err));
+    d->rules = rules_runner_new(&renv, err, errlen);
     if (!d->rules) {
         log_error("rules", "%s", err);
         rules_free(rules);
         return -1;
     }
-    if (rules && rules_load_state(rules, time_wall_s(), err, sizeof(err)) < 0)
+    if (rules && rules_load_state(rules, time_wall_s(), err, errlen) < 0)
         log_warn("rules", "alert state not restored: %s", err);
     rules_commit(d, rules);
+    return 0;
+}
+
+/* The parts as the config makes them: collectors, the peer listener, rules, alerting and
+ * switchover, in the order a reload applies them. */
+static int start_parts(struct daemon *d, char *err, size_t errlen)
+{
+    d->sched = sched_new(d->loop, on_publish, d);
+    struct target_list targets;
+    if (collector_targets_make(collector_table, collector_table_len, d->cfg, &d->env, &targets, err,
+                               errlen) < 0) {
+        log_error("config", "%s", err);
+        return -1;
+    }
+    sched_apply(d->sched, &targets);
+    struct peer_server_plan *plan;
+    if (peer_prepare(d, d->cfg, &plan, err, errlen) < 0) {
+        log_error("peer_listen", "%s", err);
+        return -1;
+    }
+    peer_commit(d, plan);
+    if (start_rules(d, err, errlen) < 0) return -1;
     struct am_plan *alerting;
     struct am_manager *fresh_alerting;
-    if (alerting_prepare(d, d->cfg, &alerting, &fresh_alerting, err, sizeof(err)) < 0) {
+    if (alerting_prepare(d, d->cfg, &alerting, &fresh_alerting, err, errlen) < 0) {
         log_error("alerting", "%s", err);
         return -1;
     }
     alerting_commit(d, alerting, fresh_alerting);
     http_token_set(d->silence_token, manager_api_token(d->alerting));
-    if (switchover_commit(d) < 0) return -1;
+    return switchover_commit(d);
+}
+
+static int daemon_start(struct daemon *d)
+{
+    char err[1024] = "";
+    if (start_base(d, err, sizeof(err)) < 0 || start_http(d, err, sizeof(err)) < 0 ||
+        start_parts(d, err, sizeof(err)) < 0)
+        return -1;
     atomic_store(&d->stats.last_reload_ok, 1);
     atomic_store(&d->stats.last_reload_success, time_wall_s());
     if (http_server_start(d->http, err, sizeof(err)) < 0) {
