@@ -38,6 +38,7 @@
 #include "peer_server.h"
 #include "peer_view.h"
 #include "plan_cli.h"
+#include "rbac_cli.h"
 #include "registry.h"
 #include "rules.h"
 #include "rules_api.h"
@@ -781,6 +782,7 @@ static void usage(FILE *out)
             "       drwatch check-config FILE\n"
             "       drwatch test-rules FILE...     (promtool test rules format; Lua rules)\n"
             "       drwatch plan --from STATE --to STATE [--site S] [--json]   (see plan --help)\n"
+            "       drwatch rbac --tools NS --solution NS [--tekton NS]   (see rbac --help)\n"
             "\n"
             "flags:\n"
             "  --config.file=FILE           Lua config file (default drwatch.lua)\n"
@@ -875,6 +877,8 @@ int main(int argc, char **argv)
     }
     if (optind < argc && strcmp(argv[optind], "plan") == 0)
         return plan_main(argc - optind, argv + optind);
+    if (optind < argc && strcmp(argv[optind], "rbac") == 0)
+        return rbac_main(argc - optind, argv + optind);
     if (optind < argc && strcmp(argv[optind], "test-rules") == 0)
         return testrules_main(argc - optind - 1, argv + optind + 1);
     if (optind < argc && strcmp(argv[optind], "check-config") == 0) {

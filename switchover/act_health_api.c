@@ -162,4 +162,5 @@ const struct actuator_ops health_api_actuator = {
     .poll = health_poll,
     .cancel = act_op_cancel,
     .rbac = health_rbac,
+    .rbac_namespace = "tools",
 };

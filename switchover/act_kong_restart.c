@@ -111,4 +111,5 @@ const struct actuator_ops kong_restart_actuator = {
     .poll = kong_poll,
     .cancel = act_op_cancel,
     .rbac = kong_rbac,
+    .rbac_namespace = "solution",
 };

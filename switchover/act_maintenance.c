@@ -288,4 +288,5 @@ const struct actuator_ops maintenance_actuator = {
     .poll = maintenance_poll,
     .cancel = act_op_cancel,
     .rbac = maintenance_rbac,
+    .rbac_namespace = "solution",
 };

@@ -455,18 +455,18 @@ static void promote_poll(struct sw_phase *ph)
 }
 
 /* Both read and patch the env-vars ConfigMap (check reads it, act patches it). */
-static const char *const pat_rbac[] = {" configmaps get", " configmaps patch", NULL};
+static const char *const pat_rbac[] = {"\"\" configmaps get", "\"\" configmaps patch", NULL};
 
 const struct actuator_ops patroni_demote_actuator = {.action = "patroni_demote",
                                                      .check = demote_check,
                                                      .act = demote_act,
                                                      .poll = demote_poll,
                                                      .cancel = pat_cancel,
-                                                     .rbac = pat_rbac};
+                                                     .rbac = pat_rbac, .rbac_namespace = "solution"};
 
 const struct actuator_ops patroni_promote_actuator = {.action = "patroni_promote",
                                                       .check = promote_check,
                                                       .act = promote_act,
                                                       .poll = promote_poll,
                                                       .cancel = pat_cancel,
-                                                      .rbac = pat_rbac};
+                                                      .rbac = pat_rbac, .rbac_namespace = "solution"};

@@ -331,4 +331,5 @@ const struct actuator_ops patroni_rebuild_actuator = {
     .poll = rebuild_poll,
     .cancel = act_op_cancel,
     .rbac = rebuild_rbac,
+    .rbac_namespace = "solution",
 };

@@ -122,4 +122,5 @@ const struct actuator_ops tfvars_actuator = {
     .poll = NULL,
     .cancel = act_op_cancel,
     .rbac = tfvars_rbac,
+    .rbac_namespace = "tekton",
 };

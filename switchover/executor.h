@@ -50,6 +50,9 @@ struct actuator_ops {
      * "apps deployments/scale patch"), NULL-terminated; NULL when nothing. The least-privilege
      * Role is the union of these (deploy/ and its test check it). */
     const char *const *rbac;
+    /* The namespace rbac applies in, as the switchover config's `namespaces` key names it:
+     * "tools", "solution" or "tekton" (NULL with rbac NULL). */
+    const char *rbac_namespace;
 };
 
 const struct sw_step *sw_phase_step(const struct sw_phase *ph);
