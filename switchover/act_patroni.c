@@ -462,11 +462,13 @@ const struct actuator_ops patroni_demote_actuator = {.action = "patroni_demote",
                                                      .act = demote_act,
                                                      .poll = demote_poll,
                                                      .cancel = pat_cancel,
-                                                     .rbac = pat_rbac, .rbac_namespace = "solution"};
+                                                     .rbac = pat_rbac,
+                                                     .rbac_namespace = "solution"};
 
 const struct actuator_ops patroni_promote_actuator = {.action = "patroni_promote",
                                                       .check = promote_check,
                                                       .act = promote_act,
                                                       .poll = promote_poll,
                                                       .cancel = pat_cancel,
-                                                      .rbac = pat_rbac, .rbac_namespace = "solution"};
+                                                      .rbac = pat_rbac,
+                                                      .rbac_namespace = "solution"};

@@ -488,4 +488,5 @@ const struct actuator_ops tekton_deploy_actuator = {.action = "tekton_deploy",
                                                     .act = tekton_act,
                                                     .poll = tekton_poll,
                                                     .cancel = tekton_cancel,
-                                                    .rbac = tekton_rbac, .rbac_namespace = "tekton"};
+                                                    .rbac = tekton_rbac,
+                                                    .rbac_namespace = "tekton"};

@@ -63,8 +63,8 @@ static int cmp_rule(const void *a, const void *b)
     return strcmp(x->verb, y->verb);
 }
 
-static int collect(const struct sw_rbac_names *n, const struct sw_rbac_source *src,
-                   struct roles *r, char *err, size_t errlen)
+static int collect(const struct sw_rbac_names *n, const struct sw_rbac_source *src, struct roles *r,
+                   char *err, size_t errlen)
 {
     const char *kinds[3] = {"tools", "solution", "tekton"};
     const char *names[3] = {n->tools, n->solution, n->tekton ? n->tekton : n->tools};
@@ -85,8 +85,10 @@ static int collect(const struct sw_rbac_names *n, const struct sw_rbac_source *s
         int k = 0;
         while (k < 3 && !(a->rbac_namespace && strcmp(a->rbac_namespace, kinds[k]) == 0)) k++;
         if (k == 3) {
-            snprintf(err, errlen, "actuator %s: rbac_namespace \"%s\" is not tools, solution or "
-                     "tekton", a->action, a->rbac_namespace ? a->rbac_namespace : "(none)");
+            snprintf(err, errlen,
+                     "actuator %s: rbac_namespace \"%s\" is not tools, solution or "
+                     "tekton",
+                     a->action, a->rbac_namespace ? a->rbac_namespace : "(none)");
             return -1;
         }
         for (const char *const *l = a->rbac; *l; l++)
@@ -103,7 +105,8 @@ static void print_rules(const struct roles *r, int ns, struct buf *out)
     for (size_t i = 0; i < r->n; i++) {
         const struct rule *ru = &r->rules[i];
         if (ru->ns != ns) continue;
-        bool same = prev && !strcmp(prev->group, ru->group) && !strcmp(prev->resource, ru->resource);
+        bool same =
+            prev && !strcmp(prev->group, ru->group) && !strcmp(prev->resource, ru->resource);
         if (!same) {
             if (prev) (void)buf_puts(out, "]\n");
             (void)buf_printf(out, "- apiGroups: [\"%s\"]\n  resources: [\"%s\"]\n  verbs: [\"%s\"",

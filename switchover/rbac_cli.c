@@ -13,24 +13,26 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: drwatch rbac --tools NS --solution NS [--tekton NS] [--name NAME]\n"
-            "                    [--service-account SA]\n"
-            "Prints, as YAML for kubectl apply, one Role and RoleBinding per namespace with\n"
-            "exactly the verbs and resources the switchover part's actuators and its state\n"
-            "ConfigMap use there. The namespaces are the switchover config's `namespaces`\n"
-            "(tekton defaults to tools); NAME defaults to drwatch-switchover, SA (bound, in\n"
-            "the tools namespace) to drwatch. The collectors' reads are not included.\n");
+    fprintf(out, "usage: drwatch rbac --tools NS --solution NS [--tekton NS] [--name NAME]\n"
+                 "                    [--service-account SA]\n"
+                 "Prints, as YAML for kubectl apply, one Role and RoleBinding per namespace with\n"
+                 "exactly the verbs and resources the switchover part's actuators and its state\n"
+                 "ConfigMap use there. The namespaces are the switchover config's `namespaces`\n"
+                 "(tekton defaults to tools); NAME defaults to drwatch-switchover, SA (bound, in\n"
+                 "the tools namespace) to drwatch. The collectors' reads are not included.\n");
 }
 
 int rbac_main(int argc, char **argv)
 {
     struct sw_rbac_names n = {.name = "drwatch-switchover", .service_account = "drwatch"};
     static const struct option opts[] = {
-        {"tools", required_argument, NULL, 't'},   {"solution", required_argument, NULL, 's'},
-        {"tekton", required_argument, NULL, 'k'},  {"name", required_argument, NULL, 'n'},
+        {"tools", required_argument, NULL, 't'},
+        {"solution", required_argument, NULL, 's'},
+        {"tekton", required_argument, NULL, 'k'},
+        {"name", required_argument, NULL, 'n'},
         {"service-account", required_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {

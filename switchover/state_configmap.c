@@ -145,7 +145,9 @@ void sw_cm_answer_text(const struct sw_cm_answer *a, char *out, size_t outlen)
     case SW_CM_ACCEPTED: snprintf(out, outlen, "accepted: run %s: %s", a->run_id, a->reason); break;
     case SW_CM_NOTHING: snprintf(out, outlen, "nothing to do: %s", a->reason); break;
     case SW_CM_REFUSED: snprintf(out, outlen, "refused: %s", a->reason); break;
-    case SW_CM_PENDING: snprintf(out, outlen, "pending: request %s: %s", a->run_id, a->reason); break;
+    case SW_CM_PENDING:
+        snprintf(out, outlen, "pending: request %s: %s", a->run_id, a->reason);
+        break;
     }
 }
 

@@ -108,7 +108,7 @@ void sw_cm_remember(struct sw_cm_memory *m, const char *rv, const char *value);
 
 /* What one merge-patch writes; a field group is written when its flag is set. */
 struct sw_cm_patch {
-    bool answer; /* transition "", drwatch_request, drwatch_answer, drwatch_answered_at */
+    bool answer;   /* transition "", drwatch_request, drwatch_answer, drwatch_answered_at */
     bool reanswer; /* drwatch_answer, drwatch_answered_at only (a pending request's outcome) */
     char request[SW_CM_VALUE_MAX];
     char answer_text[SW_CM_TEXT_MAX];

@@ -268,8 +268,8 @@ static void test_table(void)
             if (strcmp(actuator_table[i]->action, names[n]) == 0) a = actuator_table[i];
         ok(a && a->check && a->act && a->poll && a->cancel, "%s is in the actuator table",
            names[n]);
-        ok(a && a->rbac && a->rbac[0] && strcmp(a->rbac[0], "\"\" configmaps get") == 0 && a->rbac[1] &&
-               strcmp(a->rbac[1], "\"\" configmaps patch") == 0 && !a->rbac[2],
+        ok(a && a->rbac && a->rbac[0] && strcmp(a->rbac[0], "\"\" configmaps get") == 0 &&
+               a->rbac[1] && strcmp(a->rbac[1], "\"\" configmaps patch") == 0 && !a->rbac[2],
            "%s's rbac: core configmaps get and patch, nothing else", names[n]);
     }
 }

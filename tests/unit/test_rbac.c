@@ -14,10 +14,13 @@ static const char *const a_rbac[] = {"apps deployments patch", "apps deployments
                                      "\"\" secrets get", NULL};
 static const char *const b_rbac[] = {"\"\" secrets get", "apps deployments get", NULL};
 static const char *const bad_rbac[] = {"apps deployments", NULL};
-static const struct actuator_ops a_ops = {.action = "a", .rbac = a_rbac, .rbac_namespace = "solution"};
-static const struct actuator_ops b_ops = {.action = "b", .rbac = b_rbac, .rbac_namespace = "tekton"};
+static const struct actuator_ops a_ops = {
+    .action = "a", .rbac = a_rbac, .rbac_namespace = "solution"};
+static const struct actuator_ops b_ops = {
+    .action = "b", .rbac = b_rbac, .rbac_namespace = "tekton"};
 static const struct actuator_ops none_ops = {.action = "none"};
-static const struct actuator_ops bad_ops = {.action = "bad", .rbac = bad_rbac, .rbac_namespace = "tools"};
+static const struct actuator_ops bad_ops = {
+    .action = "bad", .rbac = bad_rbac, .rbac_namespace = "tools"};
 static const struct actuator_ops nons_ops = {.action = "nons", .rbac = b_rbac};
 static const char *const extra[] = {"\"\" configmaps watch", "\"\" configmaps get", NULL};
 
@@ -63,7 +66,8 @@ static void test_shape(void)
     if (out.data && strcmp(out.data, want) != 0) diag("got:\n%s", out.data);
 
     n.tekton = "k";
-    ok(render(&n, ops, 3, &out, err, sizeof(err)) == 0 && strstr(out.data, "namespace: k\nrules:\n"),
+    ok(render(&n, ops, 3, &out, err, sizeof(err)) == 0 &&
+           strstr(out.data, "namespace: k\nrules:\n"),
        "a tekton namespace of its own gets its Role");
     buf_free(&out);
 }

@@ -203,11 +203,13 @@ static void test_texts(void)
     is_str(out, "nothing to do: already golddr-primary", "nothing to do");
     a.verdict = SW_CM_PENDING;
     snprintf(a.run_id, sizeof(a.run_id), "gold-2-cd34");
-    snprintf(a.reason, sizeof(a.reason), "awaiting the peer's confirmation that it is golddr-primary");
+    snprintf(a.reason, sizeof(a.reason),
+             "awaiting the peer's confirmation that it is golddr-primary");
     sw_cm_answer_text(&a, out, sizeof(out));
-    is_str(out,
-           "pending: request gold-2-cd34: awaiting the peer's confirmation that it is golddr-primary",
-           "pending, with the request's id");
+    is_str(
+        out,
+        "pending: request gold-2-cd34: awaiting the peer's confirmation that it is golddr-primary",
+        "pending, with the request's id");
 
     struct sw_run_start run = {
         .id = "golddr-1-ab12", .from = SW_ACTIVE_PASSIVE, .to = SW_GOLDDR_PRIMARY, .nsteps = 3};
