@@ -7,7 +7,9 @@ timelines. For every test file in rules/tests/ (promtool's format, rule_files na
      transition_rule_test entries taken out (Prometheus has no transition requests, and
      promtool refuses a key it does not know);
   3. drwatch's whole timeline (test-rules --timeline: the firing alerts of every rule at every
-     evaluation step) passes promtool with the Prometheus rules: no mismatch at any step."""
+     evaluation step) passes promtool with the Prometheus rules: no mismatch at any step.
+And rules/prometheus-only/ (what only an outside Prometheus can say: Watchdog, drwatch down or
+absent) passes promtool check rules and promtool test rules with its own tests."""
 import glob
 import os
 import re
@@ -95,4 +97,23 @@ for path in tests:
         t.diag(r.stdout[-3000:] + r.stderr)
 t.ok(transition_tests, "drwatch test-rules ran the shipped rules' %d transition tests"
      % transition_tests)
+
+only = os.path.join(ROOT, "rules", "prometheus-only")
+only_rules = sorted(glob.glob(os.path.join(only, "*.yml")))
+only_tests = sorted(glob.glob(os.path.join(only, "tests", "*.yml")))
+t.is_([os.path.basename(p) for p in only_tests], [os.path.basename(p) for p in only_rules],
+      "every Prometheus-only rule file has its tests")
+r = subprocess.run(["promtool", "check", "rules"] + only_rules, capture_output=True, text=True)
+if not t.ok(only_rules and r.returncode == 0,
+            "promtool check rules passes the Prometheus-only rules"):
+    t.diag(r.stdout + r.stderr)
+for path in only_tests:
+    r = subprocess.run(["promtool", "test", "rules", path], capture_output=True, text=True)
+    if not t.ok(r.returncode == 0, "promtool test rules prometheus-only/tests/%s"
+                % os.path.basename(path)):
+        t.diag(r.stdout + r.stderr)
+with open(os.path.join(only, "drwatch_alive.yml")) as f:
+    alive = f.read()
+t.ok(all("alert: " + a in alive for a in ("Watchdog", "DrwatchDown", "DrwatchAbsent")),
+     "Watchdog, DrwatchDown and DrwatchAbsent ship")
 t.done()
