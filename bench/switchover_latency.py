@@ -36,7 +36,8 @@ drwatch_automation_evidence_complete 1 (polled every 20 ms: when the evidence wa
 the rule evaluation that asked (drwatch_rule_last_evaluation_timestamp_seconds, the last one
 before the run's `start` record) and the `start` record's `at`; and it counts the evaluations
 that ran after the sample but before the evidence was published (each missed it, costing an
-interval). The textfile collector's interval equals the evaluation interval, as with
+interval). Before 8972a18 the evidence showed only in the snapshot after the next publish, which
+the evaluation 0.2 s after the sample never saw: 1.2 s at a 1 s interval, 5.2 s at 5 s. The textfile collector's interval equals the evaluation interval, as with
 drwatch.fast_interval driving both. Prints figures; asserts nothing."""
 import argparse
 import os
@@ -216,6 +217,13 @@ def show(interval, reps):
     print("  Nth sample -> first step begin: median %.3f s, max %.3f s; target < %d s: %s"
           % (med, mx, interval, "met" if mx < interval else
              "met (median), MISSED (max)" if med < interval else "MISSED"))
+    pub = statistics.median(r["ev_seen"] - r["sample"] for r in reps if r["ev_seen"])
+    phase = statistics.median(r["asked"] - r["sample"] for r in reps if r["asked"])
+    print("  the evidence was on /metrics %.3f s after the sample, the rules evaluated %.3f s "
+          "after it (median);" % (pub, phase))
+    print("  an evaluation that fell between the sample and the evidence's publication would "
+          "miss it: for any phase")
+    print("  the bound is one interval + %.3f s" % pub)
     missed = sum(r["missed"] for r in reps)
     if mx >= interval:
         if missed:
