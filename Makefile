@@ -123,6 +123,8 @@ bench: deps
 	@./bench/cycle_concurrency.py
 	@./bench/postgres_vs_exporter.py
 	@./bench/sigterm_latency.py $(abspath $(BIN))
+	@$(BUILD)/bench/executor_bench
+	@./bench/switchover_latency.py $(abspath $(BIN))
 	@./bench/http_overload.py --bin $(abspath $(BIN))
 
 lint:

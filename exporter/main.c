@@ -310,7 +310,8 @@ static void switchover_refresh(struct daemon *d, const struct snapshot *snap)
 {
     if (d->switchover_stale && !(d->switchover && switchover_busy(d->switchover)))
         (void)switchover_commit(d); /* a failure is logged; the part stays off until fixed */
-    if (d->switchover) switchover_observe(d->switchover, snap);
+    /* What it shows of the new world is in the next snapshot: make that one now. */
+    if (d->switchover && switchover_observe(d->switchover, snap)) sched_request_publish(d->sched);
 }
 
 struct alert_batch {

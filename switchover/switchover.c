@@ -280,8 +280,32 @@ static void observe_world(void *arg, struct sw_world *out)
     *out = ((struct switchover *)arg)->world;
 }
 
-void switchover_observe(struct switchover *sw, const struct snapshot *snap)
+/* What switchover_metrics shows of an observation: the state, the evidence, a run going on. */
+struct shown {
+    enum sw_state state;
+    bool busy, complete;
+    bool checks[SW_CHECK_COUNT];
+};
+
+static struct shown shown_now(const struct switchover *sw)
 {
+    struct shown s = {
+        .state = switchover_state(sw), .busy = sw_exec_busy(sw->x), .complete = sw->evidence.ok};
+    for (int c = 0; c < SW_CHECK_COUNT; c++) s.checks[c] = sw->evidence.check[c].ok;
+    return s;
+}
+
+static bool shown_same(const struct shown *a, const struct shown *b)
+{
+    if (a->state != b->state || a->busy != b->busy || a->complete != b->complete) return false;
+    for (int c = 0; c < SW_CHECK_COUNT; c++)
+        if (a->checks[c] != b->checks[c]) return false;
+    return true;
+}
+
+bool switchover_observe(struct switchover *sw, const struct snapshot *snap)
+{
+    struct shown before = shown_now(sw);
     sw_observe(snap, sw->site, now_s(sw), &sw->world);
     if (snap) {
         struct label_read lr = {.sw = sw};
@@ -295,6 +319,8 @@ void switchover_observe(struct switchover *sw, const struct snapshot *snap)
     if (!sw_exec_busy(sw->x) && now_s(sw) - sw->fence_failed_at >= FENCE_RETRY_S &&
         sw_guard_fence(&sw->world, pair_state(sw), why, sizeof(why)))
         fence(sw, why);
+    struct shown after = shown_now(sw);
+    return !shown_same(&before, &after);
 }
 
 /* ---- requests ---- */

@@ -94,8 +94,11 @@ int switchover_check(const struct switchover_config *c, const struct switchover_
                      size_t errlen);
 
 /* Reads the world from snap (takes no reference; snap may be NULL), then fences and
- * evaluates the evidence. Call after each published snapshot. */
-void switchover_observe(struct switchover *sw, const struct snapshot *snap);
+ * evaluates the evidence. Call after each published snapshot. Returns true when what
+ * switchover_metrics shows of it changed (the state, an evidence check, a run started): that
+ * snapshot was made before, so the caller publishes again for the rules to see it now rather
+ * than a publish later (a whole evaluation interval, when the rules ran in between). */
+bool switchover_observe(struct switchover *sw, const struct snapshot *snap);
 
 /* The answer to a request. */
 struct sw_reply {

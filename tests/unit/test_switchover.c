@@ -83,11 +83,13 @@ static struct switchover *make(struct loop *l, const char *site, bool automation
     return sw;
 }
 
-static void observe(struct switchover *sw, const char *self, const struct scene *s)
+/* Returns what switchover_observe says: whether what it shows changed. */
+static bool observe(struct switchover *sw, const char *self, const struct scene *s)
 {
     struct snapshot *snap = publish(self, s);
-    switchover_observe(sw, snap);
+    bool changed = switchover_observe(sw, snap);
     snapshot_unref(snap);
+    return changed;
 }
 
 /* Runs the loop until no plan runs (fake actuators answer at once or within 5 ms). */
@@ -139,8 +141,9 @@ static void test_golddr(struct loop *l)
     ok(metric_has(sw, "drwatch_transition_requests_total{result=\"refused\",source=\"configmap\","
                       "to=\"other\"} 0"),
        "every request series is there from 0, before any request");
-    observe(sw, "golddr", &calm);
+    ok(observe(sw, "golddr", &calm), "the first observation changes what it shows");
     ok(switchover_state(sw) == SW_ACTIVE_PASSIVE, "the ConfigMap's label gives the state");
+    ok(!observe(sw, "golddr", &calm), "the same world again changes nothing it shows");
 
     ok(ask(sw, "golddr-primary", SW_SOURCE_API, true, &out) == 0 && out.status == 200 &&
            strstr(out.plan.data, "\"patroni_promote\"") && !switchover_busy(sw),
@@ -157,9 +160,19 @@ static void test_golddr(struct loop *l)
 
     const struct scene outage = {
         .label = "active-passive", .gslb_golddr = true, .gold_writable = false, .peer_up = false};
-    observe(sw, "golddr", &outage);
+    /* Regression: the snapshot is made before the switchover part observes it, so evidence an
+     * observation made complete showed only in the snapshot after the next one; the rule
+     * evaluation 0.2 s after the Nth sample read the one before and the failover started an
+     * evaluation interval late (bench/switchover_latency.py: 1.2 s at a 1 s interval). The
+     * caller publishes again when this says what it shows changed. */
+    ok(observe(sw, "golddr", &outage), "evidence that became complete is a change to publish");
     ok(switchover_evidence(sw)->ok,
        "gold down and withdrawn, the peer unreachable: evidence complete");
+    ok(!observe(sw, "golddr", &outage), "and seen again, not");
+    ok(observe(sw, "golddr", &calm) && !switchover_evidence(sw)->ok &&
+           !observe(sw, "golddr", &calm),
+       "evidence that no longer holds is a change, once");
+    observe(sw, "golddr", &outage);
     buf_reset(&F.calls);
     ok(ask(sw, "golddr-primary", SW_SOURCE_AUTOMATION, false, &out) == 0 && out.status == 202 &&
            out.run_id[0],
