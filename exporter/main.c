@@ -47,6 +47,7 @@
 #include "stats.h"
 #include "switchover.h"
 #include "switchover_api.h"
+#include "switchover_page.h"
 #include "status_page.h"
 #include "testrules.h"
 #include "xalloc.h"
@@ -601,6 +602,10 @@ static int start_http(struct daemon *d, char *err, size_t errlen)
     d->lifecycle = lifecycle_new(d->loop, daemon_reload_cb, d);
     lifecycle_add_routes(d->lifecycle, d->http, d->enable_lifecycle, d->web_token);
     d->status_page = (struct status_page_info){.config_path = d->config_path, .site = &d->env.site};
+    status_page_add_section(&d->status_page,
+                            &(struct status_section){.title = "Switchover",
+                                                     .render = switchover_page_html,
+                                                     .arg = &d->switchover});
     status_page_add_route(d->http, &d->status_page);
     d->rules_api = rules_api_new();
     rules_api_add_route(d->rules_api, d->http);

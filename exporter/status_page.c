@@ -3,9 +3,9 @@
 
 #include "buf.h"
 #include "http_server.h"
+#include "log.h"
 
-/* Writes s with HTML's special characters escaped. */
-static void put_html(struct buf *b, const char *s)
+void status_page_put_html(struct buf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -27,13 +27,30 @@ static void route_index(void *ctx, const struct http_request *req, struct http_r
                      "<!doctype html><html><head><title>drwatch</title></head><body>\n"
                      "<h1>drwatch %s</h1>\n<p>Site <b>",
                      DRWATCH_VERSION);
-    put_html(&rep->body, *info->site ? *info->site : "");
+    status_page_put_html(&rep->body, *info->site ? *info->site : "");
     (void)buf_puts(&rep->body, "</b>, config <code>");
-    put_html(&rep->body, info->config_path);
+    status_page_put_html(&rep->body, info->config_path);
     (void)buf_puts(&rep->body, "</code>.</p>\n"
                                "<ul><li><a href=\"/metrics\">/metrics</a></li>\n"
                                "<li><a href=\"/-/healthy\">/-/healthy</a></li>\n"
-                               "<li><a href=\"/-/ready\">/-/ready</a></li></ul>\n</body></html>\n");
+                               "<li><a href=\"/-/ready\">/-/ready</a></li></ul>\n");
+    for (size_t i = 0; i < info->nsections; i++) {
+        const struct status_section *sec = &info->sections[i];
+        (void)buf_puts(&rep->body, "<h2>");
+        status_page_put_html(&rep->body, sec->title);
+        (void)buf_puts(&rep->body, "</h2>\n");
+        sec->render(sec->arg, &rep->body);
+    }
+    (void)buf_puts(&rep->body, "</body></html>\n");
+}
+
+void status_page_add_section(struct status_page_info *info, const struct status_section *s)
+{
+    if (info->nsections == STATUS_SECTIONS_MAX) {
+        log_error("http", "status page: no room for section %s", s->title);
+        return;
+    }
+    info->sections[info->nsections++] = *s;
 }
 
 void status_page_add_route(struct http_server *s, const struct status_page_info *info)

@@ -580,6 +580,11 @@ double sw_exec_last_finished(const struct sw_executor *x)
     return x->last_finished;
 }
 
+const struct sw_run_record *sw_exec_last(const struct sw_executor *x)
+{
+    return x->have_last ? &x->last : NULL;
+}
+
 /* drwatch_transition_duration_seconds: the last finished run's, from this process or, after a
  * restart, from the journal's replay, so that the figure outlives the process that ran it. */
 static void transition_duration(const struct sw_executor *x, struct metric_set *m)

@@ -152,6 +152,8 @@ const struct sw_run_record *sw_exec_record(const struct sw_executor *x, const ch
 
 /* When the last run finished (Unix seconds; 0 never): the cooldown starts there. */
 double sw_exec_last_finished(const struct sw_executor *x);
+/* The last run that finished in this process, or NULL. */
+const struct sw_run_record *sw_exec_last(const struct sw_executor *x);
 
 /* Adds drwatch_action_steps_total{action,result}, drwatch_action_step_duration_seconds{action}
  * (the last), drwatch_transition_in_progress and drwatch_transition_info to m. */

@@ -177,6 +177,11 @@ const struct sw_run_record *switchover_record(const struct switchover *sw, const
     return sw_exec_record(sw->x, id);
 }
 
+const struct sw_run_record *switchover_last_run(const struct switchover *sw)
+{
+    return sw_exec_last(sw->x);
+}
+
 const struct sw_evidence *switchover_evidence(const struct switchover *sw)
 {
     return &sw->evidence;

@@ -143,6 +143,8 @@ bool switchover_automation(const struct switchover *sw);
 const struct sw_run_start *switchover_current(const struct switchover *sw, size_t *step,
                                               size_t *depth);
 const struct sw_run_record *switchover_record(const struct switchover *sw, const char *id);
+/* The last run that finished since drwatch started, or NULL. */
+const struct sw_run_record *switchover_last_run(const struct switchover *sw);
 /* The automatic failover's evidence as of the last observation. */
 const struct sw_evidence *switchover_evidence(const struct switchover *sw);
 

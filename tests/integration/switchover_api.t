@@ -6,7 +6,8 @@ asked here is judged, planned or refused, and a refusal touches nothing):
   transition table refuses with the reason and what would be accepted (409), refuses what
   needs the peer's agreement while no peer can give it (409), and answers a dry run with the
   plan and starts nothing;
-- GET /api/v1/state, /api/v1/evidence (every check with what it saw), /api/v1/plans/<id>
+- GET /api/v1/state, /api/v1/evidence (every check with what it saw), /api/v1/plans/<id>,
+  and the status page's switchover section (state, last run, evidence checks)
   (a run's record; 404 for a run it does not know);
 - refusals are counted (drwatch_transition_requests_total) and journaled;
 - without a switchover section every route says so (404)."""
@@ -81,7 +82,7 @@ t.ok(status == 404 and b"no such run" in body, "GET /api/v1/plans/<unknown id>: 
 
 # Regression: handlers saw the route's path ("/api/v1/plans/") instead of the request's, so
 # GET /api/v1/plans/<id> answered 404 for every run, also the one just started.
-status, r = ask({"to": "active-passive-force", "reason": "break glass"})
+status, r = ask({"to": "active-passive-force", "reason": "break glass <script>x()</script>"})
 run_id = r.get("plan", "")
 t.ok(status == 202 and r["status"] == "accepted" and run_id,
      "a break-glass run starts (and fails at once: no Kubernetes API here): %s" % run_id)
@@ -89,6 +90,16 @@ rec = wait_for(lambda: (lambda s, b: s == 200 and json.loads(b))(
     *dw.get("/api/v1/plans/" + run_id)[::2]))
 t.ok(rec and rec["id"] == run_id and rec["trigger"] == "api" and rec["steps"],
      "GET /api/v1/plans/<its id> answers its record (%s)" % (rec and rec["status"]))
+
+wait_for(lambda: json.loads(dw.get("/api/v1/state")[2])["transition_in_progress"] is False)
+status, headers, body = dw.get("/")
+page = body.decode()
+t.ok(status == 200 and "<h2>Switchover</h2>" in page and "state <b>" in page and
+     "Last run: run <code>%s</code>" % run_id in page and "gslb_golddr_alone" in page and
+     "evidence <b>not complete</b>" in page,
+     "the status page shows the state, the last run with its result, and each evidence check")
+t.ok("<script" not in page and "break glass &lt;script&gt;x()&lt;/script&gt;" in page,
+     "a person's reason is shown as text, escaped")
 
 refused = wait_for(lambda: dw.sample(
     'drwatch_transition_requests_total{result="refused",source="api",to="golddr-primary"}'))
@@ -101,5 +112,8 @@ dw.stop_clean(t)
 bare = Drwatch('drwatch = { site = "golddr" }\n', name="no-switchover").start()
 status, _, body = bare.get("/api/v1/state")
 t.ok(status == 404 and b"not configured" in body, "without a switchover section: 404 saying so")
+status, _, body = bare.get("/")
+t.ok(status == 200 and b"No switchover section in the config" in body,
+     "and the status page says it carries out no transition")
 bare.stop()
 t.done()

@@ -1,0 +1,93 @@
+/* switchover_page.c: the status page's switchover section: this site's state, the run going on
+ * (its step) or a request awaiting the peer, the last finished run, and each check of the
+ * automatic failover's evidence with what it saw, so on-call can see at a glance why drwatch
+ * did or did not fail over. The JSON API (switchover_api.c) says the same for tools. */
+#include "switchover_page.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "status_page.h"
+#include "switchover.h"
+
+static void text(struct buf *b, const char *s)
+{
+    status_page_put_html(b, s ? s : "");
+}
+
+static void run_line(struct buf *b, const char *what, const struct sw_run_start *r)
+{
+    (void)buf_printf(b, "<li>%s: run <code>", what);
+    text(b, r->id);
+    (void)buf_printf(b, "</code> %s &rarr; %s, asked by %s: ", sw_state_name(r->from),
+                     sw_state_name(r->to), sw_source_name(r->source));
+    text(b, r->reason);
+}
+
+static void runs(struct switchover *sw, struct buf *b)
+{
+    size_t step = 0, depth = 0;
+    const struct sw_run_start *run = switchover_current(sw, &step, &depth);
+    if (run) {
+        const struct sw_run_record *rec = switchover_record(sw, run->id);
+        run_line(b, "<b>Running</b>", run);
+        (void)buf_printf(b, " (step %zu of %zu", step + 1, run->nsteps);
+        if (rec && step < rec->nsteps) {
+            (void)buf_puts(b, ": ");
+            text(b, rec->steps[step].name[0] ? rec->steps[step].name : rec->steps[step].action);
+        }
+        (void)buf_puts(b, depth ? ", its fallback)</li>\n" : ")</li>\n");
+    }
+    const struct sw_awaited *aw = switchover_awaited(sw, NULL);
+    if (aw) {
+        (void)buf_puts(b, "<li><b>Awaiting the peer</b>: request <code>");
+        text(b, aw->id);
+        (void)buf_printf(b, "</code> %s &rarr; %s: ", sw_state_name(aw->from),
+                         sw_state_name(aw->to));
+        text(b, aw->detail);
+        (void)buf_puts(b, "</li>\n");
+    }
+    const struct sw_run_record *last = switchover_last_run(sw);
+    if (last && (!run || strcmp(last->start.id, run->id) != 0)) {
+        run_line(b, "Last run", &last->start);
+        (void)buf_printf(b, "; <b>%s</b>", sw_result_name(last->result));
+        if (last->detail[0]) (void)buf_puts(b, ": ");
+        text(b, last->detail);
+        (void)buf_puts(b, "</li>\n");
+    }
+}
+
+static void evidence(struct switchover *sw, struct buf *b)
+{
+    const struct sw_evidence *e = switchover_evidence(sw);
+    (void)buf_printf(b,
+                     "<p>Automatic failover (active-passive &rarr; golddr-primary): evidence "
+                     "<b>%s</b>, automation <b>%s</b>.</p>\n"
+                     "<table border=\"1\" cellpadding=\"3\"><tr><th>check</th><th>holds</th>"
+                     "<th>saw</th></tr>\n",
+                     e->ok ? "complete" : "not complete", switchover_automation(sw) ? "on" : "off");
+    for (int c = 0; c < SW_CHECK_COUNT; c++) {
+        (void)buf_printf(b, "<tr><td>%s</td><td>%s</td><td>", sw_check_name((enum sw_check)c),
+                         e->check[c].ok ? "yes" : "<b>no</b>");
+        text(b, e->check[c].detail);
+        (void)buf_puts(b, "</td></tr>\n");
+    }
+    (void)buf_puts(b, "</table>\n");
+}
+
+void switchover_page_html(void *slot, struct buf *b)
+{
+    struct switchover *sw = *(struct switchover *const *)slot;
+    if (!sw) {
+        (void)buf_puts(b, "<p>No switchover section in the config: this drwatch observes and "
+                          "alerts, and carries out no transition.</p>\n");
+        return;
+    }
+    (void)buf_printf(b, "<p>Site %s, state <b>%s</b>.</p>\n<ul>\n", switchover_site_name(sw),
+                     sw_state_name(switchover_state(sw)));
+    runs(sw, b);
+    (void)buf_puts(b, "<li><a href=\"/api/v1/state\">/api/v1/state</a>, "
+                      "<a href=\"/api/v1/evidence\">/api/v1/evidence</a></li>\n</ul>\n");
+    evidence(sw, b);
+}
