@@ -54,8 +54,10 @@ config = 'drwatch = { site = "gold" }\nkong = { targets = {\n' + "".join(
     % (name, url, ", " + extra if extra else "") for name, url, extra, _ in targets) + "} }\n"
 dw = Drwatch(config).start()
 UP = 'drwatch_collector_up{collector="kong",site="gold",target="%s"}'
-m = wait_for(lambda: (lambda m: m if all(m.get(UP % n) is not None for n, _, _, _ in targets)
-                      else None)(dw.metrics()))
+# A scrape may time out on a loaded machine (TLS handshakes under ASan): wait until every
+# target shows what its settings give, not for the first value each shows.
+m = wait_for(lambda: (lambda m: m if all(m.get(UP % n) == float(w) for n, _, _, w in targets)
+                      else None)(dw.metrics()), timeout=30)
 m = m or dw.metrics()
 for name, url, extra, want in targets:
     t.is_(m.get(UP % name), float(want), "%s: up %d" % (name, want))
