@@ -676,6 +676,9 @@ struct switchover *switchover_new(const struct switchover_config *c,
     state_from_journal(sw);
     make_state_cm(sw); /* before a resumed run can finish */
     const struct sw_replayed *rp = sw_exec_replayed(sw->x);
+    if (rp->have_run && rp->finished)
+        sw_cm_last_run(sw->cm, &rp->start, rp->result, rp->detail, rp->finished_at,
+                       strncmp(rp->start.id, "fence-", 6) != 0);
     sw->resume_pending = rp->have_run && !rp->finished;
     if (sw->resume_pending)
         log_info("switchover",

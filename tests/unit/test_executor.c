@@ -340,7 +340,9 @@ static void test_resume(struct loop *l)
        "a plan that changed since the run started is not resumed (%s)", E.detail);
     sw_exec_free(x);
     x = executor(l);
-    ok(sw_exec_replayed(x)->finished, "and the stop is journaled");
+    ok(sw_exec_replayed(x)->finished && sw_exec_replayed(x)->result == SW_RESULT_STOPPED &&
+           strstr(sw_exec_replayed(x)->detail, "changed since run run-crash started"),
+       "and the stop is journaled, with its detail (%s)", sw_exec_replayed(x)->detail);
     sw_exec_free(x);
     sw_plans_free(p);
 }
