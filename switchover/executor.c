@@ -497,6 +497,7 @@ int sw_exec_resume(struct sw_executor *x, const struct sw_plans *plans, char *er
         return -1;
     }
     log_warn("switchover", "run %s was cut short by a restart: resuming", s->id);
+    r->rec.resumed = true; /* also when only its finish is left: it went on after the restart */
     if (pos == 0) {
         finish(r, res, res == SW_RESULT_OK ? "" : "a step had failed before the restart");
         return 0;
@@ -504,7 +505,6 @@ int sw_exec_resume(struct sw_executor *x, const struct sw_plans *plans, char *er
     r->step = step;
     r->depth = depth;
     r->doubt = rp->in_doubt;
-    r->rec.resumed = true;
     start_step(r);
     return 0;
 }

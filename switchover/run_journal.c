@@ -119,6 +119,7 @@ static int replay_finish(struct sw_replayed *st, json_t *o)
     st->finished = true;
     st->in_doubt = false;
     st->result = (enum sw_result)r;
+    snprintf(st->detail, sizeof(st->detail), "%s", str(o, "detail"));
     st->finished_at = json_number_value(json_object_get(o, "at"));
     st->last_finished_at = st->finished_at;
     return 0;

@@ -53,7 +53,8 @@ struct sw_replayed {
     bool finished;
     enum sw_result result; /* when finished */
     double finished_at;
-    bool in_doubt; /* a step began and never ended: resume at it, through its check */
+    char detail[300]; /* the finish record's detail, when finished */
+    bool in_doubt;    /* a step began and never ended: resume at it, through its check */
     size_t doubt_step, doubt_depth;
     char doubt_action[32];
     bool have_end; /* else: the last step that ended, for the executor to go on from as it

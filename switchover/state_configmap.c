@@ -55,7 +55,15 @@ int sw_cm_view_read(json_t *obj, struct sw_cm_view *out, char *err, size_t errle
     if (rv) memcpy(out->rv, json_string_value(rv), json_string_length(rv) + 1);
     k8s_configmap_value(data, "transition", out->transition, sizeof(out->transition));
     k8s_configmap_value(data, "last_stable_state", out->label, sizeof(out->label));
+    k8s_configmap_value(data, "drwatch_progress", out->progress, sizeof(out->progress));
     return 0;
+}
+
+bool sw_cm_report_missing(const struct sw_cm_view *v, const char *report, bool ok)
+{
+    if (!v->exists || !v->has_data) return false;
+    if (strncmp(v->progress, "step ", 5) == 0) return true;
+    return ok && strcmp(v->progress, report) != 0;
 }
 
 enum sw_cm_ask sw_cm_decide(const struct sw_cm_view *v, const struct sw_cm_memory *m)
@@ -222,6 +230,9 @@ struct sw_cm {
     unsigned patch_failures;
     struct loop_timer *tick;
     char progress_last[SW_CM_TEXT_MAX]; /* the progress text last queued */
+    bool last_run;                      /* last_report waits for the first observation */
+    bool last_run_ok;
+    struct sw_cm_patch last_report; /* the report of the run finished before this process */
     struct complaint read_c, patch_c, missing_c, bootstrap_c;
     struct {
         enum call call;
@@ -343,6 +354,8 @@ static void answer(struct sw_cm *c, enum sw_cm_ask ask)
 
 static void observe(struct sw_cm *c, const struct sw_cm_view *v)
 {
+    bool first = c->last_run; /* the last run's report is weighed once, against the first */
+    c->last_run = false;
     c->view = *v;
     c->seen = true;
     if (!v->exists) {
@@ -368,6 +381,14 @@ static void observe(struct sw_cm *c, const struct sw_cm_view *v)
     else
         log_complain_clear(&c->bootstrap_c, "switchover", "ConfigMap %s/%s has data", c->ns,
                            c->name);
+    /* Before a request's answer, whose own write goes on top of it. */
+    if (first && sw_cm_report_missing(v, c->last_report.progress_text, c->last_run_ok)) {
+        log_warn("switchover",
+                 "ConfigMap %s/%s does not hold the report of the last run (a restart came "
+                 "before it was written): writing it now: %s",
+                 c->ns, c->name, c->last_report.progress_text);
+        sw_cm_patch_merge(&c->pending, &c->last_report);
+    }
     enum sw_cm_ask ask = sw_cm_decide(v, &c->mem);
     if (ask == SW_CM_NEW || ask == SW_CM_SAME) answer(c, ask);
     flush(c);
@@ -719,6 +740,22 @@ void sw_cm_finished(struct sw_cm *c, const struct sw_run_start *run, enum sw_res
     }
     c->settle_until_ms = time_mono_ms() + SW_CM_SETTLE_MS;
     queue(c, &p);
+}
+
+void sw_cm_last_run(struct sw_cm *c, const struct sw_run_start *run, enum sw_result r,
+                    const char *detail, double finished_at, bool changes_state)
+{
+    if (!c) return;
+    struct sw_cm_patch p = {.progress = true};
+    sw_cm_finished_text(run, NULL, r, detail, p.progress_text, sizeof(p.progress_text));
+    if (r == SW_RESULT_OK && changes_state) {
+        p.stable = true;
+        p.state = run->to;
+        p.stable_at = finished_at;
+    }
+    c->last_report = p;
+    c->last_run = true;
+    c->last_run_ok = r == SW_RESULT_OK;
 }
 
 bool sw_cm_settling(const struct sw_cm *c)

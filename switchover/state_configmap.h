@@ -75,7 +75,8 @@ struct sw_cm_view {
     bool has_data; /* data holds at least one key */
     char rv[64];   /* metadata.resourceVersion */
     char transition[SW_CM_VALUE_MAX];
-    char label[SW_CM_VALUE_MAX]; /* last_stable_state */
+    char label[SW_CM_VALUE_MAX];    /* last_stable_state */
+    char progress[SW_CM_VALUE_MAX]; /* drwatch_progress */
 };
 
 /* Reads a ConfigMap object (a GET's body, a list's item, a watch event's object) into out
@@ -100,6 +101,13 @@ enum sw_cm_ask {
     SW_CM_SAME,      /* `transition` equals last_stable_state: nothing to do, clear it */
     SW_CM_NEW,       /* a request to judge */
 };
+/* Whether v lacks the report of the journal's last finished run, whose drwatch_progress is
+ * report (sw_cm_finished_text) and which ended ok or not: drwatch_progress still says a run
+ * is going on ("step ...", and none is), or, for a run that ended ok, it is not that run's
+ * "done: ... (run <id>)". A report lost to a crash between the finish record and its write
+ * is written again once (sw_cm_last_run); a ConfigMap a person changed since is left alone. */
+bool sw_cm_report_missing(const struct sw_cm_view *v, const char *report, bool ok);
+
 /* What v asks for, given what m remembers. */
 enum sw_cm_ask sw_cm_decide(const struct sw_cm_view *v, const struct sw_cm_memory *m);
 /* Remembers that the request `value` seen at resourceVersion rv is handled, and that its
@@ -165,6 +173,13 @@ void sw_cm_free(struct sw_cm *c); /* NULL-safe; drops what is in flight, writes 
  * NULL-safe. */
 void sw_cm_finished(struct sw_cm *c, const struct sw_run_start *run, enum sw_result r,
                     const char *detail, bool changes_state);
+
+/* At start: the journal's last run finished with r and detail at finished_at (Unix seconds,
+ * last_stable_state_ts) before this process began. Its report (as sw_cm_finished writes it) is
+ * written when the first observation of the ConfigMap lacks it (sw_cm_report_missing), else
+ * dropped. NULL-safe. */
+void sw_cm_last_run(struct sw_cm *c, const struct sw_run_start *run, enum sw_result r,
+                    const char *detail, double finished_at, bool changes_state);
 
 /* The request the ConfigMap's answer called pending (a's verdict was SW_CM_PENDING with this
  * run_id) is decided: drwatch_answer says a (accepted or refused) and drwatch_answered_at when.

@@ -48,7 +48,8 @@ struct switchover {
     struct sw_plan *fence_plan;
     bool own_act_env; /* act_env was made here from the config */
     struct act_env act_env;
-    struct sw_cm *cm; /* the state ConfigMap (state_configmap.h), with a Kubernetes API */
+    struct sw_cm *cm;    /* the state ConfigMap (state_configmap.h), with a Kubernetes API */
+    bool resume_pending; /* a run a crash cut short: it resumes at the first observation */
     struct sw_peer_link *link;
     struct awaiting {              /* the request awaiting the peer's confirmation, or the last */
         struct sw_awaited rec;     /* what the API shows */
@@ -140,7 +141,7 @@ enum sw_state switchover_state(const struct switchover *sw)
 
 bool switchover_busy(const struct switchover *sw)
 {
-    return sw_exec_busy(sw->x) || sw->await.call || sw_cm_settling(sw->cm);
+    return sw_exec_busy(sw->x) || sw->resume_pending || sw->await.call || sw_cm_settling(sw->cm);
 }
 
 const struct sw_awaited *switchover_awaited(const struct switchover *sw, const char *id)
@@ -285,6 +286,17 @@ static void observe_world(void *arg, struct sw_world *out)
     *out = ((struct switchover *)arg)->world;
 }
 
+/* The run the journal left unfinished goes on, now that the world is observed: the check of
+ * its step in doubt must see the world (a rebuild's check looks for a healthy standby), not the
+ * empty one of before the first observation, which would make a finished destructive step look
+ * unfinished and stop the run. */
+static void resume(struct switchover *sw)
+{
+    char err[256];
+    sw->resume_pending = false;
+    if (sw_exec_resume(sw->x, sw->plans, err, sizeof(err)) < 0) log_error("switchover", "%s", err);
+}
+
 /* What switchover_metrics shows of an observation: the state, the evidence, a run going on. */
 struct shown {
     enum sw_state state;
@@ -320,6 +332,7 @@ bool switchover_observe(struct switchover *sw, const struct snapshot *snap)
         buf_free(&lr.v);
     }
     evaluate_evidence(sw);
+    if (sw->resume_pending && snap) resume(sw);
     char why[256];
     if (!sw_exec_busy(sw->x) && now_s(sw) - sw->fence_failed_at >= FENCE_RETRY_S &&
         sw_guard_fence(&sw->world, pair_state(sw), why, sizeof(why)))
@@ -381,7 +394,7 @@ static void judge(struct switchover *sw, const struct sw_request *r, struct sw_d
 {
     struct sw_view v = {.site = sw->site,
                         .state = switchover_state(sw),
-                        .plan_running = sw_exec_busy(sw->x),
+                        .plan_running = sw_exec_busy(sw->x) || sw->resume_pending,
                         .automation = sw->cfg.automation};
     double last = sw_exec_last_finished(sw->x);
     v.in_cooldown = last > 0 && now_s(sw) - last < (double)sw->cfg.cooldown_ms / 1000.0;
@@ -693,9 +706,16 @@ struct switchover *switchover_new(const struct switchover_config *c,
     if (sw->own_act_env) sw->act_env.peer = sw->link;
     state_from_journal(sw);
     make_state_cm(sw); /* before a resumed run can finish */
-    char rerr[256];
-    if (sw_exec_resume(sw->x, sw->plans, rerr, sizeof(rerr)) < 0)
-        log_error("switchover", "%s", rerr);
+    const struct sw_replayed *rp = sw_exec_replayed(sw->x);
+    if (rp->have_run && rp->finished)
+        sw_cm_last_run(sw->cm, &rp->start, rp->result, rp->detail, rp->finished_at,
+                       strncmp(rp->start.id, "fence-", 6) != 0);
+    sw->resume_pending = rp->have_run && !rp->finished;
+    if (sw->resume_pending)
+        log_info("switchover",
+                 "run %s was cut short by a restart: it goes on once the world is observed "
+                 "(every target collected once); until then this site is busy",
+                 rp->start.id);
     return sw;
 fail:
     switchover_free(sw);

@@ -83,8 +83,11 @@ struct switchover_env {
 
 struct switchover;
 
-/* Loads the plans, opens the journal and resumes a run a crash cut short. Returns NULL with
- * err filled when the plans are refused or the journal cannot be opened. */
+/* Loads the plans and opens the journal. A run a crash cut short resumes at the first
+ * switchover_observe with a snapshot, so that the check of its step in doubt reads the world
+ * (main.c observes only once every target was collected once); until then the part is busy
+ * (a request is refused: one plan at a time). Returns NULL with err filled when the plans are
+ * refused or the journal cannot be opened. */
 struct switchover *switchover_new(const struct switchover_config *c,
                                   const struct switchover_env *env, char *err, size_t errlen);
 void switchover_free(struct switchover *sw); /* NULL-safe */
@@ -93,11 +96,12 @@ void switchover_free(struct switchover *sw); /* NULL-safe */
 int switchover_check(const struct switchover_config *c, const struct switchover_env *env, char *err,
                      size_t errlen);
 
-/* Reads the world from snap (takes no reference; snap may be NULL), then fences and
- * evaluates the evidence. Call after each published snapshot. Returns true when what
- * switchover_metrics shows of it changed (the state, an evidence check, a run started): that
- * snapshot was made before, so the caller publishes again for the rules to see it now rather
- * than a publish later (a whole evaluation interval, when the rules ran in between). */
+/* Reads the world from snap (takes no reference; snap may be NULL), resumes the run a crash
+ * cut short (the first time, with a snapshot), then fences and evaluates the evidence. Call
+ * after each published snapshot. Returns true when what switchover_metrics shows of it
+ * changed (the state, an evidence check, a run started): that snapshot was made before, so
+ * the caller publishes again for the rules to see it now rather than a publish later (a whole
+ * evaluation interval, when the rules ran in between). */
 bool switchover_observe(struct switchover *sw, const struct snapshot *snap);
 
 /* The answer to a request. */
@@ -132,9 +136,9 @@ struct sw_awaited {
  * awaited; NULL when none. */
 const struct sw_awaited *switchover_awaited(const struct switchover *sw, const char *id);
 
-/* This site's state, and whether it is busy: a plan runs, a request awaits the peer, or the
- * state ConfigMap still has to be told about a request or a finished run (freeing the part now
- * would lose that write). */
+/* This site's state, and whether it is busy: a plan runs or is to resume, a request awaits the
+ * peer, or the state ConfigMap still has to be told about a request or a finished run (freeing
+ * the part now would lose that write). */
 enum sw_state switchover_state(const struct switchover *sw);
 bool switchover_busy(const struct switchover *sw);
 const char *switchover_site_name(const struct switchover *sw);

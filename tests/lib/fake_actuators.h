@@ -1,6 +1,7 @@
 /* fake_actuators.h: actuators for every action of the catalogue that record each call
  * ("check:tfvars act:tfvars poll:tfvars ...") and answer as the test says (fail one action's
- * act, find one done already, hang one's poll or act, answer one act later from a timer), for
+ * act, find one done already, or done only in an observed world, hang one's poll or act,
+ * answer one act later from a timer), for
  * the executor's and the switchover part's unit tests. Header-only; one test binary includes
  * it once. F.later must be made on the test's loop (fake_init). */
 #ifndef DRWATCH_FAKE_ACTUATORS_H
@@ -18,6 +19,8 @@ struct fake {
     struct buf calls;         /* "check:tfvars act:tfvars ..." */
     const char *fail_act;     /* this action's act errors */
     const char *done_already; /* this action's check says done */
+    const char *done_if_seen; /* this action's check says done only in an observed world (this
+                                 site's database known), as a rebuild's does */
     const char *hang;         /* this action's poll never ends */
     const char *hang_act;     /* this action's act never answers */
     int polls_before_done;    /* each poll says not done this many times */
@@ -42,7 +45,9 @@ static bool is(const char *want, struct sw_phase *ph)
 static void fake_check(struct sw_phase *ph)
 {
     record("check", ph);
-    sw_phase_done(ph, is(F.done_already, ph) ? SW_DONE : SW_NOT_DONE, "checked");
+    const struct sw_world *w = sw_phase_world(ph);
+    bool done = is(F.done_already, ph) || (is(F.done_if_seen, ph) && w->db[w->self].known);
+    sw_phase_done(ph, done ? SW_DONE : SW_NOT_DONE, "checked");
 }
 
 static void on_later(void *arg)

@@ -298,6 +298,37 @@ static void test_resume(struct loop *l)
     sw_exec_free(x);
     sw_plans_free(p);
 
+    /* Regression: a run whose every step had ended when drwatch was killed (the kill came
+     * between the last end record and the finish) was finished by the restart but its record
+     * said resumed: false (switchover_kill.t, the end of the last step). */
+    reset();
+    p = plans("step { \"kong_restart\" }");
+    struct sw_run_start s = run_start("run-ended");
+    s.nsteps = 1;
+    s.plan_hash = sw_plan_hash(the_plan(p));
+    s.site = SW_GOLDDR;
+    struct sw_replayed rp0;
+    struct sw_run_journal *j = sw_journal_open(dir, &rp0, err, sizeof(err));
+    ok(j && sw_journal_start(j, &s, err, sizeof(err)) == 0 &&
+           sw_journal_begin(j, s.id, 0, 0, "kong_restart", 1, err, sizeof(err)) == 0 &&
+           sw_journal_end(j, s.id, 0, 0, "kong_restart", SW_RESULT_OK, "", 2, 1, err,
+                          sizeof(err)) == 0,
+       "a journal whose run ended its last step and never finished");
+    sw_journal_free(j);
+    buf_reset(&F.calls);
+    x = executor(l);
+    ok(sw_exec_resume(x, p, err, sizeof(err)) == 0 && E.done && E.res == SW_RESULT_OK &&
+           !(F.calls.data && F.calls.data[0]),
+       "the restart finishes it ok, running nothing (%s)", F.calls.data ? F.calls.data : "");
+    const struct sw_run_record *rec = sw_exec_record(x, "run-ended");
+    ok(rec && rec->finished && rec->result == SW_RESULT_OK && rec->resumed,
+       "and its record says it was resumed");
+    sw_exec_free(x);
+    x = executor(l);
+    ok(sw_exec_replayed(x)->finished, "the finish is journaled");
+    sw_exec_free(x);
+    sw_plans_free(p);
+
     reset();
     p = plans("step { \"kong_restart\" }, step { \"health_api\", replicas = 2 }");
     crash_at(l, the_plan(p), "health_api");
@@ -309,7 +340,9 @@ static void test_resume(struct loop *l)
        "a plan that changed since the run started is not resumed (%s)", E.detail);
     sw_exec_free(x);
     x = executor(l);
-    ok(sw_exec_replayed(x)->finished, "and the stop is journaled");
+    ok(sw_exec_replayed(x)->finished && sw_exec_replayed(x)->result == SW_RESULT_STOPPED &&
+           strstr(sw_exec_replayed(x)->detail, "changed since run run-crash started"),
+       "and the stop is journaled, with its detail (%s)", sw_exec_replayed(x)->detail);
     sw_exec_free(x);
     sw_plans_free(p);
 }

@@ -2,8 +2,9 @@
  * ConfigMap (a GET's body, a list's item, a watch event's object), what its data asks for
  * (the old agent's rule: a non-empty transition that differs from last_stable_state; never
  * the same request twice, never an answer forgotten), the merge-patch bodies drwatch writes,
- * and the answer and progress texts. The unit's I/O is tests/integration/
- * switchover_configmap.t. */
+ * the answer and progress texts, and whether the report of the last run is missing after a
+ * restart. The unit's I/O is tests/integration/switchover_configmap.t (and switchover_kill.t
+ * for the report written again). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,12 +243,46 @@ static void test_texts(void)
     is_str(out, "failed: step x: y; last_stable_state unchanged", "failed, without a record");
 }
 
+/* Regression: a kill between a run's finish record and the PATCH of its report left the
+ * ConfigMap saying "step 5/6 tekton_deploy: running" and the old last_stable_state for good,
+ * though drwatch's state (its journal's) had moved on (switchover_kill.t). */
+static void test_report_missing(void)
+{
+    json_t *o = cm("50", "", "active-passive");
+    json_object_set_new(json_object_get(o, "data"), "drwatch_progress",
+                        json_string("step 5/6 tekton_deploy: running"));
+    struct sw_cm_view v;
+    char err[200];
+    ok(sw_cm_view_read(o, &v, err, sizeof(err)) == 0 &&
+           strcmp(v.progress, "step 5/6 tekton_deploy: running") == 0,
+       "the view reads drwatch_progress");
+    json_decref(o);
+    const char *done = "done: active-passive -> golddr-primary (run golddr-1-ab12)";
+    ok(sw_cm_report_missing(&v, done, true),
+       "it says a step is running, the run finished ok: missing");
+    ok(sw_cm_report_missing(&v, "failed: step x: y; last_stable_state unchanged", false),
+       "it says a step is running, the run failed: missing");
+    snprintf(v.progress, sizeof(v.progress), "%s", done);
+    ok(!sw_cm_report_missing(&v, done, true), "it holds the run's done: there");
+    snprintf(v.progress, sizeof(v.progress), "done: independent -> active-passive (run g-0-aa)");
+    ok(sw_cm_report_missing(&v, done, true), "it holds an older run's done: missing");
+    ok(!sw_cm_report_missing(&v, "stopped: x; last_stable_state unchanged", false),
+       "a run that did not end ok, and no step said running: left alone");
+    v.progress[0] = '\0';
+    ok(sw_cm_report_missing(&v, done, true), "no progress at all, the run finished ok: missing");
+    v.has_data = false;
+    ok(!sw_cm_report_missing(&v, done, true), "a ConfigMap without data: left alone");
+    v.exists = false;
+    ok(!sw_cm_report_missing(&v, done, true), "no ConfigMap: nothing to write to");
+}
+
 int main(void)
 {
     test_view();
     test_decide();
     test_bodies();
     test_texts();
+    test_report_missing();
     ok(sw_cm_rbac[0] && strcmp(sw_cm_rbac[0], "\"\" configmaps get") == 0 && sw_cm_rbac[3] &&
            strcmp(sw_cm_rbac[3], "\"\" configmaps patch") == 0 && !sw_cm_rbac[4],
        "rbac: \"\" configmaps get, list, watch, patch");

@@ -227,6 +227,69 @@ static void test_fence(struct loop *l)
     switchover_free(sw);
 }
 
+/* Runs the loop until `call` is among the calls made (or a second has passed). */
+static void run_until(struct loop *l, const char *call)
+{
+    for (int i = 0; i < 200 && !strstr(F.calls.data ? F.calls.data : "", call); i++) {
+        struct loop_timer *t = loop_timer_new(l, (loop_fn)loop_stop, l);
+        loop_timer_start(t, 5);
+        loop_run(l);
+        loop_timer_free(t);
+    }
+}
+
+/* Regression: a run cut short by a crash resumed inside switchover_new, before any observation,
+ * so the check of its step in doubt read an empty world: a destructive rebuild that had
+ * finished looked unfinished there, and the run stopped for a person (switchover_kill.t). It
+ * resumes at the first observation now, and until then the site is busy. */
+static void test_resume(struct loop *l)
+{
+    struct sw_reply out;
+    const struct scene calm = {.label = "active-passive",
+                               .gold_writable = true,
+                               .peer_up = true,
+                               .peer_state = "active-passive"};
+    const struct scene outage = {
+        .label = "active-passive", .gslb_golddr = true, .gold_writable = false, .peer_up = false};
+    struct switchover *sw = make(l, "golddr", false);
+    observe(sw, "golddr", &calm);
+    buf_reset(&F.calls);
+    F.hang_act = "health_api";
+    ok(ask(sw, "golddr-primary", SW_SOURCE_API, false, &out) == 0 && out.status == 202,
+       "a failover starts (run %s)", out.run_id);
+    char id[48];
+    snprintf(id, sizeof(id), "%s", out.run_id);
+    buf_free(&out.plan);
+    run_until(l, "act:health_api");
+    switchover_free(sw); /* the crash: health_api acted, its end never journaled */
+    F.hang_act = NULL;
+    F.done_if_seen = "health_api";
+    buf_reset(&F.calls);
+
+    sw = make(l, "golddr", false);
+    ok(switchover_busy(sw) && !switchover_current(sw, NULL, NULL) &&
+           !(F.calls.data && F.calls.data[0]),
+       "after the restart the run waits for the world: busy, nothing runs (%s)",
+       F.calls.data ? F.calls.data : "");
+    ok(ask(sw, "golddr-primary", SW_SOURCE_API, false, &out) == -1 && out.status == 409 &&
+           strstr(out.reason, "a plan is running"),
+       "a request meanwhile is refused: one plan at a time (%s)", out.reason);
+    buf_free(&out.plan);
+    observe(sw, "golddr", &outage);
+    settle(l, sw);
+    ok(F.calls.data && strncmp(F.calls.data, "check:health_api check:patroni_promote",
+                               strlen("check:health_api check:patroni_promote")) == 0,
+       "at the first observation it resumes: the check of the step in doubt reads the world, "
+       "finds it done, and the step is not acted again (%s)",
+       F.calls.data ? F.calls.data : "");
+    const struct sw_run_record *rec = switchover_record(sw, id);
+    ok(rec && rec->finished && rec->result == SW_RESULT_OK && rec->resumed &&
+           switchover_state(sw) == SW_GOLDDR_PRIMARY,
+       "and the run finishes ok, resumed: golddr-primary");
+    switchover_free(sw);
+    F.done_if_seen = NULL;
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -237,6 +300,8 @@ int main(void)
     snprintf(path, sizeof(path), "%s/%s", dir, SW_JOURNAL_FILE);
     unlink(path);
     test_fence(l);
+    unlink(path);
+    test_resume(l);
     fake_fini();
     loop_free(l);
     char cmd[300];
