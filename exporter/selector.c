@@ -372,7 +372,7 @@ static int lex_op(struct lexer *l, enum match_op *op)
 /* One `label op "value"` at l->pos, added to out. */
 static int lex_matcher(struct lexer *l, struct selector *out, struct buf *value)
 {
-    size_t at = l->pos, start = l->pos;
+    size_t start = l->pos;
     while (!lex_end(l) && is_alnum(l->s[l->pos])) l->pos++;
     char *label = xstrndup(l->s + start, l->pos - start);
     enum match_op op = MATCH_EQ;
@@ -390,12 +390,12 @@ static int lex_matcher(struct lexer *l, struct selector *out, struct buf *value)
     if (lex_string(l, value) < 0) goto done;
     const char *v = value->len ? value->data : "";
     if (out->name && strcmp(label, "__name__") == 0) {
-        lex_fail(l, at, "metric name must not be set twice: \"%s\" or \"%s\"", out->name, v);
+        lex_fail(l, start, "metric name must not be set twice: \"%s\" or \"%s\"", out->name, v);
         goto done;
     }
     char why[512];
     if (selector_add(out, label, op, v, why, sizeof(why)) < 0) {
-        lex_fail(l, at, "%s", why);
+        lex_fail(l, start, "%s", why);
         goto done;
     }
     rc = 0;
@@ -432,9 +432,12 @@ static int lex_braces(struct lexer *l, struct selector *out)
         c = lex_peek(l);
         if (c == ',') {
             l->pos++;
+        } else if (lex_end(l)) {
+            lex_fail(l, l->pos, "unexpected end of input inside braces");
+            break;
         } else if (c != '}') {
             lex_fail(l, l->pos, "expected \",\" or \"}\" after a matcher, got %s",
-                     lex_end(l) ? "the end" : char_text(c, shown));
+                     char_text(c, shown));
             break;
         }
     }

@@ -403,6 +403,7 @@ static void test_parse(void)
         {"up{job=x}", "1:8: parse error: expected a quoted string after job, got 'x'"},
         {"up{job==\"x\"}", "1:8: parse error: expected a quoted string after job, got '='"},
         {"up{job=\"x}", "1:8: parse error: unterminated quoted string"},
+        {"up{job=\"x\"", "1:11: parse error: unexpected end of input inside braces"},
         {"up{job=\"x\ny\"}", "1:8: parse error: unterminated quoted string"},
         {"up{job=`x}", "1:8: parse error: unterminated raw string"},
         {"up{job=\"x\" instance=\"y\"}",
