@@ -109,4 +109,15 @@
 /* Request bodies held at once across every connection; each route also caps its own. */
 #define CAP_HTTP_BODY_TOTAL (4 * CAP_MIB)
 
+/* ---- /federate ---- */
+/* The match[] parameters of one request, and their length in all once URL-decoded. Each is
+ * compiled (its regexes too) and tried on every family of the snapshot, so these bound the
+ * work one request makes; federation configs list a handful. (The request line's 8 KiB,
+ * HTTP_MAX_URI, already bounds the length; this one holds should that grow.) More: 400. */
+#define CAP_FEDERATE_MATCHES     32
+#define CAP_FEDERATE_MATCH_BYTES (8 * CAP_KIB)
+/* One answer as sent (compressed when gzip is asked for): every series selected is what
+ * /metrics serves, some 12 MB for 100k series. Past it: 500 saying so, counted. */
+#define CAP_FEDERATE_REPLY (64 * CAP_MIB)
+
 #endif

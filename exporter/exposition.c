@@ -544,11 +544,11 @@ static void put_grouped(struct sink *k, const struct fam_out *fo, size_t total)
     for (uint32_t i = 0; i < n; i++) put_sample(k, fo, k->refs[i].m);
 }
 
-/* Metadata and samples of family view i; nothing for a family without samples. */
-static void render_view(struct sink *k, enum expo_format fmt, const struct family_view *fams,
-                        size_t n, size_t i)
+/* Metadata and samples of family view v; nothing for a family without samples. fams[0..n) are
+ * the families it is rendered among, which decide its OpenMetrics name (om_family). */
+static void render_view(struct sink *k, enum expo_format fmt, const struct family_view *v,
+                        const struct family_view *fams, size_t n)
 {
-    const struct family_view *v = &fams[i];
     size_t total = 0;
     for (size_t p = 0; p < v->nparts; p++) total += v->parts[p]->nsamples;
     if (total == 0) return; /* a family without samples says nothing */
@@ -592,13 +592,20 @@ static int sink_end(struct sink *k)
     return rc;
 }
 
+int render_exposition_subset(struct buf *out, enum expo_format fmt, bool gzip,
+                             const struct family_view *views, size_t nviews,
+                             const struct family_view *fams, size_t n)
+{
+    struct sink *k = sink_new(out, gzip ? SINK_GZIP : SINK_PLAIN);
+    for (size_t i = 0; i < nviews && !k->err; i++) render_view(k, fmt, &views[i], fams, n);
+    if (fmt == EXPO_OPENMETRICS) sink_puts(k, "# EOF\n");
+    return sink_end(k);
+}
+
 int render_exposition(struct buf *out, enum expo_format fmt, bool gzip,
                       const struct family_view *fams, size_t n)
 {
-    struct sink *k = sink_new(out, gzip ? SINK_GZIP : SINK_PLAIN);
-    for (size_t i = 0; i < n && !k->err; i++) render_view(k, fmt, fams, n, i);
-    if (fmt == EXPO_OPENMETRICS) sink_puts(k, "# EOF\n");
-    return sink_end(k);
+    return render_exposition_subset(out, fmt, gzip, fams, n, fams, n);
 }
 
 int render_piece(struct render_piece *out, enum expo_format fmt, bool gzip,
@@ -607,7 +614,7 @@ int render_piece(struct render_piece *out, enum expo_format fmt, bool gzip,
     struct sink *k = sink_new(&out->data, gzip ? SINK_SEGMENT : SINK_PLAIN);
     if (i < n) {
         out->om_key = fmt == EXPO_OPENMETRICS ? render_om_key(fams, n, i) : 0;
-        render_view(k, fmt, fams, n, i);
+        render_view(k, fmt, &fams[i], fams, n);
     } else if (fmt == EXPO_OPENMETRICS) {
         sink_puts(k, "# EOF\n");
     }

@@ -40,9 +40,11 @@ struct http_request {
 };
 
 struct http_reply {
-    unsigned status;          /* 200 unless the handler says otherwise */
-    const char *content_type; /* default "text/plain; charset=utf-8" */
-    struct buf body;
+    unsigned status;              /* 200 unless the handler says otherwise */
+    const char *content_type;     /* default "text/plain; charset=utf-8" */
+    const char *content_encoding; /* NULL, or "gzip" for a body the handler compressed */
+    const char *vary;             /* NULL, or the request headers the answer depends on */
+    struct buf body; /* capped at CAP_HTTP_REPLY; a handler may put a buffer of its own here */
 };
 
 typedef void (*http_route_fn)(void *ctx, const struct http_request *req, struct http_reply *rep);
@@ -57,13 +59,19 @@ enum {
     /* While the route's token holder has no token, writes are open to requests that are not
      * cross-site (http_cross_site); without this flag they are refused (401). */
     HTTP_SAME_SITE_WITHOUT_TOKEN = 2u,
+    /* The handler runs on the server's worker thread, one request at a time: for a handler
+     * that may take long (/federate renders a selection of the snapshot), so that no
+     * libmicrohttpd thread waits for it, and so no /metrics scrape either. The connection is
+     * suspended and the request queued as for HTTP_ON_LOOP (HTTP_WORKER_QUEUE_MAX, then 503;
+     * not taken within HTTP_WORKER_DEADLINE_MS: 503). Not with HTTP_ON_LOOP. */
+    HTTP_ON_WORKER = 4u,
 };
 
 struct http_route {
     const char *path;       /* exact match; a path ending in '/' takes one segment after it */
     const char *methods;    /* a comma list such as "GET,HEAD" */
     enum http_handler stat; /* counted under this handler */
-    unsigned flags;         /* HTTP_ON_LOOP, HTTP_SAME_SITE_WITHOUT_TOKEN */
+    unsigned flags;         /* HTTP_ON_LOOP, HTTP_SAME_SITE_WITHOUT_TOKEN, HTTP_ON_WORKER */
     size_t max_body;        /* a longer request body is refused with 413 before it is read */
     /* Writes (every method but GET and HEAD) need "Authorization: Bearer <token>", checked
      * before the body is read (401 otherwise). NULL: the route checks no credentials. The

@@ -11,9 +11,11 @@
  * A request for a route is copied out of MHD (method, path, headers, query, body) into a
  * struct pending. Plain routes run at once on the MHD thread. HTTP_ON_LOOP routes suspend the
  * connection and queue the pending request to the loop; the loop runs the handler and resumes
- * the connection, and MHD calls on_request once more to send the answer. A small reaper thread
- * answers 503 for what the loop has not taken by its deadline, so a stalled loop never leaves
- * a client waiting forever, and no MHD thread ever waits for the loop. */
+ * the connection, and MHD calls on_request once more to send the answer. HTTP_ON_WORKER routes
+ * go the same way to the server's worker thread, which runs them one at a time. A small reaper
+ * thread answers 503 for what the loop or the worker has not taken by its deadline, so a
+ * stalled loop never leaves a client waiting forever, and no MHD thread ever waits for the
+ * loop, or for a long handler (/federate) to finish. */
 #include "http_server.h"
 
 #include <arpa/inet.h>
@@ -53,6 +55,12 @@ struct served {
     bool retired;                    /* replaced: responses made now are not kept */
 };
 
+/* Requests waiting for the loop or the worker, oldest first. */
+struct pqueue {
+    struct pending *head, *tail;
+    size_t len;
+};
+
 struct http_server {
     struct MHD_Daemon *mhd;
     struct drwatch_stats *stats;
@@ -67,14 +75,16 @@ struct http_server {
     struct http_limits lim;
     struct http_conns *conns;
     atomic_size_t body_bytes; /* reserved for request bodies, at most CAP_HTTP_BODY_TOTAL */
-    /* Requests for HTTP_ON_LOOP routes, oldest first, guarded by qlock. */
+    /* Requests for HTTP_ON_LOOP and HTTP_ON_WORKER routes, oldest first, guarded by qlock. */
     struct loop *loop;
     struct loop_async *async;
     pthread_mutex_t qlock;
     pthread_cond_t qcond; /* wakes the watchdog */
-    struct pending *qhead, *qtail;
-    size_t qlen;
+    struct pqueue loopq, workq;
     bool reaper_stop;
+    pthread_cond_t wcond; /* wakes the worker */
+    pthread_t worker;
+    bool worker_stop, worker_running;
     pthread_t reaper; /* the watchdog: loop deadlines and read deadlines */
     bool reaper_running;
     int64_t next_reap_ms;
@@ -229,13 +239,24 @@ static void request_read(struct MHD_Connection *c)
     if (hc) http_conn_request_read(hc);
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *c, const struct http_reply *rep,
+/* Queues rep as the answer; its body is handed to MHD, not copied (a /federate answer may be
+ * large), and rep->body is empty afterwards. */
+static enum MHD_Result send_reply(struct MHD_Connection *c, struct http_reply *rep,
                                   const char *allow, bool close, bool unauthorized)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        rep->body.len, rep->body.data ? rep->body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r;
+    if (rep->body.len) {
+        size_t len;
+        char *data = buf_steal(&rep->body, &len);
+        r = MHD_create_response_from_buffer_with_free_callback(len, data, free);
+    } else {
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                             rep->content_type ? rep->content_type : "text/plain; charset=utf-8");
+    if (rep->content_encoding)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, rep->content_encoding);
+    if (rep->vary) MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, rep->vary);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
     if (unauthorized) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
@@ -298,7 +319,7 @@ static void reply_text(struct http_reply *rep, unsigned status, const char *fmt,
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     rep->status = status;
-    rep->content_type = NULL;
+    rep->content_type = rep->content_encoding = rep->vary = NULL;
     buf_reset(&rep->body);
     (void)buf_puts(&rep->body, text);
 }
@@ -417,42 +438,59 @@ static void pending_run(struct pending *p)
 
 /* ---- the loop queue ---- */
 
-static void queue_push(struct http_server *s, struct pending *p)
+static void queue_push(struct pqueue *q, struct pending *p)
 {
     p->next = NULL;
-    if (s->qtail)
-        s->qtail->next = p;
+    if (q->tail)
+        q->tail->next = p;
     else
-        s->qhead = p;
-    s->qtail = p;
-    s->qlen++;
+        q->head = p;
+    q->tail = p;
+    q->len++;
 }
 
-static struct pending *queue_pop(struct http_server *s)
+static struct pending *queue_pop(struct pqueue *q)
 {
-    struct pending *p = s->qhead;
+    struct pending *p = q->head;
     if (!p) return NULL;
-    s->qhead = p->next;
-    if (!s->qhead) s->qtail = NULL;
-    s->qlen--;
+    q->head = p->next;
+    if (!q->head) q->tail = NULL;
+    q->len--;
     return p;
 }
 
-/* Suspends p's connection and hands p to the loop. Returns false (p untouched) when the
- * queue is full or the server is closing. */
+/* Suspends p's connection and puts p on q (the loop's or the worker's) with a deadline. Under
+ * qlock. Returns false (p untouched) when q holds max already or the server is closing. */
+static bool queue_add(struct http_server *s, struct pqueue *q, struct pending *p, size_t max,
+                      int64_t deadline_ms)
+{
+    if (s->reaper_stop || s->worker_stop || q->len >= max) return false;
+    MHD_suspend_connection(p->conn);
+    p->stage = PENDING_QUEUED;
+    p->deadline_ms = time_mono_ms() + deadline_ms;
+    queue_push(q, p);
+    if (q->len == 1) pthread_cond_signal(&s->qcond); /* the watchdog watches the head */
+    return true;
+}
+
+/* Hands p to the loop. Returns false (p untouched) when the queue is full or the server is
+ * closing. */
 static bool queue_for_loop(struct http_server *s, struct pending *p)
 {
     pthread_mutex_lock(&s->qlock);
-    bool ok = !s->reaper_stop && s->qlen < HTTP_LOOP_QUEUE_MAX;
-    if (ok) {
-        MHD_suspend_connection(p->conn);
-        p->stage = PENDING_QUEUED;
-        p->deadline_ms = time_mono_ms() + HTTP_LOOP_DEADLINE_MS;
-        queue_push(s, p);
-        if (s->qlen == 1) pthread_cond_signal(&s->qcond);
-    }
+    bool ok = queue_add(s, &s->loopq, p, HTTP_LOOP_QUEUE_MAX, HTTP_LOOP_DEADLINE_MS);
     pthread_mutex_unlock(&s->qlock);
     if (ok) loop_async_send(s->async);
+    return ok;
+}
+
+/* Hands p to the worker, the same way. */
+static bool queue_for_worker(struct http_server *s, struct pending *p)
+{
+    pthread_mutex_lock(&s->qlock);
+    bool ok = queue_add(s, &s->workq, p, HTTP_WORKER_QUEUE_MAX, HTTP_WORKER_DEADLINE_MS);
+    if (ok) pthread_cond_signal(&s->wcond);
+    pthread_mutex_unlock(&s->qlock);
     return ok;
 }
 
@@ -462,7 +500,7 @@ static void on_loop_requests(void *arg)
     struct http_server *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->qlock);
-        struct pending *p = queue_pop(s);
+        struct pending *p = queue_pop(&s->loopq);
         if (p) p->stage = PENDING_RUNNING;
         pthread_mutex_unlock(&s->qlock);
         if (!p) return;
@@ -474,18 +512,42 @@ static void on_loop_requests(void *arg)
     }
 }
 
-/* Answers 503 for requests the loop has not taken by their deadline. Under qlock. */
-static void expire_loop_requests(struct http_server *s, int64_t now)
+/* The worker thread: runs the requests of HTTP_ON_WORKER routes one at a time, then gives
+ * each connection back to MHD. */
+static void *worker_main(void *arg)
 {
-    for (struct pending *p; (p = s->qhead) && p->deadline_ms <= now;) {
-        queue_pop(s);
-        reply_text(&p->rep, 503,
-                   "503 service unavailable: drwatch's loop did not take this "
-                   "request within %ds; see the log\n",
-                   HTTP_LOOP_DEADLINE_MS / 1000);
+    struct http_server *s = arg;
+    pthread_mutex_lock(&s->qlock);
+    while (!s->worker_stop) {
+        struct pending *p = queue_pop(&s->workq);
+        if (!p) {
+            pthread_cond_wait(&s->wcond, &s->qlock);
+            continue;
+        }
+        p->stage = PENDING_RUNNING;
+        pthread_mutex_unlock(&s->qlock);
+        pending_run(p);
+        pthread_mutex_lock(&s->qlock);
         p->stage = PENDING_ANSWERED;
-        log_warn("http", "%s %s: the loop did not take it in time: answered 503", p->req.method,
-                 p->req.path);
+        MHD_resume_connection(p->conn); /* p belongs to the connection again */
+    }
+    pthread_mutex_unlock(&s->qlock);
+    return NULL;
+}
+
+/* Answers 503 for requests of q that who (the loop, the worker) has not taken by their
+ * deadline. Under qlock. */
+static void expire_requests(struct pqueue *q, const char *who, int deadline_ms, int64_t now)
+{
+    for (struct pending *p; (p = q->head) && p->deadline_ms <= now;) {
+        queue_pop(q);
+        reply_text(&p->rep, 503,
+                   "503 service unavailable: drwatch's %s did not take this "
+                   "request within %ds; see the log\n",
+                   who, deadline_ms / 1000);
+        p->stage = PENDING_ANSWERED;
+        log_warn("http", "%s %s: the %s did not take it in time: answered 503", p->req.method,
+                 p->req.path, who);
         MHD_resume_connection(p->conn);
     }
 }
@@ -498,7 +560,8 @@ static void *reaper_main(void *arg)
     pthread_mutex_lock(&s->qlock);
     while (!s->reaper_stop) {
         int64_t now = time_mono_ms();
-        expire_loop_requests(s, now);
+        expire_requests(&s->loopq, "loop", HTTP_LOOP_DEADLINE_MS, now);
+        expire_requests(&s->workq, "HTTP worker", HTTP_WORKER_DEADLINE_MS, now);
         if (now >= s->next_reap_ms) {
             s->next_reap_ms = now + REAP_TICK_MS;
             pthread_mutex_unlock(&s->qlock); /* never hold both locks */
@@ -507,7 +570,8 @@ static void *reaper_main(void *arg)
             continue;
         }
         int64_t until_ms = s->next_reap_ms;
-        if (s->qhead && s->qhead->deadline_ms < until_ms) until_ms = s->qhead->deadline_ms;
+        for (const struct pqueue *q = &s->loopq; q; q = q == &s->loopq ? &s->workq : NULL)
+            if (q->head && q->head->deadline_ms < until_ms) until_ms = q->head->deadline_ms;
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         int64_t wait = until_ms - now;
@@ -537,6 +601,14 @@ static enum MHD_Result dispatch(struct pending *p)
     if (p->too_large) {
         reply_text(&p->rep, 413, "413 request body over %zu bytes for %s\n", p->rt->max_body,
                    p->rt->path);
+        return answer(p);
+    }
+    if (p->rt->flags & HTTP_ON_WORKER) {
+        if (queue_for_worker(p->s, p)) return MHD_YES;
+        reply_text(&p->rep, 503,
+                   "503 service unavailable: %d requests already wait for drwatch's HTTP "
+                   "worker\n",
+                   HTTP_WORKER_QUEUE_MAX);
         return answer(p);
     }
     if (!(p->rt->flags & HTTP_ON_LOOP)) {
@@ -800,6 +872,7 @@ struct http_server *http_server_new(const char *listen, const struct http_limits
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->qcond, &ca);
+    pthread_cond_init(&s->wcond, NULL);
     pthread_condattr_destroy(&ca);
     /* /metrics is a route for the decisions (404 list, 405, framing) but served here. */
     http_route_add(s, &(struct http_route){
@@ -814,7 +887,9 @@ struct http_server *http_server_new(const char *listen, const struct http_limits
 void http_route_add(struct http_server *s, const struct http_route *r)
 {
     /* Both are programming errors, not runtime conditions. */
-    if (s->nroutes == MAX_ROUTES || ((r->flags & HTTP_ON_LOOP) && !s->loop)) abort();
+    if (s->nroutes == MAX_ROUTES || ((r->flags & HTTP_ON_LOOP) && !s->loop) ||
+        ((r->flags & HTTP_ON_LOOP) && (r->flags & HTTP_ON_WORKER)))
+        abort();
     struct http_route *c = &s->routes[s->nroutes++];
     *c = *r;
     c->path = xstrdup(r->path);
@@ -851,6 +926,11 @@ int http_server_start(struct http_server *s, char *err, size_t errlen)
         return -1;
     }
     s->reaper_running = true;
+    if (pthread_create(&s->worker, NULL, worker_main, s) != 0) {
+        snprintf(err, errlen, "cannot start a thread: %s", strerror(errno));
+        return -1;
+    }
+    s->worker_running = true;
     if (s->any_address) {
         s->mhd = start_mhd(s, MHD_USE_DUAL_STACK);
         if (!s->mhd) s->mhd = start_mhd(s, 0); /* no IPv6 here: IPv4 only */
@@ -871,19 +951,21 @@ uint16_t http_server_port(const struct http_server *s)
     return s->port;
 }
 
-/* Stops the watchdog and answers 503 for every request still queued, so that no connection
- * is suspended when MHD stops (it aborts if one is). New loop requests are refused from now
- * on. */
-static void drain_loop_queue(struct http_server *s)
+/* Stops the watchdog and the worker (which finishes the request it runs) and answers 503 for
+ * every request still queued, so that no connection is suspended when MHD stops (it aborts if
+ * one is). New loop and worker requests are refused from now on. */
+static void drain_queues(struct http_server *s)
 {
     pthread_mutex_lock(&s->qlock);
-    s->reaper_stop = true;
+    s->reaper_stop = s->worker_stop = true;
     pthread_cond_broadcast(&s->qcond);
+    pthread_cond_broadcast(&s->wcond);
     pthread_mutex_unlock(&s->qlock);
     if (s->reaper_running) pthread_join(s->reaper, NULL);
-    s->reaper_running = false;
+    if (s->worker_running) pthread_join(s->worker, NULL);
+    s->reaper_running = s->worker_running = false;
     pthread_mutex_lock(&s->qlock);
-    for (struct pending *p; (p = queue_pop(s));) {
+    for (struct pending *p; (p = queue_pop(&s->loopq)) || (p = queue_pop(&s->workq));) {
         reply_text(&p->rep, 503, "503 service unavailable: drwatch is stopping\n");
         p->stage = PENDING_ANSWERED;
         MHD_resume_connection(p->conn);
@@ -894,7 +976,7 @@ static void drain_loop_queue(struct http_server *s)
 void http_server_free(struct http_server *s)
 {
     if (!s) return;
-    drain_loop_queue(s);
+    drain_queues(s);
     if (s->mhd) MHD_stop_daemon(s->mhd); /* closes every connection: http_conns empties */
     loop_async_free(s->async);
     if (s->current) served_retire(s->current);
@@ -907,5 +989,6 @@ void http_server_free(struct http_server *s)
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->qlock);
     pthread_cond_destroy(&s->qcond);
+    pthread_cond_destroy(&s->wcond);
     free(s);
 }

@@ -6,7 +6,8 @@
  * for a collection. Other endpoints are routes: a path, the methods it accepts and a handler
  * that fills a reply. Unknown paths get 404 and wrong methods 405 with an Allow header, both
  * with a body that says what exists. Handlers run on MHD threads and must be thread-safe,
- * unless their route says HTTP_ON_LOOP.
+ * unless their route says HTTP_ON_LOOP (the loop runs them) or HTTP_ON_WORKER (the server's
+ * own worker thread runs them, one at a time).
  *
  * What a stranger can make the server hold is bounded: connections (at once, per client, and
  * in time: http_conns.h), the request line and head (http_route.h, and libmicrohttpd's 32 KiB
@@ -29,6 +30,10 @@ struct loop;
 
 #define HTTP_LOOP_DEADLINE_MS 30000
 #define HTTP_LOOP_QUEUE_MAX   64 /* requests waiting for the loop; more are answered 503 */
+/* Requests of HTTP_ON_WORKER routes waiting for the worker, and how long one may wait (a
+ * Prometheus scrape gives up after 10 s by default). */
+#define HTTP_WORKER_QUEUE_MAX   16
+#define HTTP_WORKER_DEADLINE_MS 10000
 
 /* Binds listen ("host:port", ":port" for every address, "[::1]:port"; port 0 picks one) with
  * the connection limits lim (copied; see http_conns.h). Routes with HTTP_ON_LOOP run on

@@ -23,6 +23,7 @@
 #include "collector_env.h"
 #include "collectors.h"
 #include "config.h"
+#include "federate.h"
 #include "http_auth.h"
 #include "http_client.h"
 #include "http_server.h"
@@ -607,6 +608,7 @@ static int start_http(struct daemon *d, char *err, size_t errlen)
                                                      .render = switchover_page_html,
                                                      .arg = &d->switchover});
     status_page_add_route(d->http, &d->status_page);
+    federate_add_route(d->http);
     d->rules_api = rules_api_new();
     rules_api_add_route(d->rules_api, d->http);
     manager_api_add_route(&d->alerting, d->silence_token, d->http);

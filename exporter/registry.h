@@ -209,5 +209,12 @@ uint32_t render_crc_combine(uint32_t a, uint32_t b, uint64_t b_len);
  * -E2BIG when out's cap is reached, or -EIO when zlib fails. */
 DRW_MUST_CHECK int render_exposition(struct buf *out, enum expo_format f, bool gzip,
                                      const struct family_view *fams, size_t n);
+/* Renders views[0..nviews) the same way, as families among fams[0..n) (a snapshot's whole
+ * list, in which views are subsets of families: /federate): a family's OpenMetrics name and type
+ * are decided against fams, so that it keeps those /metrics gives it. views must be in name
+ * order, each named like the family of fams it is a subset of. */
+DRW_MUST_CHECK int render_exposition_subset(struct buf *out, enum expo_format f, bool gzip,
+                                            const struct family_view *views, size_t nviews,
+                                            const struct family_view *fams, size_t n);
 
 #endif

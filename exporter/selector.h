@@ -22,13 +22,14 @@ enum match_op { MATCH_EQ, MATCH_NEQ, MATCH_RE, MATCH_NRE };
 struct matcher {
     char *name;
     enum match_op op;
+    bool on_name;        /* a matcher on __name__: selector_match_name compares the series name */
     char *value;         /* unescaped */
     char *value_escaped; /* as in canonical label text, for = and != */
     regex_t re;
 };
 
 struct selector {
-    char *name;
+    char *name; /* the family name; NULL in a parsed selector without one (selector_parse) */
     struct matcher *m;
     size_t n;
 };
@@ -39,9 +40,31 @@ struct selector {
 DRW_MUST_CHECK int selector_add(struct selector *s, const char *label, enum match_op op,
                                 const char *value, char *err, size_t errlen);
 void selector_free(struct selector *s); /* frees matchers and name, not s */
+/* Whether every matcher matches canonical label text (a matcher on __name__ too: no label
+ * text has that label, so it sees ""). */
 bool selector_match_labels(const struct selector *s, const char *labels, size_t len);
 
-/* Calls fn for every sample of snap that sel selects. */
+/* Parses a PromQL series selector as Prometheus' ParseMetricSelector does (the match[] of its
+ * /federate): `name`, `name{matchers}` or `{matchers}`; a matcher is `label op value` with op
+ * =, !=, =~ or !~ and value a string in double or single quotes (Go's escapes: \a \b \f \n
+ * \r \t \v \\, the quote, \ooo, \xhh, \uhhhh, \Uhhhhhhhh) or back quotes (raw);
+ * matchers are separated by commas (one may end the list), and blanks and # comments may
+ * stand between tokens. Like Prometheus it refuses a selector that would select everything
+ * (no name and no matcher that refuses the empty value) and a name given twice (name and a
+ * __name__ matcher); it takes nothing after the selector (a range, offset, @ or function).
+ * A NUL in a value is refused, as are what selector_add refuses. Fills *out (name set when
+ * given outside the braces; matchers on __name__ have on_name set) and returns 0, or returns
+ * -1 with err as Prometheus words it, "1:5: parse error: ...", and *out empty. */
+DRW_MUST_CHECK int selector_parse(const char *text, size_t len, struct selector *out, char *err,
+                                  size_t errlen);
+/* Whether a series named name (a histogram's or summary's with its _bucket, _sum or _count)
+ * passes s's name and its matchers on __name__. */
+bool selector_match_name(const struct selector *s, const char *name, size_t len);
+/* Whether canonical label text passes s's matchers that are not on __name__. A series is
+ * selected when both this and selector_match_name hold. */
+bool selector_match_series_labels(const struct selector *s, const char *labels, size_t len);
+
+/* Calls fn for every sample of snap that sel selects; sel->name must be set. */
 typedef void (*select_fn)(void *arg, const struct metric_family *f, const struct metric_sample *m);
 void snapshot_select(const struct snapshot *snap, const struct selector *sel, select_fn fn,
                      void *arg);

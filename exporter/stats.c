@@ -4,7 +4,7 @@
 const char *http_handler_name(enum http_handler h)
 {
     static const char *const names[HANDLER_COUNT] = {
-        "/metrics", "/-/healthy", "/-/ready", "/-/reload", "/api", "/", "other"};
+        "/metrics", "/-/healthy", "/-/ready", "/-/reload", "/api", "/", "/federate", "other"};
     return names[h];
 }
 

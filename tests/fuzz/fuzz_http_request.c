@@ -89,6 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const struct http_route routes[] = {
         {.path = "/metrics", .methods = "GET,HEAD", .stat = HANDLER_METRICS},
         {.path = "/-/healthy", .methods = "GET,HEAD", .fn = route_fn},
+        {.path = "/federate", .methods = "GET,HEAD", .flags = HTTP_ON_WORKER, .fn = route_fn},
         {.path = "/-/reload",
          .methods = "POST,PUT",
          .flags = HTTP_ON_LOOP | HTTP_SAME_SITE_WITHOUT_TOKEN,

@@ -256,7 +256,9 @@ class Drwatch:
 
 
 class Prometheus:
-    """A real Prometheus (Debian's) scraping the given targets every second."""
+    """A real Prometheus (Debian's) scraping the given targets every second. A target is
+    (job, host:port), or (job, host:port, options): options is YAML put into the job as it is
+    (lines such as "metrics_path: /federate", indented by the helper)."""
 
     def __init__(self, targets, scrape_interval="1s"):
         self.dir = tmpdir()
@@ -265,9 +267,11 @@ class Prometheus:
         jobs = "".join("""
   - job_name: %s
     scrape_interval: %s
-    static_configs:
+%s    static_configs:
       - targets: ['%s']
-""" % (job, scrape_interval, target) for job, target in targets)
+""" % (t[0], scrape_interval,
+       "".join("    %s\n" % line for line in (t[2] if len(t) > 2 else "").splitlines()),
+       t[1]) for t in targets)
         with open(os.path.join(self.dir, "prometheus.yml"), "w") as f:
             f.write("global:\n  evaluation_interval: 1s\nscrape_configs:%s" % jobs)
         self.log_path = os.path.join(self.dir, "prometheus.log")

@@ -2,7 +2,8 @@
  * both ends), !~, a missing label matching as "", escaped values (quotes, backslashes,
  * newlines) compared unescaped, regexes written as for Prometheus (RE2 classes and escapes
  * translated, what POSIX would read another way refused), histogram _bucket/_sum/_count and
- * summary quantiles by name, selector_text and labels_get. */
+ * summary quantiles by name, selector_text and labels_get; PromQL selector text as Prometheus'
+ * ParseMetricSelector reads it (/federate's match[]), with its errors. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,9 +334,165 @@ static void test_text_and_labels(void)
     buf_free(&b);
 }
 
+/* selector_parse of text, then the parsed selector as text again ("ERROR: ..." when refused):
+ * name{matchers} in the order given, __name__ matchers among them. */
+static const char *parsed(const char *text)
+{
+    static char out[1024];
+    struct selector s;
+    char err[512];
+    if (selector_parse(text, strlen(text), &s, err, sizeof(err)) < 0) {
+        snprintf(out, sizeof(out), "ERROR: %s", err);
+        return out;
+    }
+    char *t = selector_text(&s);
+    snprintf(out, sizeof(out), "%s", t ? t : "(null)");
+    free(t);
+    selector_free(&s);
+    return out;
+}
+
+static void test_parse(void)
+{
+    is_str(parsed("up"), "up{}", "a bare name");
+    is_str(parsed("  up\n"), "up{}", "blanks around it");
+    is_str(parsed("job:rate5m:sum"), "job:rate5m:sum{}", "a recording rule's name (colons)");
+    is_str(parsed("sum"), "sum{}", "a keyword is a metric name, as in PromQL");
+    is_str(parsed("up{}"), "up{}", "a name with empty braces");
+    is_str(parsed("up{job=\"a\",instance!=\"b\", x=~\"c.*\" ,y!~'d'}"),
+           "up{job=\"a\",instance!=\"b\",x=~\"c.*\",y!~\"d\"}", "the four operators");
+    is_str(parsed("{job=\"x\",}"), "{job=\"x\"}", "a comma may end the list");
+    is_str(parsed("{__name__=~\"drwatch_collector_up|up\"}"),
+           "{__name__=~\"drwatch_collector_up|up\"}", "__name__ as a matcher");
+    is_str(parsed("{ # a comment\n job = `a\\b\"` }"), "{job=\"a\\\\b\\\"\"}",
+           "a comment, blanks around the operator, a raw string");
+    is_str(parsed("{a=\"\\a\\b\\f\\n\\r\\t\\v\\\\\\\"\"}"), "{a=\"\a\b\f\\n\r\t\v\\\\\\\"\"}",
+           "Go's simple escapes");
+    is_str(parsed("{a='it\\'s'}"), "{a=\"it's\"}", "\\' in single quotes");
+    is_str(parsed("{a=\"\\101\\x42\\u00e9\\U0001F600\"}"), "{a=\"AB\xc3\xa9\xf0\x9f\x98\x80\"}",
+           "octal, hex, \\u and \\U escapes");
+    is_str(parsed("{a=\"é\"}"), "{a=\"é\"}", "UTF-8 in a string");
+    is_str(parsed("up{le=\"+Inf\"}"), "up{le=\"+Inf\"}", "any value");
+    is_str(parsed("{a!=\"\"}"), "{a!=\"\"}", "!=\"\" refuses the empty value: enough");
+    is_str(parsed("{a=~\".+\"}"), "{a=~\".+\"}", "=~\".+\" too");
+    is_str(parsed("{a!~\"\"}"), "{a!~\"\"}", "and !~\"\"");
+    is_str(parsed("{a=\"\",b=\"x\"}"), "{a=\"\",b=\"x\"}", "one non-empty matcher is enough");
+    is_str(parsed("{__name__=\"a\",__name__=~\"b\"}"), "{__name__=\"a\",__name__=~\"b\"}",
+           "two __name__ matchers without a name are fine, as in Prometheus");
+
+    static const struct {
+        const char *text, *err;
+    } bad[] = {
+        {"", "1:1: parse error: no selector: the input is empty"},
+        {"  # only a comment", "1:19: parse error: no selector: the input is empty"},
+        {"{}", "1:1: parse error: vector selector must contain label matchers or metric name"},
+        {"{a=\"\"}",
+         "1:1: parse error: vector selector must contain at least one non-empty matcher"},
+        {"{a=~\".*\"}", "1:1: parse error: vector selector must contain at least one non-empty "
+                        "matcher"},
+        {"{a!~\".+\"}", "1:1: parse error: vector selector must contain at least one non-empty "
+                        "matcher"},
+        {"{a!=\"x\"}", "1:1: parse error: vector selector must contain at least one non-empty "
+                       "matcher"},
+        {"foo{__name__=\"bar\"}",
+         "1:5: parse error: metric name must not be set twice: \"foo\" or \"bar\""},
+        {"up{", "1:4: parse error: unexpected end of input inside braces"},
+        {"up{job",
+         "1:7: parse error: expected a label matching operator (=, !=, =~, !~), got the end"},
+        {"up{job=", "1:8: parse error: expected a quoted string after job, got the end"},
+        {"up{job=x}", "1:8: parse error: expected a quoted string after job, got 'x'"},
+        {"up{job==\"x\"}", "1:8: parse error: expected a quoted string after job, got '='"},
+        {"up{job=\"x}", "1:8: parse error: unterminated quoted string"},
+        {"up{job=\"x\"", "1:11: parse error: unexpected end of input inside braces"},
+        {"up{job=\"x\ny\"}", "1:8: parse error: unterminated quoted string"},
+        {"up{job=`x}", "1:8: parse error: unterminated raw string"},
+        {"up{job=\"x\" instance=\"y\"}",
+         "1:12: parse error: expected \",\" or \"}\" after a matcher, got 'i'"},
+        {"up{,}", "1:4: parse error: unexpected character inside braces: ','"},
+        {"up{1a=\"x\"}", "1:4: parse error: unexpected character inside braces: '1'"},
+        {"up{job!\"x\"}",
+         "1:7: parse error: expected a label matching operator (=, !=, =~, !~), got '!'"},
+        {"up{job=\"\\q\"}", "1:9: parse error: unknown escape sequence 'q'"},
+        {"up{job=\"\\'\"}", "1:9: parse error: unknown escape sequence '''"},
+        {"up{job=\"\\x4\"}", "1:9: parse error: illegal character '\"' in escape sequence"},
+        {"up{job=\"\\ud800\"}",
+         "1:9: parse error: escape sequence is an invalid Unicode code point"},
+        {"up{job=\"\\777\"}", "1:9: parse error: escape sequence is an invalid Unicode code point"},
+        {"up{job=\"\\x00\"}", "1:8: parse error: a NUL byte in a string is not supported"},
+        {"up{job=\"\\", "1:9: parse error: escape sequence not terminated"},
+        {"up{job=\"\xff\"}", "1:1: parse error: invalid UTF-8"},
+        {"up{job=~\"(\"}", "1:4: parse error: bad regex \"(\" for label job: "},
+        {"up[5m]", "1:3: parse error: unexpected '[' after the selector: only a series selector is "
+                   "taken (no range, offset, @ or function)"},
+        {"up offset 5m", "1:4: parse error: unexpected 'o' after the selector"},
+        {"rate(up[5m])", "1:5: parse error: unexpected '(' after the selector"},
+        {"up{a=\"b\"} {c=\"d\"}", "1:11: parse error: unexpected '{' after the selector"},
+        {"up,down", "1:3: parse error: unexpected ',' after the selector"},
+        {"1up", "1:1: parse error: unexpected character '1': a selector is a metric name, "
+                "{matchers} or both"},
+        {"-up", "1:1: parse error: unexpected character '-'"},
+        {"Inf", "1:1: parse error: unexpected number \"Inf\""},
+        {"nan", "1:1: parse error: unexpected number \"nan\""},
+        {"up{\n  a=\"b\",\n  c=}", "3:5: parse error: expected a quoted string after c, got '}'"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        const char *r = parsed(bad[i].text);
+        size_t n = strlen(bad[i].err);
+        if (!ok(strncmp(r, "ERROR: ", 7) == 0 && strncmp(r + 7, bad[i].err, n) == 0, "refused: %s",
+                bad[i].text))
+            diag("  got:  %s\n#   want: %s...", r, bad[i].err);
+    }
+    is_str(parsed("infinity"), "infinity{}", "a name that starts like Inf is a name");
+    /* A NUL inside the text (its length says where it ends), not in a string. */
+    struct selector s;
+    char err[256];
+    ok(selector_parse("up\0x", 4, &s, err, sizeof(err)) < 0 && s.n == 0 && s.name == NULL,
+       "a NUL after the name is refused, and *out is left empty: %s", err);
+}
+
+/* selector_parse, then whether it selects the series name{labels}. */
+static bool selects(const char *text, const char *name, const char *labels)
+{
+    struct selector s;
+    char err[256];
+    if (selector_parse(text, strlen(text), &s, err, sizeof(err)) < 0) {
+        diag("%s: %s", text, err);
+        return false;
+    }
+    bool hit = selector_match_name(&s, name, strlen(name)) &&
+               selector_match_series_labels(&s, labels, strlen(labels));
+    selector_free(&s);
+    return hit;
+}
+
+static void test_match_series(void)
+{
+    ok(selects("up", "up", "job=\"a\""), "a name selects its series");
+    ok(!selects("up", "upx", ""), "and no other name");
+    ok(!selects("up", "u", ""), "nor a prefix of it");
+    ok(selects("{__name__=\"up\"}", "up", ""), "__name__= compares the series name");
+    ok(selects("{__name__=~\"lat_.*_bucket\",le=\"1\"}", "lat_seconds_bucket",
+               "le=\"1\",site=\"gold\""),
+       "__name__=~ on a suffixed name, with a label matcher");
+    ok(!selects("{__name__=~\"lat_.*_bucket\",le=\"1\"}", "lat_seconds_bucket", "le=\"2\""),
+       "the label matcher still applies");
+    ok(!selects("{__name__=~\"lat_.*_bucket\"}", "lat_seconds_sum", ""), "an anchored name regex");
+    ok(selects("{__name__!=\"up\",job=\"a\"}", "down", "job=\"a\""), "__name__!=");
+    ok(!selects("{__name__!=\"up\",job=\"a\"}", "up", "job=\"a\""), "__name__!= refuses its name");
+    ok(selects("{__name__!~\"up|down\",job!=\"\"}", "other", "job=\"b\""), "__name__!~");
+    ok(selects("{job=\"a\"}", "anything", "job=\"a\",x=\"1\""), "no name: any name");
+    ok(!selects("{job=\"a\"}", "anything", "x=\"1\""), "a missing label is \"\"");
+    ok(selects("{job=\"a\\\"b\"}", "x", "job=\"a\\\"b\""), "escaped values compare unescaped");
+    ok(selects("{job=~\"a\\\\\\\\.*\"}", "x", "job=\"a\\\\b\""),
+       "and regexes see them unescaped (a\\\\.* is a, a backslash, anything)");
+    ok(!selects("{job=~\"a\\\\.*\"}", "x", "job=\"a\\\\b\""), "a\\.* is a, then dots");
+}
+
 int main(void)
 {
     build_snapshot();
+    test_parse();
+    test_match_series();
     test_matchers();
     test_escapes();
     test_re2();
