@@ -67,7 +67,7 @@ static void build_snapshot(void)
 static int parse(struct federate_query **q, char *err, size_t errlen, size_t n,
                  const char *const *kv)
 {
-    struct http_kv args[64];
+    struct http_kv args[64] = {0};
     char *copies[64];
     for (size_t i = 0; i < n; i++) {
         copies[i] = xstrdup(kv[i]);
@@ -88,7 +88,7 @@ static int parse(struct federate_query **q, char *err, size_t errlen, size_t n,
 static char *fed(enum expo_format f, bool gzip, size_t cap, size_t *nseries, size_t n,
                  const char *const *matches)
 {
-    struct http_kv args[64];
+    struct http_kv args[64] = {0};
     for (size_t i = 0; i < n; i++) args[i] = (struct http_kv){"match[]", matches[i]};
     struct federate_query *q;
     char err[1024];
