@@ -118,7 +118,7 @@ def calls(site, since):
     return k8s, portal, len(lab.activity(site, "tekton")[since[site]["tekton"]:])
 
 
-def drill(to, primary, standby, gslb, confirm, want_calls):
+def drill(to, primary, standby, gslb, confirm, want_calls, before_ask=None):
     """One transition asked of Gold; primary/standby: the sites after it."""
     t.diag("---- %s ----" % to)
     since = marks()
@@ -127,6 +127,8 @@ def drill(to, primary, standby, gslb, confirm, want_calls):
              "FROM generate_series(1, 500) g" % to)
     before = rows(old_primary)
     confirms_before = confirms()
+    if before_ask:
+        before_ask()
     start = time.time()
     status, r = lab.ask("gold", to, reason="daily drill")
     want = "awaiting_peer" if confirm else "accepted"
@@ -145,10 +147,17 @@ def drill(to, primary, standby, gslb, confirm, want_calls):
          % (to, time.time() - start))
     if confirm:
         t.is_(confirms() - confirms_before, 1, "golddr answered gold's confirm yes, once")
-    t.is_([(lab.k8s_get(s, STATE_CM_PATH) or {}).get("data", {}).get("last_stable_state")
-           for s in SITES], [to, to], "both state ConfigMaps' last_stable_state: %s" % to)
-    t.is_((lab.recovery(primary), lab.recovery(standby)), ("f", "t"),
-          "%s's leader is writable, %s's in recovery" % (primary, standby))
+    labels = lambda: [(lab.k8s_get(s, STATE_CM_PATH) or {}).get("data", {}).get(  # noqa: E731
+        "last_stable_state") for s in SITES]
+    t.ok(wait_for(lambda: labels() == [to, to], 10, 0.2),
+         "both state ConfigMaps' last_stable_state: %s (%s)" % (to, labels()))
+    got = (lab.recovery(primary), lab.recovery(standby))
+    t.is_(got, ("f", "t"), "%s's leader is writable, %s's in recovery" % (primary, standby))
+    if got != ("f", "t"):
+        for site in SITES:
+            t.diag("%s's switchover log:\n%s" % (site, "\n".join(
+                line for line in lab.dw[site].log().splitlines()
+                if "component=switchover" in line)[-4000:]))
     t.is_(rows(primary), before,
           "every row written before the switchover is on %s (count, max id: %s)"
           % (primary, before))
@@ -171,10 +180,29 @@ drill("golddr-primary", primary="golddr", standby="gold", gslb="golddr", confirm
                     "patroni env", "kong restart"], ["true"], 0),
           "golddr": (["tfvars", "page restart", "keycloak selector", "patroni env",
                       "keycloak selector", "page restart"], ["true", "false"], 1)})
+
+
+def golddr_answering_slowly():
+    """Regression (found by examples/run-lab drill): a site answered its peer's confirm "no: a
+    transition is asked for or running here" while only a write to its state ConfigMap was on
+    its way (a finished run's last_stable_state, an answer), though GET /api/v1/state showed it
+    idle. Here a person's request equal to golddr's label is answered "nothing to do" in a
+    PATCH the fake holds for 3s; gold asks for gold-standby meanwhile."""
+    cm = lab.k8s_get("golddr", STATE_CM_PATH)
+    cm["data"]["transition"] = "golddr-primary"
+    lab.k8s_mode("golddr", {"path": STATE_CM_PATH, "method": "PATCH", "mode": "slow",
+                            "ms": 3000, "count": 1})
+    lab.k8s_put("golddr", STATE_CM_PATH, cm)
+    t.ok(wait_for(lambda: any(r["method"] == "PATCH" and STATE_CM_PATH in r["path"] and
+                              r["status"] is None for r in lab.activity("golddr", "k8s")), 5,
+                  0.02), "golddr's answer to a person's request is on its way (held 3s)")
+
+
 # Gold is already withdrawn, in maintenance and following GoldDR: its checks find it so (the
 # maintenance check is the portal's PUT of the state it must have), then the pipeline runs.
 drill("gold-standby", primary="golddr", standby="gold", gslb="golddr", confirm=True,
-      want_calls={"gold": ([], ["true"], 1), "golddr": ([], [], 0)})
+      want_calls={"gold": ([], ["true"], 1), "golddr": ([], [], 0)},
+      before_ask=golddr_answering_slowly)
 drill("active-passive", primary="gold", standby="golddr", gslb="gold", confirm=True,
       want_calls={
           "gold": (["tfvars", "health scale", "health pdb", "patroni env", "keycloak selector",

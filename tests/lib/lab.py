@@ -268,6 +268,20 @@ class Lab:
             raise RuntimeError("PATCH %s on %s's fake: %d %s" % (path, site, status, text[:200]))
         return json.loads(text)
 
+    def k8s_put(self, site, path, obj):
+        status, _, text = http("PUT", self.k8s[site] + path, body=json.dumps(obj).encode(),
+                               headers={"Content-Type": "application/json"})
+        if status != 200:
+            raise RuntimeError("PUT %s on %s's fake: %d %s" % (path, site, status, text[:200]))
+        return json.loads(text)
+
+    def k8s_mode(self, site, mode):
+        """A fakebase failure mode on a site's Kubernetes fake (/__fake/mode)."""
+        status, _, text = http("POST", self.k8s[site] + "/__fake/mode",
+                               body=json.dumps(mode).encode())
+        if status != 200:
+            raise RuntimeError("mode on %s's fake: %d %s" % (site, status, text[:200]))
+
     def k8s_get(self, site, path):
         status, _, text = http("GET", self.k8s[site] + path, timeout=3)
         return json.loads(text) if status == 200 else None
