@@ -27,12 +27,13 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/tests/replay_%.t)
 
-.PHONY: all deps run test tests-build fuzz-bins asan lint bench fuzz clean help format
+.PHONY: all deps run demo test tests-build fuzz-bins asan lint bench fuzz clean help format
 all: $(BIN)
 
 help:
 	@echo "make          build ./drwatch"
-	@echo "make run      install packages, build, start drwatch on the demo config"
+	@echo "make run      install packages, build, start the two-site lab (two drwatch, Ctrl-C stops)"
+	@echo "make demo     install packages, build, start one drwatch on the textfile demo"
 	@echo "make test     install packages, build, run every test through prove"
 	@echo "make asan     the whole suite on an ASan+UBSan build"
 	@echo "make lint     the layer rules (.ci/check-layers), clang-format, cppcheck, pyflakes"
@@ -91,6 +92,10 @@ $(BUILD)/bench/%: bench/%.c $(CORE_OBJ)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_OBJ) $(LDLIBS)
 
 run: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@DRWATCH_BIN=$(abspath $(BIN)) ./examples/run-lab
+
+demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@./examples/run-demo
 

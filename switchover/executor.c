@@ -304,6 +304,10 @@ static void on_guard(struct run *r)
         return run_phase(r);
     }
     if (!wait) return end_step(r, SW_RESULT_REFUSED, r->detail);
+    /* The API and the status page show the running step's record: say what it waits for
+     * (end_step replaces it with the outcome). */
+    struct sw_step_record *sr = &r->rec.steps[r->step];
+    snprintf(sr->detail, sizeof(sr->detail), "waiting for the %.180s", r->detail);
     loop_timer_start(r->x->next, r->x->env.poll_ms); /* the deadline ends the wait */
 }
 

@@ -42,6 +42,8 @@ struct switchover {
     enum sw_state label;
     bool run_known; /* this site's last finished plan */
     enum sw_state run_state;
+    bool run_moved; /* it completed: the pair moved from run_from to run_state */
+    enum sw_state run_from;
     double fence_failed_at;
     uint64_t fences;
     uint64_t requests[TO_COUNT][SW_SOURCE_COUNT][REQ_COUNT];
@@ -144,6 +146,11 @@ bool switchover_busy(const struct switchover *sw)
     return sw_exec_busy(sw->x) || sw->resume_pending || sw->await.call || sw_cm_settling(sw->cm);
 }
 
+bool switchover_pending(const struct switchover *sw)
+{
+    return sw_exec_busy(sw->x) || sw->await.call;
+}
+
 const struct sw_awaited *switchover_awaited(const struct switchover *sw, const char *id)
 {
     const struct sw_awaited *a = &sw->await.rec;
@@ -200,6 +207,8 @@ static void on_finished(void *arg, const struct sw_run_start *run, enum sw_resul
     }
     sw->run_known = true;
     sw->run_state = r == SW_RESULT_OK ? run->to : run->from;
+    sw->run_moved = r == SW_RESULT_OK && run->from != run->to;
+    sw->run_from = run->from;
 }
 
 /* The state the journal's last finished run left. */
@@ -209,6 +218,8 @@ static void state_from_journal(struct switchover *sw)
     if (!rp->have_run || !rp->finished || strncmp(rp->start.id, "fence-", 6) == 0) return;
     sw->run_known = true;
     sw->run_state = rp->result == SW_RESULT_OK ? rp->start.to : rp->start.from;
+    sw->run_moved = rp->result == SW_RESULT_OK && rp->start.from != rp->start.to;
+    sw->run_from = rp->start.from;
 }
 
 /* ---- observing ---- */
@@ -235,11 +246,17 @@ static void on_state_info(void *arg, const struct metric_family *f, const struct
 }
 
 /* The pair's state: what the peer says it is when it is reachable (it may have moved while
- * this site was away), else this site's own. */
+ * this site was away), else this site's own. A peer that still publishes the state this
+ * site's last completed run came from is behind that run, not ahead of it: its own part of
+ * the transition (or its label's write and our next read of it) has not ended yet. Taking
+ * its state then made a Gold just promoted by gold-standby -> active-passive fence itself
+ * while GoldDR finished its part: no writable database on either site. */
 static enum sw_state pair_state(const struct switchover *sw)
 {
-    if (sw->world.peer_reachable && sw->world.peer_state_known) return sw->world.peer_state;
-    return switchover_state(sw);
+    if (!sw->world.peer_reachable || !sw->world.peer_state_known) return switchover_state(sw);
+    if (sw->run_known && sw->run_moved && sw->world.peer_state == sw->run_from)
+        return sw->run_state;
+    return sw->world.peer_state;
 }
 
 static void fence(struct switchover *sw, const char *why)

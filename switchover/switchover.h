@@ -141,6 +141,9 @@ const struct sw_awaited *switchover_awaited(const struct switchover *sw, const c
  * the part now would lose that write). */
 enum sw_state switchover_state(const struct switchover *sw);
 bool switchover_busy(const struct switchover *sw);
+/* Whether a transition is pending here: a plan runs or a request awaits the peer. What the
+ * peer's confirm asks; a ConfigMap write on its way is not a transition (switchover_busy). */
+bool switchover_pending(const struct switchover *sw);
 const char *switchover_site_name(const struct switchover *sw);
 bool switchover_automation(const struct switchover *sw);
 /* The run going on (NULL when none) with its step and fallback depth; a run's record. */

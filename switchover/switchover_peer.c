@@ -71,7 +71,10 @@ static bool answer_confirm(struct switchover *sw, const struct peer_msg *m, enum
     if (required_mask(m, &mask, a->reason, sizeof(a->reason)) < 0 ||
         !table_agrees(m, from, mask, a->reason, sizeof(a->reason)))
         return false;
-    return sw_confirm(switchover_state(sw), switchover_busy(sw), mask, a->reason,
+    /* Pending is a plan running or a request awaiting: a write to the state ConfigMap still on
+     * its way (a finished run's label, an answer) is not, and GET /api/v1/state shows this
+     * site idle meanwhile; refusing then refused a person who asked right after a run. */
+    return sw_confirm(switchover_state(sw), switchover_pending(sw), mask, a->reason,
                       sizeof(a->reason));
 }
 

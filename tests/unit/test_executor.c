@@ -203,6 +203,23 @@ static void test_runs(struct loop *l)
        "an action in flight at the deadline is cancelled");
 }
 
+/* Reads the running step's record from a timer, as the API does while a run goes on. */
+struct peek {
+    struct sw_executor *x;
+    struct loop *loop;
+    bool seen;
+    char detail[200];
+};
+
+static void peek_record(void *arg)
+{
+    struct peek *pk = arg;
+    const struct sw_run_record *rec = sw_exec_record(pk->x, "run-w");
+    if (!rec || rec->steps[0].ended) return;
+    pk->seen = true;
+    snprintf(pk->detail, sizeof(pk->detail), "%s", rec->steps[0].detail);
+}
+
 static void test_guards(struct loop *l)
 {
     reset();
@@ -218,6 +235,29 @@ static void test_guards(struct loop *l)
     ok(E.res == SW_RESULT_FAILED && !strstr(F.calls.data, "act:") &&
            strstr(E.detail, "not allowed within") && strstr(E.detail, "writable"),
        "gold stays writable: the promotion never acts, and the reason says why (%s)", E.detail);
+
+    /* Bug found by the two-site lab (lab_drill.t's note on asking GoldDR): a promotion that
+     * waits for the guard showed an empty detail in GET /api/v1/plans/<id> and on the status
+     * page for as long as it waited (up to 10 minutes), so on-call could not see why. */
+    reset();
+    W.fenced_after = -1;
+    {
+        struct sw_plans *p = plans("step { \"patroni_promote\", timeout = \"300ms\" }");
+        struct sw_executor *x = executor(l);
+        char err[256];
+        struct sw_run_start s = run_start("run-w");
+        struct peek pk = {.x = x, .loop = l};
+        struct loop_timer *tm = loop_timer_new(l, peek_record, &pk);
+        loop_timer_start(tm, 100);
+        if (sw_exec_start(x, the_plan(p), &s, err, sizeof(err)) < 0) diag("%s", err);
+        if (!E.done) loop_run(l);
+        loop_timer_free(tm);
+        sw_exec_free(x);
+        sw_plans_free(p);
+        ok(pk.seen && strstr(pk.detail, "waiting for the guard") &&
+               strstr(pk.detail, "gold's leader is writable"),
+           "while a promotion waits, its step's record says for what (%s)", pk.detail);
+    }
 
     reset();
     W.fenced_after = -1; /* gold the writable leader golddr rebuilds from */

@@ -225,6 +225,42 @@ static void test_fence(struct loop *l)
     ok(metric_has(sw, "drwatch_fence_total 1"), "counted");
     ok(switchover_state(sw) == SW_ACTIVE_PASSIVE, "a fence changes no state label");
     switchover_free(sw);
+
+    /* Regression, found by the two-site lab's drill (lab_drill.t): gold finished gold-standby ->
+     * active-passive (promoted, writable) while golddr, told earlier, still ran its part and
+     * so still published gold-standby; the pair's state was taken from the peer, which made
+     * gold the standby, and gold fenced itself: both databases read-only. A peer that still
+     * publishes the state this site's last run came from is behind that run, not ahead. */
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", dir, SW_JOURNAL_FILE);
+    unlink(path);
+    sw = make(l, "gold", false);
+    const struct scene standby = {
+        .label = "gold-standby", .peer_up = true, .peer_state = "gold-standby"};
+    observe(sw, "gold", &standby);
+    struct sw_reply out;
+    ok(ask(sw, "active-passive-force", SW_SOURCE_API, false, &out) == 0, "gold forced back");
+    buf_free(&out.plan);
+    settle(l, sw);
+    ok(switchover_state(sw) == SW_ACTIVE_PASSIVE, "gold is active-passive");
+    const struct scene behind = {.label = "gold-standby",
+                                 .gold_writable = true,
+                                 .peer_up = true,
+                                 .peer_state = "gold-standby"};
+    observe(sw, "gold", &behind);
+    bool fences = switchover_busy(sw);
+    settle(l, sw);
+    ok(!fences && metric_has(sw, "drwatch_fence_total 0"),
+       "gold writable while golddr still publishes gold-standby, the state gold's run left: "
+       "no fence");
+    const struct scene ahead = {.label = "active-passive",
+                                .gold_writable = true,
+                                .peer_up = true,
+                                .peer_state = "golddr-primary"};
+    observe(sw, "gold", &ahead);
+    ok(switchover_busy(sw), "but golddr publishing golddr-primary still fences gold");
+    settle(l, sw);
+    switchover_free(sw);
 }
 
 /* Runs the loop until `call` is among the calls made (or a second has passed). */

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""The daily DR drill, once, end to end in the two-site lab (tests/lib/lab.py: real Patroni and
+PostgreSQL with etcd, the GSLB as gslb.md's F5 over real dnsmasq, per site the Kubernetes,
+Tekton and portal fakes, two drwatch joined by the mTLS peer link, the shipped default plans).
+
+A person asks Gold each time (README, "Switchover"), and GoldDR follows through the peer
+protocol:
+  1. active-passive -> golddr-primary: asked of Gold, whose plan withdraws Gold from the GSLB,
+     turns maintenance on, demotes Gold's database to a standby cluster of GoldDR, restarts
+     Kong and tells GoldDR (tell_peer), which runs its own plan: maintenance on, its health API
+     kept up, its database promoted once the C guard sees Gold read-only, withdrawn for
+     `samples` GSLB samples and everything Gold wrote replayed (RPO 0), the deploy pipeline,
+     maintenance off. (Asked of GoldDR instead, GoldDR's promotion would wait for a Gold that
+     is told only at the end of GoldDR's plan: the guard refuses it at the step's deadline.)
+  2. golddr-primary -> gold-standby: asked of Gold; GoldDR confirms it is golddr-primary with
+     nothing pending (202 awaiting_peer, then the run); Gold's plan keeps Gold withdrawn and
+     following GoldDR, tells GoldDR (whose plan has no steps) and runs the pipeline.
+  3. gold-standby -> active-passive: asked of Gold; GoldDR confirms it is gold-standby; Gold's
+     plan tells GoldDR first (GoldDR demotes its database to follow Gold and offers itself as
+     the fallback), offers Gold to the GSLB, promotes Gold once GoldDR is read-only, withdrawn
+     (the GSLB answers Gold) and replayed, runs the pipeline and turns maintenance off.
+After each: both sites' GET /api/v1/state, which leader is writable (pg_is_in_recovery()),
+that every row written on the old primary before the switchover is on the new one, that a row
+written after it reaches the standby (replication flows again), and what the GSLB answers.
+Through the whole test a checker samples both leaders every 200 ms and fails the test if both
+were ever writable at once.
+"""
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from drwatch_test import Tap, wait_for  # noqa: E402
+from lab import SITES, Lab  # noqa: E402
+
+t = Tap()
+T0 = time.time()
+lab = Lab(log=t.diag)
+try:
+    lab.start()
+except Exception as e:  # noqa: BLE001 - the lab's failure is the test's
+    t.ok(False, "the lab starts: %s" % e)
+    t.done()
+t.ok(True, "the lab is up in %.1fs (%s)" % (time.time() - T0, lab.timings))
+t.is_((lab.state("gold").get("state"), lab.state("golddr").get("state")),
+      ("active-passive", "active-passive"), "both sites start active-passive")
+t.is_((lab.recovery("gold"), lab.recovery("golddr")), ("f", "t"),
+      "gold's leader is writable, golddr's a standby")
+t.is_(lab.gslb_answer(), "gold", "the GSLB answers gold")
+
+checker = lab.invariant_checker(0.2)
+t.ok(wait_for(lambda: checker.samples >= 3, 10), "the invariant checker samples both leaders")
+
+
+def settled(site, run_id):
+    p = lab.plan(site, run_id)
+    return p if p and p["status"] not in ("awaiting_peer", "running") else None
+
+
+def idle(site, state):
+    s = lab.state(site)
+    return s.get("state") == state and not s.get("transition_in_progress") and \
+        "awaiting_peer" not in s
+
+
+def rows(site):
+    out = lab.psql(site, "SELECT count(*) || ' ' || coalesce(max(id), 0) FROM rows", check=False)
+    return out
+
+
+def show(p):
+    return "%s: %s; steps: %s" % (p["status"], p["detail"], ", ".join(
+        "%s %s" % (s["action"], s["status"]) for s in p["steps"])) if p else "no record"
+
+
+def step_ok(p):
+    return p and p["status"] == "ok" and all(s["status"] in ("ok", "already") for s in p["steps"])
+
+
+WRITES = [  # what a Kubernetes write's path says it is (the state ConfigMap is left out)
+    ("secrets/terraform-tfvars-dev", "tfvars"),
+    ("deployments/bcgov-health-api-dev-generic-api/scale", "health scale"),
+    ("poddisruptionbudgets/bcgov-health-api-dev-generic-api-pdb", "health pdb"),
+    ("deployments/keycloak-maintenance-redirect-generic-api", "page restart"),
+    ("services/keycloak-http", "keycloak selector"),
+    ("configmaps/patroni-spilo-env-vars", "patroni env"),
+    ("deployments/konghc-kong", "kong restart"),
+    ("pipelineruns/", "pipelinerun"),
+]
+
+
+STATE_CM_PATH = "/api/v1/namespaces/ops/configmaps/switchover-state-dev"
+
+
+def confirms():
+    return lab.dw["golddr"].sample('drwatch_peer_messages_total{answer="yes",kind="confirm"}') \
+        or 0
+
+
+def marks():
+    return {s: {f: len(lab.activity(s, f)) for f in ("k8s", "portal", "tekton")} for s in SITES}
+
+
+def calls(site, since):
+    """What the site's fakes were asked since the marks: [k8s writes], [portal PUTs], the
+    number of Tekton triggers."""
+    k8s = []
+    for a in lab.activity(site, "k8s")[since[site]["k8s"]:]:
+        what = next((w for p, w in WRITES if p in a["path"]), None)
+        if what is None:
+            if "switchover-state-dev" not in a["path"]:
+                k8s.append("%s %s" % (a["method"], a["path"]))
+            continue
+        k8s.append(what)
+    portal = [a["path"].rsplit("/", 1)[1] for a in lab.activity(site, "portal")[
+        since[site]["portal"]:]]
+    return k8s, portal, len(lab.activity(site, "tekton")[since[site]["tekton"]:])
+
+
+def drill(to, primary, standby, gslb, confirm, want_calls, before_ask=None):
+    """One transition asked of Gold; primary/standby: the sites after it."""
+    t.diag("---- %s ----" % to)
+    since = marks()
+    old_primary = standby if to != "gold-standby" else primary
+    lab.psql(old_primary, "INSERT INTO rows (payload) SELECT 'before %s ' || g "
+             "FROM generate_series(1, 500) g" % to)
+    before = rows(old_primary)
+    confirms_before = confirms()
+    if before_ask:
+        before_ask()
+    start = time.time()
+    status, r = lab.ask("gold", to, reason="daily drill")
+    want = "awaiting_peer" if confirm else "accepted"
+    t.ok(status == 202 and r.get("status") == want,
+         "%s asked of gold: 202 %s (%s)" % (to, want, r))
+    p = wait_for(lambda: settled("gold", r.get("plan", "")), 180, 0.25)
+    t.ok(step_ok(p), "gold's run ends ok (%s)" % show(p))
+    tell = [s for s in (p or {}).get("steps", []) if s["action"] == "tell_peer"]
+    m = re.search(r"accepted: run (\S+)", tell[0]["detail"]) if tell else None
+    t.ok(m, "gold told golddr, which accepted (%s)" % (tell and tell[0]["detail"]))
+    gp = wait_for(lambda: settled("golddr", m.group(1)), 180, 0.25) if m else None
+    t.ok(step_ok(gp) and gp["trigger"] == "peer",
+         "golddr's run, asked by the peer, ends ok (%s)" % show(gp))
+    t.ok(wait_for(lambda: idle("gold", to) and idle("golddr", to), 30, 0.2),
+         "GET /api/v1/state: both sites %s, nothing running or awaited (%.1fs after the ask)"
+         % (to, time.time() - start))
+    if confirm:
+        t.is_(confirms() - confirms_before, 1, "golddr answered gold's confirm yes, once")
+    labels = lambda: [(lab.k8s_get(s, STATE_CM_PATH) or {}).get("data", {}).get(  # noqa: E731
+        "last_stable_state") for s in SITES]
+    t.ok(wait_for(lambda: labels() == [to, to], 10, 0.2),
+         "both state ConfigMaps' last_stable_state: %s (%s)" % (to, labels()))
+    got = (lab.recovery(primary), lab.recovery(standby))
+    t.is_(got, ("f", "t"), "%s's leader is writable, %s's in recovery" % (primary, standby))
+    if got != ("f", "t"):
+        for site in SITES:
+            t.diag("%s's switchover log:\n%s" % (site, "\n".join(
+                line for line in lab.dw[site].log().splitlines()
+                if "component=switchover" in line)[-4000:]))
+    t.is_(rows(primary), before,
+          "every row written before the switchover is on %s (count, max id: %s)"
+          % (primary, before))
+    marker = "after %s" % to
+    lab.psql(primary, "INSERT INTO rows (payload) VALUES ('%s')" % marker)
+    t.ok(wait_for(lambda: lab.psql(standby, "SELECT count(*) FROM rows WHERE payload = '%s'"
+                                   % marker, check=False) == "1", 30, 0.2),
+         "a row written on %s after it reaches %s: replication flows" % (primary, standby))
+    t.ok(wait_for(lambda: lab.gslb_answer() == gslb, 15, 0.2),
+         "the GSLB answers %s (now: %s)" % (gslb, lab.gslb_answer()))
+    for site in SITES:
+        t.is_(calls(site, since), want_calls[site],
+              "%s's fakes were asked what its plan says, in order (Kubernetes writes, portal "
+              "PUTs, Tekton triggers)" % site)
+
+
+drill("golddr-primary", primary="golddr", standby="gold", gslb="golddr", confirm=False,
+      want_calls={
+          "gold": (["tfvars", "health scale", "health pdb", "page restart", "keycloak selector",
+                    "patroni env", "kong restart"], ["true"], 0),
+          "golddr": (["tfvars", "page restart", "keycloak selector", "patroni env",
+                      "keycloak selector", "page restart"], ["true", "false"], 1)})
+
+
+def golddr_answering_slowly():
+    """Regression (found by examples/run-lab drill): a site answered its peer's confirm "no: a
+    transition is asked for or running here" while only a write to its state ConfigMap was on
+    its way (a finished run's last_stable_state, an answer), though GET /api/v1/state showed it
+    idle. Here a person's request equal to golddr's label is answered "nothing to do" in a
+    PATCH the fake holds for 3s; gold asks for gold-standby meanwhile."""
+    cm = lab.k8s_get("golddr", STATE_CM_PATH)
+    cm["data"]["transition"] = "golddr-primary"
+    lab.k8s_mode("golddr", {"path": STATE_CM_PATH, "method": "PATCH", "mode": "slow",
+                            "ms": 3000, "count": 1})
+    lab.k8s_put("golddr", STATE_CM_PATH, cm)
+    t.ok(wait_for(lambda: any(r["method"] == "PATCH" and STATE_CM_PATH in r["path"] and
+                              r["status"] is None for r in lab.activity("golddr", "k8s")), 5,
+                  0.02), "golddr's answer to a person's request is on its way (held 3s)")
+
+
+# Gold is already withdrawn, in maintenance and following GoldDR: its checks find it so (the
+# maintenance check is the portal's PUT of the state it must have), then the pipeline runs.
+drill("gold-standby", primary="golddr", standby="gold", gslb="golddr", confirm=True,
+      want_calls={"gold": ([], ["true"], 1), "golddr": ([], [], 0)},
+      before_ask=golddr_answering_slowly)
+drill("active-passive", primary="gold", standby="golddr", gslb="gold", confirm=True,
+      want_calls={
+          "gold": (["tfvars", "health scale", "health pdb", "patroni env", "keycloak selector",
+                    "page restart"], ["true", "false"], 1),
+          "golddr": (["tfvars", "page restart", "keycloak selector", "patroni env"], ["true"],
+                     1)})
+
+checker.stop()
+t.diag("writability seen (s since the lab began: gold, golddr in recovery):")
+for at, w in checker.states:
+    t.diag("  %7.2f  %s" % (at, w))
+t.ok(checker.samples > 50, "%d samples of both leaders" % checker.samples)
+t.is_(checker.both, [], "never were both leaders writable at once")
+
+for site in SITES:
+    lab.dw[site].stop_clean(t)
+lab.stop()
+t.ok(True, "whole drill %.1fs" % (time.time() - T0))
+t.done()

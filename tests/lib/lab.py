@@ -1,0 +1,530 @@
+"""The two-site lab (issue 14): the whole Gold / GoldDR platform and two drwatch instances on
+127.0.0.1, ports picked free, torn down at exit (atexit, SIGTERM, SIGINT, SIGHUP).
+
+    lab = Lab().start()
+    lab.dw["gold"].url                      # drwatch of each site (drwatch_test.Drwatch)
+    lab.ask("gold", "golddr-primary")       # POST /api/v1/transition with the site's token
+    lab.state("golddr")                     # GET /api/v1/state
+    lab.writable("gold")                    # pg_is_in_recovery() false on gold's leader
+    lab.gslb_answer()                       # what dnsmasq answers now: gold, golddr, none, both
+    lab.scale_health("gold", 0)             # break Gold as the GSLB sees it
+    checker = lab.invariant_checker()       # never two writable primaries, sampled every 200 ms
+
+What it starts, per the references in /work/shared/reference/:
+- PostgreSQL under Patroni with etcd (tests/lib/patroni_lab.py): gold a primary cluster, golddr
+  a standby cluster replicating from gold's leader, each keeping a permanent slot for the other;
+- per site a Kubernetes API fake (tests/fakes/k8s_fake.py, seeded with the old agent's objects:
+  the state ConfigMap, the health API Deployment and PDB, Keycloak's Services, the maintenance
+  page, Kong, the tfvars Secret, Patroni's env ConfigMap and StatefulSet), a Tekton
+  EventListener fake that makes the PipelineRun in that fake and finishes it after
+  `tekton_finish_ms`, and the portal fake; every fake keeps what it was asked (GET /activity);
+- the GSLB as the F5 of gslb.md: each site's HTTPS /health "iamalive" endpoint
+  (tests/fakes/gslb_fake.py) answers while that site's health API Deployment has a ready pod,
+  and 503 (the router's answer with no endpoint) once it has none; a monitor thread probes both
+  every `gslb_interval` with the Host header, marks a site down after `gslb_timeout` without a
+  good probe and up at its first good one, and rewrites what dnsmasq answers for the GSLB name
+  (Gold while Gold is up; GoldDR when only GoldDR is; nothing when neither), then SIGHUPs it;
+- two drwatch (gold, golddr), each with its own data directory and config: the patroni,
+  postgres and gslb collectors over both sites, the configmap collector over its own site, the
+  mTLS peer link (a throwaway CA made with openssl), and a switchover section whose actuators
+  point at that site's Kubernetes fake, Tekton fake, portal fake and Patroni REST API, with the
+  shipped default plans.
+"""
+import atexit
+import json
+import os
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "fakes"))
+import drwatch_test  # noqa: E402
+from drwatch_test import Drwatch, free_port, http, spawn, start_fake, tmpdir, wait_for  # noqa: E402
+import gslb_fake  # noqa: E402
+from patroni_lab import API_PASS, API_USER, MONITOR_PASS, MONITOR_USER, PatroniLab  # noqa: E402
+
+SITES = ("gold", "golddr")
+OTHER = {"gold": "golddr", "golddr": "gold"}
+LEADER = {"gold": "gold1", "golddr": "golddr1"}
+SITE_IP = {"gold": "142.34.229.4", "golddr": "142.34.64.4"}  # gslb.md's, only ever in DNS
+GSLB_NAME, GSLB_POOL, GSLB_HOST = "ggw.api.example.test", "ggw.glb.example.test", \
+    "ggw.api.example.test"
+TOOLS, SOLUTION = "ops", "gateway"  # k8s_seed.py's namespaces
+HEALTH_DEPLOY = "bcgov-health-api-dev-generic-api"
+STATE_CM = "switchover-state-dev"
+TEKTON_SECRET = "lab-webhook-secret"
+
+_labs = []
+
+
+def _stop_all(*_):
+    for lab in list(_labs):
+        lab.stop()
+
+
+atexit.register(_stop_all)
+
+
+def _on_signal(signum, frame):
+    _stop_all()
+    sys.exit(128 + signum)
+
+
+for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(_sig, _on_signal)
+
+
+def dns_query_a(server, port, name, timeout=1.0):
+    """The A records the DNS server at server:port answers for name (following nothing: the
+    server puts the CNAME's target records in the same answer). None on no answer."""
+    qid = os.getpid() & 0xFFFF
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    q += b"\0" + struct.pack(">HH", 1, 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    try:
+        s.sendto(q, (server, port))
+        data, _ = s.recvfrom(4096)
+    except OSError:
+        return None
+    finally:
+        s.close()
+    _, flags, qd, an, _, _ = struct.unpack(">HHHHHH", data[:12])
+    if flags & 0xF:
+        return None
+
+    def skip_name(off):
+        while True:
+            n = data[off]
+            if n == 0:
+                return off + 1
+            if n & 0xC0 == 0xC0:
+                return off + 2
+            off += n + 1
+
+    off = 12
+    for _ in range(qd):
+        off = skip_name(off) + 4
+    out = []
+    for _ in range(an):
+        off = skip_name(off)
+        rtype, _, _, rdlen = struct.unpack(">HHIH", data[off:off + 10])
+        off += 10
+        if rtype == 1 and rdlen == 4:
+            out.append(socket.inet_ntoa(data[off:off + 4]))
+        off += rdlen
+    return out
+
+
+class Gslb(threading.Thread):
+    """The F5 of gslb.md: probes each site's /health every interval (Host header, certificate
+    not verified), marks a site down once no probe succeeded for timeout and up at its first
+    good probe, and makes dnsmasq answer Gold while Gold is up, GoldDR when only GoldDR is,
+    nothing when neither (only an AAAA record: the F5's empty answer)."""
+
+    def __init__(self, lab, interval, timeout):
+        super().__init__(daemon=True, name="gslb-monitor")
+        self.lab, self.interval, self.timeout = lab, interval, timeout
+        self.up = {s: False for s in SITES}
+        self.last_ok = {s: 0.0 for s in SITES}
+        self.answer = None
+        self.history = []  # (time, answer) at each change
+        self.stopping = threading.Event()
+        self.ctx = ssl.create_default_context()
+        self.ctx.check_hostname = False
+        self.ctx.verify_mode = ssl.CERT_NONE
+
+    def probe(self, site):
+        req = urllib.request.Request(self.lab.health_url[site] + "/health",
+                                     headers={"Host": GSLB_HOST})
+        try:
+            with urllib.request.urlopen(req, timeout=min(self.interval, 2.0),
+                                        context=self.ctx) as r:
+                return r.status == 200 and r.read() == gslb_fake.IAMALIVE
+        except (OSError, ValueError):
+            return False
+
+    def decide(self):
+        if self.up["gold"]:
+            return "gold"
+        return "golddr" if self.up["golddr"] else "none"
+
+    def run(self):
+        while not self.stopping.is_set():
+            t0 = time.time()
+            for s in SITES:
+                if self.probe(s):
+                    self.last_ok[s] = time.time()
+                    self.up[s] = True
+                elif time.time() - self.last_ok[s] >= self.timeout:
+                    self.up[s] = False
+            answer = self.decide()
+            if answer != self.answer:
+                self.answer = answer
+                self.history.append((time.time(), answer))
+                self.lab.set_dns_answer(answer)
+            self.stopping.wait(max(0.0, self.interval - (time.time() - t0)))
+
+
+class InvariantChecker(threading.Thread):
+    """Samples both sites' leaders every period: pg_is_in_recovery() through psql. Two
+    writable primaries at once is recorded in `both` (with the time and what each said)."""
+
+    def __init__(self, lab, period=0.2):
+        super().__init__(daemon=True, name="invariant-checker")
+        self.lab, self.period = lab, period
+        self.samples = 0
+        self.both = []
+        self.states = []  # distinct (gold, golddr) writability, with when it began
+        self.stopping = threading.Event()
+
+    def run(self):
+        while not self.stopping.is_set():
+            t0 = time.time()
+            w = (self.lab.recovery("gold", timeout=2), self.lab.recovery("golddr", timeout=2))
+            self.samples += 1
+            if w == ("f", "f"):
+                self.both.append((round(time.time() - self.lab.t0, 2), w))
+            if not self.states or self.states[-1][1] != w:
+                self.states.append((round(time.time() - self.lab.t0, 2), w))
+            self.stopping.wait(max(0.0, self.period - (time.time() - t0)))
+
+    def stop(self):
+        self.stopping.set()
+        self.join(5)
+
+
+class Lab:
+    def __init__(self, gslb_interval=1.0, gslb_timeout=3.0, tekton_finish_ms=500,
+                 log=None, drwatch_args=()):
+        self.gslb_interval, self.gslb_timeout = gslb_interval, gslb_timeout
+        self.tekton_finish_ms = tekton_finish_ms
+        self.log = log or (lambda msg: None)
+        self.drwatch_args = list(drwatch_args)
+        self.dir = tmpdir()
+        self.t0 = time.time()
+        self.timings = {}
+        self.pg = None
+        self.dnsmasq = None
+        self.gslb = None
+        self.dw = {}
+        self.k8s, self.tekton, self.portal, self.health_url = {}, {}, {}, {}
+        self._health_up = {}
+        self._stopping = threading.Event()
+        self._stopped = False
+        _labs.append(self)
+
+    # ---- start ----
+
+    def start(self):
+        self.log("starting the Patroni lab (etcd, gold primary cluster, golddr standby cluster)")
+        self.pg = PatroniLab(nodes=("gold1", "golddr1"), log=self.log).start()
+        self._mark("patroni")
+        for site in SITES:
+            self._start_site(site)
+        self._mark("fakes")
+        self._start_gslb()
+        self._mark("gslb")
+        self._start_drwatch()
+        self._mark("drwatch")
+        return self
+
+    def _mark(self, what):
+        self.timings[what] = round(time.time() - self.t0, 1)
+        self.log("%s up at %.1fs" % (what, self.timings[what]))
+
+    def _path(self, name):
+        return os.path.join(self.dir, name)
+
+    def _start_site(self, site):
+        self.k8s[site] = "http://127.0.0.1:%d" % start_fake(
+            "k8s_fake.py", self._path(site + "-k8s.log"))
+        # What the switchover agent's Patroni env ConfigMap says of each site at start.
+        env = {"STANDBY_HOST": "", "STANDBY_PORT": ""} if site == "gold" else \
+            {"STANDBY_HOST": "127.0.0.1", "STANDBY_PORT": str(self.pg.pg_port("gold1"))}
+        self.k8s_patch(site, "/api/v1/namespaces/%s/configmaps/patroni-spilo-env-vars" % SOLUTION,
+                       {"data": env})
+        self.tekton[site] = "http://127.0.0.1:%d" % start_fake(
+            "tekton_listener_fake.py", self._path(site + "-tekton.log"), "--k8s", self.k8s[site],
+            "--secret", TEKTON_SECRET, "--namespace", TOOLS, "--outcomes", "success",
+            "--create-ms", "200", "--finish-ms", str(self.tekton_finish_ms))
+        self.portal[site] = "http://127.0.0.1:%d" % start_fake(
+            "portal_fake.py", self._path(site + "-portal.log"))
+
+    def k8s_patch(self, site, path, body):
+        status, _, text = http("PATCH", self.k8s[site] + path, body=json.dumps(body).encode(),
+                               headers={"Content-Type": "application/merge-patch+json"})
+        if status != 200:
+            raise RuntimeError("PATCH %s on %s's fake: %d %s" % (path, site, status, text[:200]))
+        return json.loads(text)
+
+    def k8s_put(self, site, path, obj):
+        status, _, text = http("PUT", self.k8s[site] + path, body=json.dumps(obj).encode(),
+                               headers={"Content-Type": "application/json"})
+        if status != 200:
+            raise RuntimeError("PUT %s on %s's fake: %d %s" % (path, site, status, text[:200]))
+        return json.loads(text)
+
+    def k8s_mode(self, site, mode):
+        """A fakebase failure mode on a site's Kubernetes fake (/__fake/mode)."""
+        status, _, text = http("POST", self.k8s[site] + "/__fake/mode",
+                               body=json.dumps(mode).encode())
+        if status != 200:
+            raise RuntimeError("mode on %s's fake: %d %s" % (site, status, text[:200]))
+
+    def k8s_get(self, site, path):
+        status, _, text = http("GET", self.k8s[site] + path, timeout=3)
+        return json.loads(text) if status == 200 else None
+
+    # ---- the GSLB ----
+
+    def _start_gslb(self):
+        self.hosts = self._path("gslb.hosts")
+        self.dns_port = free_port()
+        self.set_dns_answer("none")
+        dns_log = self._path("dnsmasq.log")
+        self.dnsmasq = spawn(["dnsmasq", "--no-daemon", "--port=%d" % self.dns_port,
+                              "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
+                              "--no-hosts", "--addn-hosts=" + self.hosts, "--local-ttl=1",
+                              "--local=/example.test/",
+                              "--cname=%s,%s" % (GSLB_NAME, GSLB_POOL), "--user=root",
+                              "--pid-file=" + self._path("dnsmasq.pid")], dns_log)
+        if not wait_for(lambda: "read " + self.hosts in open(dns_log).read(), 20):
+            raise RuntimeError("dnsmasq did not start:\n" + open(dns_log).read())
+        self.ca = gslb_fake.make_ca(self.dir, "lab-ca")
+        cert = gslb_fake.make_cert(self.dir, "site", self.ca, san=["DNS:localhost",
+                                                                   "IP:127.0.0.1"])
+        for site in SITES:
+            port = start_fake("gslb_fake.py", self._path(site + "-health.log"), *cert)
+            self.health_url[site] = "https://127.0.0.1:%d" % port
+            self._health_up[site] = True
+        self._follow_health()  # the seed's health APIs are scaled to 2
+        threading.Thread(target=self._health_loop, daemon=True, name="health-api").start()
+        self.gslb = Gslb(self, self.gslb_interval, self.gslb_timeout)
+        self.gslb.start()
+        if not wait_for(lambda: self.gslb_answer() == "gold", 20, 0.1):
+            raise RuntimeError("the GSLB does not answer gold at start")
+
+    def set_dns_answer(self, answer):
+        ips = {"gold": [SITE_IP["gold"]], "golddr": [SITE_IP["golddr"]], "none": [],
+               "both": [SITE_IP["gold"], SITE_IP["golddr"]]}[answer]
+        with open(self.hosts + ".tmp", "w") as f:
+            for ip in ips:
+                f.write("%s %s\n" % (ip, GSLB_POOL))
+            if not ips:
+                f.write("fd00::1 %s\n" % GSLB_POOL)
+        os.rename(self.hosts + ".tmp", self.hosts)
+        if self.dnsmasq and self.dnsmasq.poll() is None:
+            self.dnsmasq.send_signal(signal.SIGHUP)  # re-reads --addn-hosts
+        self.log("GSLB now answers %s" % answer)
+
+    def gslb_answer(self):
+        """What dnsmasq answers for the GSLB name now: gold, golddr, both, none or None (no
+        answer)."""
+        ips = dns_query_a("127.0.0.1", self.dns_port, GSLB_NAME)
+        if ips is None:
+            return None
+        sites = sorted(s for s in SITES if SITE_IP[s] in ips)
+        return {(): "none", ("gold",): "gold", ("golddr",): "golddr"}.get(tuple(sites), "both")
+
+    def health_ready(self, site):
+        d = self.k8s_get(site, "/apis/apps/v1/namespaces/%s/deployments/%s" % (TOOLS,
+                                                                             HEALTH_DEPLOY))
+        return bool(d and (d.get("status") or {}).get("readyReplicas", 0) > 0)
+
+    def _follow_health(self):
+        """The router in front of each site's health API: /health answers while a pod of the
+        Deployment is ready, 503 once none is."""
+        for site in SITES:
+            try:
+                up = self.health_ready(site)
+            except OSError:
+                continue
+            if up == self._health_up.get(site):
+                continue
+            url = self.health_url[site]
+            gslb_fake.control(url, "reset")
+            if not up:
+                gslb_fake.control(url, "mode", {"path": "/health", "mode": "status",
+                                                "status": 503})
+            self._health_up[site] = up
+            self.log("%s's health API %s" % (site, "up" if up else "down (503)"))
+
+    def _health_loop(self):
+        while not self._stopping.wait(0.2):
+            try:
+                self._follow_health()
+            except OSError:
+                pass
+
+    def scale_health(self, site, replicas):
+        """Scales a site's health API, as a person (or gslb.md's test suite) does."""
+        self.k8s_patch(site, "/apis/apps/v1/namespaces/%s/deployments/%s/scale" % (
+            TOOLS, HEALTH_DEPLOY), {"spec": {"replicas": replicas}})
+
+    # ---- drwatch ----
+
+    def _start_drwatch(self):
+        certs = {s: gslb_fake.make_cert(self.dir, "drwatch-" + s, self.ca,
+                                        san=["DNS:drwatch.%s.test" % s, "IP:127.0.0.1"])
+                 for s in SITES}
+        peer_ports = {s: free_port() for s in SITES}
+        with open(self._path("patroni-password"), "w") as f:
+            f.write(API_PASS + "\n")
+        with open(self._path("pg-password"), "w") as f:
+            f.write(MONITOR_PASS + "\n")
+        with open(self._path("tekton-secret"), "w") as f:
+            f.write(TEKTON_SECRET + "\n")
+        for site in SITES:
+            data = os.path.join(self.dir, site + "-data")
+            os.makedirs(data)
+            cfg = self.config(site, certs, peer_ports, data)
+            self.dw[site] = Drwatch(cfg, name=site, extra_args=self.drwatch_args)
+        for site in SITES:
+            self.dw[site].start(wait_ready=False)
+        for site in SITES:
+            if not wait_for(lambda: self.dw[site].proc.poll() is not None or
+                            self.dw[site].get("/-/ready")[0] == 200, 60, 0.2) or \
+                    self.dw[site].proc.poll() is not None:
+                raise RuntimeError("drwatch %s did not become ready; log:\n%s" % (
+                    site, self.dw[site].log()[-3000:]))
+        for site in SITES:
+            if not wait_for(lambda: self.state(site).get("state") == "active-passive", 30, 0.2):
+                raise RuntimeError("drwatch %s is not active-passive: %s" % (site,
+                                                                            self.state(site)))
+
+    def config(self, site, certs, peer_ports, data):
+        other = OTHER[site]
+        pg = self.pg
+        v = dict(
+            site=site, other=other, name=GSLB_NAME, gold_ip=SITE_IP["gold"],
+            golddr_ip=SITE_IP["golddr"], dns=self.dns_port, host=GSLB_HOST,
+            gold_health=self.health_url["gold"], golddr_health=self.health_url["golddr"],
+            ca=self.ca[0], cert=certs[site][0], key=certs[site][1], lp=peer_ports[site],
+            op=peer_ports[other], gold_rest=pg.rest("gold1"), golddr_rest=pg.rest("golddr1"),
+            gold_pg=pg.pg_port("gold1"), golddr_pg=pg.pg_port("golddr1"),
+            user=MONITOR_USER, pgpass=self._path("pg-password"), k8s=self.k8s[site],
+            data=data, rest=pg.rest(LEADER[site]), api_user=API_USER,
+            api_pass=self._path("patroni-password"), slot=site,
+            standby_port=pg.pg_port(LEADER[other]), portal=self.portal[site],
+            tekton=self.tekton[site], secret=self._path("tekton-secret"), tools=TOOLS,
+            solution=SOLUTION)
+        return """-- drwatch %(site)s in the two-site lab (tests/lib/lab.py)
+drwatch = { site = "%(site)s", interval = "2s", fast_interval = "1s" }
+gslb = {
+  name = "%(name)s",
+  sites = { gold = { "%(gold_ip)s" }, golddr = { "%(golddr_ip)s" } },
+  resolvers = { "127.0.0.1:%(dns)d" },
+  timeout = "300ms", tries = 2,
+  probes = {
+    { site = "gold", url = "%(gold_health)s/health", host = "%(host)s", ca_file = "%(ca)s" },
+    { site = "golddr", url = "%(golddr_health)s/health", host = "%(host)s", ca_file = "%(ca)s" },
+  },
+}
+patroni = { targets = {
+  { site = "gold", name = "gold", url = "%(gold_rest)s" },
+  { site = "golddr", name = "golddr", url = "%(golddr_rest)s" },
+} }
+postgres = { targets = {
+  { site = "gold", name = "gold", host = "127.0.0.1", port = %(gold_pg)d, user = "%(user)s",
+    password_file = "%(pgpass)s", reconnect_backoff_max = "1s" },
+  { site = "golddr", name = "golddr", host = "127.0.0.1", port = %(golddr_pg)d, user = "%(user)s",
+    password_file = "%(pgpass)s", reconnect_backoff_max = "1s" },
+} }
+configmap = { env = "dev", targets = { { site = "%(site)s", url = "%(k8s)s",
+                                         namespace = "%(tools)s", interval = "1s" } } }
+peer_listen = { address = "127.0.0.1:%(lp)d", cert_file = "%(cert)s", key_file = "%(key)s",
+                client_ca_file = "%(ca)s", allowed_clients = { "drwatch.%(other)s.test" } }
+peer = { targets = { { site = "%(other)s", url = "https://127.0.0.1:%(op)d", ca_file = "%(ca)s",
+                       cert_file = "%(cert)s", key_file = "%(key)s", interval = "1s" } } }
+switchover = {
+  data_dir = "%(data)s",
+  samples = 2, hold = "1s", fresh = "5s", peer_timeout = "10s",
+  env = "dev",
+  kubernetes = { site = "%(site)s", url = "%(k8s)s", namespace = "%(tools)s" },
+  namespaces = { tools = "%(tools)s", solution = "%(solution)s", tekton = "%(tools)s" },
+  patroni = { site = "%(site)s", url = "%(rest)s", username = "%(api_user)s",
+              password_file = "%(api_pass)s", primary_slot_name = "%(slot)s",
+              stall_timeout = "30s" },
+  standby = { host = "127.0.0.1", port = %(standby_port)d },
+  portal = { site = "%(site)s", url = "%(portal)s" },
+  tekton = { site = "%(site)s", url = "%(tekton)s", hmac_secret_file = "%(secret)s",
+             repo = "https://github.com/example/gateway-config.git", ref = "refs/heads/main",
+             retries = 1, retry_interval = "1s", attempt_timeout = "60s", total_cap = "120s" },
+}
+""" % v
+
+    # ---- what a test reads and asks ----
+
+    def state(self, site):
+        try:
+            status, _, body = self.dw[site].get("/api/v1/state")
+        except OSError:
+            return {}
+        return json.loads(body) if status == 200 else {}
+
+    def ask(self, site, to, reason="lab", **extra):
+        body = dict(extra, to=to, reason=reason)
+        dw = self.dw[site]
+        status, _, text = dw.post("/api/v1/transition", json.dumps(body).encode(),
+                                  headers={"Authorization": "Bearer %s" % dw.token})
+        return status, json.loads(text)
+
+    def plan(self, site, run_id):
+        status, _, body = self.dw[site].get("/api/v1/plans/" + run_id)
+        return json.loads(body) if status == 200 else None
+
+    def recovery(self, site, timeout=10):
+        """pg_is_in_recovery() on the site's leader: "t", "f", or None (no answer)."""
+        return self.pg.psql(LEADER[site], "SELECT pg_is_in_recovery()", check=False,
+                            timeout=timeout)
+
+    def writable(self, site):
+        return self.recovery(site) == "f"
+
+    def psql(self, site, sql, check=True):
+        return self.pg.psql(LEADER[site], sql, check=check)
+
+    def invariant_checker(self, period=0.2):
+        c = InvariantChecker(self, period)
+        c.start()
+        return c
+
+    def activity(self, site, fake):
+        """What a site's fake (k8s, tekton, portal) was asked, in order."""
+        url = {"k8s": self.k8s, "tekton": self.tekton, "portal": self.portal}[fake][site]
+        status, _, body = http("GET", url + "/activity")
+        return json.loads(body)
+
+    def urls(self):
+        return {s: self.dw[s].url for s in SITES}
+
+    # ---- teardown ----
+
+    def stop(self):
+        if self._stopped:
+            return
+        self._stopped = True
+        if self in _labs:
+            _labs.remove(self)
+        self._stopping.set()
+        if self.gslb:
+            self.gslb.stopping.set()
+        for dw in self.dw.values():
+            try:
+                dw.stop()
+            except (OSError, subprocess.SubprocessError):
+                pass
+        if self.pg:
+            self.pg.stop()
+        drwatch_test._cleanup()  # the fakes and dnsmasq (spawned through drwatch_test)
