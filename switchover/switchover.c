@@ -560,6 +560,28 @@ static void dry_run_peer_text(const struct switchover *sw, const struct sw_decis
              known ? sw_state_name(sw->world.peer_state) : "no state here now");
 }
 
+/* A person's planned failover asked of GoldDR while Gold is up: GoldDR's plan promotes only
+ * once Gold is read-only and withdrawn, and only Gold's plan makes it so (then tells GoldDR to
+ * follow). Asked here it would wait at the promotion guard for the step's whole deadline and
+ * fail with maintenance on, Gold never told: so it is refused at once, saying where to ask.
+ * The automatic failover (Gold down) and a break-glass force are not affected. */
+static bool gold_goes_first(const struct switchover *sw, const struct sw_request *r,
+                            const struct sw_decision *d, char *why, size_t whylen)
+{
+    const struct sw_world *w = &sw->world;
+    if (sw->site != SW_GOLDDR || d->force || d->from != SW_ACTIVE_PASSIVE ||
+        d->to != SW_GOLDDR_PRIMARY ||
+        (r->source != SW_SOURCE_API && r->source != SW_SOURCE_CONFIGMAP))
+        return false;
+    if (!w->peer_reachable || !w->db[SW_GOLD].known || !w->db[SW_GOLD].leader_writable)
+        return false;
+    snprintf(why, whylen,
+             "gold is reachable and its database writable: ask gold for golddr-primary (its "
+             "plan withdraws and demotes it, then tells golddr to promote); asked here, the "
+             "promotion would wait for gold to be read-only");
+    return true;
+}
+
 int switchover_request(struct switchover *sw, const struct sw_request *r, struct sw_reply *out)
 {
     struct sw_decision d;
@@ -582,6 +604,8 @@ int switchover_request(struct switchover *sw, const struct sw_request *r, struct
         snprintf(why, sizeof(why), "the evidence is not complete: %s", gap);
         return refuse(sw, r, out, 409, why);
     }
+    if (d.verdict == SW_ACCEPT && gold_goes_first(sw, r, &d, why, sizeof(why)))
+        return refuse(sw, r, out, 409, why);
     if (d.verdict == SW_NOTHING) {
         out->status = 200;
         snprintf(out->reason, sizeof(out->reason), "%s", d.reason);

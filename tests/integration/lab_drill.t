@@ -10,8 +10,9 @@ protocol:
      Kong and tells GoldDR (tell_peer), which runs its own plan: maintenance on, its health API
      kept up, its database promoted once the C guard sees Gold read-only, withdrawn for
      `samples` GSLB samples and everything Gold wrote replayed (RPO 0), the deploy pipeline,
-     maintenance off. (Asked of GoldDR instead, GoldDR's promotion would wait for a Gold that
-     is told only at the end of GoldDR's plan: the guard refuses it at the step's deadline.)
+     maintenance off. Asked of GoldDR instead while Gold is reachable and writable, it is
+     refused at once, saying to ask Gold (GoldDR's promotion would otherwise wait for a Gold
+     that nobody demotes, until the step's deadline).
   2. golddr-primary -> gold-standby: asked of Gold; GoldDR confirms it is golddr-primary with
      nothing pending (202 awaiting_peer, then the run); Gold's plan keeps Gold withdrawn and
      following GoldDR, tells GoldDR (whose plan has no steps) and runs the pipeline.
@@ -174,6 +175,9 @@ def drill(to, primary, standby, gslb, confirm, want_calls, before_ask=None):
               "PUTs, Tekton triggers)" % site)
 
 
+status, r = lab.ask("golddr", "golddr-primary", reason="asked of the wrong site")
+t.ok(status == 409 and "ask gold for golddr-primary" in r.get("reason", ""),
+     "golddr-primary asked of GoldDR while Gold is up: 409, ask Gold (%s)" % r.get("reason"))
 drill("golddr-primary", primary="golddr", standby="gold", gslb="golddr", confirm=False,
       want_calls={
           "gold": (["tfvars", "health scale", "health pdb", "page restart", "keycloak selector",

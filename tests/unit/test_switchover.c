@@ -145,10 +145,23 @@ static void test_golddr(struct loop *l)
     ok(switchover_state(sw) == SW_ACTIVE_PASSIVE, "the ConfigMap's label gives the state");
     ok(!observe(sw, "golddr", &calm), "the same world again changes nothing it shows");
 
+    /* Regression (lab_drill.t): asked of golddr while gold is up and writable, the promotion
+     * waited for gold to be read-only for the step's whole deadline, gold never told. */
+    ok(ask(sw, "golddr-primary", SW_SOURCE_API, false, &out) == -1 && out.status == 409 &&
+           strstr(out.reason, "ask gold for golddr-primary") && !switchover_busy(sw),
+       "a person's golddr-primary while gold is reachable and writable: refused, ask gold (%s)",
+       out.reason);
+    buf_free(&out.plan);
+    ok(ask(sw, "golddr-primary", SW_SOURCE_CONFIGMAP, true, &out) == -1 && out.status == 409,
+       "a dry run says the same");
+    buf_free(&out.plan);
+    const struct scene cut_off = {.label = "active-passive", .gold_writable = true};
+    observe(sw, "golddr", &cut_off);
     ok(ask(sw, "golddr-primary", SW_SOURCE_API, true, &out) == 0 && out.status == 200 &&
            strstr(out.plan.data, "\"patroni_promote\"") && !switchover_busy(sw),
-       "a dry run answers the plan as JSON and starts nothing");
+       "gold cut off: a dry run answers the plan as JSON and starts nothing");
     buf_free(&out.plan);
+    observe(sw, "golddr", &calm);
 
     ok(ask(sw, "golddr-primary", SW_SOURCE_AUTOMATION, false, &out) == -1 && out.status == 409 &&
            strstr(out.reason, "evidence is not complete: gslb_golddr_alone"),
@@ -287,8 +300,10 @@ static void test_resume(struct loop *l)
                                .peer_state = "active-passive"};
     const struct scene outage = {
         .label = "active-passive", .gslb_golddr = true, .gold_writable = false, .peer_up = false};
+    const struct scene cut_off = {.label = "active-passive", .gold_writable = true};
     struct switchover *sw = make(l, "golddr", false);
-    observe(sw, "golddr", &calm);
+    observe(sw, "golddr", &cut_off); /* gold unreachable: a person may ask golddr */
+    (void)calm;
     buf_reset(&F.calls);
     F.hang_act = "health_api";
     ok(ask(sw, "golddr-primary", SW_SOURCE_API, false, &out) == 0 && out.status == 202,
