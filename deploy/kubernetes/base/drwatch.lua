@@ -110,7 +110,8 @@ switchover = {
   namespaces = { tools = tools, solution = solution, tekton = tools },
   patroni = { site = site, url = "http://patroni-spilo-api." .. solution .. ".svc:8008",
               username = "drwatch", password_file = creds .. "patroni-password" },
-  standby = { host = host[peer_site].pg, port = 5432 },
+  standby = { host = host[peer_site].pg, port = 5432 },  -- the other site's primary
+  portal = { site = site, url = "http://gateway-portal." .. solution .. ".svc:8080" },  -- the banner
   tekton = { site = site, url = "http://el-gateway-config." .. tools .. ".svc:8080",
              hmac_secret_file = creds .. "tekton-hmac",
              repo = "https://github.com/bcgov/gateway-config.git", ref = "refs/heads/main" },
