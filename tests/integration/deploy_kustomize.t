@@ -149,6 +149,12 @@ def check_config(site, docs, env):
     t.ok("--config.file=/etc/drwatch/drwatch.lua" in args and any(
         m["mountPath"] == "/etc/drwatch/drwatch.lua" for m in c["volumeMounts"]),
         "%s: drwatch reads the ConfigMap's file where it is mounted" % site)
+    mounted = [m["mountPath"] for m in c["volumeMounts"]]
+    files = [a.split("=", 1)[1] for a in args if a.startswith(("--config.file=",
+                                                                 "--web.token-file="))]
+    t.ok(len(files) == 2 and all(any(f == m or f.startswith(m + "/") for m in mounted)
+                                 for f in files),
+         "%s: the config and token files drwatch is given are mounted" % site)
     root = os.path.join(d, site)
     os.makedirs(root)
     path = os.path.join(root, "drwatch.lua")
@@ -223,7 +229,11 @@ for site in SITES:
     docs = miniyaml.load_all(out)
     env = one(docs, "ConfigMap", "drwatch-site")["data"]
     seen[site] = env
-    # tekton = tools in base/drwatch.lua (the switchover section's namespaces).
+    # The switchover section's namespaces: tools and solution from the environment, tekton =
+    # tools (drwatch rbac's default), which is what the Roles are checked against.
+    lua = one(docs, "ConfigMap", "drwatch-config")["data"]["drwatch.lua"]
+    t.ok(re.search(r"namespaces = \{ tools = tools, solution = solution, tekton = tools \}", lua),
+         "%s: the config's namespaces are the overlay's, tekton = tools" % site)
     ns = {"tools": env["DRWATCH_TOOLS_NAMESPACE"], "solution": env["DRWATCH_SOLUTION_NAMESPACE"],
           "tekton": env["DRWATCH_TOOLS_NAMESPACE"]}
     t.is_(env["DRWATCH_SITE"], site, "%s: the overlay's site" % site)
