@@ -7,8 +7,8 @@
 
 static const char *const check_names[SW_CHECK_COUNT] = {
     "gslb_golddr_alone", "gold_probe_down_here",      "gold_probe_down_peer",
-    "peer_agrees",       "golddr_not_in_maintenance", "lag_under_rpo",
-    "cooldown"};
+    "peer_agrees",       "gold_db_not_writable",      "golddr_not_in_maintenance",
+    "lag_under_rpo",     "cooldown"};
 
 const char *sw_check_name(enum sw_check c)
 {
@@ -65,6 +65,28 @@ static void check_peer(const struct sw_world *w, const struct sw_evidence_policy
         golddr_alone(w->peer_answers, w->npeer_answers, w->now, p, d2, n);
 }
 
+/* Gold's leader must not take writes as seen from here. Only Gold's own plan demotes it, and
+ * GoldDR's promotion guard waits for it read-only (or unreachable): a failover started while
+ * it is writable would wait at that guard until its deadline and fail with maintenance on.
+ * Found by the two-site lab (tests/scenarios/gslb_scenarios.t, test_switch_to_dr): with only
+ * Gold's health API down every other check held and automation started that failover. */
+static bool gold_db_not_writable(const struct sw_db *g, char *d, size_t dlen)
+{
+    if (!g->known) {
+        snprintf(d, dlen, "gold's database is unreachable");
+        return true;
+    }
+    if (g->leader_writable) {
+        snprintf(d, dlen,
+                 "gold's leader is writable and reachable: only gold's plan demotes it (ask "
+                 "gold for golddr-primary)");
+        return false;
+    }
+    snprintf(d, dlen, "gold's database takes no writes (%s)",
+             g->leader_present ? "its leader is read-only" : "no leader");
+    return true;
+}
+
 void sw_evidence_eval(const struct sw_evidence_input *in, const struct sw_evidence_policy *p,
                       struct sw_evidence *out)
 {
@@ -75,6 +97,8 @@ void sw_evidence_eval(const struct sw_evidence_input *in, const struct sw_eviden
     out->check[SW_CHECK_GOLD_PROBE_DOWN_HERE].ok =
         probe_down(&w->probe[SW_GOLD], p, out->check[SW_CHECK_GOLD_PROBE_DOWN_HERE].detail, n);
     check_peer(w, p, out);
+    out->check[SW_CHECK_GOLD_DB_NOT_WRITABLE].ok = gold_db_not_writable(
+        &w->db[SW_GOLD], out->check[SW_CHECK_GOLD_DB_NOT_WRITABLE].detail, n);
     char *d = out->check[SW_CHECK_GOLDDR_NOT_IN_MAINTENANCE].detail;
     out->check[SW_CHECK_GOLDDR_NOT_IN_MAINTENANCE].ok =
         in->golddr_state_known && in->golddr_state != SW_GOLDDR_MAINTENANCE;
