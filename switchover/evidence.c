@@ -6,9 +6,8 @@
 #include <stdio.h>
 
 static const char *const check_names[SW_CHECK_COUNT] = {
-    "gslb_golddr_alone", "gold_probe_down_here",      "gold_probe_down_peer",
-    "peer_agrees",       "gold_db_not_writable",      "golddr_not_in_maintenance",
-    "lag_under_rpo",     "cooldown"};
+    "gslb_golddr_alone",    "gold_probe_down_here",      "gold_probe_down_peer", "peer_agrees",
+    "gold_db_not_writable", "golddr_not_in_maintenance", "lag_under_rpo",        "cooldown"};
 
 const char *sw_check_name(enum sw_check c)
 {
@@ -97,8 +96,8 @@ void sw_evidence_eval(const struct sw_evidence_input *in, const struct sw_eviden
     out->check[SW_CHECK_GOLD_PROBE_DOWN_HERE].ok =
         probe_down(&w->probe[SW_GOLD], p, out->check[SW_CHECK_GOLD_PROBE_DOWN_HERE].detail, n);
     check_peer(w, p, out);
-    out->check[SW_CHECK_GOLD_DB_NOT_WRITABLE].ok = gold_db_not_writable(
-        &w->db[SW_GOLD], out->check[SW_CHECK_GOLD_DB_NOT_WRITABLE].detail, n);
+    out->check[SW_CHECK_GOLD_DB_NOT_WRITABLE].ok =
+        gold_db_not_writable(&w->db[SW_GOLD], out->check[SW_CHECK_GOLD_DB_NOT_WRITABLE].detail, n);
     char *d = out->check[SW_CHECK_GOLDDR_NOT_IN_MAINTENANCE].detail;
     out->check[SW_CHECK_GOLDDR_NOT_IN_MAINTENANCE].ok =
         in->golddr_state_known && in->golddr_state != SW_GOLDDR_MAINTENANCE;

@@ -8,8 +8,8 @@
  * seconds; Gold's /health probe fails from here, and from the peer when the peer is reachable;
  * the peer agrees (its own resolvers answer GoldDR alone) or is unreachable; Gold's database is
  * not a writable leader as seen from here (read-only, or unreachable: GoldDR's promotion guard
- * could pass, and no Gold nobody demotes keeps taking writes); GoldDR is not in maintenance; GoldDR's replication lag is under the RPO bound; and no transition ran within
- * the cooldown. */
+ * could pass, and no Gold nobody demotes keeps taking writes); GoldDR is not in maintenance;
+ * GoldDR's replication lag is under the RPO bound; and no transition ran within the cooldown. */
 #ifndef DRWATCH_EVIDENCE_H
 #define DRWATCH_EVIDENCE_H
 

@@ -184,8 +184,8 @@ static void test_evidence(void)
      * API down, its database writable and reachable; every other check held, so automation
      * started a failover whose promotion could only wait for a Gold nobody demotes. */
     w = failover_world();
-    w.db[SW_GOLD] = (struct sw_db){.known = true, .leader_present = true,
-                                   .leader_writable = true, .healthy = true};
+    w.db[SW_GOLD] = (struct sw_db){
+        .known = true, .leader_present = true, .leader_writable = true, .healthy = true};
     ok(!evidence(&w, SW_ACTIVE_PASSIVE, 0, &e) && !e.check[SW_CHECK_GOLD_DB_NOT_WRITABLE].ok &&
            strstr(e.check[SW_CHECK_GOLD_DB_NOT_WRITABLE].detail, "writable"),
        "gold's leader writable and reachable: no (%s)",
