@@ -23,10 +23,19 @@ static bool golddr_alone(const struct sw_answer *a, size_t n, double now,
         return false;
     }
     for (size_t i = 0; i < n; i++) {
+        /* The peer's view says how many samples an answer held, not since when (since 0):
+         * then only the samples count, and no age is shown (it showed the whole epoch, seen
+         * in tests/scenarios/gslb_scenarios.t's peer_agrees). */
+        bool since_known = a[i].since > 0;
         if (a[i].cls != GSLB_CLASS_GOLDDR || a[i].held < p->samples ||
-            now - a[i].since < p->hold_s) {
-            snprintf(d, dlen, "resolver %s: %s for %llu samples, %.0fs", a[i].resolver,
-                     gslb_class_name(a[i].cls), (unsigned long long)a[i].held, now - a[i].since);
+            (since_known && now - a[i].since < p->hold_s)) {
+            if (since_known)
+                snprintf(d, dlen, "resolver %s: %s for %llu samples, %.0fs", a[i].resolver,
+                         gslb_class_name(a[i].cls), (unsigned long long)a[i].held,
+                         now - a[i].since);
+            else
+                snprintf(d, dlen, "resolver %s: %s for %llu samples", a[i].resolver,
+                         gslb_class_name(a[i].cls), (unsigned long long)a[i].held);
             return false;
         }
     }
