@@ -102,7 +102,7 @@ demo: deps
 test: deps
 	@$(MAKE) --no-print-directory tests-build
 	@DRWATCH_BIN=$(abspath $(BIN)) DRWATCH_BUILD=$(abspath $(BUILD)) \
-	    prove $(PROVE_FLAGS) $(UNIT_BIN) $(REPLAY_BIN) tests/integration/*.t
+	    prove $(PROVE_FLAGS) $(UNIT_BIN) $(REPLAY_BIN) tests/integration/*.t tests/scenarios/*.t
 
 asan: deps
 	@$(MAKE) --no-print-directory test BUILD=build-asan BIN=drwatch-asan OPT=-O1 \
@@ -140,7 +140,7 @@ lint:
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --std=c11 --inline-suppr -D__GNUC__ -I exporter -I site -I collectors -I . \
 	    $(CORE_SRC) exporter/main.c
-	@pyflakes3 $$(grep -ls '^#!/usr/bin/env python3' tests/integration/*.t bench/*) \
+	@pyflakes3 $$(grep -ls '^#!/usr/bin/env python3' tests/integration/*.t tests/scenarios/*.t bench/*) \
 	    tests/lib/*.py tests/fakes/*.py
 	@echo "lint: clean"
 

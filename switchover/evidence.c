@@ -6,9 +6,8 @@
 #include <stdio.h>
 
 static const char *const check_names[SW_CHECK_COUNT] = {
-    "gslb_golddr_alone", "gold_probe_down_here",      "gold_probe_down_peer",
-    "peer_agrees",       "golddr_not_in_maintenance", "lag_under_rpo",
-    "cooldown"};
+    "gslb_golddr_alone",    "gold_probe_down_here",      "gold_probe_down_peer", "peer_agrees",
+    "gold_db_not_writable", "golddr_not_in_maintenance", "lag_under_rpo",        "cooldown"};
 
 const char *sw_check_name(enum sw_check c)
 {
@@ -24,10 +23,19 @@ static bool golddr_alone(const struct sw_answer *a, size_t n, double now,
         return false;
     }
     for (size_t i = 0; i < n; i++) {
+        /* The peer's view says how many samples an answer held, not since when (since 0):
+         * then only the samples count, and no age is shown (it showed the whole epoch, seen
+         * in tests/scenarios/gslb_scenarios.t's peer_agrees). */
+        bool since_known = a[i].since > 0;
         if (a[i].cls != GSLB_CLASS_GOLDDR || a[i].held < p->samples ||
-            now - a[i].since < p->hold_s) {
-            snprintf(d, dlen, "resolver %s: %s for %llu samples, %.0fs", a[i].resolver,
-                     gslb_class_name(a[i].cls), (unsigned long long)a[i].held, now - a[i].since);
+            (since_known && now - a[i].since < p->hold_s)) {
+            if (since_known)
+                snprintf(d, dlen, "resolver %s: %s for %llu samples, %.0fs", a[i].resolver,
+                         gslb_class_name(a[i].cls), (unsigned long long)a[i].held,
+                         now - a[i].since);
+            else
+                snprintf(d, dlen, "resolver %s: %s for %llu samples", a[i].resolver,
+                         gslb_class_name(a[i].cls), (unsigned long long)a[i].held);
             return false;
         }
     }
@@ -65,6 +73,28 @@ static void check_peer(const struct sw_world *w, const struct sw_evidence_policy
         golddr_alone(w->peer_answers, w->npeer_answers, w->now, p, d2, n);
 }
 
+/* Gold's leader must not take writes as seen from here. Only Gold's own plan demotes it, and
+ * GoldDR's promotion guard waits for it read-only (or unreachable): a failover started while
+ * it is writable would wait at that guard until its deadline and fail with maintenance on.
+ * Found by the two-site lab (tests/scenarios/gslb_scenarios.t, test_switch_to_dr): with only
+ * Gold's health API down every other check held and automation started that failover. */
+static bool gold_db_not_writable(const struct sw_db *g, char *d, size_t dlen)
+{
+    if (!g->known) {
+        snprintf(d, dlen, "gold's database is unreachable");
+        return true;
+    }
+    if (g->leader_writable) {
+        snprintf(d, dlen,
+                 "gold's leader is writable and reachable: only gold's plan demotes it (ask "
+                 "gold for golddr-primary)");
+        return false;
+    }
+    snprintf(d, dlen, "gold's database takes no writes (%s)",
+             g->leader_present ? "its leader is read-only" : "no leader");
+    return true;
+}
+
 void sw_evidence_eval(const struct sw_evidence_input *in, const struct sw_evidence_policy *p,
                       struct sw_evidence *out)
 {
@@ -75,6 +105,8 @@ void sw_evidence_eval(const struct sw_evidence_input *in, const struct sw_eviden
     out->check[SW_CHECK_GOLD_PROBE_DOWN_HERE].ok =
         probe_down(&w->probe[SW_GOLD], p, out->check[SW_CHECK_GOLD_PROBE_DOWN_HERE].detail, n);
     check_peer(w, p, out);
+    out->check[SW_CHECK_GOLD_DB_NOT_WRITABLE].ok =
+        gold_db_not_writable(&w->db[SW_GOLD], out->check[SW_CHECK_GOLD_DB_NOT_WRITABLE].detail, n);
     char *d = out->check[SW_CHECK_GOLDDR_NOT_IN_MAINTENANCE].detail;
     out->check[SW_CHECK_GOLDDR_NOT_IN_MAINTENANCE].ok =
         in->golddr_state_known && in->golddr_state != SW_GOLDDR_MAINTENANCE;

@@ -6,9 +6,10 @@
  * never supply it: every configured resolver must answer GoldDR alone (class golddr, never
  * both, none, unknown or error) for `samples` consecutive samples and at least `hold_s`
  * seconds; Gold's /health probe fails from here, and from the peer when the peer is reachable;
- * the peer agrees (its own resolvers answer GoldDR alone) or is unreachable; GoldDR is not in
- * maintenance; GoldDR's replication lag is under the RPO bound; and no transition ran within
- * the cooldown. */
+ * the peer agrees (its own resolvers answer GoldDR alone) or is unreachable; Gold's database is
+ * not a writable leader as seen from here (read-only, or unreachable: GoldDR's promotion guard
+ * could pass, and no Gold nobody demotes keeps taking writes); GoldDR is not in maintenance;
+ * GoldDR's replication lag is under the RPO bound; and no transition ran within the cooldown. */
 #ifndef DRWATCH_EVIDENCE_H
 #define DRWATCH_EVIDENCE_H
 
@@ -22,6 +23,7 @@ enum sw_check {
     SW_CHECK_GOLD_PROBE_DOWN_HERE,
     SW_CHECK_GOLD_PROBE_DOWN_PEER,
     SW_CHECK_PEER_AGREES,
+    SW_CHECK_GOLD_DB_NOT_WRITABLE,
     SW_CHECK_GOLDDR_NOT_IN_MAINTENANCE,
     SW_CHECK_LAG_UNDER_RPO,
     SW_CHECK_COOLDOWN,

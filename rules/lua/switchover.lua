@@ -58,7 +58,7 @@ alert("FailoverEvidenceAwaitingApproval", {
   severity = "critical",
   annotations = {
     summary = "Gold is down and the failover to GoldDR waits for approval (automation is off)",
-    description = "Every check of drwatch_automation_evidence holds: every resolver answers GoldDR alone, Gold's /health fails, the peer agrees or is unreachable, GoldDR is not in maintenance, its lag is under the RPO, no transition within the cooldown. To approve, ask for golddr-primary: edit the ConfigMap switchover-state-<env> and set `transition: golddr-primary`, or curl -X POST -H 'Authorization: Bearer <token>' <drwatch URL>/api/v1/transition -d '{\"to\":\"golddr-primary\",\"reason\":\"<why>\"}'. To decline, do nothing.",
+    description = "Every check of drwatch_automation_evidence holds: every resolver answers GoldDR alone, Gold's /health fails, the peer agrees or is unreachable, Gold's database takes no writes (read-only or unreachable), GoldDR is not in maintenance, its lag is under the RPO, no transition within the cooldown. To approve, ask for golddr-primary: edit the ConfigMap switchover-state-<env> and set `transition: golddr-primary`, or curl -X POST -H 'Authorization: Bearer <token>' <drwatch URL>/api/v1/transition -d '{\"to\":\"golddr-primary\",\"reason\":\"<why>\"}'. To decline, do nothing.",
   },
 })
 

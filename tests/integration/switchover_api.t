@@ -74,9 +74,9 @@ t.ok(json.loads(body)["transition_in_progress"] is False, "and starts nothing")
 status, _, body = dw.get("/api/v1/evidence")
 ev = json.loads(body)
 names = [c["check"] for c in ev.get("checks", [])]
-t.ok(status == 200 and ev["complete"] is False and len(names) == 7 and
+t.ok(status == 200 and ev["complete"] is False and len(names) == 8 and
      "gslb_golddr_alone" in names and all(c["saw"] for c in ev["checks"]),
-     "GET /api/v1/evidence: seven checks, each with what it saw")
+     "GET /api/v1/evidence: eight checks, each with what it saw")
 status, _, body = dw.get("/api/v1/plans/gold-0-ffff")
 t.ok(status == 404 and b"no such run" in body, "GET /api/v1/plans/<unknown id>: 404")
 

@@ -33,6 +33,7 @@ What it starts, per the references in /work/shared/reference/:
 import atexit
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -206,8 +207,15 @@ class InvariantChecker(threading.Thread):
 
 class Lab:
     def __init__(self, gslb_interval=1.0, gslb_timeout=3.0, tekton_finish_ms=500,
-                 log=None, drwatch_args=()):
+                 log=None, drwatch_args=(), rules=False, automation=(), switchover_extra=""):
+        """rules: each drwatch loads the shipped switchover rules (rules/lua/switchover.lua:
+        FailoverEvidenceAwaitingApproval, AutomaticFailover, ...), evaluated every second.
+        automation: the sites whose drwatch starts with switchover.automation = true (see also
+        set_automation). switchover_extra: more keys for both switchover sections, e.g.
+        'cooldown = "0s", rpo = "1h"'."""
         self.gslb_interval, self.gslb_timeout = gslb_interval, gslb_timeout
+        self.rules, self.automation = rules, set(automation)
+        self.switchover_extra = switchover_extra
         self.tekton_finish_ms = tekton_finish_ms
         self.log = log or (lambda msg: None)
         self.drwatch_args = list(drwatch_args)
@@ -418,7 +426,12 @@ class Lab:
             api_pass=self._path("patroni-password"), slot=site,
             standby_port=pg.pg_port(LEADER[other]), portal=self.portal[site],
             tekton=self.tekton[site], secret=self._path("tekton-secret"), tools=TOOLS,
-            solution=SOLUTION)
+            solution=SOLUTION,
+            automation="true" if site in self.automation else "false",
+            extra=(self.switchover_extra + ",") if self.switchover_extra else "",
+            rules=('rules = { files = { "%s" }, evaluation_interval = "1s" }\n' %
+                   os.path.join(HERE, "..", "..", "rules", "lua", "switchover.lua"))
+            if self.rules else "")
         return """-- drwatch %(site)s in the two-site lab (tests/lib/lab.py)
 drwatch = { site = "%(site)s", interval = "2s", fast_interval = "1s" }
 gslb = {
@@ -450,6 +463,7 @@ peer = { targets = { { site = "%(other)s", url = "https://127.0.0.1:%(op)d", ca_
 switchover = {
   data_dir = "%(data)s",
   samples = 2, hold = "1s", fresh = "5s", peer_timeout = "10s",
+  automation = %(automation)s, %(extra)s
   env = "dev",
   kubernetes = { site = "%(site)s", url = "%(k8s)s", namespace = "%(tools)s" },
   namespaces = { tools = "%(tools)s", solution = "%(solution)s", tekton = "%(tools)s" },
@@ -462,7 +476,7 @@ switchover = {
              repo = "https://github.com/example/gateway-config.git", ref = "refs/heads/main",
              retries = 1, retry_interval = "1s", attempt_timeout = "60s", total_cap = "120s" },
 }
-""" % v
+%(rules)s""" % v
 
     # ---- what a test reads and asks ----
 
@@ -505,6 +519,38 @@ switchover = {
         url = {"k8s": self.k8s, "tekton": self.tekton, "portal": self.portal}[fake][site]
         status, _, body = http("GET", url + "/activity")
         return json.loads(body)
+
+    def set_automation(self, site, on):
+        """Rewrites the site's config with switchover.automation on or off and reloads it
+        (POST /-/reload); True once drwatch_automation_enabled says so."""
+        dw = self.dw[site]
+        with open(dw.config_path) as f:
+            text = f.read()
+        new = re.sub(r"automation = (true|false)", "automation = %s" % (
+            "true" if on else "false"), text, count=1)
+        dw.write_config(new)
+        status, _, body = dw.reload()
+        if status != 200:
+            raise RuntimeError("reload of %s: %d %s" % (site, status, body[:300]))
+        return bool(wait_for(lambda: dw.sample("drwatch_automation_enabled") == (
+            1.0 if on else 0.0), 10, 0.1))
+
+    def evidence(self, site):
+        """GET /api/v1/evidence: {"complete", "automation", "checks": {name: (ok, saw)}}."""
+        status, _, body = self.dw[site].get("/api/v1/evidence")
+        if status != 200:
+            return {}
+        e = json.loads(body)
+        e["checks"] = {c["check"]: (c["ok"], c["saw"]) for c in e.get("checks", [])}
+        return e
+
+    def alerts(self, site):
+        """The names of the alerts firing on the site (GET /api/v1/alerts)."""
+        status, _, body = self.dw[site].get("/api/v1/alerts")
+        if status != 200:
+            return []
+        return sorted(a["labels"]["alertname"] for a in json.loads(body)["data"]["alerts"]
+                      if a.get("state") == "firing")
 
     def urls(self):
         return {s: self.dw[s].url for s in SITES}

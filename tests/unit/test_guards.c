@@ -180,6 +180,36 @@ static void test_evidence(void)
     w.peer_probe[SW_GOLD].up = false;
     w.peer_answers[0] = (struct sw_answer){"10.1.0.53", GSLB_CLASS_GOLDDR, 9, 1};
     ok(evidence(&w, SW_ACTIVE_PASSIVE, 0, &e), "the peer agrees: go");
+    /* Regression (gslb_scenarios.t): the peer's answers carry no start time (since 0), and
+     * peer_agrees said "gold for 6 samples, 1796669230s". */
+    w.peer_answers[0] = (struct sw_answer){"10.1.0.53", GSLB_CLASS_GOLD, 6, 0};
+    ok(!evidence(&w, SW_ACTIVE_PASSIVE, 0, &e) && !e.check[SW_CHECK_PEER_AGREES].ok &&
+           strcmp(e.check[SW_CHECK_PEER_AGREES].detail, "resolver 10.1.0.53: gold for 6 samples") ==
+               0,
+       "the peer's answer without a start time shows no age (%s)",
+       e.check[SW_CHECK_PEER_AGREES].detail);
+    w.peer_answers[0] = (struct sw_answer){"10.1.0.53", GSLB_CLASS_GOLDDR, 9, 0};
+    ok(evidence(&w, SW_ACTIVE_PASSIVE, 0, &e), "  ... and agreeing, it counts by its samples");
+    /* Regression (tests/scenarios/gslb_scenarios.t, test_switch_to_dr): only Gold's health
+     * API down, its database writable and reachable; every other check held, so automation
+     * started a failover whose promotion could only wait for a Gold nobody demotes. */
+    w = failover_world();
+    w.db[SW_GOLD] = (struct sw_db){
+        .known = true, .leader_present = true, .leader_writable = true, .healthy = true};
+    ok(!evidence(&w, SW_ACTIVE_PASSIVE, 0, &e) && !e.check[SW_CHECK_GOLD_DB_NOT_WRITABLE].ok &&
+           strstr(e.check[SW_CHECK_GOLD_DB_NOT_WRITABLE].detail, "writable"),
+       "gold's leader writable and reachable: no (%s)",
+       e.check[SW_CHECK_GOLD_DB_NOT_WRITABLE].detail);
+    for (int c = 0; c < SW_CHECK_COUNT; c++)
+        if (c != SW_CHECK_GOLD_DB_NOT_WRITABLE)
+            ok(e.check[c].ok, "  ... and it is the only check that fails (%s holds)",
+               sw_check_name((enum sw_check)c));
+    w.db[SW_GOLD].leader_writable = false;
+    ok(evidence(&w, SW_ACTIVE_PASSIVE, 0, &e), "gold's leader read-only: go");
+    w.db[SW_GOLD].known = false;
+    ok(evidence(&w, SW_ACTIVE_PASSIVE, 0, &e) &&
+           strstr(e.check[SW_CHECK_GOLD_DB_NOT_WRITABLE].detail, "unreachable"),
+       "gold's database unreachable: go (%s)", e.check[SW_CHECK_GOLD_DB_NOT_WRITABLE].detail);
     w = failover_world();
     ok(!evidence(&w, SW_GOLDDR_MAINTENANCE, 0, &e) &&
            !e.check[SW_CHECK_GOLDDR_NOT_IN_MAINTENANCE].ok,
