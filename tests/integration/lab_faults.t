@@ -9,13 +9,30 @@ primaries, never a leader promoted while the other site's answered writable.
      killed while its database is being demoted, and GoldDR's while it waits to promote; each
      restarted on its own data directory resumes its run (GET /api/v1/plans/<id>: resumed),
      and the drill ends where it should: both golddr-primary, GoldDR writable, no row lost.
+  4. the peer link cut: GoldDR's drwatch stopped, gold-standby asked of Gold: 202
+     awaiting_peer, then refused "unreachable" within peer_timeout (10s), counted, and no
+     fake of either site asked anything; GoldDR's drwatch back, the pair still golddr-primary.
+  2a. Gold's pipeline fails once, then succeeds (golddr-primary -> gold-standby): the
+     actuator triggers it again and the drill completes.
+  3. Gold's portal answers 503 (gold-standby -> active-passive): the maintenance steps are
+     best-effort (the action's default, actions.c): both fail, are counted, and the run ends
+     ok; the drill completes with every row on Gold.
+  2b. GoldDR's pipeline fails every time (active-passive -> golddr-primary): GoldDR's run
+     fails at tekton_deploy after its retry, counted in drwatch_action_steps_total (what
+     TransitionFailed alerts on); GoldDR's maintenance stays on and its state and
+     last_stable_state stay active-passive, its database already promoted (Gold's plan made
+     it read-only first); asked again of GoldDR once the pipeline works, the run finds its
+     earlier steps done, deploys, turns maintenance off, and the pair is golddr-primary.
+Left out: the pipeline hanging (the lab's attempt_timeout is 60s; the actuator's cancel of a
+hung run is covered by the Tekton actuator's own test).
 """
+import json
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from drwatch_test import Tap, wait_for  # noqa: E402
+from drwatch_test import Tap, http, wait_for  # noqa: E402
 from lab import SITES, Lab  # noqa: E402
 
 t = Tap()
@@ -140,6 +157,168 @@ t.ok(resumed_ok(gp, "patroni_promote"),
      "golddr's resumed run ends ok from patroni_promote on (%s)" % show(gp))
 ends_at("golddr-primary", "golddr", "gold", before)
 t.ok(wait_for(lambda: lab.gslb_answer() == "golddr", 15, 0.2), "the GSLB answers golddr")
+
+
+
+def marks():
+    return {s: {f: len(lab.activity(s, f)) for f in ("k8s", "portal", "tekton")} for s in SITES}
+
+
+def writes_since(since):
+    """What each site's fakes were asked since the marks, the state ConfigMap's writes left
+    out: {site: [(fake, method path)]}."""
+    out = {}
+    for site in SITES:
+        out[site] = []
+        for fake in ("k8s", "portal", "tekton"):
+            for a in lab.activity(site, fake)[since[site][fake]:]:
+                path = a.get("path", "")
+                if fake == "k8s" and (a.get("method") == "GET" or "switchover-state-dev" in path):
+                    continue
+                out[site].append((fake, "%s %s" % (a.get("method", "POST"), path)))
+    return out
+
+
+def counter(site, name, **labels):
+    """The sum of a counter's series with these labels on site's /metrics (0 when none)."""
+    total = 0.0
+    for series, v in lab.dw[site].metrics().items():
+        if series.startswith(name + "{") and all('%s="%s"' % kv in series
+                                                 for kv in labels.items()):
+            total += v
+    return total
+
+
+def counted(site, name, before, want, **labels):
+    """Waits until site's /metrics (a snapshot, published after the fact) shows the counter
+    at before + want; returns the increase seen last."""
+    got = wait_for(lambda: counter(site, name, **labels) - before == want, 10, 0.2)
+    return want if got else counter(site, name, **labels) - before
+
+
+def fake_post(url, path, body):
+    status, _, text = http("POST", url + path, body=json.dumps(body).encode())
+    if status != 200:
+        raise RuntimeError("POST %s%s: %d %s" % (url, path, status, text[:200]))
+
+
+def tekton(site, outcomes):
+    """The outcomes of site's next pipeline runs (the fake's count of triggers starts again)."""
+    fake_post(lab.tekton[site], "/__fake/state", {"outcomes": outcomes, "accepted": 0})
+
+
+def portal_state(site):
+    """The last maintenance PUT site's portal answered 200: True (on), False, None."""
+    puts = [a for a in lab.activity(site, "portal") if a["status"] == 200]
+    return puts[-1]["path"].endswith("/true") if puts else None
+
+
+def keycloak_selects_page(site):
+    svc = lab.k8s_get(site, "/api/v1/namespaces/gateway/services/keycloak-http") or {}
+    return (svc.get("spec") or {}).get("selector", {}).get("app") == "keycloak-maintenance-page"
+
+
+def ask_confirmed(to, why):
+    """Asks gold for a transition the peer confirms; returns gold's settled run."""
+    status, r = lab.ask("gold", to, reason=why)
+    t.ok(status == 202 and r.get("status") == "awaiting_peer",
+         "%s asked of gold: 202 awaiting_peer (%s)" % (to, r))
+    return r.get("plan", ""), wait_for(lambda: settled("gold", r.get("plan", "")), 180, 0.25)
+
+
+# ---- 4. the peer link cut ----
+t.diag("---- 4. the peer link cut: gold-standby asked while golddr's drwatch is down ----")
+lab.dw["golddr"].stop()
+t.ok(lab.dw["golddr"].proc.poll() is not None, "golddr's drwatch is stopped")
+since = marks()
+unreachable_before = counter("gold", "drwatch_peer_requests_total", kind="confirm",
+                             answer="unreachable")
+start = time.time()
+status, r = lab.ask("gold", "gold-standby", reason="peer link cut")
+t.ok(status == 202 and r.get("status") == "awaiting_peer",
+     "gold-standby asked of gold: 202 awaiting_peer (%s)" % r)
+p = wait_for(lambda: (lambda q: q if q and q["status"] != "awaiting_peer" else None)(
+    lab.plan("gold", r.get("plan", ""))), 30, 0.1)
+took = time.time() - start
+t.ok(p and p["status"] == "refused" and "unreachable" in p["detail"],
+     "refused: the peer is unreachable (%s)" % (p and p["detail"]))
+t.ok(took <= 10 + 2, "refused within peer_timeout (10s): %.1fs" % took)
+t.is_(counted("gold", "drwatch_peer_requests_total", unreachable_before, 1.0, kind="confirm",
+              answer="unreachable"), 1.0, "drwatch_peer_requests_total{kind=confirm,answer=unreachable}")
+t.ok(idle("gold", "golddr-primary"), "gold is still golddr-primary, nothing running")
+t.is_(writes_since(since), {"gold": [], "golddr": []}, "nothing ran on either site")
+t.is_((lab.recovery("golddr"), lab.recovery("gold")), ("f", "t"),
+      "golddr's leader still writable, gold's in recovery")
+lab.restart("golddr")
+t.ok(wait_for(lambda: idle("golddr", "golddr-primary"), 30, 0.2),
+     "golddr's drwatch back, golddr-primary")
+
+# ---- 2a. the pipeline fails once, then succeeds ----
+t.diag("---- 2a. gold's pipeline fails once, then succeeds: golddr-primary -> gold-standby ----")
+tekton("gold", ["fail", "success"])
+since = marks()
+run_id, p = ask_confirmed("gold-standby", "drill, the pipeline fails once")
+t.ok(step_ok(p), "gold's run ends ok (%s)" % show(p))
+deploy = [s for s in (p or {}).get("steps", []) if s["action"] == "tekton_deploy"]
+triggers = [a["outcome"] for a in lab.activity("gold", "tekton")[since["gold"]["tekton"]:]]
+t.is_(triggers, ["fail", "success"], "gold's pipeline was triggered twice: failed, then ok (%s)"
+      % (deploy and deploy[0]["detail"]))
+ends_at("gold-standby", "golddr", "gold")
+tekton("gold", ["success"])
+
+# ---- 3. the portal down ----
+t.diag("---- 3. gold's portal down: gold-standby -> active-passive ----")
+fake_post(lab.portal["gold"], "/__fake/mode", {"path": "*", "mode": "status", "status": 503})
+lab.psql("golddr", "INSERT INTO rows (payload) SELECT 'before return ' || g "
+         "FROM generate_series(1, 500) g")
+before = rows("golddr")
+failed_before = counter("gold", "drwatch_action_steps_total", action="maintenance",
+                        result="failed")
+run_id, p = ask_confirmed("active-passive", "drill, the portal down")
+maint = [s["status"] for s in (p or {}).get("steps", []) if s["action"] == "maintenance"]
+t.ok(p and p["status"] == "ok" and maint == ["failed", "failed"] and all(
+    s["status"] in ("ok", "already") for s in p["steps"] if s["action"] != "maintenance"),
+    "the maintenance steps are best-effort (actions.c): both fail, the run ends ok (%s)"
+    % show(p))
+t.is_(counted("gold", "drwatch_action_steps_total", failed_before, 2.0, action="maintenance",
+              result="failed"), 2.0, "drwatch_action_steps_total{action=maintenance,result=failed} +2")
+ends_at("active-passive", "gold", "golddr", before)
+t.ok(wait_for(lambda: lab.gslb_answer() == "gold", 15, 0.2), "the GSLB answers gold")
+fake_post(lab.portal["gold"], "/__fake/reset", {})
+
+# ---- 2b. the pipeline fails every time ----
+t.diag("---- 2b. golddr's pipeline fails every time: active-passive -> golddr-primary ----")
+tekton("golddr", ["fail"])
+failed_before = counter("golddr", "drwatch_action_steps_total", action="tekton_deploy",
+                        result="failed")
+status, r = lab.ask("gold", "golddr-primary", reason="drill, golddr's pipeline broken")
+t.ok(status == 202, "golddr-primary asked of gold: 202 (%s)" % r)
+p = wait_for(lambda: settled("gold", r.get("plan", "")), 120, 0.25)
+t.ok(step_ok(p), "gold's run ends ok (%s)" % show(p))
+golddr_run = wait_for(lambda: (lab.state("golddr").get("run") or {}).get("id"), 30, 0.05)
+gp = wait_for(lambda: settled("golddr", golddr_run or ""), 120, 0.25)
+failed = [s["action"] for s in (gp or {}).get("steps", []) if s["status"] == "failed"]
+t.ok(gp and gp["status"] == "failed" and failed == ["tekton_deploy"] and
+     gp["steps"][-1]["status"] == "pending",
+     "golddr's run fails at tekton_deploy, maintenance off never runs (%s)" % show(gp))
+t.is_(counted("golddr", "drwatch_action_steps_total", failed_before, 1.0,
+              action="tekton_deploy", result="failed"), 1.0, "drwatch_action_steps_total{action=tekton_deploy,result=failed} +1 "
+      "(TransitionFailed's basis)")
+t.ok(wait_for(lambda: idle("golddr", "active-passive"), 10, 0.2) and label("golddr") ==
+     "active-passive", "golddr's state and last_stable_state unchanged: active-passive (%s)"
+     % label("golddr"))
+t.ok(portal_state("golddr") is True and keycloak_selects_page("golddr"),
+     "golddr's maintenance stays on (portal banner on, Keycloak's Service on the page)")
+t.is_((lab.recovery("golddr"), lab.recovery("gold")), ("f", "t"),
+      "golddr's leader is writable (promoted before the pipeline), gold's in recovery")
+tekton("golddr", ["success"])
+status, r = lab.ask("golddr", "golddr-primary", reason="the pipeline is fixed: again")
+t.ok(status == 202, "golddr-primary asked again, of golddr: 202 (%s)" % r)
+gp = wait_for(lambda: settled("golddr", r.get("plan", "")), 120, 0.25)
+t.ok(gp and gp["status"] == "ok", "golddr's second run ends ok (%s)" % show(gp))
+ends_at("golddr-primary", "golddr", "gold")
+t.ok(portal_state("golddr") is False and not keycloak_selects_page("golddr"),
+     "golddr's maintenance is off")
 
 # ---- the end ----
 checker.stop()
