@@ -23,8 +23,8 @@ primaries, never a leader promoted while the other site's answered writable.
      last_stable_state stay active-passive, its database already promoted (Gold's plan made
      it read-only first); asked again of GoldDR once the pipeline works, the run finds its
      earlier steps done, deploys, turns maintenance off, and the pair is golddr-primary.
-Left out: the pipeline hanging (the lab's attempt_timeout is 60s; the actuator's cancel of a
-hung run is covered by the Tekton actuator's own test).
+  2c. GoldDR's pipeline hangs once, then succeeds (that second request): the hung run is
+     cancelled after attempt_timeout (6s in this lab), triggered again, and the drill ends.
 """
 import json
 import os
@@ -37,7 +37,7 @@ from lab import SITES, Lab  # noqa: E402
 
 t = Tap()
 T0 = time.time()
-lab = Lab(log=t.diag)
+lab = Lab(log=t.diag, tekton_attempt_timeout="6s")
 try:
     lab.start()
 except Exception as e:  # noqa: BLE001 - the lab's failure is the test's
@@ -71,14 +71,12 @@ def step_ok(p):
 
 
 def resumed_ok(p, at):
-    """A resumed run that ended ok from its step `at` in doubt on. The steps it had ended
-    before the restart show as pending: the resumed record holds only what ran since
-    (executor.h, sw_run_record.resumed)."""
-    if not (p and p["status"] == "ok" and p["resumed"]):
-        return False
-    i = next((n for n, s in enumerate(p["steps"]) if s["action"] == at), None)
-    return i is not None and all(s["status"] == "pending" for s in p["steps"][:i]) and \
-        all(s["status"] in ("ok", "already") for s in p["steps"][i:])
+    """A resumed run that ended ok, its step `at` the one in doubt at the kill. Every step
+    shows how it ended, those ended before the kill as the journal has them (regression: they
+    showed as pending, as if they had never run)."""
+    return bool(p and p["status"] == "ok" and p["resumed"] and
+                any(s["action"] == at for s in p["steps"]) and
+                all(s["status"] in ("ok", "already") for s in p["steps"]))
 
 
 def running_step(site, run_id):
@@ -144,7 +142,7 @@ if kill_at("gold", gold_run, "patroni_demote"):
     p = wait_for(lambda: lab.plan("gold", gold_run), 30, 0.2)
     t.ok(p and p["resumed"], "gold, restarted, resumed its run %s (%s)" % (gold_run, show(p)))
 p = wait_for(lambda: settled("gold", gold_run), 120, 0.25)
-t.ok(resumed_ok(p, "patroni_demote"), "gold's resumed run ends ok from patroni_demote on (%s)"
+t.ok(resumed_ok(p, "patroni_demote"), "gold's resumed run ends ok, every step ok or already (%s)"
      % show(p))
 golddr_run = wait_for(lambda: (lab.state("golddr").get("run") or {}).get("id"), 30, 0.05)
 t.ok(golddr_run, "golddr runs its plan, asked by gold (%s)" % golddr_run)
@@ -154,7 +152,7 @@ if golddr_run and kill_at("golddr", golddr_run, "patroni_promote"):
          % (golddr_run, show(gp)))
 gp = wait_for(lambda: settled("golddr", golddr_run or ""), 120, 0.25)
 t.ok(resumed_ok(gp, "patroni_promote"),
-     "golddr's resumed run ends ok from patroni_promote on (%s)" % show(gp))
+     "golddr's resumed run ends ok, every step ok or already (%s)" % show(gp))
 ends_at("golddr-primary", "golddr", "gold", before)
 t.ok(wait_for(lambda: lab.gslb_answer() == "golddr", 15, 0.2), "the GSLB answers golddr")
 
@@ -311,11 +309,20 @@ t.ok(portal_state("golddr") is True and keycloak_selects_page("golddr"),
      "golddr's maintenance stays on (portal banner on, Keycloak's Service on the page)")
 t.is_((lab.recovery("golddr"), lab.recovery("gold")), ("f", "t"),
       "golddr's leader is writable (promoted before the pipeline), gold's in recovery")
-tekton("golddr", ["success"])
+t.diag("---- 2c. golddr's pipeline hangs once, then succeeds: golddr-primary asked again ----")
+tekton("golddr", ["hang", "success"])
+since = marks()
 status, r = lab.ask("golddr", "golddr-primary", reason="the pipeline is fixed: again")
 t.ok(status == 202, "golddr-primary asked again, of golddr: 202 (%s)" % r)
 gp = wait_for(lambda: settled("golddr", r.get("plan", "")), 120, 0.25)
-t.ok(gp and gp["status"] == "ok", "golddr's second run ends ok (%s)" % show(gp))
+t.ok(step_ok(gp), "golddr's second run finds its steps done, deploys, ends ok (%s)" % show(gp))
+triggers = lab.activity("golddr", "tekton")[since["golddr"]["tekton"]:]
+t.is_([a["outcome"] for a in triggers], ["hang", "success"],
+      "golddr's pipeline was triggered twice: the first run hung, the second succeeded")
+hung = triggers[0].get("run") if triggers else None
+t.ok(hung and any(a["method"] == "PATCH" and a["path"].endswith("/pipelineruns/" + hung)
+                  for a in lab.activity("golddr", "k8s")[since["golddr"]["k8s"]:]),
+     "the hung run %s was cancelled (PATCH) after attempt_timeout (6s)" % hung)
 ends_at("golddr-primary", "golddr", "gold")
 t.ok(portal_state("golddr") is False and not keycloak_selects_page("golddr"),
      "golddr's maintenance is off")

@@ -221,9 +221,10 @@ class InvariantChecker(threading.Thread):
 
 class Lab:
     def __init__(self, gslb_interval=1.0, gslb_timeout=3.0, tekton_finish_ms=500,
-                 log=None, drwatch_args=()):
+                 log=None, drwatch_args=(), tekton_attempt_timeout="60s"):
         self.gslb_interval, self.gslb_timeout = gslb_interval, gslb_timeout
         self.tekton_finish_ms = tekton_finish_ms
+        self.tekton_attempt_timeout = tekton_attempt_timeout  # a hung run is cancelled after it
         self.log = log or (lambda msg: None)
         self.drwatch_args = list(drwatch_args)
         self.dir = tmpdir()
@@ -433,7 +434,7 @@ class Lab:
             api_pass=self._path("patroni-password"), slot=site,
             standby_port=pg.pg_port(LEADER[other]), portal=self.portal[site],
             tekton=self.tekton[site], secret=self._path("tekton-secret"), tools=TOOLS,
-            solution=SOLUTION)
+            solution=SOLUTION, attempt_timeout=self.tekton_attempt_timeout)
         return """-- drwatch %(site)s in the two-site lab (tests/lib/lab.py)
 drwatch = { site = "%(site)s", interval = "2s", fast_interval = "1s" }
 gslb = {
@@ -475,7 +476,8 @@ switchover = {
   portal = { site = "%(site)s", url = "%(portal)s" },
   tekton = { site = "%(site)s", url = "%(tekton)s", hmac_secret_file = "%(secret)s",
              repo = "https://github.com/example/gateway-config.git", ref = "refs/heads/main",
-             retries = 1, retry_interval = "1s", attempt_timeout = "60s", total_cap = "120s" },
+             retries = 1, retry_interval = "1s", attempt_timeout = "%(attempt_timeout)s",
+             total_cap = "120s" },
 }
 """ % v
 
