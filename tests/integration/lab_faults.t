@@ -28,6 +28,7 @@ primaries, never a leader promoted while the other site's answered writable.
 """
 import json
 import os
+import re
 import sys
 import time
 
@@ -77,6 +78,13 @@ def resumed_ok(p, at):
     return bool(p and p["status"] == "ok" and p["resumed"] and
                 any(s["action"] == at for s in p["steps"]) and
                 all(s["status"] in ("ok", "already") for s in p["steps"]))
+
+
+def told_run(p):
+    """The peer's run id, from the tell_peer step of gold's settled run p ("accepted: run X")."""
+    tell = [s for s in (p or {}).get("steps", []) if s["action"] == "tell_peer"]
+    m = re.search(r"accepted: run (\S+)", tell[0]["detail"]) if tell else None
+    return m.group(1) if m else None
 
 
 def running_step(site, run_id):
@@ -144,7 +152,7 @@ if kill_at("gold", gold_run, "patroni_demote"):
 p = wait_for(lambda: settled("gold", gold_run), 120, 0.25)
 t.ok(resumed_ok(p, "patroni_demote"), "gold's resumed run ends ok, every step ok or already (%s)"
      % show(p))
-golddr_run = wait_for(lambda: (lab.state("golddr").get("run") or {}).get("id"), 30, 0.05)
+golddr_run = told_run(p) or (lab.state("golddr").get("run") or {}).get("id")
 t.ok(golddr_run, "golddr runs its plan, asked by gold (%s)" % golddr_run)
 if golddr_run and kill_at("golddr", golddr_run, "patroni_promote"):
     gp = wait_for(lambda: lab.plan("golddr", golddr_run), 30, 0.2)
@@ -293,7 +301,8 @@ status, r = lab.ask("gold", "golddr-primary", reason="drill, golddr's pipeline b
 t.ok(status == 202, "golddr-primary asked of gold: 202 (%s)" % r)
 p = wait_for(lambda: settled("gold", r.get("plan", "")), 120, 0.25)
 t.ok(step_ok(p), "gold's run ends ok (%s)" % show(p))
-golddr_run = wait_for(lambda: (lab.state("golddr").get("run") or {}).get("id"), 30, 0.05)
+golddr_run = told_run(p)
+t.ok(golddr_run, "gold told golddr, which accepted: run %s" % golddr_run)
 gp = wait_for(lambda: settled("golddr", golddr_run or ""), 120, 0.25)
 failed = [s["action"] for s in (gp or {}).get("steps", []) if s["status"] == "failed"]
 t.ok(gp and gp["status"] == "failed" and failed == ["tekton_deploy"] and
