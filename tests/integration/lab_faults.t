@@ -24,7 +24,7 @@ primaries, never a leader promoted while the other site's answered writable.
      it read-only first); asked again of GoldDR once the pipeline works, the run finds its
      earlier steps done, deploys, turns maintenance off, and the pair is golddr-primary.
   2c. GoldDR's pipeline hangs once, then succeeds (that second request): the hung run is
-     cancelled after attempt_timeout (6s in this lab), triggered again, and the drill ends.
+     cancelled after attempt_timeout (8s in this lab), triggered again, and the drill ends.
 """
 import json
 import os
@@ -38,7 +38,7 @@ from lab import SITES, Lab  # noqa: E402
 
 t = Tap()
 T0 = time.time()
-lab = Lab(log=t.diag, tekton_attempt_timeout="6s")
+lab = Lab(log=t.diag, tekton_attempt_timeout="8s")
 try:
     lab.start()
 except Exception as e:  # noqa: BLE001 - the lab's failure is the test's
@@ -331,7 +331,7 @@ t.is_([a["outcome"] for a in triggers], ["hang", "success"],
 hung = triggers[0].get("run") if triggers else None
 t.ok(hung and any(a["method"] == "PATCH" and a["path"].endswith("/pipelineruns/" + hung)
                   for a in lab.activity("golddr", "k8s")[since["golddr"]["k8s"]:]),
-     "the hung run %s was cancelled (PATCH) after attempt_timeout (6s)" % hung)
+     "the hung run %s was cancelled (PATCH) after attempt_timeout (8s)" % hung)
 ends_at("golddr-primary", "golddr", "gold")
 t.ok(portal_state("golddr") is False and not keycloak_selects_page("golddr"),
      "golddr's maintenance is off")
