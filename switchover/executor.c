@@ -476,6 +476,24 @@ static int resume_position(const struct sw_replayed *rp, const struct sw_plan *p
     return next_position(pl, step, depth, rp->end_result, res);
 }
 
+_Static_assert(SW_JOURNAL_MAX_STEPS == SW_MAX_STEPS, "the replay keeps every step of a plan");
+
+/* The steps the run ended before the restart, as the journal has them: without them a resumed
+ * run's record (GET /api/v1/plans/<id>) showed them pending, as if they had never run. */
+static void recall_ended(struct sw_run_record *rec, const struct sw_replayed *rp)
+{
+    for (size_t i = 0; i < rec->nsteps && i < SW_JOURNAL_MAX_STEPS; i++) {
+        const struct sw_replayed_step *rs = &rp->steps[i];
+        if (!rs->ended) continue;
+        struct sw_step_record *sr = &rec->steps[i];
+        sr->begun = sr->ended = true;
+        sr->depth = rs->depth;
+        sr->result = rs->result;
+        sr->seconds = rs->seconds;
+        snprintf(sr->detail, sizeof(sr->detail), "%s", rs->detail);
+    }
+}
+
 int sw_exec_resume(struct sw_executor *x, const struct sw_plans *plans, char *err, size_t errlen)
 {
     const struct sw_replayed *rp = &x->replayed;
@@ -502,6 +520,7 @@ int sw_exec_resume(struct sw_executor *x, const struct sw_plans *plans, char *er
     }
     log_warn("switchover", "run %s was cut short by a restart: resuming", s->id);
     r->rec.resumed = true; /* also when only its finish is left: it went on after the restart */
+    recall_ended(&r->rec, rp);
     if (pos == 0) {
         finish(r, res, res == SW_RESULT_OK ? "" : "a step had failed before the restart");
         return 0;

@@ -143,7 +143,8 @@ struct sw_run_record {
     enum sw_result result;
     char detail[300];
     double finished_at;
-    bool resumed; /* the run went on after a restart: steps before it are not recorded here */
+    bool resumed; /* the run went on after a restart: the steps it had ended before it are
+                     as the journal recorded them (their end records) */
     size_t nsteps;
     struct sw_step_record steps[SW_MAX_STEPS];
 };

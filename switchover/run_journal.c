@@ -109,6 +109,14 @@ static int replay_step(struct sw_replayed *st, json_t *o, bool begin)
     st->end_step = (size_t)step;
     st->end_depth = (size_t)depth;
     st->end_result = (enum sw_result)r;
+    if ((size_t)step < SW_JOURNAL_MAX_STEPS) {
+        struct sw_replayed_step *rs = &st->steps[step];
+        rs->ended = true;
+        rs->depth = (size_t)depth;
+        rs->result = (enum sw_result)r;
+        rs->seconds = json_number_value(json_object_get(o, "seconds"));
+        snprintf(rs->detail, sizeof(rs->detail), "%s", str(o, "detail"));
+    }
     return 0;
 }
 

@@ -12,7 +12,8 @@
  *
  * depth 0 is the plan's step, 1 its fallback, 2 the fallback's fallback. Replay gives the
  * last run: whether it finished, the step that began and never ended (in doubt: its check says
- * whether its action happened), else the last step that ended and how. */
+ * whether its action happened), else the last step that ended and how; and how each of its
+ * steps ended, for the resumed run's record. */
 #ifndef DRWATCH_RUN_JOURNAL_H
 #define DRWATCH_RUN_JOURNAL_H
 
@@ -46,6 +47,18 @@ struct sw_run_start {
     double at;
 };
 
+/* Steps of the last run the replay keeps the end of (a plan has at most SW_MAX_STEPS, plan.h). */
+#define SW_JOURNAL_MAX_STEPS 32
+
+/* A step of the last run as its last end record says it ended. */
+struct sw_replayed_step {
+    bool ended;
+    size_t depth;
+    enum sw_result result;
+    double seconds;
+    char detail[200];
+};
+
 /* What replay found of the last run. */
 struct sw_replayed {
     bool have_run; /* the journal holds a run */
@@ -61,6 +74,9 @@ struct sw_replayed {
                       would have (a fallback, the next step, or the end of the run) */
     size_t end_step, end_depth;
     enum sw_result end_result;
+    /* Each step of the run that ended, by index (below SW_JOURNAL_MAX_STEPS): what a resumed
+     * run's record shows for the steps it ended before the restart. */
+    struct sw_replayed_step steps[SW_JOURNAL_MAX_STEPS];
     double last_finished_at; /* of the newest finished run (the cooldown), 0 none */
     size_t records, corrupt; /* what replay read */
 };

@@ -179,23 +179,38 @@ class Gslb(threading.Thread):
 
 class InvariantChecker(threading.Thread):
     """Samples both sites' leaders every period: pg_is_in_recovery() through psql. Two
-    writable primaries at once is recorded in `both` (with the time and what each said)."""
+    writable primaries at once is recorded in `both` (with the time and what each said); a
+    leader that became writable (in recovery at the sample before) while the other site's
+    leader answered writable at that sample before, in `unsafe_promotions` (a promotion while
+    the other site was writable and reachable; one that did not answer may be promoted past)."""
 
     def __init__(self, lab, period=0.2):
         super().__init__(daemon=True, name="invariant-checker")
         self.lab, self.period = lab, period
         self.samples = 0
         self.both = []
+        self.promotions = []  # (time, site) each time a leader was seen becoming writable
+        self.unsafe_promotions = []
         self.states = []  # distinct (gold, golddr) writability, with when it began
         self.stopping = threading.Event()
 
     def run(self):
+        prev, last = None, [None, None]  # the sample before; each leader's last answer
         while not self.stopping.is_set():
             t0 = time.time()
             w = (self.lab.recovery("gold", timeout=2), self.lab.recovery("golddr", timeout=2))
             self.samples += 1
+            at = round(time.time() - self.lab.t0, 2)
             if w == ("f", "f"):
-                self.both.append((round(time.time() - self.lab.t0, 2), w))
+                self.both.append((at, w))
+            for i, site in enumerate(SITES):
+                if last[i] == "t" and w[i] == "f":
+                    self.promotions.append((at, site))
+                    if prev and prev[1 - i] == "f":
+                        self.unsafe_promotions.append((at, site, prev, w))
+                if w[i] is not None:
+                    last[i] = w[i]
+            prev = w
             if not self.states or self.states[-1][1] != w:
                 self.states.append((round(time.time() - self.lab.t0, 2), w))
             self.stopping.wait(max(0.0, self.period - (time.time() - t0)))
@@ -207,16 +222,19 @@ class InvariantChecker(threading.Thread):
 
 class Lab:
     def __init__(self, gslb_interval=1.0, gslb_timeout=3.0, tekton_finish_ms=500,
-                 log=None, drwatch_args=(), rules=False, automation=(), switchover_extra=""):
+                 log=None, drwatch_args=(), rules=False, automation=(), switchover_extra="",
+                 tekton_attempt_timeout="60s"):
         """rules: each drwatch loads the shipped switchover rules (rules/lua/switchover.lua:
         FailoverEvidenceAwaitingApproval, AutomaticFailover, ...), evaluated every second.
         automation: the sites whose drwatch starts with switchover.automation = true (see also
         set_automation). switchover_extra: more keys for both switchover sections, e.g.
-        'cooldown = "0s", rpo = "1h"'."""
+        'cooldown = "0s", rpo = "1h"'. tekton_attempt_timeout: a hung run is cancelled after
+        it."""
         self.gslb_interval, self.gslb_timeout = gslb_interval, gslb_timeout
         self.rules, self.automation = rules, set(automation)
         self.switchover_extra = switchover_extra
         self.tekton_finish_ms = tekton_finish_ms
+        self.tekton_attempt_timeout = tekton_attempt_timeout  # a hung run is cancelled after it
         self.log = log or (lambda msg: None)
         self.drwatch_args = list(drwatch_args)
         self.dir = tmpdir()
@@ -426,7 +444,7 @@ class Lab:
             api_pass=self._path("patroni-password"), slot=site,
             standby_port=pg.pg_port(LEADER[other]), portal=self.portal[site],
             tekton=self.tekton[site], secret=self._path("tekton-secret"), tools=TOOLS,
-            solution=SOLUTION,
+            solution=SOLUTION, attempt_timeout=self.tekton_attempt_timeout,
             automation="true" if site in self.automation else "false",
             extra=(self.switchover_extra + ",") if self.switchover_extra else "",
             rules=('rules = { files = { "%s" }, evaluation_interval = "1s" }\n' %
@@ -474,7 +492,8 @@ switchover = {
   portal = { site = "%(site)s", url = "%(portal)s" },
   tekton = { site = "%(site)s", url = "%(tekton)s", hmac_secret_file = "%(secret)s",
              repo = "https://github.com/example/gateway-config.git", ref = "refs/heads/main",
-             retries = 1, retry_interval = "1s", attempt_timeout = "60s", total_cap = "120s" },
+             retries = 1, retry_interval = "1s", attempt_timeout = "%(attempt_timeout)s",
+             total_cap = "120s" },
 }
 %(rules)s""" % v
 
@@ -497,6 +516,24 @@ switchover = {
     def plan(self, site, run_id):
         status, _, body = self.dw[site].get("/api/v1/plans/" + run_id)
         return json.loads(body) if status == 200 else None
+
+    def kill(self, site):
+        """SIGKILL a site's drwatch: it keeps only what it wrote and fsynced."""
+        dw = self.dw[site]
+        dw.proc.kill()
+        dw.proc.wait(10)
+        self.log("drwatch %s killed (SIGKILL)" % site)
+
+    def restart(self, site, timeout=60):
+        """Starts a site's drwatch again with the same config, data directory, ports and log
+        (appended to), and waits until it is ready."""
+        dw = self.dw[site]
+        dw.start(wait_ready=False)
+        if not wait_for(lambda: dw.proc.poll() is not None or dw.get("/-/ready")[0] == 200,
+                        timeout, 0.1) or dw.proc.poll() is not None:
+            raise RuntimeError("drwatch %s did not become ready again; log:\n%s" % (
+                site, dw.log()[-3000:]))
+        self.log("drwatch %s restarted" % site)
 
     def recovery(self, site, timeout=10):
         """pg_is_in_recovery() on the site's leader: "t", "f", or None (no answer)."""

@@ -317,6 +317,16 @@ static void test_resume(struct loop *l)
     is_str(F.calls.data, "check:health_api check:tell_peer act:tell_peer poll:tell_peer",
            "at the step in doubt, through its check (done: not acted again), then on");
     ok(E.res == SW_RESULT_OK, "and finishes ok");
+    /* Regression (lab_faults.t): the resumed run's record showed the steps it had ended before
+     * the kill as pending, so GET /api/v1/plans/<id> said a run that went through them had
+     * never run them. */
+    const struct sw_run_record *rr = sw_exec_record(x, "run-crash");
+    ok(rr && rr->resumed && rr->steps[0].begun && rr->steps[0].ended &&
+           rr->steps[0].result == SW_RESULT_OK && rr->steps[0].depth == 0 && rr->steps[1].ended &&
+           rr->steps[1].result == SW_RESULT_ALREADY && rr->steps[2].ended &&
+           rr->steps[2].result == SW_RESULT_OK,
+       "its record shows the step ended before the crash as the journal has it (ok), then "
+       "the step in doubt (already) and the rest");
     sw_exec_free(x);
     x = executor(l);
     ok(sw_exec_replayed(x)->finished && sw_exec_resume(x, p, err, sizeof(err)) == 1,
