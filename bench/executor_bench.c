@@ -38,6 +38,7 @@
 #include "executor.h"
 #include "loop.h"
 #include "run_journal.h"
+#include "tests/lib/one_plan.h" /* the plan file the executor tests use too */
 #include "xalloc.h"
 
 #define STEPS    6
@@ -127,24 +128,8 @@ static void finished(void *arg, const struct sw_run_start *run, enum sw_result r
 /* A complete plan file whose golddr active-passive -> golddr-primary plan is the bench's. */
 static struct sw_plans *plans(void)
 {
-    struct buf b;
-    buf_init(&b, 1 << 16);
-    for (size_t e = 0; e <= sw_edge_count(); e++) {
-        enum sw_state from = SW_INDEPENDENT, to = SW_ACTIVE_PASSIVE;
-        bool force = e == sw_edge_count();
-        if (!force) sw_edge_get(e, &from, &to);
-        for (int s = 0; s < SW_SITE_COUNT; s++) {
-            bool mine =
-                !force && s == SW_GOLDDR && from == SW_ACTIVE_PASSIVE && to == SW_GOLDDR_PRIMARY;
-            (void)buf_printf(&b,
-                             "plan { site = \"%s\", from = \"%s\", to = \"%s\", steps = { %s } }\n",
-                             sw_site_name((enum sw_site)s), force ? "force" : sw_state_name(from),
-                             sw_state_name(to), mine ? step_src : "");
-        }
-    }
     char err[512];
-    struct sw_plans *p = sw_plans_load_buffer(b.data, b.len, "bench.lua", err, sizeof(err));
-    buf_free(&b);
+    struct sw_plans *p = one_plan_load(step_src, "bench.lua", err, sizeof(err));
     if (!p) {
         fprintf(stderr, "executor_bench: %s\n", err);
         exit(2);
@@ -407,8 +392,7 @@ int main(int argc, char **argv)
     world.now = 1.7e9;
     world.self = SW_GOLDDR;
     struct sw_plans *p = plans();
-    const struct sw_plan *pl =
-        sw_plans_get(p, SW_GOLDDR, SW_ACTIVE_PASSIVE, SW_GOLDDR_PRIMARY, false);
+    const struct sw_plan *pl = one_plan_get(p);
     printf("executor_bench: a %d-step plan (tfvars health_api maintenance kong_restart "
            "tekton_deploy tell_peer) of instant actuators, up to %zu runs, poll_ms %lld%s\n",
            STEPS, runs, (long long)poll_ms, poll_ms == 1000 ? " (the daemon's)" : "");

@@ -58,7 +58,7 @@ struct pat_op {
     const struct act_env *e;
     bool promote;
     enum op_kind kind;
-    unsigned todo, part; /* parts left; the one in flight */
+    unsigned parts_left, part; /* the parts still to read (P_* bits); the one in flight */
     struct pat_follow follow;
     struct pat_look look;
     struct httpc_req *req;
@@ -231,7 +231,7 @@ static void on_http(void *arg, const struct httpc_result *r)
         return op_end(op, SW_ERROR, err);
     }
     if (read_answer(op, r, err, sizeof(err)) < 0) return op_end(op, SW_ERROR, err);
-    op->todo &= ~op->part;
+    op->parts_left &= ~op->part;
     op_next(op);
 }
 
@@ -249,7 +249,7 @@ static void on_k8s(void *arg, const struct k8s_response *r)
     }
     if (op->part == P_ENV && pat_read_env(&op->look, r->body, r->body_len, err, sizeof(err)) < 0)
         return op_end(op, SW_ERROR, err);
-    op->todo &= ~op->part;
+    op->parts_left &= ~op->part;
     op_next(op);
 }
 
@@ -282,7 +282,7 @@ static void on_again(void *arg)
 {
     struct pat_op *op = arg;
     pat_look_clear(&op->look);
-    op->todo = P_CLUSTER | P_NODE;
+    op->parts_left = P_CLUSTER | P_NODE;
     op_next(op);
 }
 
@@ -342,12 +342,12 @@ static void op_judge(struct pat_op *op)
 static void op_next(struct pat_op *op)
 {
     char err[300];
-    op->part = op->todo & (~op->todo + 1);                  /* the lowest part left */
+    op->part = op->parts_left & (~op->parts_left + 1);      /* the lowest part left */
     if (op->part == P_NODE && !pat_leader_url(&op->look)) { /* /cluster showed no leader */
-        op->todo &= ~(unsigned)P_NODE;
-        op->part = op->todo & (~op->todo + 1);
+        op->parts_left &= ~(unsigned)P_NODE;
+        op->part = op->parts_left & (~op->parts_left + 1);
     }
-    if (!op->todo) return op_judge(op);
+    if (!op->parts_left) return op_judge(op);
     bool k8s = op->part == P_ENV || op->part == P_ENV_PATCH;
     if ((k8s ? start_k8s(op, err, sizeof(err)) : start_http(op, err, sizeof(err))) < 0)
         op_end(op, SW_ERROR, err);
@@ -409,7 +409,7 @@ static void op_start(struct sw_phase *ph, bool promote, enum op_kind kind)
     op->e = e;
     op->promote = promote;
     op->kind = kind;
-    op->todo = parts_of(kind, e->have_k8s);
+    op->parts_left = parts_of(kind, e->have_k8s);
     if (!promote)
         op->follow = (struct pat_follow){.host = e->cfg->standby->host,
                                          .port = (long)e->cfg->standby->port,

@@ -27,6 +27,7 @@
 #include "fake.h"
 #include "http_client.h"
 #include "loop.h"
+#include "one_plan.h"
 #include "plan.h"
 #include "tap.h"
 #include "xalloc.h"
@@ -257,29 +258,12 @@ static __attribute__((unused)) struct sw_executor *act_test_executor(void)
 static __attribute__((unused)) struct sw_plans *act_test_plans(const char *steps, char *err,
                                                                size_t errlen)
 {
-    struct buf b;
-    buf_init(&b, 1 << 16);
-    for (size_t e = 0; e <= sw_edge_count(); e++) {
-        enum sw_state from = SW_INDEPENDENT, to = SW_ACTIVE_PASSIVE;
-        bool force = e == sw_edge_count();
-        if (!force) sw_edge_get(e, &from, &to);
-        for (int s = 0; s < SW_SITE_COUNT; s++) {
-            bool mine =
-                !force && s == SW_GOLDDR && from == SW_ACTIVE_PASSIVE && to == SW_GOLDDR_PRIMARY;
-            (void)buf_printf(&b,
-                             "plan { site = \"%s\", from = \"%s\", to = \"%s\", steps = { %s } }\n",
-                             sw_site_name((enum sw_site)s), force ? "force" : sw_state_name(from),
-                             sw_state_name(to), mine ? steps : "");
-        }
-    }
-    struct sw_plans *p = sw_plans_load_buffer(b.data, b.len, "t.lua", err, errlen);
-    buf_free(&b);
-    return p;
+    return one_plan_load(steps, "t.lua", err, errlen);
 }
 
 static __attribute__((unused)) const struct sw_plan *act_test_the_plan(const struct sw_plans *p)
 {
-    return sw_plans_get(p, SW_GOLDDR, SW_ACTIVE_PASSIVE, SW_GOLDDR_PRIMARY, false);
+    return one_plan_get(p);
 }
 
 static __attribute__((unused)) struct sw_run_start act_test_run_start(const char *id, double at)

@@ -37,6 +37,7 @@
 #include "executor.h"
 #include "http_client.h"
 #include "loop.h"
+#include "one_plan.h"
 #include "plan.h"
 
 #define WATCH_MS 200
@@ -174,26 +175,9 @@ static void finished(void *arg, const struct sw_run_start *run, enum sw_result r
  * executor runs steps; which transition it is does not matter here). */
 static struct sw_plans *one_step_plan(enum sw_site site, const char *step)
 {
-    struct buf b;
     char err[512];
-    buf_init(&b, 1 << 16);
-    for (size_t e = 0; e <= sw_edge_count(); e++) {
-        enum sw_state from = SW_INDEPENDENT, to = SW_ACTIVE_PASSIVE;
-        bool force = e == sw_edge_count();
-        if (!force) sw_edge_get(e, &from, &to);
-        for (int s = 0; s < SW_SITE_COUNT; s++) {
-            bool mine =
-                !force && s == (int)site && from == SW_ACTIVE_PASSIVE && to == SW_GOLDDR_PRIMARY;
-            (void)buf_printf(&b,
-                             "plan { site = \"%s\", from = \"%s\", to = \"%s\", steps = { %s } }\n",
-                             sw_site_name((enum sw_site)s), force ? "force" : sw_state_name(from),
-                             sw_state_name(to), mine ? step : "");
-        }
-    }
-    struct sw_plans *p =
-        buf_error(&b) ? NULL : sw_plans_load_buffer(b.data, b.len, "act_step", err, sizeof(err));
+    struct sw_plans *p = one_plan_load_for(1u << site, step, "act_step", err, sizeof(err));
     if (!p) fprintf(stderr, "act_step: plan: %s\n", err);
-    buf_free(&b);
     return p;
 }
 

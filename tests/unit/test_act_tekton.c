@@ -30,6 +30,7 @@
 #include "fake.h"
 #include "http_client.h"
 #include "loop.h"
+#include "one_plan.h"
 #include "plan.h"
 #include "switchover.h"
 #include "tap.h"
@@ -83,25 +84,9 @@ static void finished(void *arg, const struct sw_run_start *run, enum sw_result r
 /* A plan file whose golddr active-passive -> golddr-primary plan is steps (the others empty). */
 static struct sw_plans *plans(const char *steps)
 {
-    struct buf b;
-    buf_init(&b, 1 << 16);
-    for (size_t e = 0; e <= sw_edge_count(); e++) {
-        enum sw_state from = SW_INDEPENDENT, to = SW_ACTIVE_PASSIVE;
-        bool force = e == sw_edge_count();
-        if (!force) sw_edge_get(e, &from, &to);
-        for (int s = 0; s < SW_SITE_COUNT; s++) {
-            bool mine =
-                !force && s == SW_GOLDDR && from == SW_ACTIVE_PASSIVE && to == SW_GOLDDR_PRIMARY;
-            (void)buf_printf(&b,
-                             "plan { site = \"%s\", from = \"%s\", to = \"%s\", steps = { %s } }\n",
-                             sw_site_name((enum sw_site)s), force ? "force" : sw_state_name(from),
-                             sw_state_name(to), mine ? steps : "");
-        }
-    }
     char err[512];
-    struct sw_plans *p = sw_plans_load_buffer(b.data, b.len, "t.lua", err, sizeof(err));
+    struct sw_plans *p = one_plan_load(steps, "t.lua", err, sizeof(err));
     if (!p) diag("%s", err);
-    buf_free(&b);
     return p;
 }
 
@@ -131,8 +116,7 @@ static void run_deploy(const char *timeout)
     struct sw_executor *x = sw_exec_new(&env, err, sizeof(err));
     struct sw_run_start s = {.from = SW_ACTIVE_PASSIVE, .to = SW_GOLDDR_PRIMARY};
     snprintf(s.id, sizeof(s.id), "run-tekton");
-    const struct sw_plan *pl =
-        p ? sw_plans_get(p, SW_GOLDDR, SW_ACTIVE_PASSIVE, SW_GOLDDR_PRIMARY, false) : NULL;
+    const struct sw_plan *pl = p ? one_plan_get(p) : NULL;
     if (!x || !pl || sw_exec_start(x, pl, &s, err, sizeof(err)) < 0)
         diag("cannot start: %s", err);
     else if (!E.done)

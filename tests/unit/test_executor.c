@@ -17,6 +17,7 @@
 #include "tap.h"
 
 #include "fake_actuators.h"
+#include "one_plan.h"
 
 /* ---- the world the guards see ---- */
 
@@ -89,31 +90,10 @@ static struct sw_executor *executor(struct loop *l)
 /* A complete plan file whose golddr active-passive -> golddr-primary plan is steps. */
 static struct sw_plans *plans(const char *steps)
 {
-    struct buf b;
-    buf_init(&b, 1 << 16);
-    for (size_t e = 0; e <= sw_edge_count(); e++) {
-        enum sw_state from = SW_INDEPENDENT, to = SW_ACTIVE_PASSIVE;
-        bool force = e == sw_edge_count();
-        if (!force) sw_edge_get(e, &from, &to);
-        for (int s = 0; s < SW_SITE_COUNT; s++) {
-            bool mine =
-                !force && s == SW_GOLDDR && from == SW_ACTIVE_PASSIVE && to == SW_GOLDDR_PRIMARY;
-            (void)buf_printf(&b,
-                             "plan { site = \"%s\", from = \"%s\", to = \"%s\", steps = { %s } }\n",
-                             sw_site_name((enum sw_site)s), force ? "force" : sw_state_name(from),
-                             sw_state_name(to), mine ? steps : "");
-        }
-    }
     char err[512];
-    struct sw_plans *p = sw_plans_load_buffer(b.data, b.len, "t.lua", err, sizeof(err));
+    struct sw_plans *p = one_plan_load(steps, "t.lua", err, sizeof(err));
     if (!p) diag("%s", err);
-    buf_free(&b);
     return p;
-}
-
-static const struct sw_plan *the_plan(const struct sw_plans *p)
-{
-    return sw_plans_get(p, SW_GOLDDR, SW_ACTIVE_PASSIVE, SW_GOLDDR_PRIMARY, false);
 }
 
 static void reset(void)
@@ -144,7 +124,7 @@ static const char *run(struct loop *l, const char *steps)
     struct sw_executor *x = executor(l);
     char err[256];
     struct sw_run_start s = run_start("run-1");
-    if (sw_exec_start(x, the_plan(p), &s, err, sizeof(err)) < 0) diag("%s", err);
+    if (sw_exec_start(x, one_plan_get(p), &s, err, sizeof(err)) < 0) diag("%s", err);
     if (!E.done) loop_run(l);
     sw_exec_free(x);
     sw_plans_free(p);
@@ -249,7 +229,7 @@ static void test_guards(struct loop *l)
         struct peek pk = {.x = x, .loop = l};
         struct loop_timer *tm = loop_timer_new(l, peek_record, &pk);
         loop_timer_start(tm, 100);
-        if (sw_exec_start(x, the_plan(p), &s, err, sizeof(err)) < 0) diag("%s", err);
+        if (sw_exec_start(x, one_plan_get(p), &s, err, sizeof(err)) < 0) diag("%s", err);
         if (!E.done) loop_run(l);
         loop_timer_free(tm);
         sw_exec_free(x);
@@ -304,7 +284,7 @@ static void test_resume(struct loop *l)
     reset();
     struct sw_plans *p = plans("step { \"kong_restart\" }, step { \"health_api\", replicas = 2 }, "
                                "step { \"tell_peer\" }");
-    crash_at(l, the_plan(p), "health_api");
+    crash_at(l, one_plan_get(p), "health_api");
     struct sw_executor *x = executor(l);
     const struct sw_replayed *rp = sw_exec_replayed(x);
     ok(rp->have_run && !rp->finished && rp->in_doubt && rp->doubt_step == 1,
@@ -337,7 +317,7 @@ static void test_resume(struct loop *l)
     reset();
     W.fenced_after = -1;
     p = plans("step { \"patroni_rebuild\", from = \"gold\", destructive = true }");
-    crash_at(l, the_plan(p), "patroni_rebuild");
+    crash_at(l, one_plan_get(p), "patroni_rebuild");
     x = executor(l);
     sw_exec_resume(x, p, err, sizeof(err));
     if (!E.done) loop_run(l);
@@ -355,7 +335,7 @@ static void test_resume(struct loop *l)
     p = plans("step { \"kong_restart\" }");
     struct sw_run_start s = run_start("run-ended");
     s.nsteps = 1;
-    s.plan_hash = sw_plan_hash(the_plan(p));
+    s.plan_hash = sw_plan_hash(one_plan_get(p));
     s.site = SW_GOLDDR;
     struct sw_replayed rp0;
     struct sw_run_journal *j = sw_journal_open(dir, &rp0, err, sizeof(err));
@@ -381,7 +361,7 @@ static void test_resume(struct loop *l)
 
     reset();
     p = plans("step { \"kong_restart\" }, step { \"health_api\", replicas = 2 }");
-    crash_at(l, the_plan(p), "health_api");
+    crash_at(l, one_plan_get(p), "health_api");
     sw_plans_free(p);
     p = plans("step { \"kong_restart\" }, step { \"health_api\", replicas = 0 }");
     x = executor(l);

@@ -25,8 +25,10 @@
 #include <unistd.h>
 
 #include "actuators.h"
+#include "buf.h"
 #include "fake_actuators.h"
 #include "fileio.h"
+#include "one_plan.h"
 #include "peer_link.h"
 #include "peer_msg.h"
 #include "switchover.h"
@@ -503,16 +505,11 @@ static void write_tell_plans(const char *dir)
     snprintf(path, sizeof(path), "%s/plans.lua", dir);
     FILE *f = fopen(path, "w");
     if (!f) return;
-    for (size_t e = 0; e <= sw_edge_count(); e++) {
-        enum sw_state from = SW_INDEPENDENT, to = SW_ACTIVE_PASSIVE;
-        if (e < sw_edge_count()) sw_edge_get(e, &from, &to);
-        bool tell = from == SW_ACTIVE_PASSIVE && to == SW_GOLDDR_PRIMARY;
-        for (int site = 0; site < SW_SITE_COUNT; site++)
-            fprintf(f, "plan { site = \"%s\", from = \"%s\", to = \"%s\", steps = { %s } }\n",
-                    sw_site_name((enum sw_site)site),
-                    e < sw_edge_count() ? sw_state_name(from) : "force", sw_state_name(to),
-                    tell ? "step { \"tell_peer\" }" : "");
-    }
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    one_plan_text(&b, (1u << SW_GOLD) | (1u << SW_GOLDDR), "step { \"tell_peer\" }");
+    fwrite(b.data, 1, b.len, f);
+    buf_free(&b);
     fclose(f);
     plans_file = path;
 }
