@@ -3,6 +3,9 @@
 PostgreSQL with etcd, the GSLB as gslb.md's F5 over real dnsmasq, per site the Kubernetes,
 Tekton and portal fakes, two drwatch joined by the mTLS peer link, the shipped default plans).
 
+The lab's Prometheus scrapes both drwatch with the shipped Prometheus rules loaded: both
+targets up, every rule file loaded and evaluating without error, Watchdog firing.
+
 A person asks Gold each time (README, "Switchover"), and GoldDR follows through the peer
 protocol:
   1. active-passive -> golddr-primary: asked of Gold, whose plan withdraws Gold from the GSLB,
@@ -37,7 +40,7 @@ from lab import SITES, Lab  # noqa: E402
 
 t = Tap()
 T0 = time.time()
-lab = Lab(log=t.diag)
+lab = Lab(log=t.diag, prometheus=True)
 try:
     lab.start()
 except Exception as e:  # noqa: BLE001 - the lab's failure is the test's
@@ -49,6 +52,28 @@ t.is_((lab.state("gold").get("state"), lab.state("golddr").get("state")),
 t.is_((lab.recovery("gold"), lab.recovery("golddr")), ("f", "t"),
       "gold's leader is writable, golddr's a standby")
 t.is_(lab.gslb_answer(), "gold", "the GSLB answers gold")
+
+# ---- the lab's Prometheus: both sites scraped, the shipped rules loaded and evaluating ----
+prom = lab.prom
+t.ok(wait_for(lambda: sorted(r["metric"].get("drwatch_site") for r in prom.query(
+    'up{job="drwatch"} == 1')) == ["gold", "golddr"], 30, 0.2),
+     "Prometheus scrapes both drwatch: up{job=\"drwatch\"} == 1 for gold and golddr")
+groups = prom.api("rules")["groups"]
+t.is_(sorted(set(os.path.basename(g["file"]) for g in groups)),
+      sorted(os.path.basename(f) for f in lab.prometheus_rule_files()),
+      "Prometheus loaded every shipped rule file (rules/prometheus/, rules/prometheus-only/)")
+t.ok(wait_for(lambda: any(a["labels"]["alertname"] == "Watchdog" and a["state"] == "firing"
+                          for a in prom.api("alerts")["alerts"]), 30, 0.2),
+     "Watchdog fires in Prometheus (GET /api/v1/alerts): the rules evaluate")
+t.ok(wait_for(lambda: all(r.get("health") == "ok" for g in prom.api("rules")["groups"]
+                          for r in g["rules"]), 15, 0.2),
+     "every rule evaluates without error: %s" % [
+         (r["name"], r.get("lastError")) for g in prom.api("rules")["groups"]
+         for r in g["rules"] if r.get("health") != "ok"])
+alerts = lambda: sorted(a["labels"]["alertname"] for a in prom.api(  # noqa: E731
+    "alerts")["alerts"] if a["state"] == "firing")
+t.ok(not any(a.startswith("Drwatch") for a in alerts()),
+     "neither DrwatchDown nor DrwatchAbsent fires (%s)" % alerts())
 
 checker = lab.invariant_checker(0.2)
 t.ok(wait_for(lambda: checker.samples >= 3, 10), "the invariant checker samples both leaders")
