@@ -154,6 +154,8 @@ const struct sw_run_record *switchover_record(const struct switchover *sw, const
 const struct sw_run_record *switchover_last_run(const struct switchover *sw);
 /* The automatic failover's evidence as of the last observation. */
 const struct sw_evidence *switchover_evidence(const struct switchover *sw);
+/* Both sites as the last observation saw them (world.h). */
+const struct sw_world *switchover_world(const struct switchover *sw);
 
 /* What this part does on this site's Kubernetes API besides its actuators' (actuator_ops.rbac):
  * the state ConfigMap's "apiGroup resource verb" lines, NULL-terminated. The least-privilege
