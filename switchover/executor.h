@@ -26,6 +26,7 @@
 #include "plan.h"
 #include "registry.h"
 #include "run_journal.h"
+#include "timeline.h"
 #include "world.h"
 
 struct loop;
@@ -156,8 +157,21 @@ double sw_exec_last_finished(const struct sw_executor *x);
 /* The last run that finished in this process, or NULL. */
 const struct sw_run_record *sw_exec_last(const struct sw_executor *x);
 
+/* Each transition's timeline (timeline.h): the executor begins one for every run that has a
+ * requested_at, marks plan_started, maintenance_off, plan_ended and the RPO exposure at a
+ * promotion, and the world's milestones each time it observes; sw_exec_watch marks them from
+ * every published world, after the plan's end too, until the timeline closes. Each is
+ * journaled at its plan's end and when it closes, so the last SW_TIMELINES_MAX outlive a
+ * restart. */
+void sw_exec_watch(struct sw_executor *x, const struct sw_world *w);
+/* The last timelines, newest first; the one of run id, or NULL. */
+const struct sw_timelines *sw_exec_timelines(const struct sw_executor *x);
+const struct sw_timeline *sw_exec_timeline(const struct sw_executor *x, const char *id);
+
 /* Adds drwatch_action_steps_total{action,result}, drwatch_action_step_duration_seconds{action}
- * (the last), drwatch_transition_in_progress and drwatch_transition_info to m. */
+ * (the last), drwatch_transition_in_progress, drwatch_transition_info and the timelines'
+ * drwatch_transition_milestone_seconds, _requested_timestamp_seconds, _rpo_bytes and
+ * _rpo_seconds to m. */
 void sw_exec_metrics(const struct sw_executor *x, struct metric_set *m);
 
 #endif

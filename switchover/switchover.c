@@ -195,6 +195,16 @@ const struct sw_run_record *switchover_last_run(const struct switchover *sw)
     return sw_exec_last(sw->x);
 }
 
+const struct sw_timelines *switchover_timelines(const struct switchover *sw)
+{
+    return sw_exec_timelines(sw->x);
+}
+
+const struct sw_timeline *switchover_timeline(const struct switchover *sw, const char *id)
+{
+    return sw_exec_timeline(sw->x, id);
+}
+
 const struct sw_evidence *switchover_evidence(const struct switchover *sw)
 {
     return &sw->evidence;
@@ -354,6 +364,7 @@ bool switchover_observe(struct switchover *sw, const struct snapshot *snap)
         buf_free(&lr.v);
     }
     evaluate_evidence(sw);
+    if (snap) sw_exec_watch(sw->x, &sw->world);
     if (sw->resume_pending && snap) resume(sw);
     char why[256];
     if (!sw_exec_busy(sw->x) && now_s(sw) - sw->fence_failed_at >= FENCE_RETRY_S &&
@@ -428,6 +439,8 @@ static int start_run(struct switchover *sw, const struct sw_request *r, const st
                      const struct sw_plan *pl, const char *id, struct sw_reply *out)
 {
     struct sw_run_start s = {.from = d->from, .to = d->to, .source = r->source, .at = now_s(sw)};
+    /* The recovery clock starts at the request: one that awaited the peer's yes, when it came. */
+    s.requested_at = id && sw->await.rec.since > 0 ? sw->await.rec.since : s.at;
     if (id)
         snprintf(s.id, sizeof(s.id), "%s", id);
     else

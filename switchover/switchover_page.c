@@ -1,9 +1,9 @@
 /* switchover_page.c: the status page's switchover section: both sites as this drwatch sees
  * them (state, database, /health, the GSLB's answers), the run going on step by step or a
- * request awaiting the peer, the last finished run with each step's outcome and time, and each
- * check of the automatic failover's evidence with what it saw, so on-call can see at a glance
- * why drwatch did or did not fail over. The JSON API (switchover_api.c) says the same for
- * tools. */
+ * request awaiting the peer, the last finished run with each step's outcome and time, this
+ * site's last transitions with their recovery timelines and RPO exposure, and each check of
+ * the automatic failover's evidence with what it saw, so on-call can see at a glance why
+ * drwatch did or did not fail over. The JSON API (switchover_api.c) says the same for tools. */
 #include "switchover_page.h"
 
 #include <stdio.h>
@@ -156,6 +156,57 @@ static void runs(struct switchover *sw, struct buf *b)
     }
 }
 
+/* One cell: seconds since the request, or a dash for a milestone not reached (yet). */
+static void since_cell(struct buf *b, const struct sw_timeline *t, enum sw_milestone m)
+{
+    double v = sw_timeline_since_request(t, m);
+    if (v < 0)
+        (void)buf_puts(b, "<td>&ndash;</td>");
+    else
+        (void)buf_printf(b, "<td>%.1f s</td>", v);
+}
+
+static void rpo_cell(struct buf *b, const struct sw_timeline *t)
+{
+    if (t->rpo_bytes < 0 && t->rpo_seconds < 0) {
+        (void)buf_puts(b, "<td>no promotion here</td>");
+        return;
+    }
+    (void)buf_puts(b, "<td>");
+    if (t->rpo_bytes >= 0) (void)buf_printf(b, "%.0f B", t->rpo_bytes);
+    if (t->rpo_seconds >= 0)
+        (void)buf_printf(b, "%s%.1f s", t->rpo_bytes >= 0 ? ", " : "", t->rpo_seconds);
+    (void)buf_puts(b, "</td>");
+}
+
+/* This site's last transitions with their recovery timelines: seconds from the request to
+ * each milestone (timeline.h), and the RPO exposure where this site promoted. */
+static void timelines(struct switchover *sw, struct buf *b)
+{
+    const struct sw_timelines *ts = switchover_timelines(sw);
+    if (!ts->n) return;
+    (void)buf_puts(b, "<p>Last transitions with their timelines (seconds from the request; "
+                      "primary: the site that serves in the target state):</p>\n"
+                      "<div class=\"scroll\"><table><tr><th>run</th><th>transition</th>"
+                      "<th>result</th>");
+    for (int m = SW_MS_PLAN_STARTED; m < SW_MS_COUNT; m++)
+        (void)buf_printf(b, "<th>%s</th>", sw_milestone_name((enum sw_milestone)m));
+    (void)buf_puts(b, "<th>RPO at promotion</th></tr>\n");
+    for (size_t i = 0; i < ts->n; i++) {
+        const struct sw_timeline *t = &ts->t[i];
+        (void)buf_puts(b, "<tr><td><code>");
+        text(b, t->id);
+        (void)buf_printf(b, "</code></td><td>%s &rarr; %s (%s)</td><td>%s</td>",
+                         sw_state_name(t->from), sw_state_name(t->to), sw_source_name(t->source),
+                         t->ended ? sw_result_name((enum sw_result)t->result) : "running");
+        for (int m = SW_MS_PLAN_STARTED; m < SW_MS_COUNT; m++)
+            since_cell(b, t, (enum sw_milestone)m);
+        rpo_cell(b, t);
+        (void)buf_puts(b, "</tr>\n");
+    }
+    (void)buf_puts(b, "</table></div>\n");
+}
+
 static void evidence(struct switchover *sw, struct buf *b)
 {
     const struct sw_evidence *e = switchover_evidence(sw);
@@ -186,5 +237,6 @@ void switchover_page_html(void *slot, struct buf *b)
                      sw_state_name(switchover_state(sw)));
     sites(sw, b);
     runs(sw, b);
+    timelines(sw, b);
     evidence(sw, b);
 }
