@@ -50,6 +50,7 @@
 #include "switchover_api.h"
 #include "switchover_page.h"
 #include "status_page.h"
+#include "status_targets.h"
 #include "testrules.h"
 #include "xalloc.h"
 
@@ -607,9 +608,15 @@ static int start_http(struct daemon *d, char *err, size_t errlen)
                             &(struct status_section){.title = "Switchover",
                                                      .render = switchover_page_html,
                                                      .arg = &d->switchover});
+    d->rules_api = rules_api_new();
+    status_page_add_section(&d->status_page, &(struct status_section){.title = "Alerts",
+                                                                      .render = rules_api_page_html,
+                                                                      .arg = d->rules_api});
+    status_page_add_section(&d->status_page, &(struct status_section){.title = "Targets",
+                                                                      .render = status_targets_html,
+                                                                      .arg = d->http});
     status_page_add_route(d->http, &d->status_page);
     federate_add_route(d->http);
-    d->rules_api = rules_api_new();
     rules_api_add_route(d->rules_api, d->http);
     manager_api_add_route(&d->alerting, d->silence_token, d->http);
     switchover_api_add_routes(&d->switchover, d->web_token, d->http);

@@ -164,6 +164,11 @@ struct sw_peer_link *switchover_peer_link(const struct switchover *sw)
     return sw->link;
 }
 
+const struct sw_world *switchover_world(const struct switchover *sw)
+{
+    return &sw->world;
+}
+
 const char *switchover_site_name(const struct switchover *sw)
 {
     return sw_site_name(sw->site);
