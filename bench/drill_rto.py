@@ -27,7 +27,9 @@ and each site's plan split by who spent the time:
 against the platform's objectives: database RTO under a minute, RPO under a minute, Kong 0 s.
 The lab has no Kong data plane serving traffic: Kong's 0 s is not measured here. Nothing is
 asserted. The lab's GSLB probes every 1 s and marks a site down after 3 s; a real F5's
-interval and timeout (gslb.md: 30 s and 91 s by default) add to the service RTO accordingly.
+(gslb.md: interval 30 s, timeout 120 s by default; about 30 s seen to switch to DR in real
+runs) adds to the service RTO, and to golddr-primary's database RTO, whose promotion waits
+for Gold to be withdrawn.
 """
 import argparse
 import os
