@@ -294,6 +294,7 @@ static void evaluate_evidence(struct switchover *sw)
     struct sw_evidence_policy p = {.samples = (uint64_t)sw->cfg.samples,
                                    .hold_s = (double)sw->cfg.hold_ms / 1000.0,
                                    .rpo_s = (double)sw->cfg.rpo_ms / 1000.0,
+                                   .fresh_s = (double)sw->cfg.fresh_ms / 1000.0,
                                    .cooldown_s = (double)sw->cfg.cooldown_ms / 1000.0};
     sw_evidence_eval(&in, &p, &sw->evidence);
 }
