@@ -308,6 +308,14 @@ static void after_check(struct run *r)
                  "destructive step %s was in progress at a restart and is not "
                  "known to have finished: stopped, maintenance stays on",
                  r->cur->action->name);
+        /* Counted as the step's outcome, so that TransitionFailed (on
+         * drwatch_action_steps_total{result="stopped"}) alerts: found by lab_faults2.t, where
+         * the stopped run showed in the journal and the API but no alert fired. */
+        count(r->x, r->cur, SW_RESULT_STOPPED, (double)(time_mono_ms() - r->began_ms) / 1000.0);
+        struct sw_step_record *sr = &r->rec.steps[r->step];
+        sr->ended = true;
+        sr->result = SW_RESULT_STOPPED;
+        snprintf(sr->detail, sizeof(sr->detail), "%.199s", why);
         return finish(r, SW_RESULT_STOPPED, why);
     }
     bool guarded = r->cur->action->promotes || r->cur->action->destructive || r->cur->destructive;

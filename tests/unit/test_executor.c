@@ -14,7 +14,9 @@
 #include "buf.h"
 #include "executor.h"
 #include "loop.h"
+#include "selector.h"
 #include "tap.h"
+#include "xalloc.h"
 
 #include "fake_actuators.h"
 #include "one_plan.h"
@@ -279,6 +281,34 @@ static void crash_at(struct loop *l, const struct sw_plan *pl, const char *actio
     F.hang_act = NULL;
 }
 
+/* drwatch_action_steps_total{action,result="stopped"} as x exports it. */
+static void add_value(void *arg, const struct metric_family *f, const struct metric_sample *m)
+{
+    (void)f;
+    struct buf b;
+    buf_init(&b, 256);
+    if (labels_get(m->labels, m->labels_len, "result", &b) && b.data &&
+        strcmp(b.data, "stopped") == 0)
+        *(double *)arg += m->value;
+    buf_free(&b);
+}
+
+static double stopped_steps(const struct sw_executor *x, const char *action)
+{
+    struct metric_set *ms = mset_new();
+    sw_exec_metrics(x, ms);
+    struct snapshot *snap = snapshot_new(&ms, 1, 1);
+    mset_unref(ms);
+    struct selector sel = {.name = xstrdup("drwatch_action_steps_total")};
+    char err[128];
+    double v = 0;
+    if (selector_add(&sel, "action", MATCH_EQ, action, err, sizeof(err)) == 0)
+        snapshot_select(snap, &sel, add_value, &v);
+    selector_free(&sel);
+    snapshot_unref(snap);
+    return v;
+}
+
 static void test_resume(struct loop *l)
 {
     reset();
@@ -325,6 +355,8 @@ static void test_resume(struct loop *l)
            !strstr(F.calls.data + strlen("check:patroni_rebuild act:patroni_rebuild"),
                    "act:patroni_rebuild"),
        "a destructive step in doubt is not run again: the run stops (%s)", E.detail);
+    ok(stopped_steps(x, "patroni_rebuild") == 1,
+       "and the step counts as stopped, which TransitionFailed alerts on");
     sw_exec_free(x);
     sw_plans_free(p);
 
