@@ -27,6 +27,7 @@
 
 struct http_server;
 struct loop;
+struct web_auth;
 
 #define HTTP_LOOP_DEADLINE_MS 30000
 #define HTTP_LOOP_QUEUE_MAX   64 /* requests waiting for the loop; more are answered 503 */
@@ -41,6 +42,10 @@ struct loop;
 struct http_server *http_server_new(const char *listen, const struct http_limits *lim,
                                     struct drwatch_stats *stats, struct loop *loop, char *err,
                                     size_t errlen);
+/* Serves what the web config w asks (web_auth.h; borrowed, it must outlive the server):
+ * TLS as its config at this call says, basic auth, client certificates and headers as the
+ * config in force says at each request. Before http_server_start. */
+void http_server_set_web(struct http_server *s, struct web_auth *w);
 /* Adds a route (copied) before http_server_start. */
 void http_route_add(struct http_server *s, const struct http_route *r);
 int http_server_start(struct http_server *s, char *err, size_t errlen);
