@@ -41,6 +41,7 @@ struct web_auth {
     struct web_config *started; /* the first config: what the listener's TLS was made from */
     struct stat seen;
     bool seen_valid;
+    bool missing; /* the last look found no file */
     unsigned char key[DIGEST];
     pthread_mutex_t cache_lock;
     struct cached cache[WEB_AUTH_CACHE_MAX];
@@ -112,6 +113,9 @@ int web_auth_reload(struct web_auth *w, bool force, bool *tls_changed, char *err
         st.st_mtim.tv_sec == w->seen.st_mtim.tv_sec &&
         st.st_mtim.tv_nsec == w->seen.st_mtim.tv_nsec)
         return 0;
+    /* A file that is gone stays reported once, not every check. */
+    if (!force && !have && w->missing) return 0;
+    w->missing = !have;
     /* Remembered before reading: a file that stays bad is reported once, not every check. */
     w->seen = st;
     w->seen_valid = have;

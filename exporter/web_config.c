@@ -367,6 +367,8 @@ static int k_users(struct wparse *p, yaml_node_t *v)
 static int check_tls(struct wparse *p, yaml_node_t *root)
 {
     struct web_config *c = p->c;
+    if (c->min_version > c->max_version) /* also without TLS: the file says something wrong */
+        return fail(p, root, "tls_server_config: min_version is above max_version");
     if (c->client_auth != WEB_NO_CLIENT_CERT) c->tls = true;
     if (!c->tls) return 0;
     if (!c->cert_file) return fail(p, root, "tls_server_config: missing cert_file");
@@ -380,8 +382,6 @@ static int check_tls(struct wparse *p, yaml_node_t *root)
     if (verify && !c->client_ca_file)
         return fail(p, root, "tls_server_config: client_auth_type %s needs client_ca_file",
                     client_auth_names[c->client_auth]);
-    if (c->min_version > c->max_version)
-        return fail(p, root, "tls_server_config: min_version is above max_version");
     return 0;
 }
 

@@ -143,6 +143,9 @@ static void test_refusals(void)
         {"tls_server_config:\n  cert_file: a\n  key_file: b\n  min_version: TLS13\n"
          "  max_version: TLS12\n",
          "web.yml:1: tls_server_config: min_version is above max_version"},
+        /* Found by fuzz_web_config: without TLS the versions went unchecked. */
+        {"tls_server_config:\n  cert_file:\n  max_version: TLS10\n",
+         "web.yml:1: tls_server_config: min_version is above max_version"},
         {"tls_server_config:\n  cert_file: a\n  key_file: b\n  cipher_suites: [TLS_FOO]\n",
          "web.yml:4: cipher_suites: unknown cipher \"TLS_FOO\""},
         {"tls_server_config:\n  cert_file: a\n  key_file: b\n  cipher_suites: x\n",
@@ -251,8 +254,11 @@ static void test_basic_auth(void)
     is_int(web_auth_basic(w, c, fresh), WEB_BASIC_OK, "the config in force stays");
     web_config_unref(c);
 
-    web_auth_free(w);
     unlink(path);
+    is_int(web_auth_reload(w, false, &tls_changed, err, sizeof(err)), -1, "a file gone: refused");
+    is_int(web_auth_reload(w, false, &tls_changed, err, sizeof(err)), 0,
+           "... once, not at every check");
+    web_auth_free(w);
     rmdir(dir);
     free(path);
     free(good);
