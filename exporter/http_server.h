@@ -12,7 +12,10 @@
  * What a stranger can make the server hold is bounded: connections (at once, per client, and
  * in time: http_conns.h), the request line and head (http_route.h, and libmicrohttpd's 32 KiB
  * per connection), and bodies: each route's max_body, checked with its credentials before a
- * body is read, and CAP_HTTP_BODY_TOTAL across all connections (503 past it). */
+ * body is read, and CAP_HTTP_BODY_TOTAL across all connections (503 past it).
+ *
+ * With a web config (http_server_set_web) the listener speaks TLS, and every request passes
+ * its checks (client certificate, basic auth) before anything else is decided. */
 #ifndef DRWATCH_HTTP_SERVER_H
 #define DRWATCH_HTTP_SERVER_H
 

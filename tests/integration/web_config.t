@@ -192,6 +192,15 @@ t.is_(metric(dw.port, "drwatch_web_config_last_reload_successful", new), 0.0,
       "drwatch_web_config_last_reload_successful 0")
 t.is_(tls_get(dw.port, "/-/healthy", new)[0], 200, "the config in force stays")
 t.ok("web.yml:2: basic_auth_users" in dw.log(), "the error is logged with file:line")
+write_web("web.yml",
+          "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+          "  min_version: TLS13\nbasic_auth_users:\n  prometheus: '%s'\n" % bcrypt("rotated-pw"))
+t.ok(wait_for(lambda: "tls_server_config changed; the listener keeps its TLS settings" in dw.log(),
+              timeout=10),
+     "a TLS change at reload is logged as waiting for a restart")
+t.ok(wait_for(lambda: metric(dw.port, "drwatch_web_config_last_reload_successful", new) == 1,
+              timeout=10),
+     "the users of that file apply: drwatch_web_config_last_reload_successful 1")
 dw.stop_clean(t)
 
 # ---- a bad file at start ----
