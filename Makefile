@@ -2,7 +2,7 @@
 CC      ?= gcc
 BUILD   ?= build
 BIN     ?= drwatch
-PKGS    := libmicrohttpd libcurl libcares libpq lua5.4 jansson zlib openssl yaml-0.1
+PKGS    := libmicrohttpd libcurl libcares libpq lua5.4 jansson zlib openssl yaml-0.1 gnutls libxcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)

@@ -40,6 +40,7 @@ struct run {
     enum sw_outcome out;
     char detail[256];
     char note[SW_NOTE_MAX]; /* the actuator's, for the step */
+    char mark[SW_MARK_MAX]; /* the actuator's journaled mark, for the step */
     int64_t began_ms;
     double began_at;
     struct sw_run_record rec;
@@ -111,6 +112,22 @@ void **sw_phase_slot(struct sw_phase *ph)
 char *sw_phase_note(struct sw_phase *ph)
 {
     return ph->run->note;
+}
+
+int sw_phase_mark(struct sw_phase *ph, const char *mark, char *err, size_t errlen)
+{
+    struct run *r = ph->run;
+    char clean[SW_MARK_MAX];
+    str_utf8_clean(clean, sizeof(clean), mark ? mark : "");
+    int rc =
+        sw_journal_mark(r->x->j, r->start.id, r->step, r->depth, clean, now_s(r->x), err, errlen);
+    if (rc == 0) memcpy(r->mark, clean, sizeof(r->mark));
+    return rc;
+}
+
+const char *sw_phase_marked(const struct sw_phase *ph)
+{
+    return ph->run->mark;
 }
 
 double sw_phase_step_seconds(const struct sw_phase *ph)
@@ -328,8 +345,13 @@ static void start_step(struct run *r)
     r->note[0] = '\0';
     r->began_ms = time_mono_ms();
     r->began_at = now_s(x);
+    if (!r->doubt) r->mark[0] = '\0';
+    /* A step begun again after a restart keeps its mark: journaled again after the new begin,
+     * so that a second restart finds it too. */
     if (sw_journal_begin(x->j, r->start.id, r->step, r->depth, r->cur->action->name, r->began_at,
-                         err, sizeof(err)) < 0) {
+                         err, sizeof(err)) < 0 ||
+        (r->mark[0] && sw_journal_mark(x->j, r->start.id, r->step, r->depth, r->mark, r->began_at,
+                                       err, sizeof(err)) < 0)) {
         finish(r, SW_RESULT_STOPPED, err);
         return;
     }
@@ -351,6 +373,14 @@ static void after_check(struct run *r)
                  "destructive step %s was in progress at a restart and is not "
                  "known to have finished: stopped, maintenance stays on",
                  r->cur->action->name);
+        /* Counted as the step's outcome, so that TransitionFailed (on
+         * drwatch_action_steps_total{result="stopped"}) alerts: found by lab_faults2.t, where
+         * the stopped run showed in the journal and the API but no alert fired. */
+        count(r->x, r->cur, SW_RESULT_STOPPED, (double)(time_mono_ms() - r->began_ms) / 1000.0);
+        struct sw_step_record *sr = &r->rec.steps[r->step];
+        sr->ended = true;
+        sr->result = SW_RESULT_STOPPED;
+        snprintf(sr->detail, sizeof(sr->detail), "%.199s", why);
         return finish(r, SW_RESULT_STOPPED, why);
     }
     bool guarded = r->cur->action->promotes || r->cur->action->destructive || r->cur->destructive;
@@ -601,6 +631,7 @@ int sw_exec_resume(struct sw_executor *x, const struct sw_plans *plans, char *er
     r->step = step;
     r->depth = depth;
     r->doubt = rp->in_doubt;
+    if (r->doubt) snprintf(r->mark, sizeof(r->mark), "%s", rp->doubt_mark);
     start_step(r);
     return 0;
 }

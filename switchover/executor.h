@@ -70,6 +70,16 @@ void **sw_phase_slot(struct sw_phase *ph);
  * also when it begins again after a restart. */
 #define SW_NOTE_MAX 160
 char *sw_phase_note(struct sw_phase *ph);
+/* Writes mark (capped at SW_MARK_MAX - 1 bytes) to the journal, fsynced, for this step: what
+ * the actuator must find again if the process dies before the step ends, such as "a trigger
+ * is about to leave" and then the id it got. Call it before the outside effect it stands for.
+ * Returns 0, or -errno with err filled (the actuator should then not do what it was about to:
+ * a restart could not know of it). */
+int sw_phase_mark(struct sw_phase *ph, const char *mark, char *err, size_t errlen);
+/* The step's last mark: "" when the step begins, except when it begins again after a restart
+ * that cut it short: then the mark journaled before the restart, so that the actuator's act
+ * follows what the first attempt started instead of starting it again. */
+const char *sw_phase_marked(const struct sw_phase *ph);
 /* Seconds since the step began (again, after a restart). */
 double sw_phase_step_seconds(const struct sw_phase *ph);
 /* When the run began (Unix seconds, the same after a restart): a check tells a change this run

@@ -19,7 +19,7 @@
 #define JOURNAL_COMPACT_AT (256 * 1024)
 #define RUN_RECORDS_MAX    512
 
-enum rec_type { REC_START = 1, REC_BEGIN, REC_END, REC_FINISH, REC_NOTE, REC_TIMELINE };
+enum rec_type { REC_START = 1, REC_BEGIN, REC_END, REC_FINISH, REC_NOTE, REC_TIMELINE, REC_MARK };
 
 static const char *const result_names[SW_RESULT_COUNT] = {"ok", "already", "failed", "refused",
                                                           "stopped"};
@@ -103,6 +103,7 @@ static int replay_step(struct sw_replayed *st, json_t *o, bool begin)
         st->doubt_step = (size_t)step;
         st->doubt_depth = (size_t)depth;
         snprintf(st->doubt_action, sizeof(st->doubt_action), "%s", str(o, "action"));
+        st->doubt_mark[0] = '\0';
         return 0;
     }
     int r = result_parse(str(o, "result"));
@@ -110,6 +111,7 @@ static int replay_step(struct sw_replayed *st, json_t *o, bool begin)
         st->doubt_depth != (size_t)depth)
         return -1; /* an end matches the begin before it */
     st->in_doubt = false;
+    st->doubt_mark[0] = '\0';
     st->have_end = true;
     st->end_step = (size_t)step;
     st->end_depth = (size_t)depth;
@@ -125,12 +127,24 @@ static int replay_step(struct sw_replayed *st, json_t *o, bool begin)
     return 0;
 }
 
+static int replay_mark(struct sw_replayed *st, json_t *o)
+{
+    json_int_t step = json_integer_value(json_object_get(o, "step"));
+    json_int_t depth = json_integer_value(json_object_get(o, "depth"));
+    if (!st->have_run || st->finished || !st->in_doubt || strcmp(str(o, "id"), st->start.id) != 0 ||
+        step < 0 || (size_t)step != st->doubt_step || depth < 0 || (size_t)depth != st->doubt_depth)
+        return -1; /* a mark belongs to the step that began and has not ended */
+    snprintf(st->doubt_mark, sizeof(st->doubt_mark), "%s", str(o, "mark"));
+    return 0;
+}
+
 static int replay_finish(struct sw_replayed *st, json_t *o)
 {
     int r = result_parse(str(o, "result"));
     if (!st->have_run || strcmp(str(o, "id"), st->start.id) != 0 || r < 0) return -1;
     st->finished = true;
     st->in_doubt = false;
+    st->doubt_mark[0] = '\0';
     st->result = (enum sw_result)r;
     snprintf(st->detail, sizeof(st->detail), "%s", str(o, "detail"));
     st->finished_at = json_number_value(json_object_get(o, "at"));
@@ -179,6 +193,7 @@ static int replay_record(struct sw_replayed *st, unsigned type, const void *data
         case REC_FINISH: rc = replay_finish(st, o); break;
         case REC_NOTE: rc = 0; break;
         case REC_TIMELINE: rc = replay_timeline(st, o); break;
+        case REC_MARK: rc = replay_mark(st, o); break;
         default: break;
         }
     }
@@ -332,6 +347,14 @@ int sw_journal_begin(struct sw_run_journal *j, const char *id, size_t step, size
     json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:f}", "id", id, "step", (json_int_t)step, "depth",
                           (json_int_t)depth, "action", action, "at", at);
     return append(j, REC_BEGIN, o, err, errlen);
+}
+
+int sw_journal_mark(struct sw_run_journal *j, const char *id, size_t step, size_t depth,
+                    const char *mark, double at, char *err, size_t errlen)
+{
+    json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:f}", "id", id, "step", (json_int_t)step, "depth",
+                          (json_int_t)depth, "mark", mark ? mark : "", "at", at);
+    return append(j, REC_MARK, o, err, errlen);
 }
 
 int sw_journal_end(struct sw_run_journal *j, const char *id, size_t step, size_t depth,

@@ -6,6 +6,8 @@
  *
  *   start  {id, site, from, to, force, source, reason, plan_hash, steps, at}
  *   begin  {id, step, depth, action, at}              before a step's action may touch anything
+ *   mark   {id, step, depth, mark, at}                what the step's actuator must find again
+ *                                                     after a restart (e.g. a trigger it sent)
  *   end    {id, step, depth, action, result, detail, at, seconds}
  *   finish {id, result, detail, at}                    the run is over, one way or another
  *   note   {kind, to, source, reason, at}              a refusal or a fence, with its reason
@@ -55,6 +57,9 @@ struct sw_run_start {
     double requested_at;
 };
 
+/* An actuator's mark of its step (executor.h sw_phase_mark), with its NUL. */
+#define SW_MARK_MAX 200
+
 /* Steps of the last run the replay keeps the end of (a plan has at most SW_MAX_STEPS, plan.h). */
 #define SW_JOURNAL_MAX_STEPS 32
 
@@ -78,6 +83,7 @@ struct sw_replayed {
     bool in_doubt;    /* a step began and never ended: resume at it, through its check */
     size_t doubt_step, doubt_depth;
     char doubt_action[32];
+    char doubt_mark[SW_MARK_MAX]; /* the step in doubt's last mark record, "" none */
     bool have_end; /* else: the last step that ended, for the executor to go on from as it
                       would have (a fallback, the next step, or the end of the run) */
     size_t end_step, end_depth;
@@ -103,6 +109,10 @@ int sw_journal_start(struct sw_run_journal *j, const struct sw_run_start *s, cha
                      size_t errlen);
 int sw_journal_begin(struct sw_run_journal *j, const char *id, size_t step, size_t depth,
                      const char *action, double at, char *err, size_t errlen);
+/* A mark belongs to the step that began last (id, step, depth); replay keeps the last one of
+ * the step in doubt. */
+int sw_journal_mark(struct sw_run_journal *j, const char *id, size_t step, size_t depth,
+                    const char *mark, double at, char *err, size_t errlen);
 int sw_journal_end(struct sw_run_journal *j, const char *id, size_t step, size_t depth,
                    const char *action, enum sw_result r, const char *detail, double at,
                    double seconds, char *err, size_t errlen);

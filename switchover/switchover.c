@@ -16,6 +16,7 @@
 #include "caps.h"
 #include "clock.h"
 #include "log.h"
+#include "maint_watch.h"
 #include "observe.h"
 #include "peer_link.h"
 #include "selector.h"
@@ -52,8 +53,9 @@ struct switchover {
     struct sw_plan *fence_plan;
     bool own_act_env; /* act_env was made here from the config */
     struct act_env act_env;
-    struct sw_cm *cm;    /* the state ConfigMap (state_configmap.h), with a Kubernetes API */
-    bool resume_pending; /* a run a crash cut short: it resumes at the first observation */
+    struct sw_cm *cm; /* the state ConfigMap (state_configmap.h), with a Kubernetes API */
+    struct sw_maint_watch *maint; /* maintenance as observed (maint_watch.h), likewise */
+    bool resume_pending;          /* a run a crash cut short: it resumes at the first observation */
     struct sw_peer_link *link;
     struct awaiting {              /* the request awaiting the peer's confirmation, or the last */
         struct sw_awaited rec;     /* what the API shows */
@@ -311,6 +313,7 @@ static void evaluate_evidence(struct switchover *sw)
     struct sw_evidence_policy p = {.samples = (uint64_t)sw->cfg.samples,
                                    .hold_s = (double)sw->cfg.hold_ms / 1000.0,
                                    .rpo_s = (double)sw->cfg.rpo_ms / 1000.0,
+                                   .fresh_s = (double)sw->cfg.fresh_ms / 1000.0,
                                    .cooldown_s = (double)sw->cfg.cooldown_ms / 1000.0};
     sw_evidence_eval(&in, &p, &sw->evidence);
     if (!sw->evidence.ok)
@@ -687,6 +690,18 @@ static void make_state_cm(struct switchover *sw)
     sw->cm = sw_cm_new(&ce);
 }
 
+static void make_maint_watch(struct switchover *sw)
+{
+    const struct act_env *e = &sw->act_env;
+    if (!sw->own_act_env || !e->have_k8s || !e->ns.solution || !e->names.keycloak_selector) return;
+    struct sw_maint_watch_env me = {.loop = sw->env.loop,
+                                    .http = sw->env.http,
+                                    .k8s = &e->k8s,
+                                    .namespace = e->ns.solution,
+                                    .selector = e->names.keycloak_selector};
+    sw->maint = sw_maint_watch_new(&me);
+}
+
 const char *const *switchover_rbac(void)
 {
     return sw_cm_rbac;
@@ -774,6 +789,7 @@ struct switchover *switchover_new(const struct switchover_config *c,
     if (sw->own_act_env) sw->act_env.peer = sw->link;
     state_from_journal(sw);
     make_state_cm(sw); /* before a resumed run can finish */
+    make_maint_watch(sw);
     const struct sw_replayed *rp = sw_exec_replayed(sw->x);
     if (rp->have_run && rp->finished)
         sw_cm_last_run(sw->cm, &rp->start, rp->result, rp->detail, rp->finished_at,
@@ -823,6 +839,7 @@ void switchover_free(struct switchover *sw)
             log_error("switchover", "%s", err);
     }
     sw_cm_free(sw->cm);
+    sw_maint_watch_free(sw->maint);
     sw_exec_free(sw->x); /* first: a tell_peer step in flight has a call on the link */
     sw_peer_link_free(sw->link);
     sw_plans_free(sw->plans);
@@ -889,6 +906,7 @@ struct metric_set *switchover_metrics(struct switchover *sw)
     sw_peer_link_metrics(sw->link, m);
     sw_exec_metrics(sw->x, m);
     sw_cm_metrics(sw->cm, m);
+    sw_maint_watch_metrics(sw->maint, switchover_state(sw), sw->site, m);
     mset_seal(m);
     return m;
 }

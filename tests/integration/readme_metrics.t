@@ -62,6 +62,9 @@ FROM_SOURCE = {
         "appears only once a step has run (the live drwatch runs none)",
     "drwatch_switchover_configmap_watch_up":
         "needs a switchover section with a Kubernetes API (the live drwatch has none)",
+    "drwatch_maintenance_on":
+        "needs a switchover section with a Kubernetes API holding Keycloak's Service (the live "
+        "drwatch has none)",
     "drwatch_switchover_configmap_errors_total":
         "needs a Kubernetes API whose ConfigMap calls fail (switchover_configmap.t has one)",
 }

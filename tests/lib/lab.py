@@ -226,15 +226,18 @@ class InvariantChecker(threading.Thread):
 class Lab:
     def __init__(self, gslb_interval=1.0, gslb_timeout=3.0, tekton_finish_ms=500,
                  log=None, drwatch_args=(), rules=False, automation=(), switchover_extra="",
-                 tekton_attempt_timeout="60s", prometheus=False):
+                 tekton_attempt_timeout="60s", prometheus=False, extra_resolvers=()):
         """rules: each drwatch loads the shipped switchover rules (rules/lua/switchover.lua:
         FailoverEvidenceAwaitingApproval, AutomaticFailover, ...), evaluated every second.
         automation: the sites whose drwatch starts with switchover.automation = true (see also
         set_automation). switchover_extra: more keys for both switchover sections, e.g.
         'cooldown = "0s", rpo = "1h"'. tekton_attempt_timeout: a hung run is cancelled after
         it. prometheus: a real Prometheus scrapes both drwatch (job "drwatch", label
-        drwatch_site) with the shipped Prometheus rules loaded (self.prom, start_prometheus)."""
+        drwatch_site) with the shipped Prometheus rules loaded (self.prom, start_prometheus).
+        extra_resolvers: more "host:port" entries for both drwatch's gslb.resolvers, after
+        the lab's dnsmasq (e.g. a port nothing answers on: one resolver failing)."""
         self.want_prometheus, self.prom = prometheus, None
+        self.extra_resolvers = list(extra_resolvers)
         self.gslb_interval, self.gslb_timeout = gslb_interval, gslb_timeout
         self.rules, self.automation = rules, set(automation)
         self.switchover_extra = switchover_extra
@@ -453,6 +456,7 @@ class Lab:
             standby_port=pg.pg_port(LEADER[other]), portal=self.portal[site],
             tekton=self.tekton[site], secret=self._path("tekton-secret"), tools=TOOLS,
             solution=SOLUTION, attempt_timeout=self.tekton_attempt_timeout,
+            extra_resolvers="".join(', "%s"' % r for r in self.extra_resolvers),
             automation="true" if site in self.automation else "false",
             extra=(self.switchover_extra + ",") if self.switchover_extra else "",
             rules=('rules = { files = { "%s" }, evaluation_interval = "1s" }\n' %
@@ -463,7 +467,7 @@ drwatch = { site = "%(site)s", interval = "2s", fast_interval = "1s" }
 gslb = {
   name = "%(name)s",
   sites = { gold = { "%(gold_ip)s" }, golddr = { "%(golddr_ip)s" } },
-  resolvers = { "127.0.0.1:%(dns)d" },
+  resolvers = { "127.0.0.1:%(dns)d"%(extra_resolvers)s },
   timeout = "300ms", tries = 2,
   probes = {
     { site = "gold", url = "%(gold_health)s/health", host = "%(host)s", ca_file = "%(ca)s" },
@@ -579,6 +583,20 @@ switchover = {
             raise RuntimeError("reload of %s: %d %s" % (site, status, body[:300]))
         return bool(wait_for(lambda: dw.sample("drwatch_automation_enabled") == (
             1.0 if on else 0.0), 10, 0.1))
+
+    def set_extra_resolvers(self, site, extra):
+        """Rewrites the site's config with these extra GSLB resolvers after the lab's dnsmasq
+        (none: dnsmasq alone) and reloads it (POST /-/reload)."""
+        dw = self.dw[site]
+        with open(dw.config_path) as f:
+            text = f.read()
+        new = re.sub(r'resolvers = \{ "127\.0\.0\.1:%d"[^}]*\}' % self.dns_port,
+                     lambda m: 'resolvers = { "127.0.0.1:%d"%s }' % (
+                         self.dns_port, "".join(', "%s"' % r for r in extra)), text, count=1)
+        dw.write_config(new)
+        status, _, body = dw.reload()
+        if status != 200:
+            raise RuntimeError("reload of %s: %d %s" % (site, status, body[:300]))
 
     def evidence(self, site):
         """GET /api/v1/evidence: {"complete", "automation", "checks": {name: (ok, saw)}}."""
