@@ -138,6 +138,7 @@ bench: deps
 	@./bench/sigterm_latency.py $(abspath $(BIN))
 	@$(BUILD)/bench/executor_bench
 	@./bench/switchover_latency.py $(abspath $(BIN))
+	@DRWATCH_BIN=$(abspath $(BIN)) ./bench/drill_rto.py
 	@./bench/http_overload.py --bin $(abspath $(BIN))
 
 lint:

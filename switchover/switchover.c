@@ -39,7 +39,9 @@ struct switchover {
     struct sw_executor *x;
     struct sw_world world;
     struct sw_evidence evidence;
-    bool label_known; /* this site's ConfigMap label, as observed */
+    double evidence_since; /* when the evidence became complete (0: it is not): the start of
+                              an automatic failover's recovery clock */
+    bool label_known;      /* this site's ConfigMap label, as observed */
     enum sw_state label;
     bool run_known; /* this site's last finished plan */
     enum sw_state run_state;
@@ -314,6 +316,10 @@ static void evaluate_evidence(struct switchover *sw)
                                    .fresh_s = (double)sw->cfg.fresh_ms / 1000.0,
                                    .cooldown_s = (double)sw->cfg.cooldown_ms / 1000.0};
     sw_evidence_eval(&in, &p, &sw->evidence);
+    if (!sw->evidence.ok)
+        sw->evidence_since = 0;
+    else if (sw->evidence_since <= 0)
+        sw->evidence_since = sw->world.now;
 }
 
 static void observe_world(void *arg, struct sw_world *out)
@@ -442,8 +448,11 @@ static int start_run(struct switchover *sw, const struct sw_request *r, const st
                      const struct sw_plan *pl, const char *id, struct sw_reply *out)
 {
     struct sw_run_start s = {.from = d->from, .to = d->to, .source = r->source, .at = now_s(sw)};
-    /* The recovery clock starts at the request: one that awaited the peer's yes, when it came. */
+    /* The recovery clock starts at the request (one that awaited the peer's yes, when it came),
+     * or for the automation at the evidence it acted on. */
     s.requested_at = id && sw->await.rec.since > 0 ? sw->await.rec.since : s.at;
+    if (r->source == SW_SOURCE_AUTOMATION && sw->evidence_since > 0)
+        s.requested_at = sw->evidence_since;
     if (id)
         snprintf(s.id, sizeof(s.id), "%s", id);
     else

@@ -3,8 +3,9 @@
  * observes (world.h, read from the snapshot), and journals it (run_journal.h).
  *
  * The milestones, each the first moment it was seen (Unix seconds, 0 not reached):
- *   requested         the request arrived (a person's, the peer's, the automation's), before
- *                     any wait for the peer's confirmation
+ *   requested         the request arrived (a person's, the peer's), before any wait for the
+ *                     peer's confirmation; for the automation, when its evidence became
+ *                     complete
  *   plan_started      this site's plan started
  *   primary_writable  the database of the site that serves in the target state (its primary)
  *                     is a writable leader

@@ -336,6 +336,18 @@ t.ok(wait_for(lambda: {r["metric"].get("drwatch_site") for r in prom.query(
     'drwatch_transition_milestone_seconds{milestone="plan_ended"}')} == set(SITES), 15, 0.2),
      "Prometheus has both sites' drwatch_transition_milestone_seconds")
 
+# The timelines outlive a restart: the journal keeps the last ones (SIGKILL: only what was
+# fsynced counts).
+before = {to: lab.plan("gold", r["gold"])["timeline"] for to, r in runs[-3:]}
+lab.kill("gold")
+lab.restart("gold")
+after = {to: (lab.plan("gold", r["gold"]) or {}).get("timeline") for to, r in runs[-3:]}
+t.is_(after, before, "after gold's drwatch is killed and restarted, GET /api/v1/plans/<id> "
+      "gives its last 3 transitions' timelines as before")
+t.ok(metric("gold", "drwatch_transition_rpo_bytes", plan=runs[-1][1]["gold"],
+            to="active-passive") == 0.0,
+     "and /metrics its last promotion's RPO (0 bytes)")
+
 # The switchover timeline dashboard against the lab's Prometheus, after the drills: every
 # query (panel targets, the instance variable's) is accepted and returns data, with the
 # variables at their All value (dashboards.t checks the rest of what Grafana needs).

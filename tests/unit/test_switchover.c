@@ -185,12 +185,18 @@ static void test_golddr(struct loop *l)
     ok(observe(sw, "golddr", &calm) && !switchover_evidence(sw)->ok &&
            !observe(sw, "golddr", &calm),
        "evidence that no longer holds is a change, once");
+    double complete_at = clock_now;
+    observe(sw, "golddr", &outage);
+    clock_now += 2; /* the rule asks at its next evaluation */
     observe(sw, "golddr", &outage);
     buf_reset(&F.calls);
     ok(ask(sw, "golddr-primary", SW_SOURCE_AUTOMATION, false, &out) == 0 && out.status == 202 &&
            out.run_id[0],
        "then the automatic failover starts (run %s)", out.run_id);
     buf_free(&out.plan);
+    const struct sw_timeline *tl = switchover_timeline(sw, out.run_id);
+    ok(tl && tl->at[SW_MS_REQUESTED] == complete_at && tl->at[SW_MS_PLAN_STARTED] == clock_now,
+       "its recovery clock starts when the evidence became complete, 2 s before its plan");
     settle(l, sw);
     ok(strstr(F.calls.data, "act:patroni_promote") != NULL, "golddr's plan promotes it");
     ok(switchover_state(sw) == SW_GOLDDR_PRIMARY, "and the state is golddr-primary");

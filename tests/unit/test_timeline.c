@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "run_journal.h"
@@ -187,11 +188,59 @@ static void journal(void)
     rmdir(dir);
 }
 
+/* Compaction (once the file passes 256 KiB, at a run's finish) keeps the timelines: without
+ * them in the rewritten file, a restart after it would forget the last transitions. */
+static void compaction(void)
+{
+    char dir[] = "/tmp/drwatch-test-timeline-XXXXXX", err[256], path[256];
+    if (!mkdtemp(dir)) {
+        ok(0, "mkdtemp");
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, SW_JOURNAL_FILE);
+    struct sw_replayed rp;
+    struct sw_run_journal *j = sw_journal_open(dir, &rp, err, sizeof(err));
+    off_t peak = 0, size = 0;
+    int runs = 0, failed = 0;
+    struct stat st;
+    while (j && runs < 2000 && !(peak > 0 && size < peak / 2)) {
+        struct sw_run_start s = {.from = SW_ACTIVE_PASSIVE, .to = SW_GOLDDR_PRIMARY, .nsteps = 1};
+        snprintf(s.id, sizeof(s.id), "run-%d", ++runs);
+        memset(s.reason, 'x', sizeof(s.reason) - 1); /* big records: compaction comes sooner */
+        s.at = s.requested_at = runs;
+        struct sw_timeline t;
+        sw_timeline_begin(&t, s.id, s.from, s.to, s.source, s.at, s.requested_at);
+        sw_timeline_end(&t, SW_RESULT_OK, runs + 0.5);
+        failed += sw_journal_start(j, &s, err, sizeof(err)) < 0 ||
+                  sw_journal_timeline(j, &t, err, sizeof(err)) < 0 ||
+                  sw_journal_finish(j, s.id, SW_RESULT_OK, "", runs + 0.5, err, sizeof(err)) < 0;
+        size = stat(path, &st) == 0 ? st.st_size : 0;
+        if (size > peak) peak = size;
+    }
+    ok(j && !failed && size < peak / 2,
+       "the journal was compacted after %d runs (%lld -> %lld bytes)", runs, (long long)peak,
+       (long long)size);
+    sw_journal_free(j);
+    j = sw_journal_open(dir, &rp, err, sizeof(err));
+    char newest[16];
+    snprintf(newest, sizeof(newest), "run-%d", runs);
+    ok(j && rp.timelines.n == SW_TIMELINES_MAX && strcmp(rp.timelines.t[0].id, newest) == 0 &&
+           rp.corrupt == 0,
+       "after it, a restart has the last %d timelines, newest first (%zu, %s, %zu damaged)",
+       SW_TIMELINES_MAX, rp.timelines.n, rp.timelines.n ? rp.timelines.t[0].id : "-", rp.corrupt);
+    ok(rp.have_run && rp.finished && strcmp(rp.start.id, newest) == 0,
+       "and the last run, finished");
+    sw_journal_free(j);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     milestones();
     window();
     ring();
     journal();
+    compaction();
     return done_testing();
 }
