@@ -96,6 +96,7 @@ struct leader {
     uint64_t changes, errors[LERR_COUNT];
     struct complaint failing;
     void (*done)(void *arg); /* leader_stop's */
+    int release_tries;
     void *done_arg;
 };
 
@@ -334,16 +335,55 @@ bool leader_enabled(const struct leader *l)
     return l && l->enabled;
 }
 
+static void send_release(struct leader *l);
+
+static void release_done(struct leader *l)
+{
+    if (l->done) l->done(l->done_arg);
+}
+
+/* The release met a version it had not seen: a renew cancelled by leader_stop may have landed
+ * after all. Read again; release once more if the Lease is still this replica's. */
+static void on_release_read(void *arg, const struct k8s_response *r)
+{
+    struct leader *l = arg;
+    l->req = NULL;
+    struct lease_record rec;
+    char err[200];
+    if (r->ok && lease_record_parse(r->body, r->body_len, &rec, err, sizeof(err)) == 0 &&
+        strcmp(rec.holder, l->identity) == 0) {
+        lease_observe(&l->obs, &rec, time_mono_ms());
+        send_release(l);
+        return;
+    }
+    release_done(l);
+}
+
 static void on_released(void *arg, const struct k8s_response *r)
 {
     struct leader *l = arg;
     l->req = NULL;
-    if (r->ok)
+    if (r->ok) {
         log_info("leader", "%s released Lease %s/%s", l->identity, l->k8s.namespace, l->lease_name);
-    else
+    } else if (r->status == 409 && l->release_tries < 3) {
+        start(l, "GET", true, NULL, on_release_read);
+        if (l->req) return;
+    } else {
         log_warn("leader", "%s could not release Lease %s/%s: %s (it expires instead)", l->identity,
                  l->k8s.namespace, l->lease_name, r->detail);
-    if (l->done) l->done(l->done_arg);
+    }
+    release_done(l);
+}
+
+static void send_release(struct leader *l)
+{
+    struct lease_record rel;
+    lease_release(&l->obs, time_wall_s(), &rel);
+    char *body = lease_record_json(l->k8s.namespace, l->lease_name, &rel);
+    l->release_tries++;
+    start(l, "PUT", true, body, on_released);
+    free(body);
+    if (!l->req) release_done(l);
 }
 
 void leader_stop(struct leader *l, void (*done)(void *arg), void *arg)
@@ -364,12 +404,7 @@ void leader_stop(struct leader *l, void (*done)(void *arg), void *arg)
     }
     l->done = done;
     l->done_arg = arg;
-    struct lease_record rel;
-    lease_release(&l->obs, time_wall_s(), &rel);
-    char *body = lease_record_json(l->k8s.namespace, l->lease_name, &rel);
-    start(l, "PUT", true, body, on_released);
-    free(body);
-    if (!l->req && done) done(arg);
+    send_release(l);
 }
 
 /* ---- what it shows ---- */

@@ -301,7 +301,10 @@ static int switchover_prepare(struct daemon *d, const struct config *cfg,
 static int switchover_commit(struct daemon *d)
 {
     if (!leader_is_leader(d->leader)) { /* a follower acts on nothing; the leader resumes */
-        switchover_free(d->switchover);
+        if (d->stopping)                /* a clean stop: the Lease is still held */
+            switchover_free(d->switchover);
+        else
+            switchover_drop(d->switchover);
         d->switchover = NULL;
         d->switchover_stale = false;
         return 0;
