@@ -16,6 +16,10 @@ Lease. Lease: 4 s, renew deadline 2.5 s, retry period 0.5 s.
 - the leader cut off from the API (its requests hang): it reports drwatch_leader 0 before the
   other replica's take-over write reaches the fake, its last notification arrives before the
   new leader's first; lifting the partition, it stays a follower;
+- a leader killed -9 in the middle of a plan's step (the break-glass plan, reduced to the health
+  API scaled to 2, whose pods come up slowly): the other takes over, resumes that run from the
+  shared journal (GET /api/v1/plans/<id>: ok, resumed) and writes its end into the state
+  ConfigMap, as a restarted drwatch would;
 - SIGTERM of the leader: it releases the Lease (holderIdentity emptied, leaseDurationSeconds 1),
   exits 0, and the other takes over within about a retry period, far sooner than the lease;
 - throughout, /metrics of both sampled every 50 ms never shows two leaders, and in the order
@@ -24,6 +28,7 @@ Lease. Lease: 4 s, renew deadline 2.5 s, retry period 0.5 s.
 import datetime
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -34,6 +39,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
 from drwatch_test import Drwatch, Tap, start_fake, tmpdir, wait_for, http  # noqa: E402
 from fakebase import control  # noqa: E402
+from k8s_seed import SEED_OBJECTS  # noqa: E402
 
 LEASE_S, DEADLINE_S, RETRY_S = 4.0, 2.5, 0.5
 t = Tap()
@@ -43,11 +49,23 @@ URL = "http://127.0.0.1:%d" % port
 HOOK = "http://127.0.0.1:%d" % start_fake("webhook_fake.py", os.path.join(work, "hook.log"))
 LEASE = "/apis/coordination.k8s.io/v1/namespaces/ops/leases/drwatch-golddr"
 CM = "/api/v1/namespaces/ops/configmaps/switchover-state-dev"
+HEALTH_DEP = "/apis/apps/v1/namespaces/ops/deployments/bcgov-health-api-dev-generic-api"
+SCALE = HEALTH_DEP + "/scale"
 shared = os.path.join(work, "shared")
 for sub in ("shared/journal", "shared/alerts", "text"):
     os.makedirs(os.path.join(work, sub))
 with open(os.path.join(work, "text", "v.prom"), "w") as f:
     f.write("# TYPE demo_value gauge\ndemo_value 42\n")
+# The break-glass plan of golddr, as the fake can carry it out: the health API scaled to 2 (one
+# pod per delay_ms), a step long enough to kill its replica in.
+PLANS = os.path.join(work, "plans.lua")
+DEFAULT = open(os.path.join(os.path.dirname(__file__), "..", "..", "switchover", "plans",
+                            "default.lua")).read()
+FORCE = DEFAULT.index('plan { site = "golddr", from = "force"')
+with open(PLANS, "w") as f:
+    f.write(DEFAULT[:FORCE] + DEFAULT[FORCE:].replace(
+        '    step { "patroni_demote", follow = "gold" },\n', "", 1).replace(
+        '    step { "tfvars", in_recovery = false, in_maintenance = false },\n', "", 1))
 with open(os.path.join(work, "rules.lua"), "w") as f:
     f.write('alert("Busy", { expr = function() return series("demo_value") end })\n')
 # The fake enforces the Role `drwatch rbac --leader-election` gives the tools namespace (the
@@ -55,7 +73,17 @@ with open(os.path.join(work, "rules.lua"), "w") as f:
 control(URL, "state", {"rbac": ["coordination.k8s.io leases get", "coordination.k8s.io leases "
                                 "create", "coordination.k8s.io leases update",
                                 '"" configmaps get', '"" configmaps list', '"" configmaps watch',
-                                '"" configmaps patch']})
+                                '"" configmaps patch', "apps deployments get",
+                                "apps deployments/scale patch", "policy poddisruptionbudgets get",
+                                "policy poddisruptionbudgets patch"]})
+# The health API withdrawn, as a passive site's is: 0 replicas, its PDB at minAvailable 0.
+dep = next(o for o in SEED_OBJECTS if o["kind"] == "Deployment" and
+           o["metadata"]["name"] == "bcgov-health-api-dev-generic-api")
+pdb = next(o for o in SEED_OBJECTS if o["kind"] == "PodDisruptionBudget" and
+           o["metadata"]["name"] == "bcgov-health-api-dev-generic-api-pdb")
+dep["spec"]["replicas"] = 0
+pdb["spec"]["minAvailable"] = 0
+control(URL, "state", {"objects": [dep, pdb]})
 control(URL, "state", {"objects": [{
     "kind": "ConfigMap", "apiVersion": "v1",
     "metadata": {"name": "switchover-state-dev", "namespace": "ops",
@@ -78,7 +106,7 @@ leader_election = {
   kubernetes = { %(k8s)s },
 }
 switchover = {
-  data_dir = "%(shared)s/journal", env = "dev",
+  data_dir = "%(shared)s/journal", env = "dev", plans_file = "%(plans)s",
   kubernetes = { %(k8s)s },
   namespaces = { tools = "ops", solution = "gateway" },
 }
@@ -88,7 +116,7 @@ alerting = {
   route = { receiver = "hook", group_by = { "..." }, group_wait = "0s",
             group_interval = "200ms", repeat_interval = "1s" },
 }
-""" % {"work": work, "shared": shared, "identity": identity, "k8s": k8s, "hook": HOOK,
+""" % {"work": work, "shared": shared, "plans": PLANS, "identity": identity, "k8s": k8s, "hook": HOOK,
        "name": name}
 
 
@@ -230,21 +258,65 @@ n0 = lease_reads("b")
 t.ok(wait_for(lambda: lease_reads("b") >= n0 + 4, timeout=15) and leader_of(B) == 0 and
      leader_of(A) == 1, "the partition lifted, it reads the Lease again and stays a follower")
 
+# ---- a leader killed mid-run: the other resumes the run from the shared journal ----
+control(URL, "state", {"delay_ms": 1500})  # the health API's pods come up one per 1.5 s
+ask = urllib.request.Request(URL + CM, method="PATCH", data=json.dumps(
+    {"data": {"transition": "active-passive-force"}}).encode(),
+    headers={"Content-Type": "application/merge-patch+json"})
+urllib.request.urlopen(ask, timeout=5).read()
+answer = wait_for(lambda: get_json(URL + CM)["data"].get("drwatch_request") ==
+                  "active-passive-force" and get_json(URL + CM)["data"]["drwatch_answer"])
+m = re.search(r"run ([A-Za-z0-9_.:-]+[A-Za-z0-9])", answer or "")
+rid = m.group(1) if m else ""
+t.ok(answer and answer.startswith("accepted: run "), "the leader starts a plan (%s)" % answer)
+scaled = wait_for(lambda: [w for w in activity() if w["token"] == "a" and
+                           w["path"].startswith(SCALE) and w["status"] == 200], timeout=15)
+os.kill(A.proc.pid, signal.SIGKILL)
+A.proc.wait()
+t.ok(scaled and get_json(URL + HEALTH_DEP)["status"].get("readyReplicas", 0) < 2,
+     "killed -9 mid-step: its scale landed, the pods are not all up")
+t.ok(wait_for(lambda: leader_of(B) == 1, timeout=LEASE_S + 10), "the other takes over")
+
+
+def plan_of(dw):
+    st, _, body = dw.get("/api/v1/plans/" + rid)
+    return json.loads(body) if st == 200 else None
+
+
+p = wait_for(lambda: (plan_of(B) or {}).get("status") in ("ok", "failed", "stopped") and
+             plan_of(B), timeout=30)
+t.ok(p and p["status"] == "ok" and p["resumed"],
+     "it resumes the run from the shared journal and finishes it (%s)"
+     % (p and "%s, resumed %s" % (p["status"], p["resumed"])))
+t.ok(wait_for(lambda: get_json(URL + CM)["data"].get("drwatch_progress", "").startswith("done: ")
+              and [w for w in activity() if w["token"] == "b" and w["path"].startswith(CM)]),
+     "the new leader writes the run's end into the state ConfigMap: %s"
+     % get_json(URL + CM)["data"].get("drwatch_progress"))
+control(URL, "state", {"delay_ms": 100})
+
 # ---- SIGTERM releases ----
-A.proc.send_signal(signal.SIGTERM)
-rc = A.proc.wait(timeout=15)
+A = Drwatch(config("a", 'identity = "drwatch-a",'), name="a3")
+A.start()
+n0 = lease_reads("a")
+t.ok(wait_for(lambda: lease_reads("a") >= n0 + 4, timeout=10) and leader_of(A) == 0,
+     "restarted again, it follows")
+resumed_at = time.time()
+B.proc.send_signal(signal.SIGTERM)
+rc = B.proc.wait(timeout=15)
 stopped = time.time()
-released = [w for w in lease_writes() if w["token"] == "a" and
-            w["body"]["spec"].get("holderIdentity") == "" and w["time"] > cut]
+released = [w for w in lease_writes() if w["token"] == "b" and
+            w["body"]["spec"].get("holderIdentity") == "" and w["time"] > resumed_at]
 if not t.ok(rc == 0 and released and
             released[-1]["body"]["spec"]["leaseDurationSeconds"] == 1,
             "SIGTERM: the leader releases the Lease (no holder, duration 1) and exits 0"):
-    t.diag("exit %s; its log:\n%s" % (rc, A.log()[-3000:]))
+    t.diag("exit %s; its log:\n%s" % (rc, B.log()[-3000:]))
     released = [{"time": stopped}]
-t.ok(wait_for(lambda: leader_of(B) == 1, timeout=10), "the other takes over")
-took = [w for w in lease_writes("drwatch-b") if w["time"] > stopped - 5][-1]["time"] - \
+t.ok(wait_for(lambda: leader_of(A) == 1, timeout=10), "the other takes over")
+took = [w for w in lease_writes("drwatch-a") if w["time"] > stopped - 5][-1]["time"] - \
     released[-1]["time"]
 t.ok(took < RETRY_S + 1.5, "%.2f s after the release: about a retry period, not the lease" % took)
+bad = [l for l in B.log().splitlines() if "Sanitizer" in l or "runtime error:" in l]
+t.is_(bad[:5], [], "no sanitizer report from the replica stopped by SIGTERM")
 
 # ---- invariants over the whole run ----
 sampler.stop = True
@@ -271,5 +343,5 @@ acts = sorted((w["time"], w["token"]) for w in activity()
 t.is_(hands_over_cleanly(sorted(notified())), [],
       "notifications change hands only across a take-over of the Lease")
 t.is_(hands_over_cleanly(acts), [], "API writes change hands only across a take-over")
-B.stop_clean(t)
+A.stop_clean(t)
 t.done()
