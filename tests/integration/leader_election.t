@@ -29,6 +29,8 @@ import datetime
 import json
 import os
 import re
+import shutil
+import subprocess
 import signal
 import sys
 import threading
@@ -55,7 +57,8 @@ shared = os.path.join(work, "shared")
 for sub in ("shared/journal", "shared/alerts", "text"):
     os.makedirs(os.path.join(work, sub))
 with open(os.path.join(work, "text", "v.prom"), "w") as f:
-    f.write("# TYPE demo_value gauge\ndemo_value 42\n")
+    f.write("# HELP demo_value A value that makes an alert fire.\n"
+            "# TYPE demo_value gauge\ndemo_value 42\n")
 # The break-glass plan of golddr, as the fake can carry it out: the health API scaled to 2 (one
 # pod per delay_ms), a step long enough to kill its replica in.
 PLANS = os.path.join(work, "plans.lua")
@@ -194,6 +197,14 @@ n0 = lease_reads("b")
 t.ok(wait_for(lambda: lease_reads("b") >= n0 + 4, timeout=10) and leader_of(B) == 0 and
      leader_of(A) == 1, "the second reads the Lease and follows: exactly one drwatch_leader 1")
 t.ok(lease()["spec"]["holderIdentity"] == "drwatch-a", "the Lease names the leader")
+PROMTOOL = shutil.which("promtool")
+if PROMTOOL:
+    for dw in (A, B):
+        r = subprocess.run([PROMTOOL, "check", "metrics"], input=dw.get("/metrics")[2],
+                           capture_output=True, timeout=30)
+        t.ok(r.returncode == 0 and b"drwatch_leader_lease_errors_total" in dw.get("/metrics")[2],
+             "promtool check metrics: clean, with the leader families (%s)"
+             % (r.stdout + r.stderr).decode().strip()[:200])
 
 # ---- the follower acts on nothing ----
 api = urllib.request.Request(URL + CM, method="PATCH",
