@@ -6,6 +6,9 @@ with a token of its own, so that the fake's /activity says who wrote and a parti
 one replica off. Both collect and evaluate an always-firing rule; only the leader may act: send
 notifications (to /hook/<replica> of the webhook fake), write the state ConfigMap, write the
 Lease. Lease: 4 s, renew deadline 2.5 s, retry period 0.5 s.
+- check-config refuses a renew deadline not under the lease, a retry period not under the
+  deadline, a lease in fractions of a second, a Lease name that is no DNS subdomain, an unknown
+  key and an out-of-range duration (those two with file:line), and takes the defaults;
 - exactly one replica reports drwatch_leader 1; the follower reads the Lease and writes nothing
   at all to the API (no Lease write, no ConfigMap answer, no plan step) and sends no
   notification, while the leader does both;
@@ -39,7 +42,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
-from drwatch_test import Drwatch, Tap, start_fake, tmpdir, wait_for, http  # noqa: E402
+from drwatch_test import Drwatch, Tap, check_config, http, start_fake, tmpdir, wait_for  # noqa: E402,E501
 from fakebase import control  # noqa: E402
 from k8s_seed import SEED_OBJECTS  # noqa: E402
 
@@ -183,6 +186,23 @@ class Sampler(threading.Thread):
         i = 1 if which is A else 2
         return next((s[0] for s in self.samples if s[0] >= since and s[i] == value), None)
 
+
+# ---- the section, as check-config judges it ----
+BASE = 'drwatch = { site = "golddr" }\nleader_election = { enabled = true, %s\n' \
+    '  kubernetes = { site = "golddr", url = "%s", namespace = "ops" } }\n'
+for keys, want in [
+        ('identity = "x", lease_duration = "4s", renew_deadline = "4s",',
+         "renew_deadline must be shorter than lease_duration"),
+        ('identity = "x", renew_deadline = "1s", retry_period = "1s",',
+         "retry_period must be shorter than renew_deadline"),
+        ('identity = "x", lease_duration = "4500ms",', "lease_duration must be whole seconds"),
+        ('identity = "x", lease_name = "Not_A_Name",', "lease_name must be a DNS subdomain"),
+        ('identity = "x", lease_time = "4s",', "c.lua:2: leader_election.lease_time"),
+        ('identity = "x", renew_deadline = "50ms",', "c.lua:2: leader_election.renew_deadline")]:
+    rc, out = check_config(BASE % (keys, URL), work)
+    t.ok(rc != 0 and want in out, "check-config refuses %s: %s" % (keys, out))
+rc, out = check_config(BASE % ('identity = "x",', URL), work)
+t.ok(rc == 0, "and takes the defaults (15 s, 10 s, 2 s): %s" % out)
 
 A = Drwatch(config("a", 'identity = "drwatch-a",'), name="a")
 B = Drwatch(config("b", ""), name="b")  # identity from POD_NAME, as the downward API gives it
