@@ -2,7 +2,7 @@
 CC      ?= gcc
 BUILD   ?= build
 BIN     ?= drwatch
-PKGS    := libmicrohttpd libcurl libcares libpq lua5.4 jansson zlib openssl yaml-0.1
+PKGS    := libmicrohttpd libcurl libcares libpq lua5.4 jansson zlib openssl yaml-0.1 gnutls libxcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -27,7 +27,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/tests/replay_%.t)
 
-.PHONY: all deps run demo test tests-build fuzz-bins asan lint bench fuzz clean help format
+.PHONY: all deps run demo test tests-build fuzz-bins asan lint bench fuzz soak clean help format
 all: $(BIN)
 
 help:
@@ -35,6 +35,7 @@ help:
 	@echo "make run      install packages, build, start the two-site lab (two drwatch, Ctrl-C stops)"
 	@echo "make demo     install packages, build, start one drwatch on the textfile demo"
 	@echo "make test     install packages, build, run every test through prove"
+	@echo "make soak     many lab drills with random faults (SOAK_CYCLES, SOAK_SEED to replay)"
 	@echo "make asan     the whole suite on an ASan+UBSan build"
 	@echo "make lint     the layer rules (.ci/check-layers), clang-format, cppcheck, pyflakes"
 	@echo "make bench    benchmarks in bench/ (installs the peers it compares against)"
@@ -108,6 +109,13 @@ asan: deps
 	@$(MAKE) --no-print-directory test BUILD=build-asan BIN=drwatch-asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 
+# Many drills on the lab with random faults (tests/soak/soak.py); prints the seed to replay.
+SOAK_CYCLES ?= 10
+soak: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@DRWATCH_BIN=$(abspath $(BIN)) ./tests/soak/soak.py --cycles $(SOAK_CYCLES) \
+	    $(if $(SOAK_SEED),--seed $(SOAK_SEED))
+
 FUZZ_SECONDS ?= 60
 fuzz:
 	@./.ci/deps fuzz
@@ -141,7 +149,7 @@ lint:
 	    --std=c11 --inline-suppr -D__GNUC__ -I exporter -I site -I collectors -I . \
 	    $(CORE_SRC) exporter/main.c
 	@pyflakes3 $$(grep -ls '^#!/usr/bin/env python3' tests/integration/*.t tests/scenarios/*.t bench/*) \
-	    tests/lib/*.py tests/fakes/*.py
+	    tests/lib/*.py tests/fakes/*.py tests/soak/*.py
 	@echo "lint: clean"
 
 format:

@@ -149,6 +149,34 @@ static void add_http_limits(struct metric_set *m, const struct drwatch_stats *st
               (double)atomic_load(&st->http_bodies_refused), LABELS_END);
 }
 
+/* What the web config (--web.config.file, exporter/web_auth.h) refused, and its reloads. */
+static void add_web(struct metric_set *m, const struct drwatch_stats *st)
+{
+    mset_addv(m,
+              mset_family(m, "drwatch_http_tls_handshake_errors_total", METRIC_COUNTER,
+                          "TLS handshakes on the HTTP listener that failed: a plain-HTTP client, "
+                          "a client that refused drwatch's certificate, no common version or "
+                          "cipher."),
+              (double)atomic_load(&st->http_tls_handshake_errors), LABELS_END);
+    struct metric_family *af = mset_family(
+        m, "drwatch_http_auth_failures_total", METRIC_COUNTER,
+        "HTTP requests the web config refused, by reason: no_credentials and wrong_credentials "
+        "(basic_auth_users, answered 401), client_cert_missing and client_cert_invalid "
+        "(client_auth_type, the connection closed).");
+    for (int r = 0; r < HTTP_AUTH_FAILURE_COUNT; r++)
+        mset_addv(m, af, (double)atomic_load(&st->http_auth_failures[r]), "reason",
+                  http_auth_failure_name((enum http_auth_failure)r), LABELS_END);
+    mset_addv(m,
+              gauge(m, "drwatch_web_config_last_reload_successful",
+                    "1 if the last read of --web.config.file succeeded (1 without one).", NULL),
+              atomic_load(&st->web_config_last_reload_ok), LABELS_END);
+    mset_addv(m,
+              mset_family(m, "drwatch_web_config_reload_failures_total", METRIC_COUNTER,
+                          "Reads of a changed --web.config.file that failed (the previous one "
+                          "stayed in force)."),
+              (double)atomic_load(&st->web_config_reload_failures), LABELS_END);
+}
+
 static void add_daemon(struct metric_set *m, const struct drwatch_stats *st)
 {
     mset_addv(m,
@@ -199,6 +227,7 @@ static void self_start(void *state, struct scrape *s)
     add_process(m, self->stats);
     add_daemon(m, self->stats);
     add_http_limits(m, self->stats);
+    add_web(m, self->stats);
     scrape_done(s, true, NULL, NULL);
 }
 

@@ -38,6 +38,7 @@
 #include "clock.h"
 #include "log.h"
 #include "loop.h"
+#include "web_auth.h"
 #include "xalloc.h"
 
 #define HTTP_THREADS   4
@@ -88,6 +89,12 @@ struct http_server {
     pthread_t reaper; /* the watchdog: loop deadlines and read deadlines */
     bool reaper_running;
     int64_t next_reap_ms;
+    /* --web.config.file: basic auth, headers and client certificates are checked per request
+     * with the config in force; TLS is the one the listener started with (tls). */
+    struct web_auth *web;
+    struct web_config *tls;
+    char *tls_priorities;
+    atomic_int_fast64_t last_refusal_log_ms;
 };
 
 enum pending_stage { PENDING_READING, PENDING_QUEUED, PENDING_RUNNING, PENDING_ANSWERED };
@@ -112,6 +119,7 @@ struct pending {
     bool too_large;
     bool close;        /* answer with Connection: close */
     bool unauthorized; /* answer with WWW-Authenticate: Bearer */
+    bool basic;        /* answer with WWW-Authenticate: Basic (basic_auth_users) */
     struct http_reply rep;
 };
 
@@ -148,13 +156,23 @@ static void served_retire(struct served *sv)
     served_unref(sv);
 }
 
+/* The web config's http_server_config.headers, on every answer. */
+static void add_web_headers(struct http_server *s, struct MHD_Response *r)
+{
+    struct web_config *c = s->web ? web_auth_get(s->web) : NULL;
+    for (size_t i = 0; c && i < c->nheaders; i++)
+        MHD_add_response_header(r, c->headers[i].name, c->headers[i].value);
+    web_config_unref(c);
+}
+
 /* The response for a variant, made on first use; sv->lock must be held, and stays held while
  * the caller queues the response: a publish retires sv (destroying its responses) under that
  * lock, and MHD_queue_response takes a reference of its own, so the response cannot be
  * destroyed between being found and being queued. *transient is set when sv was retired
- * meanwhile: the caller then destroys its reference after queueing the response. */
-static struct MHD_Response *served_response(struct served *sv, enum expo_format f, bool gzip,
-                                            bool *transient)
+ * meanwhile: the caller then destroys its reference after queueing the response. The web
+ * config's headers are those of that moment: a reload's reach /metrics with the next snapshot. */
+static struct MHD_Response *served_response(struct http_server *s, struct served *sv,
+                                            enum expo_format f, bool gzip, bool *transient)
 {
     struct MHD_Response *r = sv->resp[f == EXPO_OPENMETRICS][gzip];
     *transient = false;
@@ -174,6 +192,7 @@ static struct MHD_Response *served_response(struct served *sv, enum expo_format 
                                                           : EXPO_CONTENT_TYPE_TEXT);
             MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding");
             if (gzip) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+            add_web_headers(s, r);
             if (sv->retired)
                 *transient = true;
             else
@@ -241,8 +260,9 @@ static void request_read(struct MHD_Connection *c)
 
 /* Queues rep as the answer; its body is handed to MHD, not copied (a /federate answer may be
  * large), and rep->body is empty afterwards. */
-static enum MHD_Result send_reply(struct MHD_Connection *c, struct http_reply *rep,
-                                  const char *allow, bool close, bool unauthorized)
+static enum MHD_Result send_reply(struct http_server *s, struct MHD_Connection *c,
+                                  struct http_reply *rep, const char *allow, bool close,
+                                  const char *challenge)
 {
     struct MHD_Response *r;
     if (rep->body.len) {
@@ -259,7 +279,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct http_reply *r
     if (rep->vary) MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, rep->vary);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
-    if (unauthorized) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (challenge) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, challenge);
+    add_web_headers(s, r);
     if (close) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     request_read(c);
     enum MHD_Result ret = MHD_queue_response(c, rep->status, r);
@@ -274,7 +295,7 @@ static enum MHD_Result simple_reply(struct http_server *s, struct MHD_Connection
     buf_init(&rep.body, CAP_HTTP_ERROR);
     (void)buf_puts(&rep.body, text);
     count(s, h, status);
-    enum MHD_Result ret = send_reply(c, &rep, NULL, false, false);
+    enum MHD_Result ret = send_reply(s, c, &rep, NULL, false, NULL);
     buf_free(&rep.body);
     return ret;
 }
@@ -290,7 +311,7 @@ static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connectio
     bool transient;
     pthread_mutex_lock(&sv->lock);
     struct MHD_Response *r =
-        served_response(sv, http_negotiate_format(accept), http_accepts_gzip(ae), &transient);
+        served_response(s, sv, http_negotiate_format(accept), http_accepts_gzip(ae), &transient);
     enum MHD_Result ret = MHD_NO;
     if (r) {
         count(s, HANDLER_METRICS, 200);
@@ -589,7 +610,10 @@ static void *reaper_main(void *arg)
 static enum MHD_Result answer(struct pending *p)
 {
     count(p->s, p->rt ? p->rt->stat : p->stat, p->rep.status);
-    return send_reply(p->conn, &p->rep, p->allow[0] ? p->allow : NULL, p->close, p->unauthorized);
+    return send_reply(p->s, p->conn, &p->rep, p->allow[0] ? p->allow : NULL, p->close,
+                      p->basic          ? "Basic"
+                      : p->unauthorized ? "Bearer"
+                                        : NULL);
 }
 
 /* The request is complete (or its body is not read): answer a refusal, run a plain route, or
@@ -661,6 +685,70 @@ static bool accept_route(struct pending *p, const struct http_verdict *v)
     return false;
 }
 
+/* Counts a refusal of the web config's checks, and logs one a minute at most: a stranger can
+ * make them at will. */
+static void web_refused(struct http_server *s, struct MHD_Connection *c, enum http_auth_failure why)
+{
+    atomic_fetch_add(&s->stats->http_auth_failures[why], 1);
+    int64_t now = time_mono_ms();
+    int_fast64_t last = atomic_load(&s->last_refusal_log_ms);
+    if ((last && now - last < 60000) ||
+        !atomic_compare_exchange_strong(&s->last_refusal_log_ms, &last, now))
+        return;
+    const union MHD_ConnectionInfo *a =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char host[INET6_ADDRSTRLEN] = "?";
+    const struct sockaddr *sa = a ? a->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof(host));
+    log_warn("http",
+             "refused a request from %s: %s (each refusal is counted in "
+             "drwatch_http_auth_failures_total; logged once a minute at most)",
+             host, http_auth_failure_name(why));
+}
+
+/* The web config's checks of a request: its client certificate (against the TLS settings the
+ * listener started with), then its Basic credentials (against the config in force). Returns
+ * 0 to go on, 401 with v made the refusal, or -1 to close the connection: a certificate that
+ * a Go server would have refused in the handshake gets no answer either. */
+static int web_gate(struct http_server *s, struct MHD_Connection *c, struct http_verdict *v)
+{
+    if (!s->web) return 0;
+    if (s->tls && s->tls->client_auth != WEB_NO_CLIENT_CERT) {
+        const union MHD_ConnectionInfo *i =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        enum web_peer pr = web_tls_peer(i ? i->tls_session : NULL, s->tls->client_auth);
+        if (pr != WEB_PEER_OK) {
+            web_refused(s, c,
+                        pr == WEB_PEER_MISSING ? HTTP_AUTH_CLIENT_CERT_MISSING
+                                               : HTTP_AUTH_CLIENT_CERT_INVALID);
+            return -1;
+        }
+    }
+    struct web_config *cfg = web_auth_get(s->web);
+    int rc = 0;
+    if (cfg && cfg->nusers) {
+        const char *auth =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        enum web_basic b = web_auth_basic(s->web, cfg, auth);
+        if (b != WEB_BASIC_OK) {
+            web_refused(s, c,
+                        b == WEB_BASIC_MISSING ? HTTP_AUTH_NO_CREDENTIALS
+                                               : HTTP_AUTH_WRONG_CREDENTIALS);
+            v->status = 401;
+            v->unauthorized = false;
+            v->allow[0] = '\0';
+            snprintf(v->text, sizeof(v->text), "401 unauthorized: %s\n",
+                     b == WEB_BASIC_MISSING ? "basic auth required" : "wrong user or password");
+            rc = 401;
+        }
+    }
+    web_config_unref(cfg);
+    return rc;
+}
+
 /* The first call for a request: its head is in. Decides it before any body is read. A
  * refusal of a request with a body (or untrusted framing) is answered now, which makes MHD
  * close the connection without reading on; other refusals wait for the next call, so that
@@ -681,6 +769,11 @@ static enum MHD_Result first_call(struct http_server *s, struct MHD_Connection *
     } else {
         http_decide(s->routes, s->nroutes, &h, &v);
     }
+    int gate = over ? 0 : web_gate(s, c, &v);
+    if (gate < 0) {
+        free(block);
+        return MHD_NO;
+    }
     if (v.status == 0 && !v.route->fn) { /* GET or HEAD /metrics */
         free(block);
         if (v.skip_body) return serve_metrics(s, c);
@@ -694,9 +787,10 @@ static enum MHD_Result first_call(struct http_server *s, struct MHD_Connection *
     p->req.nheaders = h.nheaders;
     p->req.method = p->method = xstrdup(method);
     p->req.path = p->path = xstrdup(url);
-    if (v.status)
+    if (v.status) {
         refuse(p, &v);
-    else if (accept_route(p, &v) && v.skip_body)
+        p->basic = gate == 401;
+    } else if (accept_route(p, &v) && v.skip_body)
         return dispatch(p);
     if (p->stage == PENDING_ANSWERED && (v.body || p->close)) return answer(p);
     return MHD_YES;
@@ -788,7 +882,12 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
  * resets), so they go to the debug level instead of stderr. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    struct http_server *s = cls;
+    /* libmicrohttpd 0.9.75 has no callback for a failed TLS handshake (a plain-HTTP client,
+     * a client that refuses our certificate, a protocol or cipher mismatch); this message,
+     * logged where gnutls_handshake fails, is the one sign of it. */
+    if (strstr(fmt, "handshake message out of context"))
+        atomic_fetch_add(&s->stats->http_tls_handshake_errors, 1);
     if (!log_enabled(LOG_DEBUG)) return;
     char text[512];
     vsnprintf(text, sizeof(text), fmt, ap);
@@ -897,8 +996,42 @@ void http_route_add(struct http_server *s, const struct http_route *r)
     c->off = r->off ? xstrdup(r->off) : NULL;
 }
 
+void http_server_set_web(struct http_server *s, struct web_auth *w)
+{
+    s->web = w;
+    struct web_config *c = web_auth_get(w);
+    if (c && c->tls) {
+        s->tls = c;
+        s->tls_priorities = web_config_priorities(c);
+    } else {
+        web_config_unref(c);
+    }
+}
+
+/* libmicrohttpd's TLS options for s->tls (an empty list without it). MHD asks GnuTLS for a
+ * client certificate only when it has a trust list: RequestClientCert and RequireAnyClientCert
+ * without client_ca_file give it the server's own certificate, whose names then go out as
+ * the acceptable issuers; any certificate is taken (web_tls_peer decides). */
+static void tls_options(const struct http_server *s, struct MHD_OptionItem o[5], unsigned *flags)
+{
+    size_t n = 0;
+    const struct web_config *c = s->tls;
+    if (c) {
+        *flags |= MHD_USE_TLS;
+        o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, c->cert_pem};
+        o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, c->key_pem};
+        o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, s->tls_priorities};
+        if (c->client_auth != WEB_NO_CLIENT_CERT)
+            o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+                                             c->ca_pem ? c->ca_pem : c->cert_pem};
+    }
+    o[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+}
+
 static struct MHD_Daemon *start_mhd(struct http_server *s, unsigned flags)
 {
+    struct MHD_OptionItem tls[5];
+    tls_options(s, tls, &flags);
     /* MHD splits its connection limit evenly between its threads, and each refuses past its
      * share without telling us: set high enough that http_conns always decides first. */
     unsigned mhd_limit = HTTP_THREADS * (s->lim.max_connections + 16);
@@ -913,7 +1046,7 @@ static struct MHD_Daemon *start_mhd(struct http_server *s, unsigned flags)
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_POOL_BYTES, MHD_OPTION_CONNECTION_TIMEOUT,
-        idle_s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        idle_s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_ARRAY, tls,
         s->addrlen ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, (struct sockaddr *)&s->addr,
         MHD_OPTION_END);
 }
@@ -986,6 +1119,8 @@ void http_server_free(struct http_server *s)
         free((char *)s->routes[i].off);
     }
     http_conns_free(s->conns);
+    web_config_unref(s->tls);
+    free(s->tls_priorities);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->qlock);
     pthread_cond_destroy(&s->qcond);

@@ -12,7 +12,10 @@
  * What a stranger can make the server hold is bounded: connections (at once, per client, and
  * in time: http_conns.h), the request line and head (http_route.h, and libmicrohttpd's 32 KiB
  * per connection), and bodies: each route's max_body, checked with its credentials before a
- * body is read, and CAP_HTTP_BODY_TOTAL across all connections (503 past it). */
+ * body is read, and CAP_HTTP_BODY_TOTAL across all connections (503 past it).
+ *
+ * With a web config (http_server_set_web) the listener speaks TLS, and every request passes
+ * its checks (client certificate, basic auth) before anything else is decided. */
 #ifndef DRWATCH_HTTP_SERVER_H
 #define DRWATCH_HTTP_SERVER_H
 
@@ -27,6 +30,7 @@
 
 struct http_server;
 struct loop;
+struct web_auth;
 
 #define HTTP_LOOP_DEADLINE_MS 30000
 #define HTTP_LOOP_QUEUE_MAX   64 /* requests waiting for the loop; more are answered 503 */
@@ -41,6 +45,10 @@ struct loop;
 struct http_server *http_server_new(const char *listen, const struct http_limits *lim,
                                     struct drwatch_stats *stats, struct loop *loop, char *err,
                                     size_t errlen);
+/* Serves what the web config w asks (web_auth.h; borrowed, it must outlive the server):
+ * TLS as its config at this call says, basic auth, client certificates and headers as the
+ * config in force says at each request. Before http_server_start. */
+void http_server_set_web(struct http_server *s, struct web_auth *w);
 /* Adds a route (copied) before http_server_start. */
 void http_route_add(struct http_server *s, const struct http_route *r);
 int http_server_start(struct http_server *s, char *err, size_t errlen);

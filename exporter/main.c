@@ -51,7 +51,9 @@
 #include "switchover_api.h"
 #include "switchover_page.h"
 #include "status_page.h"
+#include "status_targets.h"
 #include "testrules.h"
+#include "web_auth.h"
 #include "xalloc.h"
 
 /* The `drwatch` section: what this instance is and its default intervals. */
@@ -98,6 +100,9 @@ struct daemon {
     const char *token_file;           /* --web.token-file, or NULL */
     struct http_token *web_token;     /* its token: /-/reload and the API's other changes */
     struct http_token *silence_token; /* the alerting section's api_token_file */
+    const char *web_config_path;      /* --web.config.file, or NULL */
+    struct web_auth *web;             /* its config in force */
+    struct loop_timer *web_timer;     /* looks for a changed file */
     struct peer_server *peer;
     struct peer_server_stats peer_stats;
     struct peer_msg_handler peer_messages; /* the peer's messages, to the switchover part */
@@ -437,6 +442,57 @@ static void on_rules_result(void *arg, struct rules_engine *e)
     sched_request_publish(d->sched);
 }
 
+/* ---- the web config (--web.config.file) ---- */
+
+#define WEB_CONFIG_CHECK_MS 1000 /* how often the file's stat is looked at */
+
+/* Re-reads the web config when it changed (or when force is set); a bad one is logged and
+ * counted, and the one in force stays. Loop thread. */
+static void web_config_reload(struct daemon *d, bool force)
+{
+    char err[1024];
+    bool tls_changed;
+    int rc = web_auth_reload(d->web, force, &tls_changed, err, sizeof(err));
+    if (rc == 0) return;
+    atomic_store(&d->stats.web_config_last_reload_ok, rc > 0);
+    if (rc < 0) {
+        atomic_fetch_add(&d->stats.web_config_reload_failures, 1);
+        log_error("web", "keeping the previous web config: %s", err);
+        return;
+    }
+    log_info("web", "loaded %s", web_auth_path(d->web));
+    if (tls_changed)
+        log_warn("web",
+                 "%s: tls_server_config changed; the listener keeps its TLS settings until "
+                 "drwatch restarts",
+                 web_auth_path(d->web));
+}
+
+static void on_web_timer(void *arg)
+{
+    struct daemon *d = arg;
+    web_config_reload(d, false);
+    loop_timer_start(d->web_timer, WEB_CONFIG_CHECK_MS);
+}
+
+/* Loads --web.config.file and checks its TLS settings. Returns 0, or -1 with err filled. */
+static int web_config_start(struct daemon *d, char *err, size_t errlen)
+{
+    atomic_store(&d->stats.web_config_last_reload_ok, 1);
+    if (!d->web_config_path) return 0;
+    d->web = web_auth_new(d->web_config_path);
+    bool tls_changed;
+    if (web_auth_reload(d->web, true, &tls_changed, err, errlen) < 0) return -1;
+    struct web_config *c = web_auth_get(d->web);
+    int rc = web_tls_check(c, err, errlen);
+    web_config_unref(c);
+    if (rc < 0) return -1;
+    http_server_set_web(d->http, d->web);
+    d->web_timer = loop_timer_new(d->loop, on_web_timer, d);
+    loop_timer_start(d->web_timer, WEB_CONFIG_CHECK_MS);
+    return 0;
+}
+
 /* Loads the config file and applies it as a whole, or keeps the old one. Loop thread. */
 static int daemon_reload(struct daemon *d, char *err, size_t errlen)
 {
@@ -446,6 +502,7 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
     struct am_plan *alerting = NULL;
     struct am_manager *fresh_alerting = NULL;
     int rc = -1;
+    if (d->web) web_config_reload(d, true); /* on its own: its failure is its own */
     if (cfg && d->token_file && http_token_load(d->web_token, d->token_file, err, errlen) < 0) {
         config_free(cfg);
         cfg = NULL;
@@ -636,6 +693,10 @@ static int start_http(struct daemon *d, char *err, size_t errlen)
         log_error("http", "%s", err);
         return -1;
     }
+    if (web_config_start(d, err, errlen) < 0) {
+        log_error("web", "%s", err);
+        return -1;
+    }
     d->lifecycle = lifecycle_new(d->loop, daemon_reload_cb, d);
     lifecycle_add_routes(d->lifecycle, d->http, d->enable_lifecycle, d->web_token);
     d->status_page = (struct status_page_info){.config_path = d->config_path, .site = &d->env.site};
@@ -646,9 +707,15 @@ static int start_http(struct daemon *d, char *err, size_t errlen)
     status_page_add_section(&d->status_page, &(struct status_section){.title = "Leader election",
                                                                       .render = leader_page_html,
                                                                       .arg = &d->leader});
+    d->rules_api = rules_api_new();
+    status_page_add_section(&d->status_page, &(struct status_section){.title = "Alerts",
+                                                                      .render = rules_api_page_html,
+                                                                      .arg = d->rules_api});
+    status_page_add_section(&d->status_page, &(struct status_section){.title = "Targets",
+                                                                      .render = status_targets_html,
+                                                                      .arg = d->http});
     status_page_add_route(d->http, &d->status_page);
     federate_add_route(d->http);
-    d->rules_api = rules_api_new();
     rules_api_add_route(d->rules_api, d->http);
     manager_api_add_route(&d->alerting, d->silence_token, d->http);
     switchover_api_add_routes(&d->switchover, d->web_token, d->http);
@@ -781,11 +848,13 @@ static void daemon_stop(struct daemon *d)
     rules_api_free(d->rules_api);
     lifecycle_free(d->lifecycle);
     loop_watch_del(d->sigwatch);
+    loop_timer_free(d->web_timer);
     if (d->sigfd > 0) close(d->sigfd);
     loop_free(d->loop);
     http_token_free(d->web_token); /* after http_server_free: its routes borrow them */
     http_token_free(d->silence_token);
-    keep_free(d->keep); /* after sched_free: the targets hold its memories */
+    web_auth_free(d->web); /* after http_server_free, which borrows it */
+    keep_free(d->keep);    /* after sched_free: the targets hold its memories */
     peerview_free(d->peerview);
     config_free(d->cfg);
     free(d->config_dir);
@@ -793,9 +862,25 @@ static void daemon_stop(struct daemon *d)
 
 /* ---- check-config ---- */
 
-static int check_config(const char *path)
+/* --web.config.file, for check-config: 0 or 1 after saying what is wrong. */
+static int check_web_config(const char *path)
 {
     char err[1024];
+    struct web_config *c = NULL;
+    if (web_config_load(path, &c, err, sizeof(err)) < 0 || web_tls_check(c, err, sizeof(err)) < 0) {
+        web_config_unref(c);
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    printf("%s: ok, %s, %zu basic auth users\n", path, c->tls ? "TLS" : "no TLS", c->nusers);
+    web_config_unref(c);
+    return 0;
+}
+
+static int check_config(const char *path, const char *web_path)
+{
+    char err[1024];
+    if (web_path && check_web_config(web_path) != 0) return 1;
     struct config *cfg = load_config(path, err, sizeof(err));
     if (!cfg) {
         fprintf(stderr, "%s\n", err);
@@ -874,7 +959,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: drwatch [flags]\n"
-            "       drwatch check-config FILE\n"
+            "       drwatch [--web.config.file=FILE] check-config FILE\n"
             "       drwatch test-rules FILE...     (promtool test rules format; Lua rules)\n"
             "       drwatch plan --from STATE --to STATE [--site S] [--json]   (see plan --help)\n"
             "       drwatch rbac --tools NS --solution NS [--tekton NS]   (see rbac --help)\n"
@@ -893,6 +978,9 @@ static void usage(FILE *out)
             "  --web.enable-lifecycle       serve POST /-/reload (SIGHUP always reloads)\n"
             "  --web.token-file=FILE        bearer token for changes through HTTP (/-/reload);\n"
             "                               re-read on every reload\n"
+            "  --web.config.file=FILE       TLS, basic auth and headers for the listener, in\n"
+            "                               Prometheus exporter-toolkit's format; re-read when\n"
+            "                               it changes (TLS settings at restart)\n"
             "  --log.level=LEVEL            debug, info, warn or error (default info)\n"
             "  --version                    print the version and exit\n"
             "  --help                       this text\n");
@@ -942,6 +1030,7 @@ int main(int argc, char **argv)
         {"web.read-timeout", required_argument, NULL, 'r'},
         {"web.enable-lifecycle", no_argument, NULL, 'L'},
         {"web.token-file", required_argument, NULL, 't'},
+        {"web.config.file", required_argument, NULL, 'w'},
         {"log.level", required_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -959,6 +1048,7 @@ int main(int argc, char **argv)
             break;
         case 'L': d.enable_lifecycle = true; break;
         case 't': d.token_file = optarg; break;
+        case 'w': d.web_config_path = optarg; break;
         case 'v':
             if (log_set_level_name(optarg) < 0) {
                 fprintf(stderr, "drwatch: --log.level must be debug, info, warn or error\n");
@@ -981,7 +1071,7 @@ int main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
-        return check_config(argv[optind + 1]);
+        return check_config(argv[optind + 1], d.web_config_path);
     }
     if (optind < argc) {
         fprintf(stderr, "drwatch: unexpected argument \"%s\"\n", argv[optind]);

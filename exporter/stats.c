@@ -27,6 +27,13 @@ const char *http_closed_name(enum http_closed c)
     return names[c];
 }
 
+const char *http_auth_failure_name(enum http_auth_failure f)
+{
+    static const char *const names[HTTP_AUTH_FAILURE_COUNT] = {
+        "no_credentials", "wrong_credentials", "client_cert_missing", "client_cert_invalid"};
+    return names[f];
+}
+
 enum http_code http_code_of(unsigned status)
 {
     switch (status) {

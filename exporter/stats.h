@@ -45,6 +45,15 @@ enum http_closed {
     HTTP_CLOSED_COUNT
 };
 
+/* Why a request or connection failed the web config's checks (exporter/web_auth.h). */
+enum http_auth_failure {
+    HTTP_AUTH_NO_CREDENTIALS,    /* no Basic credentials where basic_auth_users asks for them */
+    HTTP_AUTH_WRONG_CREDENTIALS, /* an unknown user or a wrong password */
+    HTTP_AUTH_CLIENT_CERT_MISSING,
+    HTTP_AUTH_CLIENT_CERT_INVALID, /* does not verify against client_ca_file */
+    HTTP_AUTH_FAILURE_COUNT
+};
+
 struct drwatch_stats {
     double start_time; /* wall clock seconds, set once before threads start */
     atomic_uint_fast64_t reloads_ok, reloads_failed;
@@ -57,6 +66,10 @@ struct drwatch_stats {
     atomic_uint_fast64_t http_connections_closed[HTTP_CLOSED_COUNT];
     atomic_uint_fast64_t http_body_bytes;     /* request bodies held now (reserved) */
     atomic_uint_fast64_t http_bodies_refused; /* 503: the total was reached */
+    atomic_uint_fast64_t http_tls_handshake_errors;
+    atomic_uint_fast64_t http_auth_failures[HTTP_AUTH_FAILURE_COUNT];
+    atomic_uint_fast64_t web_config_reload_failures;
+    atomic_int web_config_last_reload_ok; /* 1 or 0 */
     atomic_uint_fast64_t snapshots_published;
     _Atomic double last_publish_seconds; /* time to merge and pre-render the last snapshot */
     atomic_uint_fast64_t snapshot_series;
@@ -67,6 +80,7 @@ const char *http_handler_name(enum http_handler h);
 const char *http_code_text(enum http_code c);
 const char *http_refused_name(enum http_refused r);
 const char *http_closed_name(enum http_closed c);
+const char *http_auth_failure_name(enum http_auth_failure f);
 enum http_code http_code_of(unsigned status);
 
 #endif

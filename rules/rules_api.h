@@ -14,4 +14,11 @@ void rules_api_publish(struct rules_api *a, char *json);
 /* Adds GET /api/v1/alerts to s; a must outlive s. */
 void rules_api_add_route(struct rules_api *a, struct http_server *s);
 
+struct buf;
+/* Shows at most this many alerts on the status page (the API has them all). */
+#define RULES_PAGE_ALERTS_MAX 50
+/* The status page's alerts section (a status_section render; arg is the rules_api): the
+ * alerts of the last evaluation, firing then pending, with labels, summary and since when. */
+void rules_api_page_html(void *arg, struct buf *b);
+
 #endif

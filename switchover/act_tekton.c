@@ -15,10 +15,17 @@
  * owned by the act_env's step holder; each phase points its slot at it, so that cancel finds
  * the request in flight.
  *
- * check: a deploy has no "already done". A step resumed after a crash therefore triggers
- * again: the first run's event id died with the process, and a second run of the same ref is
- * what the pipeline tolerates (it applies the same configuration again). When the step ends by
- * its deadline, the run in flight is left to Tekton: no phase is left to answer a PATCH.
+ * check: a deploy has no "already done". But a trigger is never sent twice for one attempt,
+ * also across a kill -9: before each trigger the step's journal mark (executor.h
+ * sw_phase_mark, act_tekton_wire.h tekton_mark) says one is about to leave, and once the
+ * listener answers, its event id. A step begun again after a restart finds that mark and its
+ * act follows the run instead of triggering: by the event id when it was journaled; when the
+ * process died between the POST and the journaled answer, by the first run labelled with any
+ * event id created since the trigger left (less CLOCK_SLACK_S), adopted and journaled as its
+ * own. (A trigger someone else sent in that window would be taken for ours: it deploys the same
+ * ref.) When no run shows within attempt_timeout, that attempt failed and the retry rules go on.
+ * When the step ends by its deadline, the run in flight is left to Tekton: no phase is left to
+ * answer a PATCH.
  *
  * Uses: act_tekton_wire (formats, rules), exporter/http_client, exporter/k8s, exporter/fileio.
  */
@@ -42,6 +49,8 @@
 
 #define LOG        "switchover"
 #define DETAIL_MAX 256 /* what the executor keeps of a phase's detail */
+/* Between this host's clock and the apiserver's, for adopting a run a lost trigger made. */
+#define CLOCK_SLACK_S 2.0
 
 static const char *const api_versions[] = {"v1", "v1beta1"};
 
@@ -58,8 +67,10 @@ struct deploy {
     struct tekton_attempts at;
     enum deploy_state state;
     char event_id[TEKTON_EVENT_ID_MAX]; /* of the attempt in flight */
-    size_t version;                     /* api_versions[version] lists the runs */
-    struct buf body;                    /* the push body, signed once */
+    bool orphan; /* its trigger left before a restart and its answer was lost: no event id */
+    double first_at, sent_at; /* wall clock of the first and the current trigger, for the mark */
+    size_t version;           /* api_versions[version] lists the runs */
+    struct buf body;          /* the push body, signed once */
     char sig1[TEKTON_SIG_MAX], sig256[TEKTON_SIG_MAX];
     struct httpc_req *post; /* a trigger in flight */
     char *post_token;
@@ -181,6 +192,26 @@ static struct deploy *deploy_of(struct sw_phase *ph)
     return d;
 }
 
+/* ---- the mark: what a restart must know of the attempt in flight ---- */
+
+static int mark(struct deploy *d, char *err, size_t errlen)
+{
+    struct tekton_mark m = {
+        .attempts = (long long)d->at.attempts, .first_at = d->first_at, .sent_at = d->sent_at};
+    snprintf(m.event_id, sizeof(m.event_id), "%s", d->event_id);
+    char text[SW_MARK_MAX], why[200];
+    tekton_mark_write(&m, text, sizeof(text));
+    if (!d->ph || sw_phase_mark(d->ph, text, why, sizeof(why)) == 0) return 0;
+    snprintf(err, errlen, "the trigger cannot be journaled, so it is not sent: %.180s", why);
+    return -1;
+}
+
+/* The monotonic time of wall-clock time at (from before a restart). */
+static int64_t mono_of(double at)
+{
+    return time_mono_ms() - (int64_t)((time_wall_s() - at) * 1000.0);
+}
+
 /* ---- the trigger ---- */
 
 static void on_trigger(void *arg, const struct httpc_result *r);
@@ -189,6 +220,10 @@ static int trigger_start(struct deploy *d, char *err, size_t errlen)
 {
     const struct act_tekton *tk = d->env->cfg->tekton;
     struct httpc_opts o;
+    d->orphan = false;
+    d->event_id[0] = '\0';
+    d->sent_at = time_wall_s();
+    if (mark(d, err, errlen) < 0) return -1;
     free(d->post_token);
     d->post_token = NULL;
     if (http_target_opts(&tk->http, tk->http.url, &o, &d->post_token, err, errlen) < 0) return -1;
@@ -246,8 +281,12 @@ static void on_trigger(void *arg, const struct httpc_result *r)
     char detail[DETAIL_MAX];
     if (trigger_result(d, r, detail, sizeof(detail)) < 0) return answer(d, SW_ERROR, detail, true);
     int64_t now = time_mono_ms();
-    if (d->at.attempts++ == 0) d->at.first_ms = now;
+    if (d->at.attempts++ == 0) {
+        d->at.first_ms = now;
+        d->first_at = d->sent_at;
+    }
     d->at.trigger_ms = now;
+    if (mark(d, detail, sizeof(detail)) < 0) return answer(d, SW_ERROR, detail, true);
     d->state = DEPLOY_IN_FLIGHT; /* d->version stays: what the API serves does not change */
     snprintf(detail, sizeof(detail),
              "attempt %lld of at most %lld: the EventListener accepted the trigger (HTTP %ld), "
@@ -305,7 +344,10 @@ static void cancel_next(struct deploy *d)
         return;
     }
     double secs = (double)d->policy.attempt_timeout_ms / 1000.0;
-    if (s->runs == 0)
+    if (d->orphan)
+        snprintf(why, sizeof(why),
+                 "no PipelineRun appeared within %gs of the trigger sent before the restart", secs);
+    else if (s->runs == 0)
         snprintf(why, sizeof(why), "no PipelineRun carried event %s within %gs", d->event_id, secs);
     else
         snprintf(why, sizeof(why), "run %.80s still %.40s after %gs%s%.80s", s->name,
@@ -337,8 +379,9 @@ static int list_start(struct deploy *d, char *err, size_t errlen)
     buf_init(&path, CAP_URL_PATH);
     (void)buf_printf(&path, "/apis/tekton.dev/%s/namespaces/%s/pipelineruns?labelSelector=",
                      api_versions[d->version], d->env->ns.tekton);
-    (void)k8s_query_escape(&path, TEKTON_EVENT_ID_LABEL "=");
-    (void)k8s_query_escape(&path, d->event_id);
+    /* An orphan's runs are any with an event id: on_listed picks one by its creation time. */
+    (void)k8s_query_escape(&path, d->orphan ? TEKTON_EVENT_ID_LABEL : TEKTON_EVENT_ID_LABEL "=");
+    if (!d->orphan) (void)k8s_query_escape(&path, d->event_id);
     int rc = buf_error(&path);
     if (rc == 0) {
         struct k8s_call call = {.path = path.data};
@@ -384,6 +427,22 @@ static void judge(struct deploy *d)
     answer(d, SW_NOT_DONE, detail, false);
 }
 
+/* An orphan's run, if the list shows one created since its trigger left: its event id becomes
+ * the attempt's (and is journaled). -1 with detail filled when it cannot be journaled. */
+static int adopt(struct deploy *d, const struct k8s_response *r, char *detail, size_t len)
+{
+    char id[TEKTON_EVENT_ID_MAX], err[200];
+    double since = (double)(long long)d->sent_at - CLOCK_SLACK_S;
+    if (tekton_event_since(r->body, r->body_len, since, id, err, sizeof(err)) != 1) return 0;
+    d->orphan = false;
+    snprintf(d->event_id, sizeof(d->event_id), "%s", id);
+    log_info(LOG,
+             "tekton_deploy: run %s: following event %s, whose trigger left before the "
+             "restart",
+             d->run_id, id);
+    return mark(d, detail, len);
+}
+
 static void on_listed(void *arg, const struct k8s_response *r)
 {
     struct deploy *d = arg;
@@ -403,6 +462,8 @@ static void on_listed(void *arg, const struct k8s_response *r)
                  d->env->ns.tekton, api_versions[d->version], r->detail ? r->detail : "?");
         return answer(d, lasting ? SW_ERROR : SW_NOT_DONE, detail, lasting);
     }
+    if (d->orphan && adopt(d, r, detail, sizeof(detail)) < 0)
+        return answer(d, SW_ERROR, detail, true);
     if (tekton_outcome_read(r->body, r->body_len, d->event_id, &d->seen, err, sizeof(err)) < 0) {
         snprintf(detail, sizeof(detail), "listing PipelineRuns: %s", err);
         return answer(d, SW_NOT_DONE, detail, false);
@@ -415,7 +476,37 @@ static void on_listed(void *arg, const struct k8s_response *r)
 static void tekton_check(struct sw_phase *ph)
 {
     sw_phase_done(ph, SW_NOT_DONE,
-                  "a deploy is never done already: the step triggers the pipeline (again)");
+                  sw_phase_marked(ph)[0]
+                      ? "a deploy is never done already: the step follows its trigger sent "
+                        "before the restart"
+                      : "a deploy is never done already: the step triggers the pipeline");
+}
+
+/* act of a step begun again after a restart whose mark says a trigger left: follow it. */
+static void follow_marked(struct deploy *d, const struct tekton_mark *m)
+{
+    char detail[DETAIL_MAX];
+    d->orphan = !m->event_id[0];
+    snprintf(d->event_id, sizeof(d->event_id), "%s", m->event_id);
+    /* An orphan counts as an attempt the listener accepted: it may have been. */
+    d->at.attempts = m->attempts + (d->orphan ? 1 : 0);
+    d->first_at = m->first_at > 0 ? m->first_at : m->sent_at;
+    d->sent_at = m->sent_at;
+    d->at.first_ms = mono_of(d->first_at);
+    d->at.trigger_ms = mono_of(d->sent_at);
+    d->state = DEPLOY_IN_FLIGHT;
+    if (d->orphan)
+        snprintf(detail, sizeof(detail),
+                 "attempt %lld: its trigger left before the restart and its answer was lost: "
+                 "looking for the run it made instead of triggering again",
+                 (long long)d->at.attempts);
+    else
+        snprintf(detail, sizeof(detail),
+                 "attempt %lld: its trigger was accepted before the restart (event %s): "
+                 "following that run instead of triggering again",
+                 (long long)d->at.attempts, d->event_id);
+    log_warn(LOG, "tekton_deploy: run %s: %s", d->run_id, detail);
+    answer(d, SW_DONE, detail, false);
 }
 
 static void tekton_act(struct sw_phase *ph)
@@ -430,6 +521,9 @@ static void tekton_act(struct sw_phase *ph)
     *sw_phase_slot(ph) = d;
     d->ph = ph;
     d->acting = true;
+    struct tekton_mark m;
+    if (sw_phase_marked(ph)[0] && tekton_mark_read(sw_phase_marked(ph), &m) == 0)
+        return follow_marked(d, &m);
     if (trigger_start(d, err, sizeof(err)) < 0) answer(d, SW_ERROR, err, true);
 }
 

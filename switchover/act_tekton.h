@@ -4,9 +4,10 @@
  * (act_env.h); runs are followed in namespaces.tekton through the kubernetes table. The wire
  * formats and the retry rules are act_tekton_wire.h.
  *
- * Its check never finds a deploy done: a tekton_deploy step resumed after a crash triggers the
- * pipeline again (a second run of the same ref applies the same configuration again, which
- * the pipeline tolerates). Its Kubernetes calls: tekton.dev pipelineruns list and patch. */
+ * Its check never finds a deploy done, but a step resumed after a crash does not trigger the
+ * pipeline again when its journal mark says a trigger left: it follows that trigger's run (by
+ * its event id, or when the answer was lost, the run created since). Its Kubernetes calls:
+ * tekton.dev pipelineruns list and patch. */
 #ifndef DRWATCH_ACT_TEKTON_H
 #define DRWATCH_ACT_TEKTON_H
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "k8s.h"
+#include "timeparse.h"
 
 /* ---- the push body ---- */
 
@@ -220,6 +221,66 @@ int tekton_outcome_read(const char *body, size_t len, const char *event_id,
     }
     json_decref(root);
     return rc;
+}
+
+static double created_at(json_t *item)
+{
+    json_t *v = k8s_json_path(item, "metadata", "creationTimestamp", K8S_END);
+    double t;
+    if (!json_is_string(v) || timeparse_iso(json_string_value(v), json_string_length(v), 0, &t) < 0)
+        return -1;
+    return t;
+}
+
+int tekton_event_since(const char *body, size_t len, double since, char out[TEKTON_EVENT_ID_MAX],
+                       char *err, size_t errlen)
+{
+    char why[200];
+    out[0] = '\0';
+    json_t *root = k8s_json_load(body, len, why, sizeof(why));
+    json_t *items = json_is_object(root) ? json_object_get(root, "items") : NULL;
+    if (!json_is_array(items)) {
+        snprintf(err, errlen, "the answer is not a PipelineRunList (%s)",
+                 root ? "no items array" : why);
+        json_decref(root);
+        return -1;
+    }
+    double best = 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        const char *id = k8s_json_str(item, "metadata", "labels", TEKTON_EVENT_ID_LABEL, K8S_END);
+        double t = created_at(item);
+        if (!id || !k8s_label_value_valid(id) || !id[0] || t < since || (out[0] && t >= best))
+            continue;
+        best = t;
+        snprintf(out, TEKTON_EVENT_ID_MAX, "%s", id);
+    }
+    json_decref(root);
+    return out[0] ? 1 : 0;
+}
+
+void tekton_mark_write(const struct tekton_mark *m, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "tekton attempts=%lld first=%.3f sent=%.3f event=%s", m->attempts,
+             m->first_at, m->sent_at, m->event_id[0] ? m->event_id : "-");
+}
+
+int tekton_mark_read(const char *text, struct tekton_mark *m)
+{
+    char id[TEKTON_EVENT_ID_MAX];
+    int end = 0;
+    memset(m, 0, sizeof(*m));
+    if (sscanf(text, "tekton attempts=%lld first=%lf sent=%lf event=%63[^ ]%n", &m->attempts,
+               &m->first_at, &m->sent_at, id, &end) != 4 ||
+        text[end] != '\0' || m->attempts < 0 || m->attempts > 1000 || !(m->sent_at > 0))
+        return -1;
+    if (strcmp(id, "-") != 0) {
+        if (!k8s_label_value_valid(id)) return -1;
+        snprintf(m->event_id, sizeof(m->event_id), "%s", id);
+    }
+    return 0;
 }
 
 /* ---- the retry rules ---- */

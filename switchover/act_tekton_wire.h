@@ -75,6 +75,26 @@ struct tekton_outcome {
 DRW_MUST_CHECK int tekton_outcome_read(const char *body, size_t len, const char *event_id,
                                        struct tekton_outcome *out, char *err, size_t errlen);
 
+/* The event id of the run a lost trigger made: among the runs of a PipelineRunList labelled
+ * with an event id (any), the one created first at or after since (Unix seconds; Kubernetes
+ * writes creationTimestamp in whole seconds, cut down, so the caller passes since already
+ * rounded down, less any clock skew it allows). Returns 1 with out filled, 0 when no such run
+ * is listed, or -1 with err filled when the body is not a list of objects. */
+DRW_MUST_CHECK int tekton_event_since(const char *body, size_t len, double since,
+                                      char out[TEKTON_EVENT_ID_MAX], char *err, size_t errlen);
+
+/* What the actuator journals before each trigger and after the listener's answer, so that a
+ * restart follows that trigger's run instead of sending another: attempts accepted so far, the
+ * first and the current trigger's wall clock (Unix seconds, 0 none) and its event id ("" while
+ * the answer is not in). tekton_mark_read returns 0, or -1 for a text it did not write. */
+struct tekton_mark {
+    long long attempts;
+    double first_at, sent_at;
+    char event_id[TEKTON_EVENT_ID_MAX];
+};
+void tekton_mark_write(const struct tekton_mark *m, char *out, size_t outlen);
+DRW_MUST_CHECK int tekton_mark_read(const char *text, struct tekton_mark *m);
+
 /* ---- the retry rules ---- */
 
 struct tekton_policy {

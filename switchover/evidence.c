@@ -78,8 +78,16 @@ static void check_peer(const struct sw_world *w, const struct sw_evidence_policy
  * it is writable would wait at that guard until its deadline and fail with maintenance on.
  * Found by the two-site lab (tests/scenarios/gslb_scenarios.t, test_switch_to_dr): with only
  * Gold's health API down every other check held and automation started that failover. */
-static bool gold_db_not_writable(const struct sw_db *g, char *d, size_t dlen)
+static bool gold_db_not_writable(const struct sw_db *g, double now,
+                                 const struct sw_evidence_policy *p, char *d, size_t dlen)
 {
+    if (g->sql_known && g->sql_writable && now - g->sql_observed_at <= p->fresh_s) {
+        snprintf(d, dlen,
+                 "gold's PostgreSQL takes writes (pg_is_in_recovery() false, seen %.0fs ago)%s",
+                 now - g->sql_observed_at,
+                 g->known ? "" : ", though its Patroni does not answer: it is not down");
+        return false;
+    }
     if (!g->known) {
         snprintf(d, dlen, "gold's database is unreachable");
         return true;
@@ -105,8 +113,8 @@ void sw_evidence_eval(const struct sw_evidence_input *in, const struct sw_eviden
     out->check[SW_CHECK_GOLD_PROBE_DOWN_HERE].ok =
         probe_down(&w->probe[SW_GOLD], p, out->check[SW_CHECK_GOLD_PROBE_DOWN_HERE].detail, n);
     check_peer(w, p, out);
-    out->check[SW_CHECK_GOLD_DB_NOT_WRITABLE].ok =
-        gold_db_not_writable(&w->db[SW_GOLD], out->check[SW_CHECK_GOLD_DB_NOT_WRITABLE].detail, n);
+    out->check[SW_CHECK_GOLD_DB_NOT_WRITABLE].ok = gold_db_not_writable(
+        &w->db[SW_GOLD], w->now, p, out->check[SW_CHECK_GOLD_DB_NOT_WRITABLE].detail, n);
     char *d = out->check[SW_CHECK_GOLDDR_NOT_IN_MAINTENANCE].detail;
     out->check[SW_CHECK_GOLDDR_NOT_IN_MAINTENANCE].ok =
         in->golddr_state_known && in->golddr_state != SW_GOLDDR_MAINTENANCE;

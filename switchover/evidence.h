@@ -8,8 +8,10 @@
  * seconds; Gold's /health probe fails from here, and from the peer when the peer is reachable;
  * the peer agrees (its own resolvers answer GoldDR alone) or is unreachable; Gold's database is
  * not a writable leader as seen from here (read-only, or unreachable: GoldDR's promotion guard
- * could pass, and no Gold nobody demotes keeps taking writes); GoldDR is not in maintenance;
- * GoldDR's replication lag is under the RPO bound; and no transition ran within the cooldown. */
+ * could pass, and no Gold nobody demotes keeps taking writes), Patroni's word checked against
+ * PostgreSQL's own (the postgres collector, when fresh: a hung REST API is not a dead primary);
+ * GoldDR is not in maintenance; GoldDR's replication lag is under the RPO bound; and no transition
+ * ran within the cooldown. */
 #ifndef DRWATCH_EVIDENCE_H
 #define DRWATCH_EVIDENCE_H
 
@@ -35,6 +37,7 @@ struct sw_evidence_policy {
     double hold_s;    /* default 15 s */
     double rpo_s;     /* default 30 s */
     double cooldown_s;
+    double fresh_s; /* an SQL look at Gold older than this is unknown (the switchover's fresh) */
 };
 
 /* What the checks need beyond the world. */

@@ -40,6 +40,7 @@ struct run {
     enum sw_outcome out;
     char detail[256];
     char note[SW_NOTE_MAX]; /* the actuator's, for the step */
+    char mark[SW_MARK_MAX]; /* the actuator's journaled mark, for the step */
     int64_t began_ms;
     double began_at;
     struct sw_run_record rec;
@@ -55,6 +56,7 @@ struct sw_executor {
     double last_finished;
     struct sw_run_record last; /* the last run that finished in this process */
     bool have_last;
+    struct sw_timelines tl; /* the last transitions' timelines, the running one's first */
     uint64_t steps[SW_ACTION_COUNT][SW_RESULT_COUNT];
     double last_seconds[SW_ACTION_COUNT];
     bool ran[SW_ACTION_COUNT];
@@ -112,6 +114,22 @@ char *sw_phase_note(struct sw_phase *ph)
     return ph->run->note;
 }
 
+int sw_phase_mark(struct sw_phase *ph, const char *mark, char *err, size_t errlen)
+{
+    struct run *r = ph->run;
+    char clean[SW_MARK_MAX];
+    str_utf8_clean(clean, sizeof(clean), mark ? mark : "");
+    int rc =
+        sw_journal_mark(r->x->j, r->start.id, r->step, r->depth, clean, now_s(r->x), err, errlen);
+    if (rc == 0) memcpy(r->mark, clean, sizeof(r->mark));
+    return rc;
+}
+
+const char *sw_phase_marked(const struct sw_phase *ph)
+{
+    return ph->run->mark;
+}
+
 double sw_phase_step_seconds(const struct sw_phase *ph)
 {
     return (double)(time_mono_ms() - ph->run->began_ms) / 1000.0;
@@ -134,12 +152,72 @@ void sw_phase_done(struct sw_phase *ph, enum sw_outcome o, const char *detail)
     loop_timer_start(r->x->next, 0);
 }
 
+/* ---- timelines ---- */
+
+static struct sw_timeline *timeline_of(struct run *r)
+{
+    return sw_timelines_find(&r->x->tl, r->start.id);
+}
+
+/* Journals t (at its plan's end, and when it closes): what survives a restart. */
+static void timeline_save(struct sw_executor *x, const struct sw_timeline *t)
+{
+    char err[256];
+    if (sw_journal_timeline(x->j, t, err, sizeof(err)) < 0)
+        log_error("switchover", "run %s: its timeline: %s", t->id, err);
+}
+
+static void timeline_begin(struct sw_executor *x, const struct sw_run_start *s)
+{
+    if (s->requested_at <= 0 || sw_timelines_find(&x->tl, s->id)) return; /* a fence */
+    struct sw_timeline t;
+    sw_timeline_begin(&t, s->id, s->from, s->to, s->source, s->at, s->requested_at);
+    (void)sw_timelines_put(&x->tl, &t);
+}
+
+/* What the world shows of the running run's milestones, each time the executor observes it. */
+static void timeline_observe(struct run *r)
+{
+    struct sw_timeline *t = timeline_of(r);
+    if (t) (void)sw_timeline_observe(t, &r->world);
+}
+
+/* A step's end that is a milestone: maintenance off. */
+static void timeline_step(struct run *r, enum sw_result res, double at)
+{
+    struct sw_timeline *t = timeline_of(r);
+    if (t && (res == SW_RESULT_OK || res == SW_RESULT_ALREADY) &&
+        strcmp(r->cur->action->name, "maintenance") == 0 && !sw_step_arg(r->cur, "on", 1))
+        (void)sw_timeline_mark(t, SW_MS_MAINTENANCE_OFF, at);
+}
+
+void sw_exec_watch(struct sw_executor *x, const struct sw_world *w)
+{
+    for (size_t i = 0; i < x->tl.n; i++) {
+        struct sw_timeline *t = &x->tl.t[i];
+        if (t->closed) continue;
+        (void)sw_timeline_observe(t, w);
+        if (sw_timeline_close_due(t, w->now)) timeline_save(x, t);
+    }
+}
+
+const struct sw_timelines *sw_exec_timelines(const struct sw_executor *x)
+{
+    return &x->tl;
+}
+
+const struct sw_timeline *sw_exec_timeline(const struct sw_executor *x, const char *id)
+{
+    return sw_timelines_find((struct sw_timelines *)&x->tl, id);
+}
+
 /* ---- phases ---- */
 
 static void run_phase(struct run *r)
 {
     struct sw_executor *x = r->x;
     x->env.observe(x->env.observe_arg, &r->world);
+    timeline_observe(r);
     const struct actuator_ops *ops = ops_of(x, r->cur->action);
     r->ph = (struct sw_phase){.run = r, .in_flight = true};
     r->has_outcome = false;
@@ -158,6 +236,7 @@ static bool guard_passes(struct run *r, bool *wait)
     struct sw_executor *x = r->x;
     x->env.observe(x->env.observe_arg, &r->world);
     r->world.self = x->env.site;
+    timeline_observe(r);
     char why[256];
     bool ok = true;
     *wait = false;
@@ -168,6 +247,8 @@ static bool guard_passes(struct run *r, bool *wait)
     if (ok && (r->cur->action->destructive || r->cur->destructive))
         ok = sw_guard_destructive(&r->world, r->cur->destructive, &x->env.guards, why, sizeof(why));
     if (!ok) snprintf(r->detail, sizeof(r->detail), "guard: %.240s", why);
+    struct sw_timeline *t = ok && r->cur->action->promotes ? timeline_of(r) : NULL;
+    if (t) sw_timeline_promoted(t, &r->world); /* the RPO exposure: what promoting now loses */
     return ok;
 }
 
@@ -226,6 +307,7 @@ static void end_step(struct run *r, enum sw_result res, const char *detail)
     char err[256];
     double secs = (double)(time_mono_ms() - r->began_ms) / 1000.0;
     count(x, r->cur, res, secs);
+    timeline_step(r, res, now_s(x));
     struct sw_step_record *sr = &r->rec.steps[r->step];
     sr->ended = true;
     sr->depth = r->depth;
@@ -263,8 +345,13 @@ static void start_step(struct run *r)
     r->note[0] = '\0';
     r->began_ms = time_mono_ms();
     r->began_at = now_s(x);
+    if (!r->doubt) r->mark[0] = '\0';
+    /* A step begun again after a restart keeps its mark: journaled again after the new begin,
+     * so that a second restart finds it too. */
     if (sw_journal_begin(x->j, r->start.id, r->step, r->depth, r->cur->action->name, r->began_at,
-                         err, sizeof(err)) < 0) {
+                         err, sizeof(err)) < 0 ||
+        (r->mark[0] && sw_journal_mark(x->j, r->start.id, r->step, r->depth, r->mark, r->began_at,
+                                       err, sizeof(err)) < 0)) {
         finish(r, SW_RESULT_STOPPED, err);
         return;
     }
@@ -286,6 +373,14 @@ static void after_check(struct run *r)
                  "destructive step %s was in progress at a restart and is not "
                  "known to have finished: stopped, maintenance stays on",
                  r->cur->action->name);
+        /* Counted as the step's outcome, so that TransitionFailed (on
+         * drwatch_action_steps_total{result="stopped"}) alerts: found by lab_faults2.t, where
+         * the stopped run showed in the journal and the API but no alert fired. */
+        count(r->x, r->cur, SW_RESULT_STOPPED, (double)(time_mono_ms() - r->began_ms) / 1000.0);
+        struct sw_step_record *sr = &r->rec.steps[r->step];
+        sr->ended = true;
+        sr->result = SW_RESULT_STOPPED;
+        snprintf(sr->detail, sizeof(sr->detail), "%.199s", why);
         return finish(r, SW_RESULT_STOPPED, why);
     }
     bool guarded = r->cur->action->promotes || r->cur->action->destructive || r->cur->destructive;
@@ -376,6 +471,12 @@ static void finish(struct run *r, enum sw_result res, const char *detail)
     if (sw_journal_finish(x->j, r->start.id, res, detail, at, err, sizeof(err)) < 0)
         log_error("switchover", "run %s: %s", r->start.id, err);
     x->last_finished = at;
+    struct sw_timeline *t = timeline_of(r);
+    if (t) {
+        sw_timeline_end(t, res, at);
+        (void)sw_timeline_close_due(t, at);
+        timeline_save(x, t);
+    }
     r->rec.finished = true;
     r->rec.result = res;
     r->rec.finished_at = at;
@@ -443,6 +544,7 @@ int sw_exec_start(struct sw_executor *x, const struct sw_plan *plan, const struc
         return rc;
     }
     x->run = r;
+    timeline_begin(x, &r->start);
     log_info("switchover", "run %s: %s -> %s on %s (%s: %s)", r->start.id,
              sw_state_name(r->start.from), sw_state_name(r->start.to), sw_site_name(r->start.site),
              sw_source_name(r->start.source), r->start.reason);
@@ -504,6 +606,7 @@ int sw_exec_resume(struct sw_executor *x, const struct sw_plans *plans, char *er
     struct run *r = run_new(x, pl ? pl : &empty, s);
     r->start = *s;
     x->run = r;
+    timeline_begin(x, &r->start);
     size_t step, depth;
     enum sw_result res;
     int pos = -1;
@@ -528,6 +631,7 @@ int sw_exec_resume(struct sw_executor *x, const struct sw_plans *plans, char *er
     r->step = step;
     r->depth = depth;
     r->doubt = rp->in_doubt;
+    if (r->doubt) snprintf(r->mark, sizeof(r->mark), "%s", rp->doubt_mark);
     start_step(r);
     return 0;
 }
@@ -545,6 +649,7 @@ struct sw_executor *sw_exec_new(const struct sw_exec_env *env, char *err, size_t
         return NULL;
     }
     x->last_finished = x->replayed.last_finished_at;
+    x->tl = x->replayed.timelines;
     x->next = loop_timer_new(env->loop, on_next, x);
     x->deadline = loop_timer_new(env->loop, on_deadline, x);
     if (x->replayed.corrupt)
@@ -634,6 +739,46 @@ static void transition_duration(const struct sw_executor *x, struct metric_set *
               "result", sw_result_name(res), (const char *)NULL);
 }
 
+/* The last SW_TIMELINES_MAX transitions: labels plan and to, so the series stay bounded. */
+static void timeline_metrics(const struct sw_executor *x, struct metric_set *m)
+{
+    struct metric_family *ms = mset_family(
+        m, "drwatch_transition_milestone_seconds", METRIC_GAUGE,
+        "Seconds from a transition's request to each milestone of its recovery this site saw "
+        "(plan_started, primary_writable, health_up, gslb_answering, maintenance_off, "
+        "plan_ended), for this site's last transitions, by plan (run id), to and milestone.");
+    mset_family_set_unit(m, ms, "seconds");
+    struct metric_family *req = mset_family(
+        m, "drwatch_transition_requested_timestamp_seconds", METRIC_GAUGE,
+        "When each of this site's last transitions was requested (Unix seconds), by plan and to.");
+    mset_family_set_unit(m, req, "seconds");
+    struct metric_family *rb = mset_family(
+        m, "drwatch_transition_rpo_bytes", METRIC_GAUGE,
+        "WAL the other site held beyond this one when this site's promotion passed its guard "
+        "(the data a promotion then would lose), for this site's last transitions that promoted.");
+    mset_family_set_unit(m, rb, "bytes");
+    struct metric_family *rs = mset_family(
+        m, "drwatch_transition_rpo_seconds", METRIC_GAUGE,
+        "This site's replay lag when its promotion passed its guard, for this site's last "
+        "transitions that promoted.");
+    mset_family_set_unit(m, rs, "seconds");
+    for (size_t i = 0; i < x->tl.n; i++) {
+        const struct sw_timeline *t = &x->tl.t[i];
+        const char *to = sw_state_name(t->to);
+        mset_addv(m, req, t->at[SW_MS_REQUESTED], "plan", t->id, "to", to, (const char *)NULL);
+        for (int k = SW_MS_PLAN_STARTED; k < SW_MS_COUNT; k++) {
+            double v = sw_timeline_since_request(t, (enum sw_milestone)k);
+            if (v >= 0)
+                mset_addv(m, ms, v, "plan", t->id, "to", to, "milestone",
+                          sw_milestone_name((enum sw_milestone)k), (const char *)NULL);
+        }
+        if (t->rpo_bytes >= 0)
+            mset_addv(m, rb, t->rpo_bytes, "plan", t->id, "to", to, (const char *)NULL);
+        if (t->rpo_seconds >= 0)
+            mset_addv(m, rs, t->rpo_seconds, "plan", t->id, "to", to, (const char *)NULL);
+    }
+}
+
 void sw_exec_metrics(const struct sw_executor *x, struct metric_set *m)
 {
     struct metric_family *steps =
@@ -651,6 +796,7 @@ void sw_exec_metrics(const struct sw_executor *x, struct metric_set *m)
         if (x->ran[a]) mset_addv(m, dur, x->last_seconds[a], "action", name, (const char *)NULL);
     }
     transition_duration(x, m);
+    timeline_metrics(x, m);
     mset_addv(m,
               mset_family(m, "drwatch_transition_in_progress", METRIC_GAUGE,
                           "1 while this site runs a transition's plan, else 0."),

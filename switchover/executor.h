@@ -26,6 +26,7 @@
 #include "plan.h"
 #include "registry.h"
 #include "run_journal.h"
+#include "timeline.h"
 #include "world.h"
 
 struct loop;
@@ -69,6 +70,16 @@ void **sw_phase_slot(struct sw_phase *ph);
  * also when it begins again after a restart. */
 #define SW_NOTE_MAX 160
 char *sw_phase_note(struct sw_phase *ph);
+/* Writes mark (capped at SW_MARK_MAX - 1 bytes) to the journal, fsynced, for this step: what
+ * the actuator must find again if the process dies before the step ends, such as "a trigger
+ * is about to leave" and then the id it got. Call it before the outside effect it stands for.
+ * Returns 0, or -errno with err filled (the actuator should then not do what it was about to:
+ * a restart could not know of it). */
+int sw_phase_mark(struct sw_phase *ph, const char *mark, char *err, size_t errlen);
+/* The step's last mark: "" when the step begins, except when it begins again after a restart
+ * that cut it short: then the mark journaled before the restart, so that the actuator's act
+ * follows what the first attempt started instead of starting it again. */
+const char *sw_phase_marked(const struct sw_phase *ph);
 /* Seconds since the step began (again, after a restart). */
 double sw_phase_step_seconds(const struct sw_phase *ph);
 /* When the run began (Unix seconds, the same after a restart): a check tells a change this run
@@ -156,8 +167,21 @@ double sw_exec_last_finished(const struct sw_executor *x);
 /* The last run that finished in this process, or NULL. */
 const struct sw_run_record *sw_exec_last(const struct sw_executor *x);
 
+/* Each transition's timeline (timeline.h): the executor begins one for every run that has a
+ * requested_at, marks plan_started, maintenance_off, plan_ended and the RPO exposure at a
+ * promotion, and the world's milestones each time it observes; sw_exec_watch marks them from
+ * every published world, after the plan's end too, until the timeline closes. Each is
+ * journaled at its plan's end and when it closes, so the last SW_TIMELINES_MAX outlive a
+ * restart. */
+void sw_exec_watch(struct sw_executor *x, const struct sw_world *w);
+/* The last timelines, newest first; the one of run id, or NULL. */
+const struct sw_timelines *sw_exec_timelines(const struct sw_executor *x);
+const struct sw_timeline *sw_exec_timeline(const struct sw_executor *x, const char *id);
+
 /* Adds drwatch_action_steps_total{action,result}, drwatch_action_step_duration_seconds{action}
- * (the last), drwatch_transition_in_progress and drwatch_transition_info to m. */
+ * (the last), drwatch_transition_in_progress, drwatch_transition_info and the timelines'
+ * drwatch_transition_milestone_seconds, _requested_timestamp_seconds, _rpo_bytes and
+ * _rpo_seconds to m. */
 void sw_exec_metrics(const struct sw_executor *x, struct metric_set *m);
 
 #endif

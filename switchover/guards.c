@@ -34,6 +34,12 @@ bool sw_gslb_excludes(const struct sw_world *w, enum sw_site site, const struct 
     return true;
 }
 
+bool sw_sql_writable(const struct sw_world *w, const struct sw_db *db,
+                     const struct sw_guard_policy *p)
+{
+    return db->sql_known && db->sql_writable && w->now - db->sql_observed_at <= p->fresh_s;
+}
+
 /* The other site is reachable: it must be read-only, withdrawn, and replayed up to here. */
 static bool promote_planned(const struct sw_world *w, const struct sw_guard_policy *p, char *why,
                             size_t whylen)
@@ -62,6 +68,16 @@ bool sw_guard_promote(const struct sw_world *w, const struct sw_guard_policy *p,
                       size_t whylen)
 {
     enum sw_site other = sw_other(w->self);
+    /* Patroni's REST API may hang (or lag) while PostgreSQL goes on taking writes: the other
+     * site then looks unreachable, and the GSLB excluding it would let this site promote
+     * beside a live primary. The postgres collector's own look at it, when fresh, decides. */
+    if (sw_sql_writable(w, &w->db[other], p)) {
+        snprintf(why, whylen,
+                 "%s's PostgreSQL takes writes (pg_is_in_recovery() false, seen %.0fs ago): it "
+                 "is not fenced, whatever its Patroni says",
+                 sw_site_name(other), w->now - w->db[other].sql_observed_at);
+        return false;
+    }
     if (fresh(w, &w->db[other], p)) return promote_planned(w, p, why, whylen);
     /* Unreachable (or not observed lately): it may still be writable, so the GSLB must show
      * it cut off from traffic. */

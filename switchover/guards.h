@@ -6,7 +6,10 @@
  *    answer excluding it for `samples` samples. When the other site is reachable (a planned
  *    transition), it must also have replayed everything the old primary wrote (RPO 0). Two
  *    writable primaries are then impossible: the other one is either seen read-only, or cut off
- *    from traffic and from the GSLB.
+ *    from traffic and from the GSLB. Whichever path, the other site's PostgreSQL must not be
+ *    seen writable over SQL (the postgres collector, when it targets that site and has
+ *    answered within fresh_s): Patroni's REST API can hang while PostgreSQL goes on taking
+ *    writes, and the site would then look unreachable.
  * 2. Fencing (sw_guard_fence). A site that the pair's state makes the standby, and whose own
  *    leader is writable (Gold coming back after an unplanned failover), must withdraw from the
  *    GSLB and demote itself at once. Fencing never waits for a person.
@@ -34,6 +37,10 @@ struct sw_guard_policy {
 /* Whether every resolver's answer excludes `site` (and none is an error) for p->samples. */
 bool sw_gslb_excludes(const struct sw_world *w, enum sw_site site, const struct sw_guard_policy *p,
                       char *why, size_t whylen);
+
+/* db (a site of w) answered pg_is_in_recovery() false over SQL within p->fresh_s. */
+bool sw_sql_writable(const struct sw_world *w, const struct sw_db *db,
+                     const struct sw_guard_policy *p);
 
 bool sw_guard_promote(const struct sw_world *w, const struct sw_guard_policy *p, char *why,
                       size_t whylen);

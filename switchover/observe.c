@@ -98,11 +98,21 @@ static void on_lag(struct obs *o, const struct metric_sample *m)
         d->replay_lag_s = m->value;
 }
 
+static void on_in_recovery(struct obs *o, const struct metric_sample *m)
+{
+    struct sw_db *d = db_of(o, m);
+    if (!d) return;
+    d->sql_writable = d->sql_writable || m->value == 0; /* any member of the site writable */
+    d->sql_known = true;
+}
+
 static void on_last_success(struct obs *o, const struct metric_sample *m)
 {
     struct sw_db *d = db_of(o, m);
-    if (d && strcmp(label(o, m, "collector"), "patroni") == 0 && m->value > d->observed_at)
-        d->observed_at = m->value;
+    const char *c = label(o, m, "collector");
+    if (d && strcmp(c, "patroni") == 0 && m->value > d->observed_at) d->observed_at = m->value;
+    if (d && strcmp(c, "postgres") == 0 && m->value > d->sql_observed_at)
+        d->sql_observed_at = m->value;
 }
 
 static void observe_db(const struct snapshot *snap, struct obs *o)
@@ -118,6 +128,7 @@ static void observe_db(const struct snapshot *snap, struct obs *o)
     each(snap, "drwatch_patroni_node_xlog_location_bytes", o, on_lsn);
     each(snap, "drwatch_patroni_node_xlog_replayed_location_bytes", o, on_lsn);
     each(snap, "drwatch_postgres_replay_lag_seconds", o, on_lag);
+    each(snap, "drwatch_postgres_in_recovery", o, on_in_recovery);
     each(snap, "drwatch_collector_last_success_timestamp_seconds", o, on_last_success);
 }
 

@@ -19,7 +19,7 @@
 #define JOURNAL_COMPACT_AT (256 * 1024)
 #define RUN_RECORDS_MAX    512
 
-enum rec_type { REC_START = 1, REC_BEGIN, REC_END, REC_FINISH, REC_NOTE };
+enum rec_type { REC_START = 1, REC_BEGIN, REC_END, REC_FINISH, REC_NOTE, REC_TIMELINE, REC_MARK };
 
 static const char *const result_names[SW_RESULT_COUNT] = {"ok", "already", "failed", "refused",
                                                           "stopped"};
@@ -47,6 +47,8 @@ struct sw_run_journal {
     uint64_t seq;
     struct kept run[RUN_RECORDS_MAX];
     size_t nrun;
+    struct sw_timelines timelines; /* what compaction writes before the run's records */
+    char *scratch;                 /* a timeline's JSON while compaction writes it */
 };
 
 /* ---- replay: one record at a time ---- */
@@ -71,15 +73,18 @@ static int replay_start(struct sw_replayed *st, json_t *o)
     if (n < 0 || n > 1000) return -1;
     s.nsteps = (size_t)n;
     s.at = json_number_value(json_object_get(o, "at"));
+    s.requested_at = json_number_value(json_object_get(o, "requested_at"));
     for (int src = 0; src < SW_SOURCE_COUNT; src++)
         if (strcmp(str(o, "source"), sw_source_name((enum sw_source)src)) == 0)
             s.source = (enum sw_source)src;
     double last = st->last_finished_at;
     size_t records = st->records, corrupt = st->corrupt;
+    struct sw_timelines tl = st->timelines;
     memset(st, 0, sizeof(*st));
     st->have_run = true;
     st->start = s;
     st->last_finished_at = last;
+    st->timelines = tl;
     st->records = records;
     st->corrupt = corrupt;
     return 0;
@@ -98,6 +103,7 @@ static int replay_step(struct sw_replayed *st, json_t *o, bool begin)
         st->doubt_step = (size_t)step;
         st->doubt_depth = (size_t)depth;
         snprintf(st->doubt_action, sizeof(st->doubt_action), "%s", str(o, "action"));
+        st->doubt_mark[0] = '\0';
         return 0;
     }
     int r = result_parse(str(o, "result"));
@@ -105,6 +111,7 @@ static int replay_step(struct sw_replayed *st, json_t *o, bool begin)
         st->doubt_depth != (size_t)depth)
         return -1; /* an end matches the begin before it */
     st->in_doubt = false;
+    st->doubt_mark[0] = '\0';
     st->have_end = true;
     st->end_step = (size_t)step;
     st->end_depth = (size_t)depth;
@@ -120,16 +127,56 @@ static int replay_step(struct sw_replayed *st, json_t *o, bool begin)
     return 0;
 }
 
+static int replay_mark(struct sw_replayed *st, json_t *o)
+{
+    json_int_t step = json_integer_value(json_object_get(o, "step"));
+    json_int_t depth = json_integer_value(json_object_get(o, "depth"));
+    if (!st->have_run || st->finished || !st->in_doubt || strcmp(str(o, "id"), st->start.id) != 0 ||
+        step < 0 || (size_t)step != st->doubt_step || depth < 0 || (size_t)depth != st->doubt_depth)
+        return -1; /* a mark belongs to the step that began and has not ended */
+    snprintf(st->doubt_mark, sizeof(st->doubt_mark), "%s", str(o, "mark"));
+    return 0;
+}
+
 static int replay_finish(struct sw_replayed *st, json_t *o)
 {
     int r = result_parse(str(o, "result"));
     if (!st->have_run || strcmp(str(o, "id"), st->start.id) != 0 || r < 0) return -1;
     st->finished = true;
     st->in_doubt = false;
+    st->doubt_mark[0] = '\0';
     st->result = (enum sw_result)r;
     snprintf(st->detail, sizeof(st->detail), "%s", str(o, "detail"));
     st->finished_at = json_number_value(json_object_get(o, "at"));
     st->last_finished_at = st->finished_at;
+    return 0;
+}
+
+static double num(json_t *o, const char *k, double def)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : def;
+}
+
+static int replay_timeline(struct sw_replayed *st, json_t *o)
+{
+    struct sw_timeline t = {0};
+    snprintf(t.id, sizeof(t.id), "%s", str(o, "id"));
+    int r = result_parse(str(o, "result"));
+    if (!t.id[0] || sw_state_parse(str(o, "from"), &t.from) < 0 ||
+        sw_state_parse(str(o, "to"), &t.to) < 0 || r < 0)
+        return -1;
+    t.result = r;
+    t.ended = json_is_true(json_object_get(o, "ended"));
+    t.closed = json_is_true(json_object_get(o, "closed"));
+    for (int src = 0; src < SW_SOURCE_COUNT; src++)
+        if (strcmp(str(o, "source"), sw_source_name((enum sw_source)src)) == 0)
+            t.source = (enum sw_source)src;
+    for (int m = 0; m < SW_MS_COUNT; m++)
+        t.at[m] = num(o, sw_milestone_name((enum sw_milestone)m), 0);
+    t.rpo_bytes = num(o, "rpo_bytes", -1);
+    t.rpo_seconds = num(o, "rpo_seconds", -1);
+    (void)sw_timelines_put(&st->timelines, &t);
     return 0;
 }
 
@@ -145,6 +192,8 @@ static int replay_record(struct sw_replayed *st, unsigned type, const void *data
         case REC_END: rc = replay_step(st, o, false); break;
         case REC_FINISH: rc = replay_finish(st, o); break;
         case REC_NOTE: rc = 0; break;
+        case REC_TIMELINE: rc = replay_timeline(st, o); break;
+        case REC_MARK: rc = replay_mark(st, o); break;
         default: break;
         }
     }
@@ -193,6 +242,7 @@ struct sw_run_journal *sw_journal_open(const char *data_dir, struct sw_replayed 
     struct sw_run_journal *j = xcalloc(1, sizeof(*j));
     j->j = jj;
     j->seq = found->records + found->corrupt + jf.corrupt + 1;
+    j->timelines = found->timelines;
     found->corrupt += jf.corrupt;
     return j;
 }
@@ -201,15 +251,46 @@ void sw_journal_free(struct sw_run_journal *j)
 {
     if (!j) return;
     kept_clear(j);
+    free(j->scratch);
     journal_free(j->j);
     free(j);
 }
 
+static json_t *timeline_json(const struct sw_timeline *t)
+{
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:b, s:b}", "id", t->id, "from", sw_state_name(t->from), "to",
+        sw_state_name(t->to), "source", sw_source_name(t->source), "result",
+        sw_result_name((enum sw_result)t->result), "ended", t->ended, "closed", t->closed);
+    for (int m = 0; o && m < SW_MS_COUNT; m++)
+        if (t->at[m] > 0)
+            json_object_set_new(o, sw_milestone_name((enum sw_milestone)m), json_real(t->at[m]));
+    if (o && t->rpo_bytes >= 0) json_object_set_new(o, "rpo_bytes", json_real(t->rpo_bytes));
+    if (o && t->rpo_seconds >= 0) json_object_set_new(o, "rpo_seconds", json_real(t->rpo_seconds));
+    return o;
+}
+
+/* The timelines first, oldest first (replay puts each before the others), then the run's. */
 static void live_record(void *arg, size_t i, struct journal_rec *r)
 {
     struct sw_run_journal *j = arg;
-    *r = (struct journal_rec){
-        .type = j->run[i].type, .id = i + 1, .data = j->run[i].json, .len = strlen(j->run[i].json)};
+    size_t ntl = j->timelines.n;
+    free(j->scratch);
+    j->scratch = NULL;
+    if (i < ntl) {
+        json_t *o = timeline_json(&j->timelines.t[ntl - 1 - i]);
+        j->scratch = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(o);
+        if (!j->scratch) j->scratch = xstrdup("{}"); /* replayed as corrupt: skipped */
+        *r = (struct journal_rec){
+            .type = REC_TIMELINE, .id = i + 1, .data = j->scratch, .len = strlen(j->scratch)};
+        return;
+    }
+    i -= ntl;
+    *r = (struct journal_rec){.type = j->run[i].type,
+                              .id = ntl + i + 1,
+                              .data = j->run[i].json,
+                              .len = strlen(j->run[i].json)};
 }
 
 /* Appends o (taken) as a record of type; keeps it for compaction while the run lasts. */
@@ -223,7 +304,7 @@ static int append(struct sw_run_journal *j, unsigned type, json_t *o, char *err,
     }
     struct journal_rec r = {.type = type, .id = j->seq++, .data = text, .len = strlen(text)};
     int rc = journal_append(j->j, &r, err, errlen);
-    if (rc == 0 && type != REC_NOTE) {
+    if (rc == 0 && type != REC_NOTE && type != REC_TIMELINE) {
         if (type == REC_START) kept_clear(j);
         if (j->nrun < RUN_RECORDS_MAX) {
             j->run[j->nrun++] = (struct kept){type, text};
@@ -233,7 +314,9 @@ static int append(struct sw_run_journal *j, unsigned type, json_t *o, char *err,
     free(text);
     if (rc == 0 && type == REC_FINISH && journal_size(j->j) > JOURNAL_COMPACT_AT) {
         char cerr[256]; /* a failed compaction keeps the longer file: not an error */
-        (void)journal_compact(j->j, j->nrun, live_record, j, cerr, sizeof(cerr));
+        (void)journal_compact(j->j, j->timelines.n + j->nrun, live_record, j, cerr, sizeof(cerr));
+        free(j->scratch);
+        j->scratch = NULL;
     }
     return rc;
 }
@@ -246,7 +329,16 @@ int sw_journal_start(struct sw_run_journal *j, const struct sw_run_start *s, cha
                           sw_state_name(s->to), "force", s->force, "source",
                           sw_source_name(s->source), "reason", s->reason, "plan_hash",
                           (json_int_t)s->plan_hash, "steps", (json_int_t)s->nsteps, "at", s->at);
+    if (o && s->requested_at > 0)
+        json_object_set_new(o, "requested_at", json_real(s->requested_at));
     return append(j, REC_START, o, err, errlen);
+}
+
+int sw_journal_timeline(struct sw_run_journal *j, const struct sw_timeline *t, char *err,
+                        size_t errlen)
+{
+    (void)sw_timelines_put(&j->timelines, t);
+    return append(j, REC_TIMELINE, timeline_json(t), err, errlen);
 }
 
 int sw_journal_begin(struct sw_run_journal *j, const char *id, size_t step, size_t depth,
@@ -255,6 +347,14 @@ int sw_journal_begin(struct sw_run_journal *j, const char *id, size_t step, size
     json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:f}", "id", id, "step", (json_int_t)step, "depth",
                           (json_int_t)depth, "action", action, "at", at);
     return append(j, REC_BEGIN, o, err, errlen);
+}
+
+int sw_journal_mark(struct sw_run_journal *j, const char *id, size_t step, size_t depth,
+                    const char *mark, double at, char *err, size_t errlen)
+{
+    json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:f}", "id", id, "step", (json_int_t)step, "depth",
+                          (json_int_t)depth, "mark", mark ? mark : "", "at", at);
+    return append(j, REC_MARK, o, err, errlen);
 }
 
 int sw_journal_end(struct sw_run_journal *j, const char *id, size_t step, size_t depth,

@@ -16,6 +16,7 @@
 #include "caps.h"
 #include "clock.h"
 #include "log.h"
+#include "maint_watch.h"
 #include "observe.h"
 #include "peer_link.h"
 #include "selector.h"
@@ -50,8 +51,9 @@ struct switchover {
     struct sw_plan *fence_plan;
     bool own_act_env; /* act_env was made here from the config */
     struct act_env act_env;
-    struct sw_cm *cm;    /* the state ConfigMap (state_configmap.h), with a Kubernetes API */
-    bool resume_pending; /* a run a crash cut short: it resumes at the first observation */
+    struct sw_cm *cm; /* the state ConfigMap (state_configmap.h), with a Kubernetes API */
+    struct sw_maint_watch *maint; /* maintenance as observed (maint_watch.h), likewise */
+    bool resume_pending;          /* a run a crash cut short: it resumes at the first observation */
     struct sw_peer_link *link;
     struct awaiting {              /* the request awaiting the peer's confirmation, or the last */
         struct sw_awaited rec;     /* what the API shows */
@@ -164,6 +166,11 @@ struct sw_peer_link *switchover_peer_link(const struct switchover *sw)
     return sw->link;
 }
 
+const struct sw_world *switchover_world(const struct switchover *sw)
+{
+    return &sw->world;
+}
+
 const char *switchover_site_name(const struct switchover *sw)
 {
     return sw_site_name(sw->site);
@@ -188,6 +195,16 @@ const struct sw_run_record *switchover_record(const struct switchover *sw, const
 const struct sw_run_record *switchover_last_run(const struct switchover *sw)
 {
     return sw_exec_last(sw->x);
+}
+
+const struct sw_timelines *switchover_timelines(const struct switchover *sw)
+{
+    return sw_exec_timelines(sw->x);
+}
+
+const struct sw_timeline *switchover_timeline(const struct switchover *sw, const char *id)
+{
+    return sw_exec_timeline(sw->x, id);
 }
 
 const struct sw_evidence *switchover_evidence(const struct switchover *sw)
@@ -294,6 +311,7 @@ static void evaluate_evidence(struct switchover *sw)
     struct sw_evidence_policy p = {.samples = (uint64_t)sw->cfg.samples,
                                    .hold_s = (double)sw->cfg.hold_ms / 1000.0,
                                    .rpo_s = (double)sw->cfg.rpo_ms / 1000.0,
+                                   .fresh_s = (double)sw->cfg.fresh_ms / 1000.0,
                                    .cooldown_s = (double)sw->cfg.cooldown_ms / 1000.0};
     sw_evidence_eval(&in, &p, &sw->evidence);
 }
@@ -349,6 +367,7 @@ bool switchover_observe(struct switchover *sw, const struct snapshot *snap)
         buf_free(&lr.v);
     }
     evaluate_evidence(sw);
+    if (snap) sw_exec_watch(sw->x, &sw->world);
     if (sw->resume_pending && snap) resume(sw);
     char why[256];
     if (!sw_exec_busy(sw->x) && now_s(sw) - sw->fence_failed_at >= FENCE_RETRY_S &&
@@ -423,6 +442,8 @@ static int start_run(struct switchover *sw, const struct sw_request *r, const st
                      const struct sw_plan *pl, const char *id, struct sw_reply *out)
 {
     struct sw_run_start s = {.from = d->from, .to = d->to, .source = r->source, .at = now_s(sw)};
+    /* The recovery clock starts at the request: one that awaited the peer's yes, when it came. */
+    s.requested_at = id && sw->await.rec.since > 0 ? sw->await.rec.since : s.at;
     if (id)
         snprintf(s.id, sizeof(s.id), "%s", id);
     else
@@ -660,6 +681,18 @@ static void make_state_cm(struct switchover *sw)
     sw->cm = sw_cm_new(&ce);
 }
 
+static void make_maint_watch(struct switchover *sw)
+{
+    const struct act_env *e = &sw->act_env;
+    if (!sw->own_act_env || !e->have_k8s || !e->ns.solution || !e->names.keycloak_selector) return;
+    struct sw_maint_watch_env me = {.loop = sw->env.loop,
+                                    .http = sw->env.http,
+                                    .k8s = &e->k8s,
+                                    .namespace = e->ns.solution,
+                                    .selector = e->names.keycloak_selector};
+    sw->maint = sw_maint_watch_new(&me);
+}
+
 const char *const *switchover_rbac(void)
 {
     return sw_cm_rbac;
@@ -747,6 +780,7 @@ struct switchover *switchover_new(const struct switchover_config *c,
     if (sw->own_act_env) sw->act_env.peer = sw->link;
     state_from_journal(sw);
     make_state_cm(sw); /* before a resumed run can finish */
+    make_maint_watch(sw);
     const struct sw_replayed *rp = sw_exec_replayed(sw->x);
     if (rp->have_run && rp->finished)
         sw_cm_last_run(sw->cm, &rp->start, rp->result, rp->detail, rp->finished_at,
@@ -796,6 +830,7 @@ void switchover_free(struct switchover *sw)
             log_error("switchover", "%s", err);
     }
     sw_cm_free(sw->cm);
+    sw_maint_watch_free(sw->maint);
     sw_exec_free(sw->x); /* first: a tell_peer step in flight has a call on the link */
     sw_peer_link_free(sw->link);
     sw_plans_free(sw->plans);
@@ -871,6 +906,7 @@ struct metric_set *switchover_metrics(struct switchover *sw)
     sw_peer_link_metrics(sw->link, m);
     sw_exec_metrics(sw->x, m);
     sw_cm_metrics(sw->cm, m);
+    sw_maint_watch_metrics(sw->maint, switchover_state(sw), sw->site, m);
     mset_seal(m);
     return m;
 }

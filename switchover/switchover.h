@@ -156,8 +156,14 @@ const struct sw_run_start *switchover_current(const struct switchover *sw, size_
 const struct sw_run_record *switchover_record(const struct switchover *sw, const char *id);
 /* The last run that finished since drwatch started, or NULL. */
 const struct sw_run_record *switchover_last_run(const struct switchover *sw);
+/* This site's last transitions' timelines, newest first (executor.h); the one of run id, or
+ * NULL. */
+const struct sw_timelines *switchover_timelines(const struct switchover *sw);
+const struct sw_timeline *switchover_timeline(const struct switchover *sw, const char *id);
 /* The automatic failover's evidence as of the last observation. */
 const struct sw_evidence *switchover_evidence(const struct switchover *sw);
+/* Both sites as the last observation saw them (world.h). */
+const struct sw_world *switchover_world(const struct switchover *sw);
 
 /* What this part does on this site's Kubernetes API besides its actuators' (actuator_ops.rbac):
  * the state ConfigMap's "apiGroup resource verb" lines, NULL-terminated. The least-privilege

@@ -163,6 +163,32 @@ static void route_evidence(void *ctx, const struct http_request *req, struct htt
                          switchover_automation(sw), "checks", checks));
 }
 
+/* {"requested_at": Unix s, "milestones": {name: seconds since the request}, "rpo_bytes",
+ * "rpo_seconds" (null unknown or no promotion here), "closed"}. */
+static json_t *timeline_json(const struct sw_timeline *t)
+{
+    json_t *ms = json_object();
+    for (int m = SW_MS_PLAN_STARTED; m < SW_MS_COUNT; m++) {
+        double v = sw_timeline_since_request(t, (enum sw_milestone)m);
+        if (v >= 0) json_object_set_new(ms, sw_milestone_name((enum sw_milestone)m), json_real(v));
+    }
+    return json_pack(
+        "{s:f, s:o, s:o, s:o, s:b}", "requested_at", t->at[SW_MS_REQUESTED], "milestones", ms,
+        "rpo_bytes", t->rpo_bytes >= 0 ? json_real(t->rpo_bytes) : json_null(), "rpo_seconds",
+        t->rpo_seconds >= 0 ? json_real(t->rpo_seconds) : json_null(), "closed", t->closed);
+}
+
+/* A run older than the last one: only its timeline is kept (the journal holds its steps). */
+static void reply_timeline_only(struct http_reply *rep, const struct sw_timeline *t)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "id", t->id, "from",
+                          sw_state_name(t->from), "to", sw_state_name(t->to), "trigger",
+                          sw_source_name(t->source), "status",
+                          t->ended ? sw_result_name((enum sw_result)t->result) : "running", "steps",
+                          json_array(), "timeline", timeline_json(t));
+    reply_json(rep, 200, o);
+}
+
 static void route_plan(void *ctx, const struct http_request *req, struct http_reply *rep)
 {
     struct switchover *sw = part(ctx, rep);
@@ -176,6 +202,8 @@ static void route_plan(void *ctx, const struct http_request *req, struct http_re
         reply_json(rep, 200, o);
         return;
     }
+    const struct sw_timeline *tl = switchover_timeline(sw, id);
+    if (!rec && tl) return reply_timeline_only(rep, tl);
     if (!rec) {
         refuse(rep, 404,
                "no such run: it is neither the one going on nor the last one "
@@ -197,6 +225,7 @@ static void route_plan(void *ctx, const struct http_request *req, struct http_re
     json_object_set_new(o, "detail", json_string(rec->detail));
     json_object_set_new(o, "resumed", json_boolean(rec->resumed));
     json_object_set_new(o, "steps", steps);
+    if (tl) json_object_set_new(o, "timeline", timeline_json(tl));
     reply_json(rep, 200, o);
 }
 

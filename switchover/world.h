@@ -31,6 +31,11 @@ struct sw_db {
                             with it (the RPO exposure; it does not grow once the primary is
                             gone); < 0 unknown */
     double observed_at;  /* Unix seconds */
+    /* The same database as the postgres collector sees it over SQL, apart from Patroni: its
+     * REST API can hang while PostgreSQL goes on taking writes. sql_observed_at 0: never. */
+    bool sql_known;         /* pg_is_in_recovery() has been read */
+    bool sql_writable;      /* it said false: a primary taking writes */
+    double sql_observed_at; /* the postgres collector's last success there (Unix seconds) */
 };
 
 /* One resolver's view of the GSLB name: the class of its answer and how long it held. */

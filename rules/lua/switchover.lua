@@ -2,11 +2,10 @@
 -- on-call must hear about transitions. These read drwatch's own switchover metrics, which
 -- carry no site label: each drwatch speaks for its own site (in Prometheus, its instance).
 --
--- Not here: an alert that maintenance was left on. drwatch has no signal of it: the
--- maintenance step's count (drwatch_action_steps_total{action="maintenance"}) does not say
--- whether it turned maintenance on or off, and the ConfigMap's `maintenance` key is the old
--- agent's and unused. A plan that stops leaves maintenance on by design; TransitionFailed says
--- so.
+-- Maintenance left on: drwatch reads it (drwatch_maintenance_on, from Keycloak's Service, which
+-- the maintenance step switches to the maintenance page), and says where it should be off
+-- (drwatch_maintenance_should_be_off, from the pair's state). A plan that stops leaves
+-- maintenance on by design: TransitionFailed says so at once, MaintenanceLeftOn 15 minutes on.
 
 local function checks_holding()
   local held = {}
@@ -110,5 +109,24 @@ alert("WritableLeaderInStandbySite", {
   annotations = {
     summary = "This site's database leader was writable while the pair's state made it the standby",
     description = "drwatch withdrew the site from the GSLB and demoted its database at once. Two sites may have taken writes: find out why it came back writable and what it wrote after the other site was promoted.",
+  },
+})
+
+alert("MaintenanceLeftOn", {
+  -- The site that serves users still sends them to the maintenance page, and no plan is
+  -- running that would turn it off: a plan that failed or stopped (maintenance stays on by
+  -- design), or a manual switch nobody undid. The standby site keeps it on: not this.
+  expr = function()
+    if value("drwatch_maintenance_should_be_off") ~= 1
+       or value("drwatch_transition_in_progress") == 1 then
+      return nil
+    end
+    return filter(series("drwatch_maintenance_on"), function(s) return s.value == 1 end)
+  end,
+  ["for"] = "15m",
+  severity = "warning",
+  annotations = {
+    summary = "This site serves users but has been in maintenance for 15 minutes with no plan running",
+    description = "Keycloak's Service still selects the maintenance page, so users are sent to the portal. A plan that failed or stopped leaves maintenance on by design: see TransitionFailed, drwatch's log and the switchover journal. Once the cause is fixed, ask for the transition again (its steps that are done are skipped), or switch maintenance off by hand.",
   },
 })

@@ -50,6 +50,14 @@ FROM_SOURCE = {
         "appears only while a plan runs (the live drwatch runs none)",
     "drwatch_transition_duration_seconds":
         "appears only once a run has finished (the live drwatch runs none)",
+    "drwatch_transition_milestone_seconds":
+        "appears only once a transition has run (the live drwatch runs none)",
+    "drwatch_transition_requested_timestamp_seconds":
+        "appears only once a transition has run (the live drwatch runs none)",
+    "drwatch_transition_rpo_bytes":
+        "appears only once this site promoted (the live drwatch runs none)",
+    "drwatch_transition_rpo_seconds":
+        "appears only once this site promoted (the live drwatch runs none)",
     "drwatch_action_step_duration_seconds":
         "appears only once a step has run (the live drwatch runs none)",
     "drwatch_switchover_configmap_watch_up":
@@ -58,6 +66,9 @@ FROM_SOURCE = {
         "appears only with leader_election enabled (leader_election.t runs two replicas)",
     "drwatch_leader_lease_errors_total":
         "appears only with leader_election enabled (leader_election.t runs two replicas)",
+    "drwatch_maintenance_on":
+        "needs a switchover section with a Kubernetes API holding Keycloak's Service (the live "
+        "drwatch has none)",
     "drwatch_switchover_configmap_errors_total":
         "needs a Kubernetes API whose ConfigMap calls fail (switchover_configmap.t has one)",
 }

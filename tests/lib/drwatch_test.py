@@ -258,9 +258,12 @@ class Drwatch:
 class Prometheus:
     """A real Prometheus (Debian's) scraping the given targets every second. A target is
     (job, host:port), or (job, host:port, options): options is YAML put into the job as it is
-    (lines such as "metrics_path: /federate", indented by the helper)."""
+    (lines such as "metrics_path: /federate", indented by the helper). rule_files: rule files
+    Prometheus loads, evaluated every second. jobs: scrape_configs entries written as they are
+    (YAML, each a "- job_name: ..." item), after those of targets."""
 
-    def __init__(self, targets, scrape_interval="1s"):
+    def __init__(self, targets, scrape_interval="1s", rule_files=(), jobs=""):
+        extra_jobs = "\n" + jobs if jobs else ""
         self.dir = tmpdir()
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
@@ -273,7 +276,10 @@ class Prometheus:
        "".join("    %s\n" % line for line in (t[2] if len(t) > 2 else "").splitlines()),
        t[1]) for t in targets)
         with open(os.path.join(self.dir, "prometheus.yml"), "w") as f:
-            f.write("global:\n  evaluation_interval: 1s\nscrape_configs:%s" % jobs)
+            f.write("global:\n  evaluation_interval: 1s\n")
+            if rule_files:
+                f.write("rule_files:\n%s" % "".join("  - '%s'\n" % p for p in rule_files))
+            f.write("scrape_configs:%s%s" % (jobs, extra_jobs))
         self.log_path = os.path.join(self.dir, "prometheus.log")
 
     def start(self):
@@ -297,6 +303,22 @@ class Prometheus:
     def targets(self):
         status, _, body = http("GET", self.url + "/api/v1/targets")
         return json.loads(body)["data"]["activeTargets"]
+
+    def api(self, path):
+        """GET /api/v1/<path>'s data (rules, alerts, ...)."""
+        status, _, body = http("GET", self.url + "/api/v1/" + path)
+        data = json.loads(body)
+        if data.get("status") != "success":
+            raise RuntimeError("%s: %s" % (path, body[:300]))
+        return data["data"]
+
+    def stop(self):
+        if getattr(self, "proc", None) and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 def gunzip(data):

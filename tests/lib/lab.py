@@ -28,9 +28,12 @@ What it starts, per the references in /work/shared/reference/:
   postgres and gslb collectors over both sites, the configmap collector over its own site, the
   mTLS peer link (a throwaway CA made with openssl), and a switchover section whose actuators
   point at that site's Kubernetes fake, Tekton fake, portal fake and Patroni REST API, with the
-  shipped default plans.
+  shipped default plans;
+- with prometheus=True (examples/run-lab; in tests only where asked), a real Prometheus scraping
+  both drwatch as job "drwatch" with rules/prometheus/ and rules/prometheus-only/ loaded.
 """
 import atexit
+import glob
 import json
 import os
 import re
@@ -223,13 +226,18 @@ class InvariantChecker(threading.Thread):
 class Lab:
     def __init__(self, gslb_interval=1.0, gslb_timeout=3.0, tekton_finish_ms=500,
                  log=None, drwatch_args=(), rules=False, automation=(), switchover_extra="",
-                 tekton_attempt_timeout="60s"):
+                 tekton_attempt_timeout="60s", prometheus=False, extra_resolvers=()):
         """rules: each drwatch loads the shipped switchover rules (rules/lua/switchover.lua:
         FailoverEvidenceAwaitingApproval, AutomaticFailover, ...), evaluated every second.
         automation: the sites whose drwatch starts with switchover.automation = true (see also
         set_automation). switchover_extra: more keys for both switchover sections, e.g.
         'cooldown = "0s", rpo = "1h"'. tekton_attempt_timeout: a hung run is cancelled after
-        it."""
+        it. prometheus: a real Prometheus scrapes both drwatch (job "drwatch", label
+        drwatch_site) with the shipped Prometheus rules loaded (self.prom, start_prometheus).
+        extra_resolvers: more "host:port" entries for both drwatch's gslb.resolvers, after
+        the lab's dnsmasq (e.g. a port nothing answers on: one resolver failing)."""
+        self.want_prometheus, self.prom = prometheus, None
+        self.extra_resolvers = list(extra_resolvers)
         self.gslb_interval, self.gslb_timeout = gslb_interval, gslb_timeout
         self.rules, self.automation = rules, set(automation)
         self.switchover_extra = switchover_extra
@@ -263,6 +271,9 @@ class Lab:
         self._mark("gslb")
         self._start_drwatch()
         self._mark("drwatch")
+        if self.want_prometheus:
+            self.start_prometheus()
+            self._mark("prometheus")
         return self
 
     def _mark(self, what):
@@ -445,6 +456,7 @@ class Lab:
             standby_port=pg.pg_port(LEADER[other]), portal=self.portal[site],
             tekton=self.tekton[site], secret=self._path("tekton-secret"), tools=TOOLS,
             solution=SOLUTION, attempt_timeout=self.tekton_attempt_timeout,
+            extra_resolvers="".join(', "%s"' % r for r in self.extra_resolvers),
             automation="true" if site in self.automation else "false",
             extra=(self.switchover_extra + ",") if self.switchover_extra else "",
             rules=('rules = { files = { "%s" }, evaluation_interval = "1s" }\n' %
@@ -455,7 +467,7 @@ drwatch = { site = "%(site)s", interval = "2s", fast_interval = "1s" }
 gslb = {
   name = "%(name)s",
   sites = { gold = { "%(gold_ip)s" }, golddr = { "%(golddr_ip)s" } },
-  resolvers = { "127.0.0.1:%(dns)d" },
+  resolvers = { "127.0.0.1:%(dns)d"%(extra_resolvers)s },
   timeout = "300ms", tries = 2,
   probes = {
     { site = "gold", url = "%(gold_health)s/health", host = "%(host)s", ca_file = "%(ca)s" },
@@ -572,6 +584,20 @@ switchover = {
         return bool(wait_for(lambda: dw.sample("drwatch_automation_enabled") == (
             1.0 if on else 0.0), 10, 0.1))
 
+    def set_extra_resolvers(self, site, extra):
+        """Rewrites the site's config with these extra GSLB resolvers after the lab's dnsmasq
+        (none: dnsmasq alone) and reloads it (POST /-/reload)."""
+        dw = self.dw[site]
+        with open(dw.config_path) as f:
+            text = f.read()
+        new = re.sub(r'resolvers = \{ "127\.0\.0\.1:%d"[^}]*\}' % self.dns_port,
+                     lambda m: 'resolvers = { "127.0.0.1:%d"%s }' % (
+                         self.dns_port, "".join(', "%s"' % r for r in extra)), text, count=1)
+        dw.write_config(new)
+        status, _, body = dw.reload()
+        if status != 200:
+            raise RuntimeError("reload of %s: %d %s" % (site, status, body[:300]))
+
     def evidence(self, site):
         """GET /api/v1/evidence: {"complete", "automation", "checks": {name: (ok, saw)}}."""
         status, _, body = self.dw[site].get("/api/v1/evidence")
@@ -592,6 +618,30 @@ switchover = {
     def urls(self):
         return {s: self.dw[s].url for s in SITES}
 
+    # ---- Prometheus ----
+
+    def prometheus_rule_files(self):
+        """What an outside Prometheus loads: the Prometheus twins of the Lua rules and the
+        rules only it can evaluate (Watchdog, DrwatchDown, DrwatchAbsent)."""
+        root = os.path.join(HERE, "..", "..", "rules")
+        return sorted(glob.glob(os.path.join(root, "prometheus", "*.yml"))) + \
+            sorted(glob.glob(os.path.join(root, "prometheus-only", "*.yml")))
+
+    def start_prometheus(self, scrape_interval="1s"):
+        """A real Prometheus scraping both drwatch every scrape_interval as job "drwatch" (the
+        name rules/prometheus-only/ expects), each target labelled drwatch_site (not site:
+        drwatch's samples carry site, which Prometheus would rename), with
+        prometheus_rule_files() loaded and evaluated every second. Waits until it is ready."""
+        targets = "".join("""      - targets: ['127.0.0.1:%d']
+        labels: { drwatch_site: '%s' }
+""" % (self.dw[s].port, s) for s in SITES)
+        job = "  - job_name: drwatch\n    scrape_interval: %s\n    static_configs:\n%s" % (
+            scrape_interval, targets)
+        self.prom = drwatch_test.Prometheus([], rule_files=self.prometheus_rule_files(),
+                                            jobs=job).start()
+        self.log("Prometheus at %s" % self.prom.url)
+        return self.prom
+
     # ---- teardown ----
 
     def stop(self):
@@ -603,6 +653,8 @@ switchover = {
         self._stopping.set()
         if self.gslb:
             self.gslb.stopping.set()
+        if self.prom:
+            self.prom.stop()
         for dw in self.dw.values():
             try:
                 dw.stop()

@@ -14,7 +14,9 @@
  *   - a wrong secret: 401, and the step fails at once saying so; a listener that drops the
  *     event (202 and no run, as a real interceptor does): each attempt times out, then fails;
  *   - the old mock's 200 reply; settings absent: "not configured";
- *   - a step cut by its deadline mid-attempt leaves nothing that trips the next step.
+ *   - a step cut by its deadline mid-attempt leaves nothing that trips the next step;
+ *   - resumed after a kill -9 (the journal as the killed process left it): following the
+ *     journaled event id, or adopting the run a lost answer made, or (no run) triggering once.
  * And the tekton table's retry settings: the old agent's defaults, durations, a limit. */
 #include <curl/curl.h>
 #include <jansson.h>
@@ -25,7 +27,9 @@
 
 #include "act_env.h"
 #include "actuators.h"
+#include "act_tekton_wire.h"
 #include "buf.h"
+#include "clock.h"
 #include "executor.h"
 #include "fake.h"
 #include "http_client.h"
@@ -386,6 +390,122 @@ static void test_deadline(void)
     ok(E.done && E.res == SW_RESULT_OK, "and the next deploy step starts afresh (%s)", E.detail);
 }
 
+/* Sends the old agent's trigger by hand, as drwatch's step did before it was killed; fills the
+ * event id the listener answered. */
+static void trigger_by_hand(char id[TEKTON_EVENT_ID_MAX])
+{
+    char *cmd =
+        xasprintf("curl -s -X POST -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' "
+                  "-H 'X-Hub-Signature: sha1=e958d99e142308fae025acbccbc14f6e6a8a22f4' "
+                  "-H 'X-Hub-Signature-256: "
+                  "sha256=9428aa1492749b684cbe978eb10f794530401f5c09621078f574d895faa091a2' "
+                  "--data-binary '%s' http://127.0.0.1:%d/",
+                  reference_body, T.el_port);
+    FILE *f = popen(cmd, "r");
+    free(cmd);
+    char reply[512] = "";
+    size_t n = f ? fread(reply, 1, sizeof(reply) - 1, f) : 0;
+    reply[n] = '\0';
+    if (f) pclose(f);
+    json_t *j = json_loads(reply, 0, NULL);
+    snprintf(id, TEKTON_EVENT_ID_MAX, "%s", str_at(j, "eventID", NULL));
+    json_decref(j);
+}
+
+/* A run killed during its tekton_deploy step: the journal holds its start, the step's begin and
+ * (when mark is not NULL) the step's mark; a new executor resumes it, to its end. */
+static void resume_deploy(const char *mark)
+{
+    char err[256], journal[128];
+    act_env_clear(&T.env);
+    if (act_env_init(&T.env, &T.cfg, T.l, T.h, SW_GOLDDR, err, sizeof(err)) < 0)
+        diag("act_env_init: %s", err);
+    snprintf(journal, sizeof(journal), "%s/%s", T.dir, SW_JOURNAL_FILE);
+    unlink(journal);
+    memset(&E, 0, sizeof(E));
+    struct sw_plans *p = plans("step { \"tekton_deploy\", timeout = \"30s\" }");
+    const struct sw_plan *pl = p ? one_plan_get(p) : NULL;
+    struct sw_run_start s = {.site = SW_GOLDDR,
+                             .from = SW_ACTIVE_PASSIVE,
+                             .to = SW_GOLDDR_PRIMARY,
+                             .plan_hash = pl ? sw_plan_hash(pl) : 0,
+                             .nsteps = 1,
+                             .at = time_wall_s()};
+    snprintf(s.id, sizeof(s.id), "run-tekton-killed");
+    struct sw_replayed rp;
+    struct sw_run_journal *j = sw_journal_open(T.dir, &rp, err, sizeof(err));
+    if (!j || sw_journal_start(j, &s, err, sizeof(err)) < 0 ||
+        sw_journal_begin(j, s.id, 0, 0, "tekton_deploy", s.at, err, sizeof(err)) < 0 ||
+        (mark && sw_journal_mark(j, s.id, 0, 0, mark, s.at, err, sizeof(err)) < 0))
+        diag("journal: %s", err);
+    sw_journal_free(j);
+    struct sw_exec_env env = {.loop = T.l,
+                              .data_dir = T.dir,
+                              .site = SW_GOLDDR,
+                              .actuators = actuator_table,
+                              .nactuators = actuator_table_len,
+                              .actuator_env = &T.env,
+                              .poll_ms = 20,
+                              .observe = observe,
+                              .finished = finished};
+    struct sw_executor *x = sw_exec_new(&env, err, sizeof(err));
+    if (!x || !pl || sw_exec_resume(x, p, err, sizeof(err)) != 0)
+        diag("cannot resume: %s", err);
+    else if (!E.done)
+        loop_run(T.l);
+    sw_exec_free(x);
+    sw_plans_free(p);
+}
+
+/* Regression (issue 13): a kill -9 right after the trigger made a second deploy run at resume. */
+static void test_resume_after_kill(void)
+{
+    char id[TEKTON_EVENT_ID_MAX], mark[SW_MARK_MAX];
+    scene("{\"outcomes\": [\"success\"]}", NULL);
+    trigger_by_hand(id);
+    struct tekton_mark m = {.attempts = 1, .first_at = time_wall_s(), .sent_at = time_wall_s()};
+    snprintf(m.event_id, sizeof(m.event_id), "%s", id);
+    tekton_mark_write(&m, mark, sizeof(mark));
+    resume_deploy(mark);
+    json_t *a = get_json(T.el_port, "/activity");
+    ok(E.done && E.res == SW_RESULT_OK && json_array_size(a) == 1,
+       "killed after the answer was journaled: no second trigger, the step follows event %s to "
+       "its end (%zu trigger(s); %s)",
+       id, json_array_size(a), E.detail);
+    json_decref(a);
+
+    scene("{\"outcomes\": [\"success\"]}", NULL);
+    m = (struct tekton_mark){.sent_at = time_wall_s()};
+    tekton_mark_write(&m, mark, sizeof(mark));
+    trigger_by_hand(id);
+    resume_deploy(mark);
+    a = get_json(T.el_port, "/activity");
+    char *sel = xasprintf("labelSelector=triggers.tekton.dev%%2Ftriggers-eventid%%3D%s", id);
+    ok(E.done && E.res == SW_RESULT_OK && json_array_size(a) == 1 && k8s_seen("GET", sel, NULL),
+       "killed between the POST and its journaled answer: no second trigger, the run created "
+       "since is adopted and followed by its event id (%zu trigger(s); %s)",
+       json_array_size(a), E.detail);
+    free(sel);
+    json_decref(a);
+
+    scene("{\"outcomes\": [\"success\"]}", NULL);
+    resume_deploy(mark);
+    a = get_json(T.el_port, "/activity");
+    ok(E.done && E.res == SW_RESULT_OK && json_array_size(a) == 1,
+       "killed before the trigger reached the listener: no run shows within attempt_timeout, "
+       "then one trigger, and the step is ok (%zu trigger(s); %s)",
+       json_array_size(a), E.detail);
+    json_decref(a);
+
+    scene("{\"outcomes\": [\"success\"]}", NULL);
+    resume_deploy(NULL);
+    a = get_json(T.el_port, "/activity");
+    ok(E.done && E.res == SW_RESULT_OK && json_array_size(a) == 1,
+       "killed before the trigger's mark: the step triggers once (%zu trigger(s))",
+       json_array_size(a));
+    json_decref(a);
+}
+
 /* The retry settings of the tekton table: the old agent's defaults, durations, limits. */
 static void test_settings(void)
 {
@@ -491,6 +611,7 @@ int main(void)
     test_wrong_secret();
     test_old_mock_and_settings();
     test_deadline();
+    test_resume_after_kill();
     act_env_clear(&T.env);
     httpc_free(T.h);
     loop_free(T.l);

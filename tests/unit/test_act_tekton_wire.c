@@ -433,6 +433,50 @@ static void test_timelines(void)
     is_int(at, 120, "and it gives up when the third fails, at %llds", (long long)at);
 }
 
+/* A restart's way back to its trigger: the mark's round trip, and the run a lost answer made. */
+static void test_mark_and_since(void)
+{
+    struct tekton_mark m = {.attempts = 2, .first_at = 1765000000.25, .sent_at = 1765000031.5},
+                       back;
+    char text[200];
+    tekton_mark_write(&m, text, sizeof(text));
+    ok(tekton_mark_read(text, &back) == 0 && back.attempts == 2 && back.sent_at == m.sent_at &&
+           back.first_at == m.first_at && back.event_id[0] == '\0',
+       "a mark before the answer reads back, with no event id (%s)", text);
+    snprintf(m.event_id, sizeof(m.event_id), "14a657c3-6816-45bf-b214-4afdaefc4ebd");
+    tekton_mark_write(&m, text, sizeof(text));
+    ok(tekton_mark_read(text, &back) == 0 && strcmp(back.event_id, m.event_id) == 0,
+       "a mark with the answer's event id reads back (%s)", text);
+    ok(tekton_mark_read("tekton attempts=1 first=1 sent=2 event=a b", &back) < 0 &&
+           tekton_mark_read("tekton attempts=1 first=1 sent=0 event=-", &back) < 0 &&
+           tekton_mark_read("rebuild started", &back) < 0 &&
+           tekton_mark_read("tekton attempts=1 first=1 sent=2 event=bad/label", &back) < 0,
+       "a mark it did not write is refused (trailing text, no send time, another actuator's, "
+       "an event id that is no label value)");
+
+    static const char list[] =
+        "{\"items\": ["
+        "{\"metadata\": {\"name\": \"old\", \"creationTimestamp\": \"2025-12-06T05:33:10Z\","
+        " \"labels\": {\"" TEKTON_EVENT_ID_LABEL "\": \"e-old\"}}},"
+        "{\"metadata\": {\"name\": \"later\", \"creationTimestamp\": \"2025-12-06T05:33:30Z\","
+        " \"labels\": {\"" TEKTON_EVENT_ID_LABEL "\": \"e-later\"}}},"
+        "{\"metadata\": {\"name\": \"ours\", \"creationTimestamp\": \"2025-12-06T05:33:21Z\","
+        " \"labels\": {\"" TEKTON_EVENT_ID_LABEL "\": \"e-ours\"}}},"
+        "{\"metadata\": {\"name\": \"nolabel\", \"creationTimestamp\": \"2025-12-06T05:33:20Z\"}}"
+        "]}";
+    char id[TEKTON_EVENT_ID_MAX], err[200];
+    double t0 = 1764999200.0; /* 2025-12-06T05:33:20Z */
+    is_int(tekton_event_since(list, strlen(list), t0, id, err, sizeof(err)), 1,
+           "a run created since the trigger left is found");
+    is_str(id, "e-ours",
+           "the first one created since, not an older or a later one, nor one "
+           "without an event id");
+    is_int(tekton_event_since(list, strlen(list), t0 + 60, id, err, sizeof(err)), 0,
+           "none created since: none");
+    ok(tekton_event_since("{}", 2, t0, id, err, sizeof(err)) < 0 && strstr(err, "items"),
+       "not a list: an error (%s)", err);
+}
+
 int main(void)
 {
     test_body();
@@ -442,5 +486,6 @@ int main(void)
     test_outcome_documents();
     test_rule_cases();
     test_timelines();
+    test_mark_and_since();
     return done_testing();
 }

@@ -14,7 +14,9 @@
 #include "buf.h"
 #include "executor.h"
 #include "loop.h"
+#include "selector.h"
 #include "tap.h"
+#include "xalloc.h"
 
 #include "fake_actuators.h"
 #include "one_plan.h"
@@ -279,6 +281,34 @@ static void crash_at(struct loop *l, const struct sw_plan *pl, const char *actio
     F.hang_act = NULL;
 }
 
+/* drwatch_action_steps_total{action,result="stopped"} as x exports it. */
+static void add_value(void *arg, const struct metric_family *f, const struct metric_sample *m)
+{
+    (void)f;
+    struct buf b;
+    buf_init(&b, 256);
+    if (labels_get(m->labels, m->labels_len, "result", &b) && b.data &&
+        strcmp(b.data, "stopped") == 0)
+        *(double *)arg += m->value;
+    buf_free(&b);
+}
+
+static double stopped_steps(const struct sw_executor *x, const char *action)
+{
+    struct metric_set *ms = mset_new();
+    sw_exec_metrics(x, ms);
+    struct snapshot *snap = snapshot_new(&ms, 1, 1);
+    mset_unref(ms);
+    struct selector sel = {.name = xstrdup("drwatch_action_steps_total")};
+    char err[128];
+    double v = 0;
+    if (selector_add(&sel, "action", MATCH_EQ, action, err, sizeof(err)) == 0)
+        snapshot_select(snap, &sel, add_value, &v);
+    selector_free(&sel);
+    snapshot_unref(snap);
+    return v;
+}
+
 static void test_resume(struct loop *l)
 {
     reset();
@@ -325,6 +355,8 @@ static void test_resume(struct loop *l)
            !strstr(F.calls.data + strlen("check:patroni_rebuild act:patroni_rebuild"),
                    "act:patroni_rebuild"),
        "a destructive step in doubt is not run again: the run stops (%s)", E.detail);
+    ok(stopped_steps(x, "patroni_rebuild") == 1,
+       "and the step counts as stopped, which TransitionFailed alerts on");
     sw_exec_free(x);
     sw_plans_free(p);
 
@@ -377,6 +409,48 @@ static void test_resume(struct loop *l)
     sw_plans_free(p);
 }
 
+/* An actuator's mark (what a tekton_deploy trigger journals) comes back to the step begun again
+ * after a restart, and again after a second restart in the middle of that step. */
+static void test_mark_survives(struct loop *l)
+{
+    reset();
+    struct sw_plans *p = plans("step { \"kong_restart\" }, step { \"health_api\", replicas = 2 }");
+    struct sw_run_start s = run_start("run-marked");
+    s.nsteps = 2;
+    s.plan_hash = sw_plan_hash(one_plan_get(p));
+    s.site = SW_GOLDDR;
+    char err[256];
+    struct sw_replayed rp0;
+    struct sw_run_journal *j = sw_journal_open(dir, &rp0, err, sizeof(err));
+    ok(j && sw_journal_start(j, &s, err, sizeof(err)) == 0 &&
+           sw_journal_begin(j, s.id, 1, 0, "health_api", 1, err, sizeof(err)) == 0 &&
+           sw_journal_mark(j, s.id, 0, 0, "not this step's", 1, err, sizeof(err)) == 0 &&
+           sw_journal_mark(j, s.id, 1, 0, "sent=1 event=e1", 2, err, sizeof(err)) == 0,
+       "a journal whose step 2 began and was marked (and a mark for another step)");
+    sw_journal_free(j);
+    struct sw_executor *x = executor(l);
+    ok(strcmp(sw_exec_replayed(x)->doubt_mark, "sent=1 event=e1") == 0 &&
+           sw_exec_replayed(x)->corrupt > 0,
+       "replay keeps the step in doubt's mark; a mark of a step that is not the one in doubt "
+       "counts as damaged");
+    F.hang_act = "health_api";
+    sw_exec_resume(x, p, err, sizeof(err));
+    for (int i = 0; i < 200 && !strstr(F.calls.data ? F.calls.data : "", "act:"); i++) {
+        struct loop_timer *t = loop_timer_new(l, (loop_fn)loop_stop, l);
+        loop_timer_start(t, 5);
+        loop_run(l);
+        loop_timer_free(t);
+    }
+    sw_exec_free(x); /* the second kill, in the middle of the step begun again */
+    F.hang_act = NULL;
+    x = executor(l);
+    ok(sw_exec_replayed(x)->in_doubt && sw_exec_replayed(x)->doubt_step == 1 &&
+           strcmp(sw_exec_replayed(x)->doubt_mark, "sent=1 event=e1") == 0,
+       "after a second restart the mark is still there (journaled again after the new begin)");
+    sw_exec_free(x);
+    sw_plans_free(p);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -385,6 +459,7 @@ int main(void)
     test_runs(l);
     test_guards(l);
     test_resume(l);
+    test_mark_survives(l);
     fake_fini();
     loop_free(l);
     char cmd[300];

@@ -12,7 +12,7 @@
 
 static const struct sw_guard_policy gp = {.samples = 3, .fresh_s = 15, .max_lag_s = 30};
 static const struct sw_evidence_policy ep = {
-    .samples = 3, .hold_s = 15, .rpo_s = 30, .cooldown_s = 600};
+    .samples = 3, .hold_s = 15, .rpo_s = 30, .cooldown_s = 600, .fresh_s = 15};
 
 /* Gold is down and withdrawn; GoldDR (self) is a caught-up standby cluster. */
 static struct sw_world failover_world(void)
@@ -226,11 +226,49 @@ static void test_evidence(void)
            sw_check_name((enum sw_check)c));
 }
 
+/* Gold's Patroni REST API hangs while its PostgreSQL goes on taking writes (issue 13): Gold
+ * then looks unreachable, and every resolver excluding it would have let GoldDR promote beside
+ * a live primary. The postgres collector's own look at Gold decides while it is fresh. */
+static void test_rest_hung(void)
+{
+    char why[256];
+    struct sw_world w = failover_world();
+    w.db[SW_GOLD] =
+        (struct sw_db){.sql_known = true, .sql_writable = true, .sql_observed_at = w.now - 2};
+    ok(!sw_guard_promote(&w, &gp, why, sizeof(why)) && strstr(why, "PostgreSQL takes writes"),
+       "gold's Patroni silent, its PostgreSQL writable over SQL 2s ago: no promotion (%s)", why);
+    w.db[SW_GOLD].known = true;
+    w.db[SW_GOLD].observed_at = w.now;
+    ok(!sw_guard_promote(&w, &gp, why, sizeof(why)) && strstr(why, "PostgreSQL takes writes"),
+       "Patroni saying read-only does not outweigh PostgreSQL's own word (%s)", why);
+    w.db[SW_GOLD] =
+        (struct sw_db){.sql_known = true, .sql_writable = true, .sql_observed_at = w.now - 16};
+    ok(sw_guard_promote(&w, &gp, why, sizeof(why)),
+       "its last SQL look older than fresh (16s > 15s): unreachable, and excluded: promote (%s)",
+       why);
+    w.db[SW_GOLD].sql_observed_at = w.now - 1;
+    w.db[SW_GOLD].sql_writable = false;
+    ok(sw_guard_promote(&w, &gp, why, sizeof(why)), "PostgreSQL in recovery over SQL: promote (%s)",
+       why);
+
+    struct sw_evidence e;
+    w.db[SW_GOLD] =
+        (struct sw_db){.sql_known = true, .sql_writable = true, .sql_observed_at = w.now - 2};
+    ok(!evidence(&w, SW_ACTIVE_PASSIVE, 0, &e) && !e.check[SW_CHECK_GOLD_DB_NOT_WRITABLE].ok &&
+           strstr(e.check[SW_CHECK_GOLD_DB_NOT_WRITABLE].detail, "Patroni does not answer"),
+       "the evidence: gold_db_not_writable fails too (%s)",
+       e.check[SW_CHECK_GOLD_DB_NOT_WRITABLE].detail);
+    w.db[SW_GOLD].sql_observed_at = w.now - 16;
+    ok(evidence(&w, SW_ACTIVE_PASSIVE, 0, &e), "  ... and passes once that look is stale (%s)",
+       e.check[SW_CHECK_GOLD_DB_NOT_WRITABLE].detail);
+}
+
 int main(void)
 {
     test_promote();
     test_fence();
     test_destructive();
     test_evidence();
+    test_rest_hung();
     return done_testing();
 }

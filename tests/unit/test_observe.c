@@ -35,6 +35,11 @@ static struct snapshot *failover_snapshot(bool peer_up)
     put("drwatch_collector_last_success_timestamp_seconds", 5000, "collector", "patroni", "site",
         "gold", NULL, NULL);
     put("drwatch_patroni_leader_present", 0, "site", "gold", NULL, NULL, NULL, NULL);
+    put("drwatch_postgres_in_recovery", 1, "site", "golddr", "target", "a", NULL, NULL);
+    put("drwatch_postgres_in_recovery", 0, "site", "gold", "target", "g1", NULL, NULL);
+    put("drwatch_postgres_in_recovery", 1, "site", "gold", "target", "g2", NULL, NULL);
+    put("drwatch_collector_last_success_timestamp_seconds", 9998, "collector", "postgres", "site",
+        "gold", NULL, NULL);
     const char *classes[] = {"gold", "golddr", "both", "none", "unknown", "error"};
     for (int i = 0; i < 6; i++) {
         put("drwatch_gslb_answer_class", i == 1, "resolver", "10.0.0.53", "class", classes[i], NULL,
@@ -86,6 +91,10 @@ int main(void)
     ok(g->known && !g->leader_present && !g->lsn_known && g->replay_lag_s < 0 &&
            g->observed_at == 5000,
        "gold: no leader, no position, lag unknown, last seen long ago");
+    ok(g->sql_known && g->sql_writable && g->sql_observed_at == 9998,
+       "gold over SQL: one of its targets is not in recovery (writable), read at 9998");
+    ok(dr->sql_known && !dr->sql_writable && dr->sql_observed_at == 0,
+       "golddr over SQL: in recovery; no postgres success series, so never fresh");
     ok(w.nanswers == 2, "two resolvers");
     const struct sw_answer *a = find(w.answers, w.nanswers, "10.0.0.53");
     const struct sw_answer *b = find(w.answers, w.nanswers, "10.0.1.53");
