@@ -29,6 +29,7 @@
 #include "http_server.h"
 #include "http_target.h"
 #include "keep.h"
+#include "leader.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "loop.h"
@@ -122,7 +123,9 @@ struct daemon {
     struct rules_runner *rules;    /* owns the engine; without a rules section it has none */
     struct rules_api *rules_api;   /* /api/v1/alerts */
     struct am_manager *alerting;   /* NULL without an alerting section */
-    struct switchover *switchover; /* NULL without a switchover section */
+    struct switchover *switchover; /* NULL without a switchover section, or on a follower */
+    struct leader *leader;         /* whether this replica acts (leader.h) */
+    bool stopping;                 /* SIGTERM: releasing the Lease before the loop stops */
     bool switchover_stale;         /* the config changed while a plan ran: remake it when idle */
     struct complaint unheard;      /* the rules ask for a transition, no switchover section */
     struct complaint refused;      /* the switchover part refuses the rules' request */
@@ -137,6 +140,7 @@ static size_t config_modules(const struct cfg_module **mods)
     mods[n++] = &rules_module;
     mods[n++] = manager_config_module();
     mods[n++] = &switchover_module;
+    mods[n++] = &leader_module;
     for (size_t i = 0; i < collector_table_len; i++) mods[n++] = &collector_table[i]->module;
     return n;
 }
@@ -187,8 +191,13 @@ static void on_peer_message(void *arg, const struct peer_msg *m, const char *ide
         return;
     }
     a->yes = false;
-    snprintf(a->reason, sizeof(a->reason),
-             "%s has no switchover section: it takes part in no transition", d->env.site);
+    if (!leader_is_leader(d->leader))
+        snprintf(a->reason, sizeof(a->reason),
+                 "this %s replica is not its site's leader: ask again (the leader answers)",
+                 d->env.site);
+    else
+        snprintf(a->reason, sizeof(a->reason),
+                 "%s has no switchover section: it takes part in no transition", d->env.site);
     log_warn("peer_listen", "%s message %s (seq %llu) from %s: no (%s)",
              peer_msg_kind_name(m->kind), m->id, (unsigned long long)m->seq, identity, a->reason);
 }
@@ -237,7 +246,8 @@ static int alerting_prepare(struct daemon *d, const struct config *cfg, struct a
     struct manager_env env = alerting_env(d);
     *fresh = NULL;
     if (manager_prepare(cfg, &env, d->alerting, plan, err, errlen) < 0) return -1;
-    if (!*plan || d->alerting) return 0;
+    /* A follower makes no manager: opening the data_dir replays and rewrites the outbox. */
+    if (!*plan || d->alerting || !leader_is_leader(d->leader)) return 0;
     *fresh = manager_new(*plan, &env, err, errlen);
     *plan = NULL;
     return *fresh ? 0 : -1;
@@ -247,8 +257,10 @@ static void alerting_commit(struct daemon *d, struct am_plan *plan, struct am_ma
 {
     if (fresh) {
         d->alerting = fresh;
-    } else if (plan) {
+    } else if (plan && d->alerting) {
         manager_apply(d->alerting, plan);
+    } else if (plan) {
+        manager_plan_free(plan); /* a follower: the leader delivers */
     } else if (d->alerting) {
         log_info("alerting", "no alerting section any more: alert delivery stops (the outbox "
                              "stays in its data_dir)");
@@ -293,6 +305,15 @@ static int switchover_prepare(struct daemon *d, const struct config *cfg,
  * started with, and is made anew once idle (switchover_refresh). */
 static int switchover_commit(struct daemon *d)
 {
+    if (!leader_is_leader(d->leader)) { /* a follower acts on nothing; the leader resumes */
+        if (d->stopping)                /* a clean stop: the Lease is still held */
+            switchover_free(d->switchover);
+        else
+            switchover_drop(d->switchover);
+        d->switchover = NULL;
+        d->switchover_stale = false;
+        return 0;
+    }
     if (d->switchover && switchover_busy(d->switchover)) {
         d->switchover_stale = true;
         log_info("switchover", "a plan is running: the new settings apply when it has ended");
@@ -372,6 +393,7 @@ static void transition_reason(const struct rules_transition *t, char *out, size_
 static void feed_switchover(struct daemon *d, struct rules_engine *e)
 {
     struct rules_transition t;
+    if (!leader_is_leader(d->leader)) return; /* the leader's rules ask */
     bool asks = rules_transition_request(e, &t);
     if (!asks || d->switchover)
         log_complain_clear(&d->unheard, "rules", "the rules' transition request is heard again");
@@ -545,13 +567,14 @@ static void on_publish(void *arg, struct metric_set *const *sets, size_t n)
     /* Families that did not change keep their rendering from the previous snapshot; then
      * pre-render what scrapers asked for, so that they never wait. */
     struct snapshot *prev = http_current_snapshot(d->http);
-    struct metric_set **all = xmalloc((n + 4) * sizeof(*all));
+    struct metric_set **all = xmalloc((n + 5) * sizeof(*all));
     memcpy(all, sets, n * sizeof(*all));
     rules_runner_metrics(d->rules, &all[n], &all[n + 1]);
     all[n + 2] = d->alerting ? manager_metrics(d->alerting) : NULL;
     all[n + 3] = d->switchover ? switchover_metrics(d->switchover) : NULL;
-    struct snapshot *snap = snapshot_new_reusing(all, n + 4, ++d->generation, prev);
-    for (size_t i = n; i < n + 4; i++) mset_unref(all[i]);
+    all[n + 4] = leader_metrics(d->leader);
+    struct snapshot *snap = snapshot_new_reusing(all, n + 5, ++d->generation, prev);
+    for (size_t i = n; i < n + 5; i++) mset_unref(all[i]);
     free(all);
     for (int f = 0; prev && f < 2; f++) {
         for (int g = 0; g < 2; g++) {
@@ -576,6 +599,13 @@ static void on_publish(void *arg, struct metric_set *const *sets, size_t n)
     snapshot_unref(snap);
 }
 
+/* The Lease is released (or could not be): the loop may end. */
+static void on_released(void *arg)
+{
+    struct daemon *d = arg;
+    loop_stop(d->loop);
+}
+
 static void on_signal(void *arg, int fd, unsigned events)
 {
     (void)events;
@@ -586,8 +616,14 @@ static void on_signal(void *arg, int fd, unsigned events)
             char err[1024];
             log_info("main", "SIGHUP: reloading %s", d->config_path);
             daemon_reload(d, err, sizeof(err));
+        } else if (!d->stopping && leader_is_leader(d->leader) && leader_enabled(d->leader)) {
+            log_info("main", "%s: releasing the Lease, then shutting down",
+                     strsignal((int)si.ssi_signo));
+            d->stopping = true;
+            leader_stop(d->leader, on_released, d);
         } else {
             log_info("main", "%s: shutting down", strsignal((int)si.ssi_signo));
+            d->stopping = true;
             loop_stop(d->loop);
         }
     }
@@ -668,6 +704,9 @@ static int start_http(struct daemon *d, char *err, size_t errlen)
                             &(struct status_section){.title = "Switchover",
                                                      .render = switchover_page_html,
                                                      .arg = &d->switchover});
+    status_page_add_section(&d->status_page, &(struct status_section){.title = "Leader election",
+                                                                      .render = leader_page_html,
+                                                                      .arg = &d->leader});
     d->rules_api = rules_api_new();
     status_page_add_section(&d->status_page, &(struct status_section){.title = "Alerts",
                                                                       .render = rules_api_page_html,
@@ -705,10 +744,52 @@ static int start_rules(struct daemon *d, char *err, size_t errlen)
     return 0;
 }
 
+/* This replica starts or stops acting (leader.h). Starting is a restart's recovery: the alert
+ * manager replays the outbox, the switchover part resumes the run its journal holds. Stopping
+ * is a crash's: the parts go without writing anything more (the Lease may be another's by
+ * now), except on a clean stop, which saves the alert state while the Lease is still held. */
+static void on_leader_change(void *arg, bool leading)
+{
+    struct daemon *d = arg;
+    char err[1024];
+    if (leading) {
+        struct am_plan *plan;
+        struct am_manager *fresh;
+        if (alerting_prepare(d, d->cfg, &plan, &fresh, err, sizeof(err)) < 0) {
+            log_error("alerting", "%s", err);
+        } else {
+            alerting_commit(d, plan, fresh);
+            http_token_set(d->silence_token, manager_api_token(d->alerting));
+        }
+    } else {
+        if (d->stopping) manager_save(d->alerting);
+        manager_free(d->alerting);
+        d->alerting = NULL;
+    }
+    (void)switchover_commit(d);
+    if (d->sched) sched_request_publish(d->sched);
+}
+
+/* The elector, from the config at start (a reload does not move it): a follower makes no
+ * acting part until it leads. */
+static int start_leader(struct daemon *d, char *err, size_t errlen)
+{
+    const struct leader_config *c = config_module(d->cfg, "leader_election", NULL);
+    struct leader_env env = {.loop = d->loop,
+                             .http = d->httpc,
+                             .site = d->env.site,
+                             .on_change = on_leader_change,
+                             .arg = d};
+    d->leader = leader_new(c, &env, err, errlen);
+    if (!d->leader) log_error("leader", "%s", err);
+    return d->leader ? 0 : -1;
+}
+
 /* The parts as the config makes them: collectors, the peer listener, rules, alerting and
  * switchover, in the order a reload applies them. */
 static int start_parts(struct daemon *d, char *err, size_t errlen)
 {
+    if (start_leader(d, err, errlen) < 0) return -1;
     d->sched = sched_new(d->loop, on_publish, d);
     struct target_list targets;
     if (collector_targets_make(collector_table, collector_table_len, d->cfg, &d->env, &targets, err,
@@ -762,6 +843,7 @@ static void daemon_stop(struct daemon *d)
     manager_save(d->alerting);
     manager_free(d->alerting);      /* before httpc: it cancels the notifiers' requests */
     switchover_free(d->switchover); /* before httpc: it cancels the actuators' requests */
+    leader_free(d->leader);         /* before httpc: it cancels its request */
     httpc_free(d->httpc);
     rules_api_free(d->rules_api);
     lifecycle_free(d->lifecycle);
@@ -856,6 +938,11 @@ static int check_config(const char *path, const char *web_path)
         }
         httpc_free(hc);
         free(dir);
+    }
+    if (rc == 0 &&
+        leader_check(config_module(cfg, "leader_election", NULL), env.site, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        rc = 1;
     }
     if (rc == 0)
         printf("%s: ok, site %s, %zu targets, %zu alert rules\n", path, env.site, targets, nrules);

@@ -3,23 +3,27 @@
 #include "rbac_cli.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "actuators.h"
 #include "buf.h"
 #include "caps.h"
+#include "leader.h"
 #include "rbac.h"
 #include "switchover.h"
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: drwatch rbac --tools NS --solution NS [--tekton NS] [--name NAME]\n"
-                 "                    [--service-account SA]\n"
+                 "                    [--service-account SA] [--leader-election]\n"
                  "Prints, as YAML for kubectl apply, one Role and RoleBinding per namespace with\n"
                  "exactly the verbs and resources the switchover part's actuators and its state\n"
                  "ConfigMap use there. The namespaces are the switchover config's `namespaces`\n"
                  "(tekton defaults to tools); NAME defaults to drwatch-switchover, SA (bound, in\n"
-                 "the tools namespace) to drwatch. The collectors' reads are not included.\n");
+                 "the tools namespace) to drwatch. The collectors' reads are not included.\n"
+                 "--leader-election adds what two replicas electing a leader through a Lease\n"
+                 "in the tools namespace need (leader_election.enabled).\n");
 }
 
 int rbac_main(int argc, char **argv)
@@ -31,9 +35,11 @@ int rbac_main(int argc, char **argv)
         {"tekton", required_argument, NULL, 'k'},
         {"name", required_argument, NULL, 'n'},
         {"service-account", required_argument, NULL, 'a'},
+        {"leader-election", no_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    bool lease = false;
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
         switch (c) {
@@ -42,6 +48,7 @@ int rbac_main(int argc, char **argv)
         case 'k': n.tekton = optarg; break;
         case 'n': n.name = optarg; break;
         case 'a': n.service_account = optarg; break;
+        case 'l': lease = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -50,9 +57,14 @@ int rbac_main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    struct sw_rbac_source src = {.actuators = actuator_table,
-                                 .nactuators = actuator_table_len,
-                                 .tools_extra = switchover_rbac()};
+    /* The tools namespace's own declarations: the state ConfigMap's, and the Lease's. */
+    const char *extra[32];
+    size_t k = 0;
+    for (const char *const *e = switchover_rbac(); *e && k < 16; e++) extra[k++] = *e;
+    for (const char *const *e = leader_rbac; lease && *e && k < 31; e++) extra[k++] = *e;
+    extra[k] = NULL;
+    struct sw_rbac_source src = {
+        .actuators = actuator_table, .nactuators = actuator_table_len, .tools_extra = extra};
     struct buf out;
     buf_init(&out, CAP_MIB);
     char err[512];

@@ -850,6 +850,15 @@ void switchover_free(struct switchover *sw)
     free(sw);
 }
 
+void switchover_drop(struct switchover *sw)
+{
+    if (sw && sw->await.call) { /* switchover_free would journal its refusal */
+        sw_peer_call_cancel(sw->await.call);
+        sw->await.call = NULL;
+    }
+    switchover_free(sw);
+}
+
 /* Every series from 0, so that rate() and increase() see the first request of a kind (an alert
  * on refusals must not miss the first). */
 static void requests_metrics(const struct switchover *sw, struct metric_set *m)

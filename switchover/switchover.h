@@ -91,6 +91,10 @@ struct switchover;
 struct switchover *switchover_new(const struct switchover_config *c,
                                   const struct switchover_env *env, char *err, size_t errlen);
 void switchover_free(struct switchover *sw); /* NULL-safe */
+/* Frees sw as a crash would, writing nothing more: for a replica that stopped leading (the
+ * journal may be another replica's by now). A request awaiting the peer is dropped unjournaled,
+ * as a kill -9 drops it. NULL-safe. */
+void switchover_drop(struct switchover *sw);
 /* What switchover_new checks of c, without opening anything (check-config, a reload's first
  * phase): the plans load and the actuators' settings resolve. Returns 0, or -1 with err. */
 int switchover_check(const struct switchover_config *c, const struct switchover_env *env, char *err,

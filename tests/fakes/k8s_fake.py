@@ -12,6 +12,9 @@ Served (paths from the API root):
   apps/v1     deployments, statefulsets: the same, and their /scale subresource (get, update,
               patch; autoscaling/v1 Scale, whose spec.replicas is omitted at 0)
   policy/v1   poddisruptionbudgets: the same
+  coordination.k8s.io/v1  leases: the same; spec.acquireTime and renewTime must be MicroTime
+              ("2006-01-02T15:04:05.000000Z07:00", else 400 as the apiserver's decoder says),
+              leaseDurationSeconds > 0 and leaseTransitions >= 0 (else 422 Invalid)
   tekton.dev  {v1,v1beta1} pipelineruns: list, get, patch (merge-patch; strategic is 415)
   discovery   /version, /api, /api/v1, /apis, /apis/{group}/{version} (what kubectl reads)
 Watches (GET of a collection with ?watch=true, every kind but PipelineRuns): a chunked stream
@@ -43,7 +46,8 @@ absent). An "unready" workload starts pods that never become ready.
 
 Test control (besides fakebase's /__fake/mode, /__fake/requests, /__fake/reset):
   GET  /activity                    every write so far, in order: {method, path, content_type,
-                                    body (JSON when it parses), status, time}
+                                    body (JSON when it parses), status, time, token (the
+                                    request's bearer token, or null: which client wrote)}
   POST /__fake/state {"configmaps": [objects]}     replace every ConfigMap
                      {"objects": [objects]}        add or replace objects of any served kind
                      {"delete": [[resource, ns, name]]}
@@ -57,6 +61,13 @@ Test control (besides fakebase's /__fake/mode, /__fake/requests, /__fake/reset):
                      {"delay_ms": 100}             the controller's pace
                      {"unready": ["deployments/ops/x"]}  workloads whose pods never get ready
                      {"clear_activity": true}
+                     {"partition": [{"token": T, "how": "hang"}]}  cut clients off: a request
+                                                   whose bearer token is T (or whose User-Agent
+                                                   contains "user_agent") never reaches the
+                                                   store: "hang" holds it unanswered until the
+                                                   partition is lifted (then the connection
+                                                   closes), "refuse" closes it at once; []
+                                                   lifts every partition
                      {"expire_continue": true}     continue tokens answer 410 Expired
                      {"delete_configmap": [ns, name]}
                      {"compact": true}             watches from any resourceVersion seen so
@@ -102,6 +113,7 @@ KINDS = {
     "deployments": ("apps", "v1", "Deployment", True, True, ["deploy"]),
     "statefulsets": ("apps", "v1", "StatefulSet", True, True, ["sts"]),
     "poddisruptionbudgets": ("policy", "v1", "PodDisruptionBudget", True, False, ["pdb"]),
+    "leases": ("coordination.k8s.io", "v1", "Lease", False, False, []),
 }
 RESOURCE_OF_KIND = {v[2]: k for k, v in KINDS.items()}
 WORKLOADS = ("deployments", "statefulsets")
@@ -156,6 +168,7 @@ class Store:
             self.rbac = None
             self.unready = []
             self.activity = []
+            self.partition = []
             self.delay_ms = OPTS["delay_ms"]
             self.expire_continue = False
             self.tekton_versions = list(OPTS["tekton_versions"])
@@ -387,6 +400,28 @@ def invalid(kind, group, name, field, value, why):
                                     "field": field}]})
 
 
+MICROTIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
+
+
+def lease_invalid(obj):
+    """What the apiserver says of a Lease it cannot take, or None: a time that is not
+    MicroTime fails decoding (400), a bad number fails validation (422)."""
+    spec = obj.get("spec") or {}
+    name = (obj.get("metadata") or {}).get("name")
+    for f in ("acquireTime", "renewTime"):
+        v = spec.get(f)
+        if v is not None and (not isinstance(v, str) or not MICROTIME.match(v)):
+            return status_body(400, "BadRequest", 'Lease in version "v1" cannot be handled as a '
+                               'Lease: parsing time %s as "2006-01-02T15:04:05.000000Z07:00": '
+                               "cannot parse" % json.dumps(v))
+    for f, low in (("leaseDurationSeconds", 1), ("leaseTransitions", 0)):
+        v = spec.get(f)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < low):
+            return invalid("Lease", "coordination.k8s.io", name, "spec." + f, v,
+                           "must be greater than %s" % ("0" if low else "or equal to 0"))
+    return None
+
+
 SELECTOR_PART = re.compile(r"\s*(!?)([A-Za-z0-9./_-]+)\s*(?:(==|=|!=)\s*([A-Za-z0-9._-]*)|"
                            r"\s+(in|notin)\s*\(([^)]*)\))?\s*$")
 
@@ -510,7 +545,7 @@ def discovery(path, port):
     if path == "/api":
         return ok_body({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
             {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:%s" % port}]})
-    groups = [("apps", ["v1"]), ("policy", ["v1"])] + ([("tekton.dev", tekton)] if tekton else [])
+    groups = [("apps", ["v1"]), ("policy", ["v1"]), ("coordination.k8s.io", ["v1"])] + ([("tekton.dev", tekton)] if tekton else [])
     if path == "/apis":
         return ok_body({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
             {"name": g, "versions": [{"groupVersion": "%s/%s" % (g, v), "version": v}
@@ -525,7 +560,8 @@ def discovery(path, port):
         resources = [{"name": "pipelineruns", "singularName": "pipelinerun", "namespaced": True,
                       "kind": "PipelineRun", "verbs": ["get", "list", "patch", "watch"],
                       "shortNames": ["pr", "prs"]}]
-    elif (group, version) in (("", "v1"), ("apps", "v1"), ("policy", "v1")):
+    elif (group, version) in (("", "v1"), ("apps", "v1"), ("policy", "v1"),
+                              ("coordination.k8s.io", "v1")):
         resources = api_resources(group, version)
     else:
         return None
@@ -641,6 +677,9 @@ class Handler(fakebase.FakeHandler):
                     STORE.cond.notify_all()
             if st.get("clear_activity"):
                 STORE.activity = []
+            if "partition" in st:
+                STORE.partition = st["partition"]
+                STORE.cond.notify_all()
             for key in ("tekton_versions", "token", "forbidden", "expire_continue", "rbac",
                         "unready", "delay_ms", "bookmark_ms", "watch_max_s"):
                 if key in st:
@@ -673,6 +712,8 @@ class Handler(fakebase.FakeHandler):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
         self.entry = None
+        if not path.startswith("/__fake/") and self.partitioned():
+            return None
         if method != "GET" and not path.startswith("/__fake/"):
             self.entry = self.record(method, body)
         if not path.startswith("/__fake/") and not self.authorized():
@@ -689,9 +730,11 @@ class Handler(fakebase.FakeHandler):
             parsed = json.loads(body) if body else None
         except ValueError:
             parsed = body.decode("utf-8", "replace")
+        auth = self.headers.get("Authorization") or ""
+        token = auth[7:] if auth.startswith("Bearer ") else None
         entry = {"method": method, "path": self.path,
                  "content_type": (self.headers.get("Content-Type") or "").split(";")[0].strip(),
-                 "body": parsed, "status": None, "time": time.time()}
+                 "body": parsed, "status": None, "time": time.time(), "token": token}
         with STORE.lock:
             STORE.activity.append(entry)
         return entry
@@ -702,6 +745,34 @@ class Handler(fakebase.FakeHandler):
                 self.entry["status"] = status
             self.entry = None
         return super()._send(status, headers, body, close)
+
+    def cut_off(self):
+        """The partition rule this request falls under, or None."""
+        auth = self.headers.get("Authorization") or ""
+        ua = self.headers.get("User-Agent") or ""
+        for rule in STORE.partition:
+            if ("token" in rule and auth == "Bearer " + rule["token"]) or \
+                    ("user_agent" in rule and rule["user_agent"] in ua):
+                return rule
+        return None
+
+    def partitioned(self):
+        """Whether a partition keeps this request from the store: then it is never answered
+        (held until the partition is lifted, or closed at once) and the connection closes."""
+        with STORE.lock:
+            rule = self.cut_off()
+            if rule is None:
+                return False
+            if rule.get("how", "hang") == "hang":
+                end = time.monotonic() + 300
+                while self.cut_off() is not None and time.monotonic() < end:
+                    STORE.cond.wait(1.0)
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return True
 
     def authorized(self):
         with STORE.lock:
@@ -929,6 +1000,9 @@ class Handler(fakebase.FakeHandler):
         except ValueError:
             return status_body(400, "BadRequest", "error decoding body: invalid JSON")
         name = obj.get("metadata", {}).get("name")
+        bad = lease_invalid(obj) if res == "leases" else None
+        if bad:
+            return bad
         with STORE.lock:
             if (res, ns, name) in STORE.objects:
                 d = {"name": name, "group": group, "kind": res} if group else \
@@ -976,6 +1050,9 @@ class Handler(fakebase.FakeHandler):
                     else version})
         if res == "secrets":
             fold_string_data(new)
+        bad = lease_invalid(new) if res == "leases" else None
+        if bad:
+            return bad
         if res in WORKLOADS:
             new["status"] = cur.get("status", {})  # the main resource never writes status
             n = (new.get("spec") or {}).get("replicas", 1)

@@ -11,7 +11,11 @@ tests/lib/miniyaml.py:
 - the probes are on /-/healthy and /-/ready at the port drwatch listens on, the Services on
   8488 and 8489 reach the container's ports, the Secrets are mounted read-only, the journal is
   on a PersistentVolumeClaim, one replica, Recreate, non-root with a read-only root;
-- the overlays differ in site and peer URL, each pointing at the other site."""
+- the overlays differ in site and peer URL, each pointing at the other site;
+- overlays/gold-ha (gold plus components/two-replicas): two replicas, RollingUpdate, POD_NAME
+  from the downward API, leader election on in the config (which passes check-config), the
+  volume ReadWriteMany, the rules' state_file on a per-pod emptyDir, the PDB's minAvailable 1,
+  and the tools Role exactly `drwatch rbac --leader-election` plus the collectors' reads."""
 import os
 import re
 import shutil
@@ -70,10 +74,12 @@ def collectors_rbac():
     return out
 
 
-def expected_rules(ns):
-    """{namespace: {(group, resource, verb)}}: `drwatch rbac` for ns plus the collectors'."""
+def expected_rules(ns, lease=False):
+    """{namespace: {(group, resource, verb)}}: `drwatch rbac` for ns plus the collectors'
+    (lease: `drwatch rbac --leader-election`)."""
     r = subprocess.run([BIN, "rbac", "--tools", ns["tools"], "--solution", ns["solution"],
-                        "--tekton", ns["tekton"]], capture_output=True, text=True, timeout=30)
+                        "--tekton", ns["tekton"]] + (["--leader-election"] if lease else []),
+                       capture_output=True, text=True, timeout=30)
     if r.returncode != 0:
         raise RuntimeError("drwatch rbac: %s" % r.stderr)
     want = {}
@@ -92,8 +98,8 @@ def container_port(container, port):
     return None
 
 
-def check_rbac(site, docs, ns):
-    want = expected_rules(ns)
+def check_rbac(site, docs, ns, lease=False):
+    want = expected_rules(ns, lease)
     got = {}
     for role in objects(docs, "Role"):
         got.setdefault(role["metadata"]["namespace"], set()).update(rules_of(role))
@@ -141,7 +147,7 @@ def stand_in_files(root, config, container):
             .replace('"/var/lib/drwatch', '"' + os.path.join(root, "var")))
 
 
-def check_config(site, docs, env):
+def check_config(site, docs, env, where=None):
     cm = one(docs, "ConfigMap", "drwatch-config")
     dep = one(docs, "Deployment", "drwatch")
     c = dep["spec"]["template"]["spec"]["containers"][0]
@@ -155,7 +161,7 @@ def check_config(site, docs, env):
     t.ok(len(files) == 2 and all(any(f == m or f.startswith(m + "/") for m in mounted)
                                  for f in files),
          "%s: the config and token files drwatch is given are mounted" % site)
-    root = os.path.join(d, site)
+    root = os.path.join(d, where or site)
     os.makedirs(root)
     path = os.path.join(root, "drwatch.lua")
     with open(path, "w") as f:
@@ -240,6 +246,37 @@ for site in SITES:
     check_rbac(site, docs, ns)
     check_config(site, docs, env)
     check_workload(site, docs, ns)
+
+# ---- two replicas under leader election ----
+rc, out, err = render("gold-ha")
+if t.ok(rc == 0, "kubectl kustomize overlays/gold-ha renders"):
+    docs = miniyaml.load_all(out)
+    env = one(docs, "ConfigMap", "drwatch-site")["data"]
+    ns = {"tools": env["DRWATCH_TOOLS_NAMESPACE"], "solution": env["DRWATCH_SOLUTION_NAMESPACE"],
+          "tekton": env["DRWATCH_TOOLS_NAMESPACE"]}
+    t.ok(env["DRWATCH_LEADER_ELECTION"] == "true" and env["DRWATCH_SITE"] == "gold",
+         "gold-ha: gold's site, leader election on")
+    check_rbac("gold-ha", docs, ns, lease=True)
+    check_config("gold", docs, dict(env, POD_NAME="drwatch-6d8f9c7b5-x2x7q"), where="gold-ha")
+    spec = one(docs, "Deployment", "drwatch")["spec"]
+    c = spec["template"]["spec"]["containers"][0]
+    vols = {v["name"]: v for v in spec["template"]["spec"]["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    t.ok(str(spec["replicas"]) == "2" and spec["strategy"]["type"] == "RollingUpdate" and
+         str(spec["strategy"]["rollingUpdate"]["maxSurge"]) == "0",
+         "gold-ha: two replicas, a rolling update without surge")
+    t.ok({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+         in (c.get("env") or []), "gold-ha: POD_NAME from the downward API (holderIdentity)")
+    state = env["DRWATCH_RULES_STATE_FILE"]
+    local = mounts.get(os.path.dirname(state))
+    t.ok(local and "emptyDir" in vols[local] and not state.startswith("/var/lib/drwatch/"),
+         "gold-ha: the rules' state_file on a per-pod emptyDir, off the shared volume")
+    pvc = one(docs, "PersistentVolumeClaim", "drwatch-data")["spec"]
+    t.ok(pvc["accessModes"] == ["ReadWriteMany"],
+         "gold-ha: the data volume (journal, outbox) is ReadWriteMany, shared by both pods")
+    pdb = one(docs, "PodDisruptionBudget", "drwatch")["spec"]
+    t.ok(str(pdb.get("minAvailable")) == "1" and "maxUnavailable" not in pdb,
+         "gold-ha: the PodDisruptionBudget keeps one pod up (minAvailable 1)")
 
 if len(seen) == 2:
     g, dr = seen["gold"], seen["golddr"]

@@ -3,7 +3,7 @@
 kustomize` over it, no server needed): one Role and RoleBinding per distinct namespace, named
 as asked, binding the service account in the tools namespace; tekton defaults to tools. A
 missing namespace is a usage error (2); a namespace that is no Kubernetes name is refused (1)
-with the reason."""
+with the reason. --leader-election adds the Lease's rule to the tools Role."""
 import os
 import shutil
 import subprocess
@@ -51,4 +51,13 @@ t.ok(r.returncode == 2 and "usage: drwatch rbac" in r.stderr, "no --solution: us
 r = rbac("--tools", "t", "--solution", "Bad_NS")
 t.ok(r.returncode == 1 and 'namespace solution: "Bad_NS" is no Kubernetes namespace name' in
      r.stderr, "a bad namespace is refused with the reason: " + r.stderr.strip())
+plain = rbac("--tools", "abc-tools", "--solution", "abc-prod").stdout
+r = rbac("--tools", "abc-tools", "--solution", "abc-prod", "--leader-election")
+lease_rule = ('- apiGroups: ["coordination.k8s.io"]\n  resources: ["leases"]\n'
+              '  verbs: ["create", "get", "update"]\n')
+t.ok(r.returncode == 0 and "coordination.k8s.io" not in plain and
+     r.stdout.count(lease_rule) == 1 and
+     r.stdout.index(lease_rule) < r.stdout.index("namespace: abc-prod") and
+     r.stdout.replace(lease_rule, "") == plain,
+     "--leader-election adds leases get, create, update to the tools Role, and nothing else")
 t.done()

@@ -62,6 +62,10 @@ FROM_SOURCE = {
         "appears only once a step has run (the live drwatch runs none)",
     "drwatch_switchover_configmap_watch_up":
         "needs a switchover section with a Kubernetes API (the live drwatch has none)",
+    "drwatch_leader_changes_total":
+        "appears only with leader_election enabled (leader_election.t runs two replicas)",
+    "drwatch_leader_lease_errors_total":
+        "appears only with leader_election enabled (leader_election.t runs two replicas)",
     "drwatch_maintenance_on":
         "needs a switchover section with a Kubernetes API holding Keycloak's Service (the live "
         "drwatch has none)",

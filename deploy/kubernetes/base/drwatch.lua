@@ -99,7 +99,16 @@ configmap = { env = "prod", targets = { { site = site, namespace = tools } } }
 
 rules = {
   files = { "/usr/share/drwatch/rules/*.lua" },
-  state_file = "/var/lib/drwatch/alerts.json",
+  -- Each pod's own: components/two-replicas moves it off the shared volume.
+  state_file = env("DRWATCH_RULES_STATE_FILE", "/var/lib/drwatch/alerts.json"),
+}
+
+-- One replica: off (it always acts). components/two-replicas turns it on: the pods elect the
+-- holder of the Lease `drwatch` in the tools namespace, through their own API server.
+leader_election = {
+  enabled = env("DRWATCH_LEADER_ELECTION", "false") == "true",
+  lease_name = "drwatch",
+  kubernetes = { site = site, namespace = tools },  -- in a pod: its own API server and token
 }
 
 switchover = {
