@@ -23,7 +23,8 @@
  * process died between the POST and the journaled answer, by the first run labelled with any
  * event id created since the trigger left (less CLOCK_SLACK_S), adopted and journaled as its
  * own. (A trigger someone else sent in that window would be taken for ours: it deploys the same
- * ref.) When no run shows within attempt_timeout, that attempt failed and the retry rules go on.
+ * ref.) When no run shows within ORPHAN_GRACE_MS of the lost trigger (attempt_timeout if
+ * shorter), it never reached the listener: it is sent now, as the first act would have.
  * When the step ends by its deadline, the run in flight is left to Tekton: no phase is left to
  * answer a PATCH.
  *
@@ -51,6 +52,10 @@
 #define DETAIL_MAX 256 /* what the executor keeps of a phase's detail */
 /* Between this host's clock and the apiserver's, for adopting a run a lost trigger made. */
 #define CLOCK_SLACK_S 2.0
+/* How long a lost trigger's run is looked for before the trigger is sent again (at most
+ * attempt_timeout): a listener makes its run within a second or two of the POST, and a trigger
+ * the kill stopped before it left makes none. */
+#define ORPHAN_GRACE_MS 10000
 
 static const char *const api_versions[] = {"v1", "v1beta1"};
 
@@ -68,6 +73,7 @@ struct deploy {
     enum deploy_state state;
     char event_id[TEKTON_EVENT_ID_MAX]; /* of the attempt in flight */
     bool orphan; /* its trigger left before a restart and its answer was lost: no event id */
+    int64_t orphan_until_ms;  /* then sent again if no run shows by this time */
     double first_at, sent_at; /* wall clock of the first and the current trigger, for the mark */
     size_t version;           /* api_versions[version] lists the runs */
     struct buf body;          /* the push body, signed once */
@@ -400,6 +406,17 @@ static void judge(struct deploy *d)
     const struct tekton_outcome *s = &d->seen;
     const char *limit;
     char detail[DETAIL_MAX];
+    if (d->orphan && s->runs == 0 && time_mono_ms() >= d->orphan_until_ms) {
+        /* No run since the lost trigger left: it never reached the listener. Send it as the
+         * act before the restart would have; the lost one is no attempt. */
+        d->at.attempts--;
+        log_info(LOG,
+                 "tekton_deploy: run %s: no PipelineRun was made since the trigger left "
+                 "before the restart: triggering now",
+                 d->run_id);
+        if (trigger_start(d, detail, sizeof(detail)) == 0) return;
+        return answer(d, SW_ERROR, detail, true);
+    }
     switch (tekton_judge_attempt(&d->policy, &d->at, s->state, time_mono_ms(), &limit)) {
     case TEKTON_DONE:
         snprintf(detail, sizeof(detail), "PipelineRun %.80s succeeded (%s) on attempt %lld",
@@ -494,6 +511,9 @@ static void follow_marked(struct deploy *d, const struct tekton_mark *m)
     d->sent_at = m->sent_at;
     d->at.first_ms = mono_of(d->first_at);
     d->at.trigger_ms = mono_of(d->sent_at);
+    int64_t grace = d->policy.attempt_timeout_ms < ORPHAN_GRACE_MS ? d->policy.attempt_timeout_ms
+                                                                   : ORPHAN_GRACE_MS;
+    d->orphan_until_ms = d->at.trigger_ms + grace;
     d->state = DEPLOY_IN_FLIGHT;
     if (d->orphan)
         snprintf(detail, sizeof(detail),

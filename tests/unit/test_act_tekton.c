@@ -492,8 +492,8 @@ static void test_resume_after_kill(void)
     resume_deploy(mark);
     a = get_json(T.el_port, "/activity");
     ok(E.done && E.res == SW_RESULT_OK && json_array_size(a) == 1,
-       "killed before the trigger reached the listener: no run shows within attempt_timeout, "
-       "then one trigger, and the step is ok (%zu trigger(s); %s)",
+       "killed before the trigger reached the listener: no run shows within the grace "
+       "(attempt_timeout, shorter here), then one trigger, and the step is ok (%zu trigger(s); %s)",
        json_array_size(a), E.detail);
     json_decref(a);
 
