@@ -381,6 +381,8 @@ for at, w in checker.states:
     t.diag("  %7.2f  %s" % (at, w))
 t.ok(checker.samples > 50, "%d samples of both leaders" % checker.samples)
 t.is_(checker.both, [], "never were both leaders writable at once")
+t.is_(checker.unasked, [], "every run was asked for: by the test, the peer's run, or automation where "
+      "it is on (%d runs seen)" % len(checker.runs))
 
 for site in SITES:
     lab.dw[site].stop_clean(t)

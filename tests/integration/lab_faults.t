@@ -346,6 +346,8 @@ t.is_(checker.both, [], "never were both leaders writable at once")
 t.is_(checker.unsafe_promotions, [],
       "no leader was promoted while the other answered writable (promotions: %s)"
       % checker.promotions)
+t.is_(checker.unasked, [], "every run was asked for: by the test, the peer's run, or automation where "
+      "it is on (%d runs seen)" % len(checker.runs))
 for site in SITES:
     lab.dw[site].stop_clean(t)
 lab.stop()

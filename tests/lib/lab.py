@@ -18,6 +18,8 @@ What it starts, per the references in /work/shared/reference/:
   page, Kong, the tfvars Secret, Patroni's env ConfigMap and StatefulSet), a Tekton
   EventListener fake that makes the PipelineRun in that fake and finishes it after
   `tekton_finish_ms`, and the portal fake; every fake keeps what it was asked (GET /activity);
+  and the gateway as the collectors see it: Kong's control plane and a data plane
+  (tests/fakes/kong_fake.py) and FluentD (fluentd_fake.py);
 - the GSLB as the F5 of gslb.md: each site's HTTPS /health "iamalive" endpoint
   (tests/fakes/gslb_fake.py) answers while that site's health API Deployment has a ready pod,
   and 503 (the router's answer with no endpoint) once it has none; a monitor thread probes both
@@ -25,10 +27,10 @@ What it starts, per the references in /work/shared/reference/:
   good probe and up at its first good one, and rewrites what dnsmasq answers for the GSLB name
   (Gold while Gold is up; GoldDR when only GoldDR is; nothing when neither), then SIGHUPs it;
 - two drwatch (gold, golddr), each with its own data directory and config: the patroni,
-  postgres and gslb collectors over both sites, the configmap collector over its own site, the
-  mTLS peer link (a throwaway CA made with openssl), and a switchover section whose actuators
-  point at that site's Kubernetes fake, Tekton fake, portal fake and Patroni REST API, with the
-  shipped default plans;
+  postgres, gslb, kong and fluentd collectors over both sites, the configmap collector over
+  its own site, the mTLS peer link (a throwaway CA made with openssl), and a switchover
+  section whose actuators point at that site's Kubernetes fake, Tekton fake, portal fake and
+  Patroni REST API, with the shipped default plans;
 - with prometheus=True (examples/run-lab; in tests only where asked), a real Prometheus scraping
   both drwatch as job "drwatch" with rules/prometheus/ and rules/prometheus-only/ loaded.
 """
@@ -185,7 +187,16 @@ class InvariantChecker(threading.Thread):
     writable primaries at once is recorded in `both` (with the time and what each said); a
     leader that became writable (in recovery at the sample before) while the other site's
     leader answered writable at that sample before, in `unsafe_promotions` (a promotion while
-    the other site was writable and reachable; one that did not answer may be promoted past)."""
+    the other site was writable and reachable; one that did not answer may be promoted past).
+
+    It also reads both drwatch's GET /api/v1/state at every sample, and records in `unasked`
+    every run nobody asked for: one asked through the API that no lab.ask made, one from
+    automation on a site whose automation the lab did not turn on, one from the ConfigMap that
+    the lab did not write, one from the peer while the other site ran or awaited nothing
+    within PEER_ASK_WINDOW_S and was asked nothing by the lab. `runs` holds every run seen:
+    {(site, id): (time, trigger)}."""
+
+    PEER_ASK_WINDOW_S = 120  # a peer's run follows a run of the other site, which was seen
 
     def __init__(self, lab, period=0.2):
         super().__init__(daemon=True, name="invariant-checker")
@@ -195,7 +206,50 @@ class InvariantChecker(threading.Thread):
         self.promotions = []  # (time, site) each time a leader was seen becoming writable
         self.unsafe_promotions = []
         self.states = []  # distinct (gold, golddr) writability, with when it began
+        self.runs = {}
+        self._unasked = []
+        self._api_runs = []  # judged when read: lab.ask learns the id after the run starts
+        self.busy_at = {}  # site: when it was last seen running or awaiting a run
         self.stopping = threading.Event()
+
+    def _why_unasked(self, site, trigger, at):
+        lab = self.lab
+        if trigger == "automation":
+            off = lab.automation_off_at.get(site)  # a run it started may be seen just after
+            return None if site in lab.automation_on or (off is not None and at - off < 10) \
+                else "automation is off"
+        if trigger == "configmap":
+            return None if site in lab.configmap_asked else "the lab wrote no ConfigMap request"
+        if trigger == "peer":
+            seen = max(self.busy_at.get(OTHER[site], -1e9), lab.asked_at.get(OTHER[site], -1e9))
+            return None if seen is not None and at - seen <= self.PEER_ASK_WINDOW_S else \
+                "the peer ran nothing before"
+        return "trigger %r" % trigger
+
+    def _sample_runs(self, at):
+        for site in SITES:
+            s = self.lab.state(site)
+            run = s.get("run") or s.get("awaiting_peer")
+            if not run:
+                continue
+            self.busy_at[site] = at
+            key = (site, run.get("id"))
+            if key in self.runs:
+                continue
+            trigger = run.get("trigger")
+            self.runs[key] = (at, trigger)
+            if trigger == "api":
+                self._api_runs.append((at, site, run.get("id")))
+                continue
+            why = self._why_unasked(site, trigger, at)
+            if why:
+                self._unasked.append((at, site, run.get("id"), trigger, why))
+
+    @property
+    def unasked(self):
+        return self._unasked + [(at, site, rid, "api", "asked through the API, not by the lab")
+                                for at, site, rid in self._api_runs
+                                if (site, rid) not in self.lab.asked]
 
     def run(self):
         prev, last = None, [None, None]  # the sample before; each leader's last answer
@@ -214,6 +268,7 @@ class InvariantChecker(threading.Thread):
                 if w[i] is not None:
                     last[i] = w[i]
             prev = w
+            self._sample_runs(at)
             if not self.states or self.states[-1][1] != w:
                 self.states.append((round(time.time() - self.lab.t0, 2), w))
             self.stopping.wait(max(0.0, self.period - (time.time() - t0)))
@@ -240,6 +295,11 @@ class Lab:
         self.extra_resolvers = list(extra_resolvers)
         self.gslb_interval, self.gslb_timeout = gslb_interval, gslb_timeout
         self.rules, self.automation = rules, set(automation)
+        self.automation_on = set(automation)  # now (set_automation changes it)
+        self.automation_off_at = {}  # site: when set_automation turned it off
+        self.asked = set()  # (site, run id) of every transition lab.ask had accepted
+        self.asked_at = {}  # site: when lab.ask last had one accepted (s since the lab began)
+        self.configmap_asked = set()  # sites whose state ConfigMap the lab wrote a request in
         self.switchover_extra = switchover_extra
         self.tekton_finish_ms = tekton_finish_ms
         self.tekton_attempt_timeout = tekton_attempt_timeout  # a hung run is cancelled after it
@@ -253,6 +313,7 @@ class Lab:
         self.gslb = None
         self.dw = {}
         self.k8s, self.tekton, self.portal, self.health_url = {}, {}, {}, {}
+        self.kong_cp, self.kong_dp, self.fluentd = {}, {}, {}
         self._health_up = {}
         self._stopping = threading.Event()
         self._stopped = False
@@ -297,8 +358,20 @@ class Lab:
             "--create-ms", "200", "--finish-ms", str(self.tekton_finish_ms))
         self.portal[site] = "http://127.0.0.1:%d" % start_fake(
             "portal_fake.py", self._path(site + "-portal.log"))
+        # The gateway each site runs, as the collectors see it: Kong's control plane (Admin
+        # API), a data plane (status listener) and FluentD (monitor_agent).
+        self.kong_cp[site] = "http://127.0.0.1:%d" % start_fake(
+            "kong_fake.py", self._path(site + "-kong-cp.log"), "--version", "3.9.1", "--role",
+            "control_plane")
+        self.kong_dp[site] = "http://127.0.0.1:%d" % start_fake(
+            "kong_fake.py", self._path(site + "-kong-dp.log"), "--version", "3.9.1", "--role",
+            "data_plane", "--listener", "status")
+        self.fluentd[site] = "http://127.0.0.1:%d" % start_fake(
+            "fluentd_fake.py", self._path(site + "-fluentd.log"), "--version", "1.19.2")
 
     def k8s_patch(self, site, path, body):
+        if "switchover-state" in path and "transition" in json.dumps(body.get("data") or {}):
+            self.configmap_asked.add(site)
         status, _, text = http("PATCH", self.k8s[site] + path, body=json.dumps(body).encode(),
                                headers={"Content-Type": "application/merge-patch+json"})
         if status != 200:
@@ -306,6 +379,8 @@ class Lab:
         return json.loads(text)
 
     def k8s_put(self, site, path, obj):
+        if "switchover-state" in path and "transition" in json.dumps(obj.get("data") or {}):
+            self.configmap_asked.add(site)
         status, _, text = http("PUT", self.k8s[site] + path, body=json.dumps(obj).encode(),
                                headers={"Content-Type": "application/json"})
         if status != 200:
@@ -454,6 +529,9 @@ class Lab:
             data=data, rest=pg.rest(LEADER[site]), api_user=API_USER,
             api_pass=self._path("patroni-password"), slot=site,
             standby_port=pg.pg_port(LEADER[other]), portal=self.portal[site],
+            gold_kong_cp=self.kong_cp["gold"], gold_kong_dp=self.kong_dp["gold"],
+            golddr_kong_cp=self.kong_cp["golddr"], golddr_kong_dp=self.kong_dp["golddr"],
+            gold_fluentd=self.fluentd["gold"], golddr_fluentd=self.fluentd["golddr"],
             tekton=self.tekton[site], secret=self._path("tekton-secret"), tools=TOOLS,
             solution=SOLUTION, attempt_timeout=self.tekton_attempt_timeout,
             extra_resolvers="".join(', "%s"' % r for r in self.extra_resolvers),
@@ -483,6 +561,16 @@ postgres = { targets = {
     password_file = "%(pgpass)s", reconnect_backoff_max = "1s" },
   { site = "golddr", name = "golddr", host = "127.0.0.1", port = %(golddr_pg)d, user = "%(user)s",
     password_file = "%(pgpass)s", reconnect_backoff_max = "1s" },
+} }
+kong = { targets = {
+  { site = "gold", name = "kong-cp-gold", url = "%(gold_kong_cp)s", role = "control_plane" },
+  { site = "gold", name = "kong-dp-gold", url = "%(gold_kong_dp)s", role = "data_plane" },
+  { site = "golddr", name = "kong-cp-golddr", url = "%(golddr_kong_cp)s", role = "control_plane" },
+  { site = "golddr", name = "kong-dp-golddr", url = "%(golddr_kong_dp)s", role = "data_plane" },
+} }
+fluentd = { targets = {
+  { site = "gold", name = "gold/fluentd-0", url = "%(gold_fluentd)s" },
+  { site = "golddr", name = "golddr/fluentd-0", url = "%(golddr_fluentd)s" },
 } }
 configmap = { env = "dev", targets = { { site = "%(site)s", url = "%(k8s)s",
                                          namespace = "%(tools)s", interval = "1s" } } }
@@ -523,7 +611,11 @@ switchover = {
         dw = self.dw[site]
         status, _, text = dw.post("/api/v1/transition", json.dumps(body).encode(),
                                   headers={"Authorization": "Bearer %s" % dw.token})
-        return status, json.loads(text)
+        r = json.loads(text)
+        if r.get("plan"):
+            self.asked.add((site, r["plan"]))
+            self.asked_at[site] = time.time() - self.t0
+        return status, r
 
     def plan(self, site, run_id):
         status, _, body = self.dw[site].get("/api/v1/plans/" + run_id)
@@ -581,6 +673,9 @@ switchover = {
         status, _, body = dw.reload()
         if status != 200:
             raise RuntimeError("reload of %s: %d %s" % (site, status, body[:300]))
+        (self.automation_on.add if on else self.automation_on.discard)(site)
+        if not on:
+            self.automation_off_at[site] = time.time() - self.t0
         return bool(wait_for(lambda: dw.sample("drwatch_automation_enabled") == (
             1.0 if on else 0.0), 10, 0.1))
 

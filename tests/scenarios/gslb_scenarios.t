@@ -291,6 +291,8 @@ checker.stop()
 t.diag("writability seen (s since the lab began: gold, golddr in recovery): %s" %
        checker.states)
 t.is_(checker.both, [], "never were both leaders writable at once")
+t.is_(checker.unasked, [], "every run was asked for: by the test, the peer's run, or automation where "
+      "it is on (%d runs seen)" % len(checker.runs))
 for site in SITES:
     lab.dw[site].stop_clean(t)
 lab.stop()

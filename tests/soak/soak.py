@@ -20,7 +20,7 @@ faults, one per transition, drawn from the seed:
 
 What it asserts, and reports with the seed when it fails:
   - never two writable primaries, never a promotion while the other site's leader answered
-    writable (the lab's invariant checker, every 200 ms);
+    writable, never a run nobody asked for (the lab's invariant checker, every 200 ms);
   - every transition ends with both sites in the state asked for, the right leader writable
     and every row written on the old primary before the ask on the new one;
   - no run is stranded: each one ends (ok, or failed/refused with a reason, after which the
@@ -192,6 +192,8 @@ def main():
     if checker.unsafe_promotions:
         soak.problems.append("promotions while the other site answered writable: %s"
                              % checker.unsafe_promotions)
+    if checker.unasked:
+        soak.problems.append("runs nobody asked for: %s" % checker.unasked)
     log("faults drawn: %s" % ", ".join("%s %d" % kv for kv in sorted(soak.tally.items())))
     log("%d samples of both leaders in %.0fs" % (checker.samples, time.time() - t0))
     for p in soak.problems:
