@@ -191,7 +191,8 @@ static void on_peer_message(void *arg, const struct peer_msg *m, const char *ide
         return;
     }
     a->yes = false;
-    if (!leader_is_leader(d->leader))
+    a->elsewhere = !leader_is_leader(d->leader);
+    if (a->elsewhere)
         snprintf(a->reason, sizeof(a->reason),
                  "this %s replica is not its site's leader: ask again (the leader answers)",
                  d->env.site);

@@ -69,6 +69,10 @@ struct peer_answer {
     char reason[256];
     char state[32]; /* the answering site's state ("" unknown: null) */
     char run[48];   /* a transition accepted: the run it started ("" none) */
+    /* Not on the wire: the answering process is not its site's leader (a follower replica);
+     * the listener answers 503 so that the sender tries again, on a new connection, which
+     * the peer Service may send to the leader. */
+    bool elsewhere;
 };
 
 /* "confirm", "transition"; the path of each. */

@@ -132,8 +132,8 @@ static const char *const refusal_names[PEER_REFUSED_COUNT] = {
     [PEER_REFUSED_ADDRESS_EVICTED] = "address_evicted",
 };
 
-static const char *const response_codes[PEER_RESP_COUNT] = {"200", "400", "404",
-                                                            "405", "411", "413"};
+static const char *const response_codes[PEER_RESP_COUNT] = {"200", "400", "404", "405",
+                                                            "411", "413", "503"};
 
 /* TLS settings, shared by the listener and its connections: a reload swaps the listener's,
  * connections in flight finish with the one they started with. */
@@ -525,7 +525,8 @@ static void reply(struct conn *c, enum peer_response code, const char *ctype, co
                                                       "404 Not Found",
                                                       "405 Method Not Allowed",
                                                       "411 Length Required",
-                                                      "413 Content Too Large"};
+                                                      "413 Content Too Large",
+                                                      "503 Service Unavailable"};
     c->srv->stats->responses[code]++;
     buf_printf(&c->out,
                "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
@@ -585,7 +586,7 @@ static void answer_message(struct conn *c, enum peer_msg_kind kind, const char *
         log_warn("peer_listen", "%s message %s (seq %llu) from %s: no (%s)",
                  peer_msg_kind_name(kind), m.id, (unsigned long long)m.seq, c->identity, a.reason);
     }
-    reply_answer(c, PEER_RESP_200, &a);
+    reply_answer(c, a.elsewhere ? PEER_RESP_503 : PEER_RESP_200, &a);
 }
 
 /* The request head rq of a POST to a message path came: answers at once when the body cannot

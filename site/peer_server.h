@@ -86,6 +86,7 @@ enum peer_response {
     PEER_RESP_405,
     PEER_RESP_411, /* a message without a Content-Length */
     PEER_RESP_413, /* a message larger than PEER_MSG_MAX */
+    PEER_RESP_503, /* this replica is not its site's leader: ask again */
     PEER_RESP_COUNT
 };
 

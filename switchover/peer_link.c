@@ -3,8 +3,10 @@
  * A call lives from the send until its outcome: one attempt at a time, each a POST with a
  * fresh seq, and one deadline timer for the whole call, so that an outcome comes within the
  * timeout whatever the transport does. Only a failure to connect is tried again: then the
- * message never reached the peer, and the peer may be restarting; anything else (a timeout
- * after the request went out, a TLS refusal, an answer) ends the call. An answer is taken
+ * message never reached the peer, and the peer may be restarting; and a 503 from a replica
+ * that is not its site's leader (two replicas behind the peer Service: the next connection
+ * may reach the leader; the follower acted on nothing). Anything else (a timeout after the
+ * request went out, a TLS refusal, an answer) ends the call. An answer is taken
  * only when it names the message's id and seq: the requester acts on the answer to its own
  * message, never on another's. Uses: exporter/httpc and http_target (the default transport),
  * site/peer_msg (the wire format), peer_seq.c (the numbers). */
@@ -197,11 +199,31 @@ static void on_deadline(void *arg)
     deliver(c, SW_PEER_UNREACHABLE, NULL, "not reached within %.3gs: %s", s, c->last_error);
 }
 
+/* A follower replica answered 503: the message reached a process that acts on nothing. Tried
+ * again (a new seq, a new connection) until the deadline, like a refused connection. */
+static void try_elsewhere(struct sw_peer_call *c, const char *body, size_t len)
+{
+    struct peer_answer a;
+    char err[200];
+    bool read = peer_answer_parse(body, len, &a, err, sizeof(err)) == 0;
+    snprintf(c->last_error, sizeof(c->last_error),
+             "503 from a replica that is not %s's leader%s%.120s",
+             sw_site_name(sw_other(c->l->env.site)), read ? ": " : "", read ? a.reason : "");
+    int64_t left = left_ms(c) - ATTEMPT_MIN_MS;
+    if (left > 0) {
+        loop_timer_start(c->retry, left < RETRY_MS ? left : RETRY_MS);
+        return;
+    }
+    deliver(c, SW_PEER_UNREACHABLE, NULL, "not reached within %.3gs: %s",
+            (double)c->l->env.timeout_ms / 1000.0, c->last_error);
+}
+
 /* The peer's answer body to c's message, with HTTP status. */
 static void on_answer(struct sw_peer_call *c, long status, const char *body, size_t len)
 {
     struct peer_answer a;
     char err[200];
+    if (status == 503) return try_elsewhere(c, body, len);
     if (status != 200 && status != 400)
         return deliver(c, SW_PEER_BAD_ANSWER, NULL,
                        "the peer answered HTTP %ld (a drwatch without the peer protocol?): %.120s",

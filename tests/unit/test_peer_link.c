@@ -64,7 +64,8 @@ struct fake_peer {
     httpc_done_fn done;
     void *arg;
     int posts;
-    int refuse_first; /* refuse this many connections */
+    int refuse_first;    /* refuse this many connections */
+    int elsewhere_first; /* then answer this many 503s, as a follower replica does */
     long status;
     bool wrong_seq;
     char body[PEER_MSG_MAX + 1];
@@ -77,6 +78,13 @@ static void on_fake(void *arg)
     struct httpc_result r = {.ok = 1, .status = P.status};
     if (P.posts <= P.refuse_first) {
         r = (struct httpc_result){.ok = 0, .reason = "connect", .error = "Connection refused"};
+    } else if (P.posts <= P.refuse_first + P.elsewhere_first) {
+        snprintf(P.answer, sizeof(P.answer),
+                 "{\"format\":\"drwatch-peer-answer/1\",\"id\":\"x\",\"seq\":1,"
+                 "\"answer\":\"no\",\"reason\":\"this golddr replica is not its site's "
+                 "leader: ask again (the leader answers)\",\"state\":null}");
+        r = (struct httpc_result){
+            .ok = 1, .status = 503, .body = P.answer, .body_len = strlen(P.answer)};
     } else {
         struct peer_msg m;
         char err[200];
@@ -170,6 +178,19 @@ static void test_link(struct loop *l)
            strstr(got.reason, "not reached within 3.5s: connect: Connection refused"),
        "one that never accepts is unreachable at the timeout (%s, %d posts)", got.reason, P.posts);
     P.refuse_first = 0;
+    P.elsewhere_first = 2;
+    answered = send_and_wait(l, link, 3000);
+    ok(answered && got.answer == SW_PEER_YES && P.posts == 3,
+       "a 503 from a follower replica is tried again on a new connection until the leader "
+       "answers (%d posts)",
+       P.posts);
+    P.elsewhere_first = 100;
+    answered = send_and_wait(l, link, 5000);
+    ok(answered && got.answer == SW_PEER_UNREACHABLE &&
+           strstr(got.reason, "503 from a replica that is not golddr's leader: this golddr"),
+       "only followers answering is unreachable at the timeout (%s, %d posts)", got.reason,
+       P.posts);
+    P.elsewhere_first = 0;
     P.status = 404;
     ok(send_and_wait(l, link, 500) && got.answer == SW_PEER_BAD_ANSWER &&
            strstr(got.reason, "without the peer protocol"),
