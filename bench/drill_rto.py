@@ -52,13 +52,6 @@ OBJECTIVE_S = 60.0
 GSLB = (1.0, 3.0)  # the lab's monitor interval and timeout (Lab's defaults)
 
 
-def idle(lab, to):
-    for s in SITES:
-        st = lab.state(s)
-        if st.get("state") != to or st.get("transition_in_progress") or "awaiting_peer" in st:
-            return False
-    return True
-
 
 def closed(lab, site, run_id):
     p = lab.plan(site, run_id) if run_id else None
@@ -77,7 +70,7 @@ def one(lab, to):
     tell = [s for s in gold["steps"] if s["action"] == "tell_peer"]
     peer_id = tell[0]["detail"].split("run ")[1].split(" ")[0] if tell and \
         "run " in tell[0]["detail"] else None
-    if not wait_for(lambda: idle(lab, to), 300, 0.2):
+    if not wait_for(lambda: all(lab.idle(s, to) for s in SITES), 300, 0.2):
         raise SystemExit("%s did not settle: %s" % (to, [lab.state(s) for s in SITES]))
     runs = {"gold": r["plan"], "golddr": peer_id}
     out = {}

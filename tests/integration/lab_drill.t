@@ -41,7 +41,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from drwatch_test import ROOT, Tap, wait_for  # noqa: E402
-from lab import SITES, Lab  # noqa: E402
+from lab import SITES, Lab, show, step_ok  # noqa: E402
 
 t = Tap()
 T0 = time.time()
@@ -81,32 +81,13 @@ t.ok(not any(a.startswith("Drwatch") for a in alerts()),
      "neither DrwatchDown nor DrwatchAbsent fires (%s)" % alerts())
 
 checker = lab.invariant_checker(0.2)
+settled, idle, rows = lab.settled, lab.idle, lab.rows
 t.ok(wait_for(lambda: checker.samples >= 3, 10), "the invariant checker samples both leaders")
 
 
-def settled(site, run_id):
-    p = lab.plan(site, run_id)
-    return p if p and p["status"] not in ("awaiting_peer", "running") else None
 
 
-def idle(site, state):
-    s = lab.state(site)
-    return s.get("state") == state and not s.get("transition_in_progress") and \
-        "awaiting_peer" not in s
 
-
-def rows(site):
-    out = lab.psql(site, "SELECT count(*) || ' ' || coalesce(max(id), 0) FROM rows", check=False)
-    return out
-
-
-def show(p):
-    return "%s: %s; steps: %s" % (p["status"], p["detail"], ", ".join(
-        "%s %s" % (s["action"], s["status"]) for s in p["steps"])) if p else "no record"
-
-
-def step_ok(p):
-    return p and p["status"] == "ok" and all(s["status"] in ("ok", "already") for s in p["steps"])
 
 
 WRITES = [  # what a Kubernetes write's path says it is (the state ConfigMap is left out)

@@ -29,13 +29,12 @@ with Gold's PostgreSQL stopped the guard refuses it (case 3), and with Gold's Pa
 (SIGSTOP) the demotion waits for its 5-minute deadline, too long for CI.
 """
 import os
-import re
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from drwatch_test import Tap, free_port, http, wait_for  # noqa: E402
-from lab import SITES, Lab  # noqa: E402
+from lab import SITES, Lab, show, told_run  # noqa: E402
 
 t = Tap()
 T0 = time.time()
@@ -49,41 +48,15 @@ except Exception as e:  # noqa: BLE001 - the lab's failure is the test's
     t.done()
 t.ok(True, "the lab is up in %.1fs (%s)" % (time.time() - T0, lab.timings))
 checker = lab.invariant_checker(0.2)
+settled, idle, rows, running_step = (lab.settled, lab.idle, lab.rows,
+                                      lab.running_step)
 t.ok(wait_for(lambda: checker.samples >= 3, 10), "the invariant checker samples both leaders")
 
 
-def settled(site, run_id):
-    p = lab.plan(site, run_id)
-    return p if p and p["status"] not in ("awaiting_peer", "running") else None
 
 
-def idle(site, state):
-    s = lab.state(site)
-    return s.get("state") == state and not s.get("transition_in_progress") and \
-        "awaiting_peer" not in s
 
 
-def show(p):
-    return "%s: %s; steps: %s" % (p["status"], p["detail"], ", ".join(
-        "%s %s" % (s["action"], s["status"]) for s in p["steps"])) if p else "no record"
-
-
-def running_step(site, run_id):
-    p = lab.plan(site, run_id)
-    return next((s["action"] for s in (p or {}).get("steps", []) if s["status"] == "running"),
-                None)
-
-
-def told_run(p):
-    """The peer's run id, from the tell_peer step of gold's settled run p ("accepted: run X")."""
-    tell = [s for s in (p or {}).get("steps", []) if s["action"] == "tell_peer"]
-    m = re.search(r"accepted: run (\S+)", tell[0]["detail"]) if tell else None
-    return m.group(1) if m else None
-
-
-def rows(site):
-    return lab.psql(site, "SELECT count(*) || ' ' || coalesce(max(id), 0) FROM rows",
-                    check=False)
 
 
 def sample(site, name, **labels):

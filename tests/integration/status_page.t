@@ -46,8 +46,7 @@ t.is_(status, 200, "gold's portal answers 503 from now on")
 status, r = lab.ask("gold", "golddr-primary", reason="status page test")
 t.ok(status == 202, "golddr-primary asked of gold: 202 (%s)" % r)
 run = r.get("plan", "")
-p = wait_for(lambda: (lambda q: q if q and q["status"] not in ("running", "awaiting_peer")
-                      else None)(lab.plan("gold", run)), 120, 0.25)
+p = wait_for(lambda: lab.settled("gold", run), 120, 0.25)
 t.is_(p and p["status"], "ok", "gold's run ends ok, its maintenance step failed (best-effort)")
 t.ok(wait_for(lambda: lab.state("golddr").get("state") == "golddr-primary" and not
               lab.state("golddr").get("transition_in_progress"), 120, 0.25),

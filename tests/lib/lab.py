@@ -617,6 +617,28 @@ switchover = {
             self.asked_at[site] = time.time() - self.t0
         return status, r
 
+    def settled(self, site, run_id):
+        """The run's record (GET /api/v1/plans/<id>) once it ended (or was refused), else None."""
+        p = self.plan(site, run_id)
+        return p if p and p["status"] not in ("awaiting_peer", "running") else None
+
+    def idle(self, site, state=None):
+        """Whether the site runs and awaits nothing (and is in state, when given)."""
+        s = self.state(site)
+        return bool(s) and not s.get("transition_in_progress") and "awaiting_peer" not in s \
+            and (state is None or s.get("state") == state)
+
+    def running_step(self, site, run_id):
+        """The action of the run's step running now, or None."""
+        p = self.plan(site, run_id)
+        return next((s["action"] for s in (p or {}).get("steps", [])
+                     if s["status"] == "running"), None)
+
+    def rows(self, site):
+        """The lab's test table on site's leader: "count max_id"."""
+        return self.psql(site, "SELECT count(*) || ' ' || coalesce(max(id), 0) FROM rows",
+                         check=False)
+
     def plan(self, site, run_id):
         status, _, body = self.dw[site].get("/api/v1/plans/" + run_id)
         return json.loads(body) if status == 200 else None
@@ -758,3 +780,24 @@ switchover = {
         if self.pg:
             self.pg.stop()
         drwatch_test._cleanup()  # the fakes and dnsmasq (spawned through drwatch_test)
+
+
+# ---- reading a run's record (GET /api/v1/plans/<id>) ----
+
+def show(p):
+    """A run's record in one line, for test output."""
+    return "%s: %s; steps: %s" % (p["status"], p["detail"], ", ".join(
+        "%s %s" % (s["action"], s["status"]) for s in p["steps"])) if p else "no record"
+
+
+def step_ok(p):
+    """A run that ended ok, every step ok or found done already."""
+    return bool(p and p["status"] == "ok" and
+                all(s["status"] in ("ok", "already") for s in p["steps"]))
+
+
+def told_run(p):
+    """The peer's run id, from the tell_peer step of a settled run p ("accepted: run X")."""
+    tell = [s for s in (p or {}).get("steps", []) if s["action"] == "tell_peer"]
+    m = re.search(r"accepted: run (\S+)", tell[0]["detail"]) if tell else None
+    return m.group(1) if m else None

@@ -48,15 +48,6 @@ def log(msg):
     print("%s %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
 
 
-def idle(lab, site, state=None):
-    s = lab.state(site)
-    return bool(s) and not s.get("transition_in_progress") and "awaiting_peer" not in s and \
-        (state is None or s.get("state") == state)
-
-
-def rows(lab, site):
-    return lab.psql(site, "SELECT count(*) || ' ' || coalesce(max(id), 0) FROM rows",
-                    check=False)
 
 
 def fake_post(url, path, body):
@@ -124,11 +115,11 @@ class Soak:
                 log("  %s answered %s: %s" % (site, status, r.get("reason", r)))
             if attempt == 0:
                 yield
-            done = wait_for(lambda: all(idle(lab, s) for s in SITES) and all(
+            done = wait_for(lambda: all(lab.idle(s) for s in SITES) and all(
                 lab.state(s).get("state") == to for s in SITES), SETTLE_S, 0.5)
             if done:
                 return
-            if not wait_for(lambda: all(idle(lab, s) for s in SITES), 5, 0.5):
+            if not wait_for(lambda: all(lab.idle(s) for s in SITES), 5, 0.5):
                 self.problems.append("%s: a run neither ended nor reached %s in %ds" % (
                     to, to, SETTLE_S))
                 return
@@ -142,7 +133,7 @@ class Soak:
         old = standby if to != "gold-standby" else primary
         lab.psql(old, "INSERT INTO rows (payload) SELECT 'soak %d %s ' || g "
                  "FROM generate_series(1, 200) g" % (cycle, to))
-        before = rows(lab, old)
+        before = lab.rows(old)
         self.arm(fault)
         start = time.time()
         asking = self.ask_until(to)
@@ -155,9 +146,9 @@ class Soak:
         if got != ("f", "t"):
             self.problems.append("cycle %d %s: writable (%s, %s) = %s, want (f, t)" % (
                 cycle, to, primary, standby, got))
-        if rows(lab, primary) != before:
+        if lab.rows(primary) != before:
             self.problems.append("cycle %d %s: rows on %s %s, before %s" % (
-                cycle, to, primary, rows(lab, primary), before))
+                cycle, to, primary, lab.rows(primary), before))
         log("  done in %.1fs" % (time.time() - start))
 
 
