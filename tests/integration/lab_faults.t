@@ -33,17 +33,12 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from drwatch_test import Tap, http, wait_for  # noqa: E402
-from lab import SITES, Lab, show, step_ok, told_run  # noqa: E402
+from lab import SITES, Lab, invariants_held, start_for, stop_for, show, step_ok, told_run  # noqa: E402
 
 t = Tap()
 T0 = time.time()
 lab = Lab(log=t.diag, tekton_attempt_timeout="8s")
-try:
-    lab.start()
-except Exception as e:  # noqa: BLE001 - the lab's failure is the test's
-    t.ok(False, "the lab starts: %s" % e)
-    t.done()
-t.ok(True, "the lab is up in %.1fs (%s)" % (time.time() - T0, lab.timings))
+start_for(t, lab, T0)
 checker = lab.invariant_checker(0.2)
 settled, idle, rows, running_step = (lab.settled, lab.idle, lab.rows,
                                       lab.running_step)
@@ -307,19 +302,5 @@ t.ok(portal_state("golddr") is False and not keycloak_selects_page("golddr"),
      "golddr's maintenance is off")
 
 # ---- the end ----
-checker.stop()
-t.diag("writability seen (s since the lab began: gold, golddr in recovery):")
-for at, w in checker.states:
-    t.diag("  %7.2f  %s" % (at, w))
-t.ok(checker.samples > 50, "%d samples of both leaders" % checker.samples)
-t.is_(checker.both, [], "never were both leaders writable at once")
-t.is_(checker.unsafe_promotions, [],
-      "no leader was promoted while the other answered writable (promotions: %s)"
-      % checker.promotions)
-t.is_(checker.unasked, [], "every run was asked for: by the test, the peer's run, or automation where "
-      "it is on (%d runs seen)" % len(checker.runs))
-for site in SITES:
-    lab.dw[site].stop_clean(t)
-lab.stop()
-t.ok(True, "whole file %.1fs" % (time.time() - T0))
-t.done()
+invariants_held(t, checker)
+stop_for(t, lab, T0, 'whole file')

@@ -34,19 +34,14 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from drwatch_test import Tap, free_port, http, wait_for  # noqa: E402
-from lab import SITES, Lab, show, told_run  # noqa: E402
+from lab import SITES, Lab, invariants_held, start_for, stop_for, show, told_run  # noqa: E402
 
 t = Tap()
 T0 = time.time()
 DEAD = "127.0.0.1:%d" % free_port()  # nothing listens: every lookup there fails
 lab = Lab(log=t.diag, rules=True, automation=("golddr",), extra_resolvers=(DEAD,),
           tekton_attempt_timeout="20s")
-try:
-    lab.start()
-except Exception as e:  # noqa: BLE001 - the lab's failure is the test's
-    t.ok(False, "the lab starts: %s" % e)
-    t.done()
-t.ok(True, "the lab is up in %.1fs (%s)" % (time.time() - T0, lab.timings))
+start_for(t, lab, T0)
 checker = lab.invariant_checker(0.2)
 settled, idle, rows, running_step = (lab.settled, lab.idle, lab.rows,
                                       lab.running_step)
@@ -189,16 +184,5 @@ t.ok(wait_for(lambda: lab.recovery("gold", timeout=3) == "t", 60, 0.5),
      "gold's PostgreSQL back, in recovery")
 
 # ---- the end ----
-checker.stop()
-t.ok(checker.samples > 50, "%d samples of both leaders" % checker.samples)
-t.is_(checker.both, [], "never were both leaders writable at once")
-t.is_(checker.unsafe_promotions, [],
-      "no leader was promoted while the other answered writable (promotions: %s)"
-      % checker.promotions)
-t.is_(checker.unasked, [], "every run was asked for: by the test, the peer's run, or automation where "
-      "it is on (%d runs seen)" % len(checker.runs))
-for site in SITES:
-    lab.dw[site].stop_clean(t)
-lab.stop()
-t.ok(True, "whole file %.1fs" % (time.time() - T0))
-t.done()
+invariants_held(t, checker)
+stop_for(t, lab, T0, 'whole file')

@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from drwatch_test import Tap, http, wait_for  # noqa: E402
-from lab import Lab  # noqa: E402
+from lab import Lab, start_for  # noqa: E402
 import browser  # noqa: E402
 
 t = Tap()
@@ -32,12 +32,7 @@ if not browser.CHROMIUM:
     t.done()
 T0 = time.time()
 lab = Lab(log=t.diag, rules=True)
-try:
-    lab.start()
-except Exception as e:  # noqa: BLE001 - the lab's failure is the test's
-    t.ok(False, "the lab starts: %s" % e)
-    t.done()
-t.ok(True, "the lab is up in %.1fs" % (time.time() - T0))
+start_for(t, lab, T0)
 
 # A failover whose best-effort maintenance step fails: Gold's portal answers 503.
 status, _, _ = http("POST", lab.portal["gold"] + "/__fake/mode", body=json.dumps(

@@ -801,3 +801,39 @@ def told_run(p):
     tell = [s for s in (p or {}).get("steps", []) if s["action"] == "tell_peer"]
     m = re.search(r"accepted: run (\S+)", tell[0]["detail"]) if tell else None
     return m.group(1) if m else None
+
+
+# ---- a lab test's beginning and end ----
+
+def start_for(t, lab, t0):
+    """Starts lab for the TAP test t; a lab that does not come up is the test's failure."""
+    try:
+        lab.start()
+    except Exception as e:  # noqa: BLE001 - the lab's failure is the test's
+        t.ok(False, "the lab starts: %s" % e)
+        t.done()
+    t.ok(True, "the lab is up in %.1fs (%s)" % (time.time() - t0, lab.timings))
+
+
+def invariants_held(t, checker):
+    """Stops the checker and asserts the issue's three invariants over everything it saw."""
+    checker.stop()
+    t.diag("writability seen (s since the lab began: gold, golddr in recovery):")
+    for at, w in checker.states:
+        t.diag("  %7.2f  %s" % (at, w))
+    t.ok(checker.samples > 50, "%d samples of both leaders" % checker.samples)
+    t.is_(checker.both, [], "never were both leaders writable at once")
+    t.is_(checker.unsafe_promotions, [],
+          "no leader was promoted while the other answered writable (promotions: %s)"
+          % checker.promotions)
+    t.is_(checker.unasked, [], "every run was asked for: by the test, the peer's run, or "
+          "automation where it is on (%d runs seen)" % len(checker.runs))
+
+
+def stop_for(t, lab, t0, what="whole file"):
+    """Stops both drwatch (each must exit cleanly on SIGTERM) and the lab; ends the test."""
+    for site in SITES:
+        lab.dw[site].stop_clean(t)
+    lab.stop()
+    t.ok(True, "%s %.1fs" % (what, time.time() - t0))
+    t.done()

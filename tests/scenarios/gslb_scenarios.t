@@ -34,19 +34,14 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from drwatch_test import Tap, wait_for  # noqa: E402
-from lab import SITES, Lab  # noqa: E402
+from lab import SITES, Lab, invariants_held, start_for, stop_for  # noqa: E402
 
 t = Tap()
 T0 = time.time()
 SAMPLES = 2  # the lab's switchover.samples
 # cooldown: the automatic failover at the end comes seconds after the maintenance transitions.
 lab = Lab(log=t.diag, rules=True, switchover_extra='cooldown = "3s"')
-try:
-    lab.start()
-except Exception as e:  # noqa: BLE001 - the lab's failure is the test's
-    t.ok(False, "the lab starts: %s" % e)
-    t.done()
-t.ok(True, "the lab is up in %.1fs (%s)" % (time.time() - T0, lab.timings))
+start_for(t, lab, T0)
 checker = lab.invariant_checker(0.5)
 ALERT = "FailoverEvidenceAwaitingApproval"
 ALL_CHECKS = None
@@ -287,14 +282,5 @@ t.is_(lab.recovery("golddr"), "f", "golddr's leader is writable")
 t.ok(wait_for(lambda: lab.gslb_answer() == "golddr", 10, 0.1), "the GSLB answers golddr")
 lab.pg.resume_rest_api("gold1")
 
-checker.stop()
-t.diag("writability seen (s since the lab began: gold, golddr in recovery): %s" %
-       checker.states)
-t.is_(checker.both, [], "never were both leaders writable at once")
-t.is_(checker.unasked, [], "every run was asked for: by the test, the peer's run, or automation where "
-      "it is on (%d runs seen)" % len(checker.runs))
-for site in SITES:
-    lab.dw[site].stop_clean(t)
-lab.stop()
-t.ok(True, "all scenarios in %.1fs" % (time.time() - T0))
-t.done()
+invariants_held(t, checker)
+stop_for(t, lab, T0, 'all scenarios in')
