@@ -100,6 +100,8 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@./examples/run-demo
 
+# A failed assertion is named in the output (its name says what it saw), not only counted.
+PROVE_FLAGS ?= --failures
 test: deps
 	@$(MAKE) --no-print-directory tests-build
 	@DRWATCH_BIN=$(abspath $(BIN)) DRWATCH_BUILD=$(abspath $(BUILD)) \
