@@ -168,13 +168,16 @@ static void add_web(struct metric_set *m, const struct drwatch_stats *st)
                   http_auth_failure_name((enum http_auth_failure)r), LABELS_END);
     mset_addv(m,
               gauge(m, "drwatch_web_config_last_reload_successful",
-                    "1 if the last read of --web.config.file succeeded (1 without one).", NULL),
+                    "1 if the last read of --web.config.file (and of its TLS files when they "
+                    "changed) succeeded (1 without one).",
+                    NULL),
               atomic_load(&st->web_config_last_reload_ok), LABELS_END);
-    mset_addv(m,
-              mset_family(m, "drwatch_web_config_reload_failures_total", METRIC_COUNTER,
-                          "Reads of a changed --web.config.file that failed (the previous one "
-                          "stayed in force)."),
-              (double)atomic_load(&st->web_config_reload_failures), LABELS_END);
+    mset_addv(
+        m,
+        mset_family(m, "drwatch_web_config_reload_failures_total", METRIC_COUNTER,
+                    "Reads of a changed --web.config.file, or of its changed TLS settings and "
+                    "files, that failed (the previous ones stayed in force)."),
+        (double)atomic_load(&st->web_config_reload_failures), LABELS_END);
 }
 
 static void add_daemon(struct metric_set *m, const struct drwatch_stats *st)

@@ -45,6 +45,10 @@
 #define MAX_ROUTES     32
 #define REAP_TICK_MS   250         /* how often read deadlines are checked */
 #define MHD_POOL_BYTES (32 * 1024) /* per connection: the request line, head, parsed values */
+/* How long a daemon replaced by a TLS change serves its open connections at most: longer
+ * than MHD's idle timeout and the loop's deadline, so only a client that keeps a connection
+ * busy all that time has it closed (between answers, or cutting one short). */
+#define RETIRE_MAX_MS 60000
 
 /* What /metrics serves: a snapshot and the MHD responses made from it. Every response holds
  * a reference, dropped by MHD's free callback when the last connection using it is done. */
@@ -62,8 +66,20 @@ struct pqueue {
     size_t len;
 };
 
+/* A daemon replaced by a TLS change (http_server_set_tls): it accepts nothing more and serves
+ * its open connections until the last one closes; the watchdog then stops it. It keeps the
+ * TLS settings it was started with. */
+struct retired {
+    struct MHD_Daemon *mhd;
+    struct web_config *tls;
+    char *tls_priorities;
+    struct retired *next;
+    int64_t until_ms; /* stopped then even with connections open */
+};
+
 struct http_server {
     struct MHD_Daemon *mhd;
+    unsigned mhd_flags; /* the address flags it was started with, for its successors */
     struct drwatch_stats *stats;
     struct sockaddr_storage addr;
     socklen_t addrlen;
@@ -82,6 +98,8 @@ struct http_server {
     pthread_mutex_t qlock;
     pthread_cond_t qcond; /* wakes the watchdog */
     struct pqueue loopq, workq;
+    size_t suspended;            /* connections queued or running (suspended), under qlock */
+    struct MHD_Daemon *stopping; /* a retired daemon being stopped: it may suspend nothing */
     bool reaper_stop;
     pthread_cond_t wcond; /* wakes the worker */
     pthread_t worker;
@@ -90,10 +108,12 @@ struct http_server {
     bool reaper_running;
     int64_t next_reap_ms;
     /* --web.config.file: basic auth, headers and client certificates are checked per request
-     * with the config in force; TLS is the one the listener started with (tls). */
+     * with the config in force; tls is the one the current daemon (mhd) was started with, read
+     * by MHD threads under lock. retired: the daemons it replaced, under lock. */
     struct web_auth *web;
     struct web_config *tls;
     char *tls_priorities;
+    struct retired *retired;
     atomic_int_fast64_t last_refusal_log_ms;
 };
 
@@ -486,7 +506,13 @@ static bool queue_add(struct http_server *s, struct pqueue *q, struct pending *p
                       int64_t deadline_ms)
 {
     if (s->reaper_stop || s->worker_stop || q->len >= max) return false;
+    if (s->stopping) {
+        const union MHD_ConnectionInfo *d =
+            MHD_get_connection_info(p->conn, MHD_CONNECTION_INFO_DAEMON);
+        if (!d || d->daemon == s->stopping) return false;
+    }
     MHD_suspend_connection(p->conn);
+    s->suspended++;
     p->stage = PENDING_QUEUED;
     p->deadline_ms = time_mono_ms() + deadline_ms;
     queue_push(q, p);
@@ -530,6 +556,9 @@ static void on_loop_requests(void *arg)
         p->stage = PENDING_ANSWERED;
         pthread_mutex_unlock(&s->qlock);
         MHD_resume_connection(p->conn); /* p belongs to the connection again */
+        pthread_mutex_lock(&s->qlock);
+        s->suspended--; /* after the resume: a daemon stopped from now on resumes it first */
+        pthread_mutex_unlock(&s->qlock);
     }
 }
 
@@ -551,6 +580,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&s->qlock);
         p->stage = PENDING_ANSWERED;
         MHD_resume_connection(p->conn); /* p belongs to the connection again */
+        s->suspended--;
     }
     pthread_mutex_unlock(&s->qlock);
     return NULL;
@@ -558,7 +588,8 @@ static void *worker_main(void *arg)
 
 /* Answers 503 for requests of q that who (the loop, the worker) has not taken by their
  * deadline. Under qlock. */
-static void expire_requests(struct pqueue *q, const char *who, int deadline_ms, int64_t now)
+static void expire_requests(struct http_server *s, struct pqueue *q, const char *who,
+                            int deadline_ms, int64_t now)
 {
     for (struct pending *p; (p = q->head) && p->deadline_ms <= now;) {
         queue_pop(q);
@@ -570,23 +601,85 @@ static void expire_requests(struct pqueue *q, const char *who, int deadline_ms, 
         log_warn("http", "%s %s: the %s did not take it in time: answered 503", p->req.method,
                  p->req.path, who);
         MHD_resume_connection(p->conn);
+        s->suspended--;
     }
 }
 
 /* The watchdog: answers loop requests past their deadline, and every REAP_TICK_MS shuts
  * down the connections past their read deadline. */
+static void retired_free(struct retired *r)
+{
+    MHD_stop_daemon(r->mhd);
+    web_config_unref(r->tls);
+    free(r->tls_priorities);
+    free(r);
+}
+
+/* Takes the first retired daemon that may stop now off the list: one without connections (none
+ * can come: it no longer listens), or any when all is set (the server stops, no connection
+ * is suspended any more). Returns NULL, or in *overdue one past its RETIRE_MAX_MS (left on
+ * the list: it may stop only while no connection is suspended). */
+static struct retired *retired_take(struct http_server *s, bool all, struct retired **overdue)
+{
+    int64_t now = time_mono_ms();
+    *overdue = NULL;
+    pthread_mutex_lock(&s->lock);
+    struct retired *r = NULL;
+    for (struct retired **pp = &s->retired; *pp; pp = &(*pp)->next) {
+        const union MHD_DaemonInfo *i =
+            MHD_get_daemon_info((*pp)->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (all || (i && i->num_connections == 0)) {
+            r = *pp;
+            *pp = r->next;
+            break;
+        }
+        if (now >= (*pp)->until_ms) *overdue = *pp;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+/* Stops the retired daemons that are done (see retired_take), and one overdue daemon when no
+ * connection is suspended: MHD aborts when a stopped daemon has one, so it may suspend none
+ * while it stops (queue_add refuses them: 503). Watchdog thread, or http_server_free. */
+static void stop_retired(struct http_server *s, bool all)
+{
+    struct retired *r, *overdue;
+    while ((r = retired_take(s, all, &overdue))) retired_free(r);
+    if (!overdue) return;
+    pthread_mutex_lock(&s->qlock);
+    bool can = s->suspended == 0;
+    if (can) s->stopping = overdue->mhd;
+    pthread_mutex_unlock(&s->qlock);
+    if (!can) return;
+    pthread_mutex_lock(&s->lock);
+    for (struct retired **pp = &s->retired; *pp; pp = &(*pp)->next)
+        if (*pp == overdue) {
+            *pp = overdue->next;
+            break;
+        }
+    pthread_mutex_unlock(&s->lock);
+    log_info("http", "closing the connections a replaced TLS listener still served after %d s",
+             RETIRE_MAX_MS / 1000);
+    retired_free(overdue);
+    pthread_mutex_lock(&s->qlock);
+    s->stopping = NULL;
+    pthread_mutex_unlock(&s->qlock);
+}
+
 static void *reaper_main(void *arg)
 {
     struct http_server *s = arg;
     pthread_mutex_lock(&s->qlock);
     while (!s->reaper_stop) {
         int64_t now = time_mono_ms();
-        expire_requests(&s->loopq, "loop", HTTP_LOOP_DEADLINE_MS, now);
-        expire_requests(&s->workq, "HTTP worker", HTTP_WORKER_DEADLINE_MS, now);
+        expire_requests(s, &s->loopq, "loop", HTTP_LOOP_DEADLINE_MS, now);
+        expire_requests(s, &s->workq, "HTTP worker", HTTP_WORKER_DEADLINE_MS, now);
         if (now >= s->next_reap_ms) {
             s->next_reap_ms = now + REAP_TICK_MS;
             pthread_mutex_unlock(&s->qlock); /* never hold both locks */
             http_conns_reap(s->conns, now);
+            stop_retired(s, false);
             pthread_mutex_lock(&s->qlock);
             continue;
         }
@@ -709,17 +802,21 @@ static void web_refused(struct http_server *s, struct MHD_Connection *c, enum ht
              host, http_auth_failure_name(why));
 }
 
-/* The web config's checks of a request: its client certificate (against the TLS settings the
- * listener started with), then its Basic credentials (against the config in force). Returns
- * 0 to go on, 401 with v made the refusal, or -1 to close the connection: a certificate that
- * a Go server would have refused in the handshake gets no answer either. */
+/* The web config's checks of a request: its client certificate (against the client_auth_type
+ * of the current daemon's TLS settings, also for a connection a retired daemon still serves:
+ * a stricter setting applies at once), then its Basic credentials (against the config in force).
+ * Returns 0 to go on, 401 with v made the refusal, or -1 to close the connection: a certificate
+ * that a Go server would have refused in the handshake gets no answer either. */
 static int web_gate(struct http_server *s, struct MHD_Connection *c, struct http_verdict *v)
 {
     if (!s->web) return 0;
-    if (s->tls && s->tls->client_auth != WEB_NO_CLIENT_CERT) {
+    pthread_mutex_lock(&s->lock);
+    enum web_client_auth ca = s->tls ? s->tls->client_auth : WEB_NO_CLIENT_CERT;
+    pthread_mutex_unlock(&s->lock);
+    if (ca != WEB_NO_CLIENT_CERT) {
         const union MHD_ConnectionInfo *i =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-        enum web_peer pr = web_tls_peer(i ? i->tls_session : NULL, s->tls->client_auth);
+        enum web_peer pr = web_tls_peer(i ? i->tls_session : NULL, ca);
         if (pr != WEB_PEER_OK) {
             web_refused(s, c,
                         pr == WEB_PEER_MISSING ? HTTP_AUTH_CLIENT_CERT_MISSING
@@ -1012,15 +1109,15 @@ void http_server_set_web(struct http_server *s, struct web_auth *w)
  * client certificate only when it has a trust list: RequestClientCert and RequireAnyClientCert
  * without client_ca_file give it the server's own certificate, whose names then go out as
  * the acceptable issuers; any certificate is taken (web_tls_peer decides). */
-static void tls_options(const struct http_server *s, struct MHD_OptionItem o[5], unsigned *flags)
+static void tls_options(const struct web_config *c, char *prio, struct MHD_OptionItem o[5],
+                        unsigned *flags)
 {
     size_t n = 0;
-    const struct web_config *c = s->tls;
     if (c) {
         *flags |= MHD_USE_TLS;
         o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, c->cert_pem};
         o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, c->key_pem};
-        o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, s->tls_priorities};
+        o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, prio};
         if (c->client_auth != WEB_NO_CLIENT_CERT)
             o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
                                              c->ca_pem ? c->ca_pem : c->cert_pem};
@@ -1028,10 +1125,13 @@ static void tls_options(const struct http_server *s, struct MHD_OptionItem o[5],
     o[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 }
 
-static struct MHD_Daemon *start_mhd(struct http_server *s, unsigned flags)
+/* Starts a daemon with TLS c (NULL: plain HTTP) on the listening socket fd, or on a new one
+ * bound to s's address when fd is -1. */
+static struct MHD_Daemon *start_mhd(struct http_server *s, unsigned flags,
+                                    const struct web_config *c, char *prio, int fd)
 {
     struct MHD_OptionItem tls[5];
-    tls_options(s, tls, &flags);
+    tls_options(c, prio, tls, &flags);
     /* MHD splits its connection limit evenly between its threads, and each refuses past its
      * share without telling us: set high enough that http_conns always decides first. */
     unsigned mhd_limit = HTTP_THREADS * (s->lim.max_connections + 16);
@@ -1047,6 +1147,7 @@ static struct MHD_Daemon *start_mhd(struct http_server *s, unsigned flags)
         (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_POOL_BYTES, MHD_OPTION_CONNECTION_TIMEOUT,
         idle_s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_ARRAY, tls,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
         s->addrlen ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, (struct sockaddr *)&s->addr,
         MHD_OPTION_END);
 }
@@ -1065,10 +1166,15 @@ int http_server_start(struct http_server *s, char *err, size_t errlen)
     }
     s->worker_running = true;
     if (s->any_address) {
-        s->mhd = start_mhd(s, MHD_USE_DUAL_STACK);
-        if (!s->mhd) s->mhd = start_mhd(s, 0); /* no IPv6 here: IPv4 only */
+        s->mhd_flags = MHD_USE_DUAL_STACK;
+        s->mhd = start_mhd(s, s->mhd_flags, s->tls, s->tls_priorities, -1);
+        if (!s->mhd) { /* no IPv6 here: IPv4 only */
+            s->mhd_flags = 0;
+            s->mhd = start_mhd(s, s->mhd_flags, s->tls, s->tls_priorities, -1);
+        }
     } else {
-        s->mhd = start_mhd(s, s->addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+        s->mhd_flags = s->addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0;
+        s->mhd = start_mhd(s, s->mhd_flags, s->tls, s->tls_priorities, -1);
     }
     if (!s->mhd) {
         snprintf(err, errlen, "cannot listen on port %u: address in use or not permitted", s->port);
@@ -1076,6 +1182,48 @@ int http_server_start(struct http_server *s, char *err, size_t errlen)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     if (info) s->port = info->port;
+    return 0;
+}
+
+/* The new daemon starts on a duplicate of the listening socket before the current one is
+ * quiesced: if it cannot start, nothing has changed; once it runs, there is never a moment
+ * without a listener, and no port to race for. Both accept for that instant, which is
+ * harmless: what the old one takes is served with the old certificate. The old one keeps
+ * serving its open connections (keep-alive ones too: a client loses nothing) until they
+ * close; MHD's idle timeout bounds the idle ones. */
+int http_server_set_tls(struct http_server *s, struct web_config *c, char *err, size_t errlen)
+{
+    if (!s->mhd) {
+        snprintf(err, errlen, "the listener has not started");
+        return -1;
+    }
+    const union MHD_DaemonInfo *li = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_LISTEN_FD);
+    int fd = li ? dup(li->listen_fd) : -1;
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot duplicate the listening socket: %s", strerror(errno));
+        return -1;
+    }
+    struct web_config *tls = c && c->tls ? web_config_ref(c) : NULL;
+    char *prio = tls ? web_config_priorities(tls) : NULL;
+    struct MHD_Daemon *d = start_mhd(s, s->mhd_flags, tls, prio, fd);
+    if (!d) {
+        close(fd);
+        web_config_unref(tls);
+        free(prio);
+        snprintf(err, errlen, "libmicrohttpd cannot start a listener with the new TLS settings");
+        return -1;
+    }
+    MHD_socket old_fd = MHD_quiesce_daemon(s->mhd);
+    if (old_fd != MHD_INVALID_SOCKET) close(old_fd);
+    struct retired *r = xcalloc(1, sizeof(*r));
+    pthread_mutex_lock(&s->lock);
+    *r = (struct retired){s->mhd, s->tls, s->tls_priorities, s->retired,
+                          time_mono_ms() + RETIRE_MAX_MS};
+    s->retired = r;
+    s->mhd = d;
+    s->tls = tls;
+    s->tls_priorities = prio;
+    pthread_mutex_unlock(&s->lock);
     return 0;
 }
 
@@ -1102,6 +1250,7 @@ static void drain_queues(struct http_server *s)
         reply_text(&p->rep, 503, "503 service unavailable: drwatch is stopping\n");
         p->stage = PENDING_ANSWERED;
         MHD_resume_connection(p->conn);
+        s->suspended--;
     }
     pthread_mutex_unlock(&s->qlock);
 }
@@ -1111,6 +1260,7 @@ void http_server_free(struct http_server *s)
     if (!s) return;
     drain_queues(s);
     if (s->mhd) MHD_stop_daemon(s->mhd); /* closes every connection: http_conns empties */
+    stop_retired(s, true);
     loop_async_free(s->async);
     if (s->current) served_retire(s->current);
     for (size_t i = 0; i < s->nroutes; i++) {

@@ -27,6 +27,7 @@
 #include "http_route.h"
 #include "registry.h"
 #include "stats.h"
+#include "web_config.h"
 
 struct http_server;
 struct loop;
@@ -46,9 +47,15 @@ struct http_server *http_server_new(const char *listen, const struct http_limits
                                     struct drwatch_stats *stats, struct loop *loop, char *err,
                                     size_t errlen);
 /* Serves what the web config w asks (web_auth.h; borrowed, it must outlive the server):
- * TLS as its config at this call says, basic auth, client certificates and headers as the
- * config in force says at each request. Before http_server_start. */
+ * TLS as its config at this call says (http_server_set_tls changes it), basic auth, client
+ * certificates and headers as the config in force says at each request. Before http_server_start.
+ */
 void http_server_set_web(struct http_server *s, struct web_auth *w);
+/* Serves TLS as c says from now on (c->tls false or c NULL: plain HTTP), for new connections;
+ * open ones finish with the settings they began with. c must have passed web_tls_check.
+ * Returns 0, or -1 with err filled and the settings in force kept. After http_server_start,
+ * from one thread at a time (the loop). */
+int http_server_set_tls(struct http_server *s, struct web_config *c, char *err, size_t errlen);
 /* Adds a route (copied) before http_server_start. */
 void http_route_add(struct http_server *s, const struct http_route *r);
 int http_server_start(struct http_server *s, char *err, size_t errlen);

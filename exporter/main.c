@@ -447,6 +447,26 @@ static void on_rules_result(void *arg, struct rules_engine *e)
 
 #define WEB_CONFIG_CHECK_MS 1000 /* how often the file's stat is looked at */
 
+/* The web config's TLS settings or files changed: checked first, then handed to the listener
+ * (new connections get them; open ones keep theirs). Bad ones keep the listener as it is,
+ * logged and counted as a failed reload; they are tried again when the files change. */
+static void web_tls_reload(struct daemon *d)
+{
+    char err[1024];
+    struct web_config *c = web_auth_get(d->web);
+    if (web_tls_check(c, err, sizeof(err)) < 0 ||
+        http_server_set_tls(d->http, c, err, sizeof(err)) < 0) {
+        atomic_store(&d->stats.web_config_last_reload_ok, 0);
+        atomic_fetch_add(&d->stats.web_config_reload_failures, 1);
+        log_error("web", "%s: keeping the listener's TLS settings: %s", web_auth_path(d->web), err);
+    } else {
+        web_auth_tls_applied(d->web, c);
+        log_info("web", "%s: the listener serves the new TLS settings to new connections",
+                 web_auth_path(d->web));
+    }
+    web_config_unref(c);
+}
+
 /* Re-reads the web config when it changed (or when force is set); a bad one is logged and
  * counted, and the one in force stays. Loop thread. */
 static void web_config_reload(struct daemon *d, bool force)
@@ -462,11 +482,7 @@ static void web_config_reload(struct daemon *d, bool force)
         return;
     }
     log_info("web", "loaded %s", web_auth_path(d->web));
-    if (tls_changed)
-        log_warn("web",
-                 "%s: tls_server_config changed; the listener keeps its TLS settings until "
-                 "drwatch restarts",
-                 web_auth_path(d->web));
+    if (tls_changed) web_tls_reload(d);
 }
 
 static void on_web_timer(void *arg)
@@ -981,7 +997,7 @@ static void usage(FILE *out)
             "                               re-read on every reload\n"
             "  --web.config.file=FILE       TLS, basic auth and headers for the listener, in\n"
             "                               Prometheus exporter-toolkit's format; re-read when\n"
-            "                               it changes (TLS settings at restart)\n"
+            "                               it or its cert, key or CA file changes\n"
             "  --log.level=LEVEL            debug, info, warn or error (default info)\n"
             "  --version                    print the version and exit\n"
             "  --help                       this text\n");

@@ -41,6 +41,10 @@ struct web_auth {
     struct web_config *started; /* the first config: what the listener's TLS was made from */
     struct stat seen;
     bool seen_valid;
+    /* The cert, key and CA files of the last read, as they were just before it: certificates
+     * are rotated by rewriting these files (cert-manager), not the config. */
+    struct stat files[3];
+    bool files_have[3];
     bool missing; /* the last look found no file */
     unsigned char key[DIGEST];
     pthread_mutex_t cache_lock;
@@ -103,15 +107,38 @@ static bool tls_differs(const struct web_config *a, const struct web_config *b)
            !same_text(a->ca_pem, b->ca_pem);
 }
 
+static bool same_stat(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Looks at the files the config in force names; with remember, keeps what it saw. Returns
+ * whether any differs from what was kept. */
+static bool files_changed(struct web_auth *w, const struct web_config *c, bool remember)
+{
+    const char *paths[3] = {c ? c->cert_file : NULL, c ? c->key_file : NULL,
+                            c ? c->client_ca_file : NULL};
+    bool changed = false;
+    for (size_t i = 0; i < 3; i++) {
+        struct stat st;
+        bool have = paths[i] && stat(paths[i], &st) == 0;
+        if (have != w->files_have[i] || (have && !same_stat(&st, &w->files[i]))) changed = true;
+        if (remember) {
+            w->files_have[i] = have;
+            if (have) w->files[i] = st;
+        }
+    }
+    return changed;
+}
+
 int web_auth_reload(struct web_auth *w, bool force, bool *tls_changed, char *err, size_t errlen)
 {
     *tls_changed = false;
     struct stat st;
     bool have = stat(w->path, &st) == 0;
-    if (!force && have && w->seen_valid && st.st_ino == w->seen.st_ino &&
-        st.st_dev == w->seen.st_dev && st.st_size == w->seen.st_size &&
-        st.st_mtim.tv_sec == w->seen.st_mtim.tv_sec &&
-        st.st_mtim.tv_nsec == w->seen.st_mtim.tv_nsec)
+    if (!force && have && w->seen_valid && same_stat(&st, &w->seen) &&
+        !files_changed(w, w->cur, false))
         return 0;
     /* A file that is gone stays reported once, not every check. */
     if (!force && !have && w->missing) return 0;
@@ -119,8 +146,15 @@ int web_auth_reload(struct web_auth *w, bool force, bool *tls_changed, char *err
     /* Remembered before reading: a file that stays bad is reported once, not every check. */
     w->seen = st;
     w->seen_valid = have;
+    /* The files are looked at before they are read, so a rewrite during the read is seen at
+     * the next check; files the new config names anew are looked at after (a new config). */
+    files_changed(w, w->cur, true);
     struct web_config *c;
     if (web_config_load(w->path, &c, err, errlen) < 0) return -1;
+    if (!w->cur || !same_text(w->cur->cert_file, c->cert_file) ||
+        !same_text(w->cur->key_file, c->key_file) ||
+        !same_text(w->cur->client_ca_file, c->client_ca_file))
+        files_changed(w, c, true);
     if (w->started)
         *tls_changed = tls_differs(w->started, c);
     else
@@ -135,6 +169,12 @@ int web_auth_reload(struct web_auth *w, bool force, bool *tls_changed, char *err
     explicit_bzero(w->cache, sizeof(w->cache));
     pthread_mutex_unlock(&w->cache_lock);
     return 1;
+}
+
+void web_auth_tls_applied(struct web_auth *w, struct web_config *c)
+{
+    web_config_unref(w->started);
+    w->started = web_config_ref(c);
 }
 
 bool web_bcrypt_matches(const char *password, const char *hash)

@@ -3,8 +3,8 @@
  *
  * The loop loads and reloads the file (web_auth_reload); HTTP threads take a reference to the
  * config in force for one request (web_auth_get) and check credentials (web_auth_basic). A
- * reload that fails keeps the config in force. TLS settings are the listener's: they are read
- * once, when the server starts, and a reload that changes them says they wait for a restart. */
+ * reload that fails keeps the config in force. TLS settings are the listener's: a reload that
+ * changes them (or the files' contents) says so, and the loop hands them to the listener. */
 #ifndef DRWATCH_WEB_AUTH_H
 #define DRWATCH_WEB_AUTH_H
 
@@ -23,11 +23,15 @@ struct web_auth *web_auth_new(const char *path);
 void web_auth_free(struct web_auth *w); /* NULL-safe */
 const char *web_auth_path(const struct web_auth *w);
 
-/* Reads the file when force is set or when its size, mtime or inode changed since the last
- * read (one stat). Returns 1 when a new config is in force, 0 when nothing changed, or -1 with
- * err filled (the old config stays). *tls_changed says the new file's TLS settings differ
- * from those the listener started with. Loop thread (or before the server starts). */
+/* Reads the file when force is set or when its size, mtime or inode, or those of the cert,
+ * key or CA file it names, changed since the last read (a stat each). Returns 1 when a new config
+ * is in force, 0 when nothing changed, or -1 with err filled (the old config stays). *tls_changed
+ * says the new file's TLS settings (or the files' contents) differ from those the listener runs
+ * with: the first config, or the last one given to web_auth_tls_applied. Loop thread (or before the
+ * server starts). */
 int web_auth_reload(struct web_auth *w, bool force, bool *tls_changed, char *err, size_t errlen);
+/* The listener now runs with c's TLS settings (a reference is kept). Loop thread. */
+void web_auth_tls_applied(struct web_auth *w, struct web_config *c);
 
 /* The config in force, with a reference the caller drops (web_config_unref); NULL before the
  * first load. Any thread. */

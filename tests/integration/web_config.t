@@ -5,7 +5,10 @@ Refused and counted: a wrong password and none (401 with WWW-Authenticate: Basic
 client (drwatch_http_tls_handshake_errors_total), a client that refuses an expired server
 certificate, and under RequireAndVerifyClientCert a client without a certificate and one whose
 certificate another CA signed. A changed password hash works without a restart, the old
-password no longer does; a bad file at reload keeps the one in force, and at start refuses
+password no longer does; TLS changes apply without a restart: min_version, an in-place
+rotation of the certificate and key (new connections get the new certificate, a keep-alive
+connection opened before keeps working, Prometheus keeps scraping up == 1), a mismatching key
+(refused and counted, the certificate in force stays), client_auth_type; a bad file at reload keeps the one in force, and at start refuses
 to start with file:line. Certificates are made here with openssl (an expired one with
 `openssl ca -startdate/-enddate`)."""
 import base64
@@ -14,6 +17,7 @@ import os
 import ssl
 import subprocess
 import sys
+import time
 import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -192,15 +196,143 @@ t.is_(metric(dw.port, "drwatch_web_config_last_reload_successful", new), 0.0,
       "drwatch_web_config_last_reload_successful 0")
 t.is_(tls_get(dw.port, "/-/healthy", new)[0], 200, "the config in force stays")
 t.ok("web.yml:2: basic_auth_users" in dw.log(), "the error is logged with file:line")
-write_web("web.yml",
-          "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
-          "  min_version: TLS13\nbasic_auth_users:\n  prometheus: '%s'\n" % bcrypt("rotated-pw"))
-t.ok(wait_for(lambda: "tls_server_config changed; the listener keeps its TLS settings" in dw.log(),
-              timeout=10),
-     "a TLS change at reload is logged as waiting for a restart")
-t.ok(wait_for(lambda: metric(dw.port, "drwatch_web_config_last_reload_successful", new) == 1,
+
+# ---- TLS changes apply without a restart ----
+
+scrape_hash = bcrypt("scrape-pw")
+
+
+def web_text(tls_extra=""):
+    return ("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n" + tls_extra +
+            "basic_auth_users:\n  prometheus: '%s'\n" % scrape_hash)
+
+
+def applied():
+    return dw.log().count("the listener serves the new TLS settings")
+
+
+def tls12_only(creds=good):
+    ctx = ssl.create_default_context(cafile=path("ca.crt"))
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    c = http.client.HTTPSConnection("127.0.0.1", dw.port, context=ctx, timeout=10)
+    try:
+        c.request("GET", "/-/healthy", headers=creds)
+        return c.getresponse().status
+    finally:
+        c.close()
+
+
+t.is_(tls12_only(new), 200, "before: a TLS 1.2 client is served")
+write_web("web.yml", web_text("  min_version: TLS13\n"))
+t.ok(wait_for(lambda: applied() == 1, timeout=10),
+     "a TLS change at reload (min_version: TLS13) applies without a restart")
+t.ok(refused(tls12_only) is not None, "... a TLS 1.2 client is now refused")
+t.ok(wait_for(lambda: metric(dw.port, "drwatch_web_config_last_reload_successful", good) == 1,
               timeout=10),
      "the users of that file apply: drwatch_web_config_last_reload_successful 1")
+t.ok(wait_for(lambda: [r for r in prom.query('up{job="drwatch"}') if r["value"][1] == "1"],
+              timeout=30), "Prometheus with the password back: up == 1")
+up_since = time.time()
+
+
+def der_of(name):
+    with open(path(name)) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def new_conn_cert():
+    """The DER certificate a new TLS connection is served."""
+    c = http.client.HTTPSConnection("127.0.0.1", dw.port, context=insecure_ctx(), timeout=10)
+    try:
+        c.request("GET", "/-/healthy", headers=good)
+        c.getresponse().read()
+        return c.sock.getpeercert(binary_form=True)
+    finally:
+        c.close()
+
+
+def insecure_ctx():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def overwrite(name, source):
+    """Rewrites name in place (same inode), as cert-manager rotates a certificate."""
+    with open(path(source), "rb") as f:
+        data = f.read()
+    with open(path(name), "r+b") as f:
+        f.write(data)
+        f.truncate()
+
+
+old_der = der_of("server.crt")
+issue("ca", "server2", "20240101000000Z", "20991231000000Z")
+new_der = der_of("server2.crt")
+t.ok(new_conn_cert() == old_der, "before the rotation: the old certificate is served")
+keep = http.client.HTTPSConnection("127.0.0.1", dw.port,
+                                   context=ssl.create_default_context(cafile=path("ca.crt")),
+                                   timeout=10)
+keep.request("GET", "/-/healthy", headers=good)
+keep.getresponse().read()
+ino = os.stat(path("server.crt")).st_ino
+rotated_at = time.time()
+overwrite("server.key", "server2.key")
+overwrite("server.crt", "server2.crt")
+t.ok(os.stat(path("server.crt")).st_ino == ino, "the certificate was rewritten in place")
+t.ok(wait_for(lambda: new_conn_cert() == new_der, timeout=15),
+     "after an in-place rotation, new connections get the new certificate without a restart")
+keep.request("GET", "/-/healthy", headers=good)
+r = keep.getresponse()
+r.read()
+t.ok(r.status == 200 and keep.sock.getpeercert(binary_form=True) == old_der,
+     "a keep-alive connection opened before keeps working (on the old certificate)")
+keep.close()
+
+
+def scraped_after(when):
+    r = prom.query('timestamp(up{job="drwatch"})')
+    return r and float(r[0]["value"][1]) > when
+
+
+after = time.time() + 2
+t.ok(wait_for(lambda: scraped_after(after), timeout=30),
+     "Prometheus scrapes on after the rotation")
+window = max(1, int(time.time() - up_since))
+r = prom.query('min_over_time(up{job="drwatch"}[%ds])' % window)
+t.ok(r and r[0]["value"][1] == "1",
+     "... up == 1 at every scrape across the rotation (the last %d s: %s)" % (window, r))
+
+# ---- a broken new key: refused, the old certificate stays ----
+
+failures = metric(dw.port, "drwatch_web_config_reload_failures_total", good)
+overwrite("server.key", "client.key")
+t.ok(wait_for(lambda: metric(dw.port, "drwatch_web_config_reload_failures_total", good)
+              == failures + 1, timeout=15),
+     "a key that does not match the certificate is counted: "
+     "drwatch_web_config_reload_failures_total %s" % (failures + 1))
+t.ok("keeping the listener's TLS settings" in dw.log(), "... and logged with the reason")
+t.is_(metric(dw.port, "drwatch_web_config_last_reload_successful", good), 0.0,
+      "drwatch_web_config_last_reload_successful 0")
+t.ok(new_conn_cert() == new_der, "... and the certificate in force is still served")
+overwrite("server.key", "server2.key")
+t.ok(wait_for(lambda: metric(dw.port, "drwatch_web_config_last_reload_successful", good) == 1,
+              timeout=15),
+     "the matching key back (what is served): drwatch_web_config_last_reload_successful 1")
+
+# ---- client_auth_type changed at reload ----
+
+write_web("web.yml", web_text("  client_auth_type: RequireAndVerifyClientCert\n"
+                              "  client_ca_file: ca.crt\n"))
+t.ok(wait_for(lambda: refused(lambda: tls_get(dw.port, "/-/healthy", good)) is not None,
+              timeout=15),
+     "client_auth_type: RequireAndVerifyClientCert at reload: a client without a certificate "
+     "is refused")
+t.is_(tls_get(dw.port, "/-/healthy", good, cert="client")[0], 200,
+      "... one with a certificate the CA signed: 200")
+t.ok(refused(lambda: tls_get(dw.port, "/-/healthy", good, cert="stranger")) is not None,
+     "... one another CA signed: refused")
 dw.stop_clean(t)
 
 # ---- a bad file at start ----

@@ -298,6 +298,46 @@ static void test_cache_cap(void)
     free(h);
 }
 
+/* A certificate rewritten in place (cert-manager's rotation) is a change the once-a-second
+ * check sees, with the web config itself untouched; once applied, it is no change any more. */
+static void test_cert_rotation(void)
+{
+    char dir[] = "/tmp/test_web_config.XXXXXX";
+    if (!mkdtemp(dir)) abort();
+    char *path = xasprintf("%s/web.yml", dir), *crt = xasprintf("%s/s.crt", dir);
+    char *key = xasprintf("%s/s.key", dir);
+    write_file(path, "tls_server_config:\n  cert_file: s.crt\n  key_file: s.key\n");
+    write_file(crt, "cert one\n");
+    write_file(key, "key one\n");
+    struct web_auth *w = web_auth_new(path);
+    char err[512];
+    bool tls_changed;
+    is_int(web_auth_reload(w, false, &tls_changed, err, sizeof(err)), 1, "rotation: first load");
+    is_int(web_auth_reload(w, false, &tls_changed, err, sizeof(err)), 0, "rotation: unchanged");
+    write_file(crt, "cert number two\n"); /* same inode, another size */
+    is_int(web_auth_reload(w, false, &tls_changed, err, sizeof(err)), 1,
+           "the cert file rewritten in place: read again");
+    ok(tls_changed, "... a TLS change");
+    struct web_config *c = web_auth_get(w);
+    ok(c && !strcmp(c->cert_pem, "cert number two\n"), "... with the new contents");
+    web_auth_tls_applied(w, c);
+    web_config_unref(c);
+    is_int(web_auth_reload(w, false, &tls_changed, err, sizeof(err)), 0, "then unchanged");
+    write_file(key, "key number two\n");
+    is_int(web_auth_reload(w, false, &tls_changed, err, sizeof(err)), 1, "the key file too");
+    ok(tls_changed, "... a TLS change against what was applied");
+    is_int(web_auth_reload(w, true, &tls_changed, err, sizeof(err)), 1, "forced");
+    ok(tls_changed, "... still differs from what the listener runs (not applied)");
+    web_auth_free(w);
+    unlink(path);
+    unlink(crt);
+    unlink(key);
+    rmdir(dir);
+    free(path);
+    free(crt);
+    free(key);
+}
+
 int main(void)
 {
     test_every_key();
@@ -305,5 +345,6 @@ int main(void)
     test_refusals();
     test_basic_auth();
     test_cache_cap();
+    test_cert_rotation();
     return done_testing();
 }
