@@ -230,12 +230,16 @@ def check_timelines(to, runs, primary):
                  % (site, ms.get("primary_writable", -1), ms["plan_ended"]))
             t.is_(tl["rpo_bytes"], 0, "%s's promotion: RPO 0 bytes (lag %s s)"
                   % (site, tl["rpo_seconds"]))
-            got = metric(site, "drwatch_transition_rpo_bytes", plan=runs[site], to=to)
-            t.is_(got, 0.0, "%s's /metrics: drwatch_transition_rpo_bytes 0" % site)
+            # /metrics is the next published snapshot: wait for it, the API is live.
+            got = wait_for(lambda: metric(site, "drwatch_transition_rpo_bytes", plan=runs[site],
+                                          to=to) == 0.0, 10, 0.2)
+            t.ok(got, "%s's /metrics: drwatch_transition_rpo_bytes 0" % site)
         else:
             t.is_(tl["rpo_bytes"], None, "%s promoted nothing: no RPO figure" % site)
-        got = metric(site, "drwatch_transition_milestone_seconds", plan=runs[site], to=to,
-                     milestone="plan_ended")
+        ended = lambda: metric(site, "drwatch_transition_milestone_seconds",  # noqa: E731
+                               plan=runs[site], to=to, milestone="plan_ended")
+        got = wait_for(lambda: ended() is not None and abs(ended() - ms["plan_ended"]) < 0.01,
+                       10, 0.2) and ended()
         t.ok(got is not None and abs(got - ms["plan_ended"]) < 0.01,
              "%s's /metrics: drwatch_transition_milestone_seconds{milestone=plan_ended} %s"
              % (site, got))

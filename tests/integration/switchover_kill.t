@@ -254,7 +254,7 @@ switchover = {
 
 # ---- the journal: data_dir/switchover.journal (run_journal.h, exporter/journal.h) ----
 MAGIC = 0x4a575344
-KINDS = {1: "start", 2: "begin", 3: "end", 4: "finish", 5: "note", 6: "mark"}
+KINDS = {1: "start", 2: "begin", 3: "end", 4: "finish", 5: "note", 6: "timeline", 7: "mark"}
 
 
 def journal(data_dir):
@@ -286,7 +286,7 @@ def has(recs, kind, step=None, rid=None):
 
 def where(recs, rid, kill_at):
     """Where the kill landed, from the journal the killed process left."""
-    mine = [r for r in recs if r.get("id") == rid and r["at"] < kill_at]
+    mine = [r for r in recs if r.get("id") == rid and "at" in r and r["at"] < kill_at]
     last = mine[-1] if mine else None
     if not last:
         return "before the start"
