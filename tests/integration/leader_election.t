@@ -174,13 +174,13 @@ class Sampler(threading.Thread):
 
     def __init__(self):
         super().__init__(daemon=True)
-        self.samples, self.stop = [], False
+        self.samples, self.stopping = [], threading.Event()
 
     def run(self):
-        while not self.stop:
+        while not self.stopping.is_set():
             a, b = leader_of(A), leader_of(B)
             self.samples.append((time.time(), a, b))
-            time.sleep(0.05)
+            self.stopping.wait(0.05)  # the sampling period; stop() ends it at once
 
     def first(self, which, value, since):
         i = 1 if which is A else 2
@@ -350,7 +350,7 @@ bad = [l for l in B.log().splitlines() if "Sanitizer" in l or "runtime error:" i
 t.is_(bad[:5], [], "no sanitizer report from the replica stopped by SIGTERM")
 
 # ---- invariants over the whole run ----
-sampler.stop = True
+sampler.stopping.set()
 sampler.join()
 both = [s for s in sampler.samples if s[1] == 1 and s[2] == 1]
 t.ok(not both and len(sampler.samples) > 100,

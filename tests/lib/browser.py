@@ -7,16 +7,19 @@
         text = b.eval("document.body.innerText")   # what a person sees, as rendered
 
 Chromium runs with its own throwaway profile, on a free port it picks itself (read back from
-DevToolsActivePort), and is killed when the block ends.
+what it prints on stderr once it listens), and is killed when the block ends.
 """
 import base64
 import json
 import os
+import re
+import select
 import shutil
 import socket
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -100,7 +103,7 @@ class Browser:
              "--no-first-run", "--no-default-browser-check", "--disable-extensions",
              "--remote-debugging-port=0", "--remote-allow-origins=*",
              "--user-data-dir=" + self.profile, "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         port = self._devtools_port()
         pages = json.loads(urllib.request.urlopen("http://127.0.0.1:%d/json/list" % port,
                                                   timeout=timeout).read())
@@ -114,20 +117,31 @@ class Browser:
         self.call("Runtime.enable")
 
     def _devtools_port(self):
-        path = os.path.join(self.profile, "DevToolsActivePort")
+        """The port Chromium listens on: it says so on stderr ("DevTools listening on
+        ws://127.0.0.1:PORT/..."), read as it comes, under the deadline. The rest
+        of stderr is drained by a thread so that Chromium never blocks writing it."""
         deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BrowserError("Chromium exited with %s" % self.proc.returncode)
-            try:
-                with open(path) as f:
-                    first = f.readline().strip()
-                if first:
-                    return int(first)
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.05)  # polling the file Chromium writes once it listens
-        raise BrowserError("Chromium wrote no DevToolsActivePort in %ss" % self.timeout)
+        fd = self.proc.stderr.fileno()
+        said = b""
+        while True:
+            m = re.search(rb"DevTools listening on ws://[^:]+:(\d+)/", said)
+            if m:
+                threading.Thread(target=self._drain, args=(fd,), daemon=True).start()
+                return int(m.group(1))
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise BrowserError("Chromium said nothing of DevTools in %ss: %s" % (
+                    self.timeout, said[-500:].decode(errors="replace")))
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise BrowserError("Chromium exited (%s): %s" % (
+                    self.proc.wait(), said[-500:].decode(errors="replace")))
+            said += chunk
+
+    @staticmethod
+    def _drain(fd):
+        while os.read(fd, 65536):
+            pass
 
     def call(self, method, **params):
         """Sends a DevTools command and returns its result (events that come first are kept)."""

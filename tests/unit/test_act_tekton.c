@@ -94,6 +94,21 @@ static struct sw_plans *plans(const char *steps)
     return p;
 }
 
+/* An executor on GoldDR with the real actuators, its journal in the test's directory. */
+static struct sw_executor *executor_new(char *err, size_t errlen)
+{
+    struct sw_exec_env env = {.loop = T.l,
+                              .data_dir = T.dir,
+                              .site = SW_GOLDDR,
+                              .actuators = actuator_table,
+                              .nactuators = actuator_table_len,
+                              .actuator_env = &T.env,
+                              .poll_ms = 20,
+                              .observe = observe,
+                              .finished = finished};
+    return sw_exec_new(&env, err, errlen);
+}
+
 /* Runs a one-step tekton_deploy plan (with the step's timeout) to its end. */
 static void run_deploy(const char *timeout)
 {
@@ -108,16 +123,7 @@ static void run_deploy(const char *timeout)
     unlink(journal);
     memset(&E, 0, sizeof(E));
     struct sw_plans *p = plans(steps);
-    struct sw_exec_env env = {.loop = T.l,
-                              .data_dir = T.dir,
-                              .site = SW_GOLDDR,
-                              .actuators = actuator_table,
-                              .nactuators = actuator_table_len,
-                              .actuator_env = &T.env,
-                              .poll_ms = 20,
-                              .observe = observe,
-                              .finished = finished};
-    struct sw_executor *x = sw_exec_new(&env, err, sizeof(err));
+    struct sw_executor *x = executor_new(err, sizeof(err));
     struct sw_run_start s = {.from = SW_ACTIVE_PASSIVE, .to = SW_GOLDDR_PRIMARY};
     snprintf(s.id, sizeof(s.id), "run-tekton");
     const struct sw_plan *pl = p ? one_plan_get(p) : NULL;
@@ -439,16 +445,7 @@ static void resume_deploy(const char *mark)
         (mark && sw_journal_mark(j, s.id, 0, 0, mark, s.at, err, sizeof(err)) < 0))
         diag("journal: %s", err);
     sw_journal_free(j);
-    struct sw_exec_env env = {.loop = T.l,
-                              .data_dir = T.dir,
-                              .site = SW_GOLDDR,
-                              .actuators = actuator_table,
-                              .nactuators = actuator_table_len,
-                              .actuator_env = &T.env,
-                              .poll_ms = 20,
-                              .observe = observe,
-                              .finished = finished};
-    struct sw_executor *x = sw_exec_new(&env, err, sizeof(err));
+    struct sw_executor *x = executor_new(err, sizeof(err));
     if (!x || !pl || sw_exec_resume(x, p, err, sizeof(err)) != 0)
         diag("cannot resume: %s", err);
     else if (!E.done)
